@@ -1,0 +1,58 @@
+"""Fixtures for the worker's unit tests: the real stages, real (tiny) models, no services."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+if str(REPO) not in sys.path:  # so `tests.support` imports however pytest was started
+    sys.path.insert(0, str(REPO))
+
+from shared.schemas import ArticleDocument, document_id  # noqa: E402
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SEEDS = REPO / "tests" / "fixtures" / "seeds"
+
+
+def read_seed(prefix: str) -> str:
+    """The text of the seed article whose file name starts with ``prefix`` (e.g. "002")."""
+    (path,) = SEEDS.glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8")
+
+
+def make_document(body: str, title: str = "", **fields: object) -> ArticleDocument:
+    return ArticleDocument(
+        id=document_id(f"unit/{hash(body)}.txt"),
+        source_path="unit/article.txt",
+        format="txt",
+        title=title,
+        body=body,
+        content_sha256=hashlib.sha256(body.encode()).hexdigest(),
+        **fields,
+    )
+
+
+@pytest.fixture
+def seed() -> Callable[[str], str]:
+    return read_seed
+
+
+@pytest.fixture
+def document() -> Callable[..., ArticleDocument]:
+    return make_document
+
+
+@pytest.fixture(scope="session")
+def tiny_ner_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real flair tagger trained once per session on tests/fixtures/ner (CPU, ~1 min)."""
+    from tests.support.ner_model import train_tiny_model
+
+    return train_tiny_model(tmp_path_factory.mktemp("tiny-ner"))

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.worker.nlp.canonical import (
+    RawMention,
+    canonicalise,
+    clean_mention,
+    initials,
+    is_acronym,
+    label_type,
+    strip_titles,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def mentions_in(body: str, spans: list[tuple[str, str]]) -> list[RawMention]:
+    """RawMentions for each (text, label) at its successive occurrences in ``body``."""
+    found: list[RawMention] = []
+    cursor: dict[str, int] = {}
+    for text, label in spans:
+        start = body.index(text, cursor.get(text, 0))
+        cursor[text] = start + len(text)
+        found.append(RawMention(text, label, 0.9, start, start + len(text)))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Pakistan's", "Pakistan"),
+        ("Pakistan’s", "Pakistan"),
+        ("Afghans'", "Afghans"),
+        ('"Taliban"', "Taliban"),
+        ("‘Reuters’", "Reuters"),
+        ("“Nato”,", "Nato"),
+        ("  Zalmay   Khalilzad. ", "Zalmay Khalilzad"),
+        ("(TTP)", "TTP"),
+        ("TTP)", "TTP"),
+        ("U.S.", "U.S."),
+        ("the U.S.", "the U.S."),
+        ("Kabul.", "Kabul"),
+        ("- File Photo", "File Photo"),
+        ("Khalilzad's,", "Khalilzad"),
+    ],
+)
+def test_clean_mention(raw: str, clean: str) -> None:
+    assert clean_mention(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("Ambassador Khalilzad", "Khalilzad"),
+        ("Ambassador Zalmay Khalilzad", "Zalmay Khalilzad"),
+        ("Dr Mohammad Faisal", "Mohammad Faisal"),
+        ("Dr. Mohammad Faisal", "Mohammad Faisal"),
+        ("Foreign Minister Shah Mehmood Qureshi", "Shah Mehmood Qureshi"),
+        ("Foreign Secretary Tehmina Janjua", "Tehmina Janjua"),
+        ("Acting Prime Minister Maulvi Abdul Kabir", "Abdul Kabir"),
+        ("Lt Gen (retd) Nasser Khan Janjua", "Nasser Khan Janjua"),
+        ("President", "President"),  # nothing left: keep it
+        ("Mr.", "Mr."),
+        ("Hina Rabbani Khar", "Hina Rabbani Khar"),
+        ("Drake", "Drake"),  # a name that starts like a title is not a title
+    ],
+)
+def test_strip_titles(raw: str, name: str) -> None:
+    assert strip_titles(raw) == name
+
+
+def test_initials_and_acronyms() -> None:
+    assert initials("Tehreek-e-Taliban Pakistan") == "TTP"
+    assert initials("Tehrik-e-Taliban Pakistan") == "TTP"
+    assert initials("National Security Council") == "NSC"
+    assert initials("United States") == "US"
+    assert is_acronym("TTP") and is_acronym("U.S.") and is_acronym("NATO")
+    assert not is_acronym("Nato") and not is_acronym("A") and not is_acronym("TTP1")
+
+
+@pytest.mark.parametrize(
+    ("label", "etype"),
+    [
+        ("PER", "person"), ("B-PER", "person"), ("PERSON", "person"), ("S-PERSON", "person"),
+        ("ORG", "organization"), ("I-ORG", "organization"),
+        ("LOC", "location"), ("GPE", "location"), ("FAC", "location"),
+        ("MISC", "misc"), ("NORP", "misc"), ("EVENT", "misc"), ("PRODUCT", "misc"),
+    ],
+)
+def test_label_types(label: str, etype: str) -> None:
+    assert label_type(label) == etype
+
+
+SEED_002 = (
+    "US Special Representative for Afghan Reconciliation Ambassador Zalmay Khalilzad arrived "
+    "here on Thursday and held talks with Foreign Secretary Tehmina Janjua. Ambassador "
+    "Khalilzad held a meeting with the Foreign Secretary Janjua. Ambassador Khalilzad briefed "
+    "the Pakistan side and lauded Pakistan's efforts. This is Ambassador Khalilzad's fifth "
+    "trip. Khalilzad would call on Foreign Minister Shah Mehmood Qureshi today."
+)
+
+
+def test_seed_002_people_fold_into_full_names() -> None:
+    spans = [
+        ("Zalmay Khalilzad", "PER"), ("Tehmina Janjua", "PER"), ("Ambassador Khalilzad", "PER"),
+        ("Janjua", "PER"), ("Khalilzad", "PER"), ("Pakistan", "LOC"), ("Pakistan's", "LOC"),
+        ("Khalilzad's", "PER"), ("Khalilzad", "PER"), ("Shah Mehmood Qureshi", "PER"),
+    ]
+    result = canonicalise(mentions_in(SEED_002, spans), SEED_002)
+    counts = {(e.name, e.type): e.count for e in result.entity_list}
+    assert counts[("Zalmay Khalilzad", "person")] == 5
+    assert counts[("Tehmina Janjua", "person")] == 2
+    assert counts[("Pakistan", "location")] == 2
+    assert result.entities.person[0] == "Zalmay Khalilzad"  # most mentioned first
+    assert "Khalilzad" not in result.entities.person
+    assert result.entities.location == ["Pakistan"]
+    # Mentions keep their own text, label and body offsets, in body order.
+    for mention in result.mentions:
+        assert SEED_002[mention.start : mention.end] == mention.text
+    assert [m.start for m in result.mentions] == sorted(m.start for m in result.mentions)
+    assert {m.canonical for m in result.mentions if "Khalilzad" in m.text} == {"Zalmay Khalilzad"}
+
+
+def test_ambiguous_surname_is_not_folded() -> None:
+    body = "Tehmina Janjua met Nasser Khan Janjua. Janjua said the talks went well."
+    spans = [("Tehmina Janjua", "PER"), ("Nasser Khan Janjua", "PER"), ("Janjua", "PER")]
+    # The third "Janjua" is the standalone one: skip past the two inside the full names.
+    mentions = mentions_in(body, spans)
+    lone = body.rindex("Janjua said")
+    mentions[2] = RawMention("Janjua", "PER", 0.9, lone, lone + 6)
+    result = canonicalise(mentions, body)
+    assert sorted(result.entities.person) == ["Janjua", "Nasser Khan Janjua", "Tehmina Janjua"]
+
+
+def test_acronym_links_to_expansion_given_in_brackets() -> None:
+    body = (
+        "Pakistan's latest efforts aimed at seeking action against the Tehreek-e-Taliban "
+        "Pakistan (TTP) by Kabul could not make headway. The TTP has stepped up attacks. "
+        "The banned Tehrik-e-Taliban Pakistan denied it."
+    )
+    spans = [
+        ("Pakistan's", "LOC"), ("Tehreek-e-Taliban Pakistan", "ORG"), ("TTP", "ORG"),
+        ("Kabul", "LOC"), ("TTP", "ORG"), ("Tehrik-e-Taliban Pakistan", "ORG"),
+    ]
+    result = canonicalise(mentions_in(body, spans), body)
+    assert result.entities.organization == ["Tehreek-e-Taliban Pakistan"]
+    assert {e.name: e.count for e in result.entity_list}["Tehreek-e-Taliban Pakistan"] == 4
+
+
+def test_acronym_links_through_body_pattern_even_if_expansion_was_not_tagged() -> None:
+    body = "Talks with the Tehrik-e-Taliban Pakistan (TTP) failed. The TTP vowed attacks."
+    mentions = [
+        RawMention("TTP", "ORG", 0.8, m.start(), m.end()) for m in re.finditer("TTP", body)
+    ]
+    result = canonicalise(mentions, body)
+    assert [(e.name, e.count) for e in result.entity_list] == [("Tehrik-e-Taliban Pakistan", 2)]
+
+
+def test_acronym_without_expansion_stays() -> None:
+    body = "Nato troops left. The TTP attacked."
+    result = canonicalise(mentions_in(body, [("Nato", "ORG"), ("TTP", "ORG")]), body)
+    assert sorted(result.entities.organization) == ["Nato", "TTP"]
+
+
+def test_majority_type_wins_within_document() -> None:
+    body = "Taliban said. Taliban went. Taliban came."
+    spans = [("Taliban", "ORG"), ("Taliban", "ORG"), ("Taliban", "MISC")]
+    result = canonicalise(mentions_in(body, spans), body)
+    assert result.entities.organization == ["Taliban"] and result.entities.misc == []
+    assert [m.label for m in result.mentions] == ["ORG", "ORG", "MISC"]  # raw labels kept
+    assert {m.type for m in result.mentions} == {"organization"}
+
+
+def test_noise_mentions_are_dropped_and_empty_input_is_fine() -> None:
+    assert canonicalise([], "").entity_list == []
+    result = canonicalise([RawMention("“", "MISC", 0.5, 0, 1)], "“")
+    assert result.mentions == [] and result.entity_list == []
+
+
+def test_ordering_most_mentioned_first_then_name() -> None:
+    body = "Kabul Doha Kabul Islamabad"
+    spans = [("Kabul", "LOC"), ("Doha", "LOC"), ("Kabul", "LOC"), ("Islamabad", "LOC")]
+    result = canonicalise(mentions_in(body, spans), body)
+    assert result.entities.location == ["Kabul", "Doha", "Islamabad"]
