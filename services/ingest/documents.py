@@ -1,0 +1,55 @@
+"""ParsedArticle -> ArticleDocument: ids, source paths and the source name."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from services.ingest.cleaning import content_sha256
+from services.ingest.readers.base import ParsedArticle
+from shared.schemas import ArticleDocument, document_id
+
+
+def source_path_for(path: Path, inbox: Path) -> str:
+    """Inbox-relative posix path, or the absolute path for a file outside the inbox.
+
+    ``path`` must be absolute and not resolved through symlinks: a link inside the inbox
+    is known by its own name.
+    """
+    try:
+        return path.relative_to(inbox).as_posix()
+    except ValueError:
+        return Path(os.path.abspath(path)).as_posix()
+
+
+def folder_source(path: Path, root: Path | None) -> str | None:
+    """The first folder under ``root`` (``inbox/Reuters/x.txt`` -> ``Reuters``), if any."""
+    if root is None:
+        return None
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return None
+    return parts[0] if len(parts) > 1 else None
+
+
+def build_document(
+    article: ParsedArticle, *, source_path: str, revision: int, folder: str | None = None
+) -> ArticleDocument:
+    """The document for one article; the file's own metadata names the source first."""
+    return ArticleDocument(
+        id=document_id(source_path, article.record),
+        source_path=source_path,
+        record=article.record,
+        revision=revision,
+        format=article.format,
+        title=article.title,
+        body=article.body,
+        content_sha256=content_sha256(article.title, article.body),
+        source=article.source or folder,
+        published_at=article.published_at,
+        author=article.author,
+        url=article.url,
+        dateline=article.dateline,
+        language_hint=article.language_hint,
+    )
