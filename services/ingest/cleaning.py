@@ -209,11 +209,15 @@ def is_datestamp(line: str) -> bool:
 
 
 def is_label(line: str) -> bool:
-    """A short line that is not a sentence: a section name or a teaser headline."""
+    """A short line that is not a sentence: a section name or a teaser headline.
+
+    Lines quoting someone (double quotes) are reported speech, so story, not labels.
+    """
     line = line.strip()
     return (
         bool(line)
         and not is_sentence(line)
+        and not any(q in line for q in '"“”')
         and len(line) <= _LABEL_MAX_CHARS
         and len(line.split()) <= _LABEL_MAX_WORDS
     )
@@ -352,10 +356,11 @@ def clean_text(text: str) -> CleanedText:
     """Title, body, date and dateline of a plain-text article (empty title/body if none)."""
     lines = clean_lines(text)
     published_at = _take_date(lines)
-    lines = lines[: trailing_chrome_start(lines)]
     first = _first_index(lines)
     if first is None:
         return CleanedText(title="", body="", published_at=published_at)
+    # The first line is the title or the story: never site chrome.
+    lines = lines[: max(trailing_chrome_start(lines), first + 1)]
 
     place, rest = extract_dateline(lines[first])
     if place is not None or is_paragraph(lines[first]):

@@ -9,6 +9,8 @@ guesses among legacy encodings. Binary data is rejected before any of that, sinc
 from __future__ import annotations
 
 import codecs
+import re
+import unicodedata
 
 from charset_normalizer import from_bytes
 
@@ -86,13 +88,80 @@ def decode_bytes(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
 
-    best = from_bytes(data).best()
-    if best is None or best.encoding is None:
+    text = guess_legacy(data)
+    if text is None:
         raise DecodeError(
             "the text encoding could not be recognised (it is not UTF-8 and no legacy "
             "encoding fits): save the file as UTF-8"
         )
-    return normalize_newlines(str(best))
+    return normalize_newlines(text)
+
+
+# Punctuation cp1252 adds to ASCII that Western text uses.
+_WESTERN_PUNCTUATION = set("“”‘’‚„–—…•€£¥¢©®™°«»·¡¿×÷§¶†‡‰ ")
+_CHAOS_TOLERANCE = 0.1
+_WORD = re.compile(r"\w+")
+
+
+def guess_legacy(data: bytes) -> str | None:
+    """Decode non-UTF-8 text with the encoding charset-normalizer finds most plausible.
+
+    charset-normalizer cannot tell the Western code pages apart on short or mostly-ASCII
+    text (it may answer cp1257 for French), so Windows-1252, by far the most common
+    legacy encoding of news text, wins whenever it is among the plausible answers, or when
+    the best answer mixes Latin letters with another script inside a word (mojibake).
+    """
+    matches = [
+        m
+        for m in from_bytes(data)
+        # Without a BOM and without NUL bytes, UTF-16/32 is never the right answer.
+        if m.encoding and not m.encoding.startswith(("utf_16", "utf_32"))
+    ]
+    western = _strict(data, "cp1252")
+    if western is not None and not _latin_text(western):
+        western = None
+    if not matches:
+        return western
+    best = matches[0]
+    if western is not None:
+        plausible = {
+            m.encoding for m in matches if m.chaos <= best.chaos + _CHAOS_TOLERANCE
+        }
+        if plausible & {"cp1252", "latin_1", "iso8859_15"} or _mixes_scripts(str(best)):
+            return western
+    return str(best)
+
+
+def _strict(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _script(ch: str) -> str:
+    return unicodedata.name(ch, "UNKNOWN").split(" ", 1)[0]
+
+
+def _latin_text(text: str) -> bool:
+    """Only ASCII, Latin letters and Western punctuation."""
+    return all(
+        ord(ch) < 128
+        or ch in _WESTERN_PUNCTUATION
+        or (ch.isalpha() and _script(ch) == "LATIN")
+        for ch in set(text)
+    )
+
+
+def _mixes_scripts(text: str) -> bool:
+    """Some word has Latin letters next to letters of another script ("cafﻠ")."""
+    for word in _WORD.findall(text):
+        if word.isascii():
+            continue
+        scripts = {_script(ch) for ch in word if ch.isalpha()}
+        if "LATIN" in scripts and len(scripts) > 1:
+            return True
+    return False
 
 
 def _bom_bytes(encoding: str) -> bytes:

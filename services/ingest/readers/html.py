@@ -9,14 +9,17 @@ from typing import Any, ClassVar
 
 import trafilatura
 
-from services.ingest.cleaning import clean_body, normalize_whitespace, parse_date
+from services.ingest.cleaning import clean_body, is_sentence, normalize_whitespace, parse_date
 from services.ingest.readers._decode import decode
 from services.ingest.readers.base import ParsedArticle, Reader, ReadError, ReadResult
 
 log = logging.getLogger(__name__)
 
 # Keep the time and zone of the publication date, not just the day.
-_DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+# No extensive search: it takes the year of a "© 2024" footer for the publication date.
+_DATE_PARAMS = {"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+# Less than this, with no sentence in it, is a menu or a stray label rather than a story.
+_MIN_WORDS = 8
 
 
 def _extract(html: str, **options: Any) -> Any:
@@ -54,6 +57,8 @@ class HtmlReader(Reader):
         if not title and len(lines) > 1:
             title, lines = lines[0], lines[1:]
         body, dateline = clean_body("\n\n".join(lines))
+        if len(body.split()) < _MIN_WORDS and not is_sentence(body):
+            body = ""
         if not body:
             raise ReadError(
                 f"the HTML page has a title ({title[:60]!r}) but no article text: "

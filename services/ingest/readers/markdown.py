@@ -45,14 +45,28 @@ def strip_inline(text: str) -> str:
     return _HTML_TAG.sub("", text)
 
 
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
 def markdown_to_text(text: str) -> str:
+    """Plain text with one line per paragraph (Markdown wraps paragraphs at will)."""
     out: list[str] = []
+    joinable = False  # whether the previous line is paragraph text a soft break continues
     for line in text.split("\n"):
-        if _SETEXT_OR_RULE.match(line) or _REF_DEF.match(line):
+        if _SETEXT_OR_RULE.match(line) or _REF_DEF.match(line) or not line.strip():
             out.append("")
+            joinable = False
             continue
         if m := _HEADING.match(line):
-            line = m.group(1)
-        line = _QUOTE.sub("", line)
-        out.append(strip_inline(line))
+            out.extend([strip_inline(m.group(1)), ""])  # a heading is a paragraph of its own
+            joinable = False
+            continue
+        line = strip_inline(_QUOTE.sub("", line)).strip()
+        if not line:
+            continue
+        if joinable and not _LIST_ITEM.match(line):
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+        joinable = True
     return "\n".join(out)
