@@ -1,0 +1,21 @@
+"""The `dateline` command."""
+
+from __future__ import annotations
+
+import typer
+
+from services.cli.serve import serve_app
+from services.cli.stack import stack_app
+from services.cli.status import status_command
+
+app = typer.Typer(
+    help="Dateline: a folder of news articles in, a searchable enriched archive out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("status")(status_command)
+app.add_typer(serve_app, name="serve")
+app.add_typer(stack_app, name="stack")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,60 @@
+"""`dateline serve NAME`: run one service in the foreground (what compose and `stack` call)."""
+
+from __future__ import annotations
+
+import typer
+
+from shared.queues import STAGE_QUEUES
+from shared.settings import get_settings
+
+serve_app = typer.Typer(help="Run one Dateline service in the foreground.")
+
+
+@serve_app.command()
+def worker(
+    queues: str = typer.Option("language,entities,summary", help="Stages to serve, comma-separated."),
+    concurrency: int | None = typer.Option(None, help="Processes (default DATELINE_WORKER_CONCURRENCY)."),
+    name: str = typer.Option("worker", help="Worker name; the host name is appended."),
+) -> None:
+    """A Celery worker for the given enrichment stages."""
+    stages = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = [s for s in stages if s not in STAGE_QUEUES]
+    if unknown:
+        raise typer.BadParameter(f"unknown stage(s) {unknown}; choose from {list(STAGE_QUEUES)}")
+    from services.worker.app import app
+
+    app.worker_main(
+        [
+            "worker",
+            "--queues", ",".join(STAGE_QUEUES[s] for s in stages),  # type: ignore[index]
+            "--concurrency", str(concurrency or get_settings().worker_concurrency),
+            "--hostname", f"{name}@%h",
+            "--loglevel", "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@serve_app.command()
+def ingest() -> None:
+    """Watch the inbox and queue new, changed and deleted files."""
+    from services.ingest.__main__ import main
+
+    main()
+
+
+@serve_app.command()
+def indexer() -> None:
+    """Bulk-write enriched documents to Elasticsearch."""
+    from services.indexer.__main__ import main
+
+    main()
+
+
+@serve_app.command()
+def api() -> None:
+    """The HTTP API."""
+    from services.api.__main__ import main
+
+    main()

@@ -1,0 +1,145 @@
+"""The file registry and failure log, kept in Redis so they survive restarts.
+
+Ingest records each file it handled (size, mtime, content hash, state, revision); the
+indexer marks files indexed; every service records failures a user must see. The
+``dateline status`` command reads all of it back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Literal
+
+import redis
+from pydantic import BaseModel, Field
+
+from shared.queues import FAILURES_KEY, FILE_KEY, FILES_KEY, INDEXED_DOCS_KEY, STATE_KEY
+from shared.schemas import utcnow
+
+FileState = Literal["queued", "indexed", "failed", "deleted"]
+FILE_STATES: tuple[FileState, ...] = ("queued", "indexed", "failed", "deleted")
+
+
+class FileRecord(BaseModel):
+    path: str = Field(description="Source path: relative to the inbox, or absolute outside it.")
+    size: int = 0
+    mtime: float = 0.0
+    sha256: str = ""
+    state: FileState = "queued"
+    revision: int = 0
+    articles: int = 0
+    doc_ids: list[str] = Field(default_factory=list)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Failure(BaseModel):
+    path: str
+    reason: str
+    stage: str = Field(description="Where it failed: ingest, language, entities, summary, index.")
+    at: datetime = Field(default_factory=utcnow)
+    line: int | None = Field(None, description="Line number within the file (JSON Lines).")
+
+    @property
+    def key(self) -> str:
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
+
+class Registry:
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+
+    # --- files --------------------------------------------------------------------------
+    def get(self, path: str) -> FileRecord | None:
+        raw = self.redis.get(FILE_KEY + path)
+        return FileRecord.model_validate_json(raw) if raw else None
+
+    def put(self, record: FileRecord) -> FileRecord:
+        """Store a record and move the file into the set of its state, atomically."""
+        record.updated_at = utcnow()
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(FILE_KEY + record.path, record.model_dump_json())
+        pipe.sadd(FILES_KEY, record.path)
+        for state in FILE_STATES:
+            if state == record.state:
+                pipe.sadd(STATE_KEY + state, record.path)
+            else:
+                pipe.srem(STATE_KEY + state, record.path)
+        pipe.execute()
+        return record
+
+    def next_revision(self, path: str) -> int:
+        """A revision higher than any this file had, so newer content always wins."""
+        return int(self.redis.incr(FILE_KEY + path + ":revision"))
+
+    def forget(self, path: str) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(FILE_KEY + path, INDEXED_DOCS_KEY + path)
+        pipe.srem(FILES_KEY, path)
+        for state in FILE_STATES:
+            pipe.srem(STATE_KEY + state, path)
+        pipe.execute()
+
+    def paths(self) -> set[str]:
+        return {p.decode() if isinstance(p, bytes) else p for p in self.redis.smembers(FILES_KEY)}
+
+    def counts(self) -> dict[str, int]:
+        pipe = self.redis.pipeline(transaction=False)
+        for state in FILE_STATES:
+            pipe.scard(STATE_KEY + state)
+        return dict(zip(FILE_STATES, (int(n) for n in pipe.execute())))
+
+    def mark_indexed(self, path: str, revision: int, doc_id: str) -> bool:
+        """Note one document of a file as indexed; the file is indexed when all are.
+
+        Returns whether the file as a whole is now indexed.
+        """
+        record = self.get(path)
+        if record is None or record.revision != revision or record.state == "deleted":
+            return False  # a stale document of an older revision, or of a deleted file
+        key = f"{INDEXED_DOCS_KEY}{path}"
+        self.redis.sadd(key, f"{revision}:{doc_id}")
+        done = sum(1 for m in self.redis.smembers(key) if _decode(m).startswith(f"{revision}:"))
+        if done >= record.articles and record.state != "indexed":
+            record.state = "indexed"
+            self.put(record)
+        return record.state == "indexed"
+
+    def reset_indexed(self, path: str) -> None:
+        self.redis.delete(INDEXED_DOCS_KEY + path)
+
+    # --- failures -----------------------------------------------------------------------
+    def record_failure(self, failure: Failure) -> None:
+        self.redis.hset(FAILURES_KEY, failure.key, failure.model_dump_json())
+
+    def clear_failures(self, path: str) -> None:
+        """Forget the failures of a file (and of its lines): it was fixed or removed."""
+        stale = [k for k in self._failure_keys() if k == path or k.startswith(path + ":")]
+        if stale:
+            self.redis.hdel(FAILURES_KEY, *stale)
+
+    def failures(self) -> list[Failure]:
+        raw = self.redis.hvals(FAILURES_KEY)
+        found = [Failure.model_validate_json(v) for v in raw]
+        return sorted(found, key=lambda f: (f.at, f.path, f.line or 0))
+
+    def _failure_keys(self) -> Iterable[str]:
+        return (_decode(k) for k in self.redis.hkeys(FAILURES_KEY))
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def connect(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+
+
+def format_failure(failure: Failure) -> str:
+    where = failure.path if failure.line is None else f"{failure.path} line {failure.line}"
+    return f"{where}: {failure.reason} [{failure.stage}, {failure.at:%Y-%m-%d %H:%M:%S}]"
+
+
+def dumps_failures(failures: Iterable[Failure]) -> str:
+    return json.dumps([f.model_dump(mode="json") for f in failures])

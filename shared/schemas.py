@@ -1,0 +1,152 @@
+"""Typed messages and documents: everything that crosses a queue is one of these.
+
+Senders call ``.to_wire()`` (``model_dump(mode="json")``); receivers call
+``Model.from_wire(payload)``, which validates again and recognises messages written by an
+older or newer release through ``schema_version``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+ENTITY_TYPES = ("person", "organization", "location", "misc")
+EntityType = Literal["person", "organization", "location", "misc"]
+StageName = Literal["language", "entities", "summary"]
+STAGES: tuple[StageName, ...] = ("language", "entities", "summary")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def document_id(source_path: str, record: int = 0) -> str:
+    """Stable id for the ``record``-th article of a source, so replays overwrite."""
+    return hashlib.sha256(f"{source_path}#{record}".encode()).hexdigest()[:32]
+
+
+class SchemaVersionError(ValueError):
+    """A message from a release whose schema this one cannot read."""
+
+
+class WireModel(BaseModel):
+    """Base of every queue message: strict about fields, versioned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_wire(cls, payload: Any) -> Self:
+        if isinstance(payload, dict):
+            version = payload.get("schema_version", SCHEMA_VERSION)
+            if version != SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"{cls.__name__} has schema_version {version!r}; this release reads "
+                    f"{SCHEMA_VERSION}. Drain the queue with the release that wrote it, "
+                    "or re-ingest the files."
+                )
+        return cls.model_validate(payload)
+
+
+class Mention(BaseModel):
+    text: str
+    label: str = Field(description="The model's own label, e.g. PER or B-ORG's type.")
+    type: EntityType
+    canonical: str
+    score: float
+    start: int = Field(description="Character offset in body.")
+    end: int
+
+
+class Entity(BaseModel):
+    """One canonical entity of a document and how often it is mentioned (salience)."""
+
+    name: str
+    type: EntityType
+    count: int
+
+
+class Entities(BaseModel):
+    person: list[str] = Field(default_factory=list)
+    organization: list[str] = Field(default_factory=list)
+    location: list[str] = Field(default_factory=list)
+    misc: list[str] = Field(default_factory=list)
+
+
+class StageRecord(BaseModel):
+    model: str | None = None
+    version: str | None = None
+    status: Literal["ok", "failed", "skipped"]
+    seconds: float = 0.0
+    error: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Provenance(BaseModel):
+    language: StageRecord | None = None
+    entities: StageRecord | None = None
+    summary: StageRecord | None = None
+
+
+class ArticleDocument(BaseModel):
+    """An article as parsed by ingest and enriched, stage by stage, by the workers."""
+
+    id: str
+    source_path: str = Field(description="Path relative to the inbox, or absolute outside it.")
+    record: int = Field(0, description="Position of the article within its file (JSON Lines).")
+    revision: int = Field(1, description="Registry revision of the file; newer wins.")
+    format: str
+    title: str
+    body: str
+    content_sha256: str
+    source: str | None = None
+    published_at: datetime | None = None
+    author: str | None = None
+    url: str | None = None
+    dateline: str | None = None
+    language_hint: str | None = Field(None, description="Language stated by the file itself.")
+    ingested_at: datetime = Field(default_factory=utcnow)
+
+    # Filled in by the workers.
+    language: str | None = None
+    language_confidence: float | None = None
+    entities: Entities = Field(default_factory=Entities)
+    entity_list: list[Entity] = Field(default_factory=list)
+    mentions: list[Mention] = Field(default_factory=list)
+    summary: str | None = None
+    summary_sentences: list[int] = Field(
+        default_factory=list, description="Indexes of the body sentences in the summary."
+    )
+    provenance: Provenance = Field(default_factory=Provenance)
+    enriched_at: datetime | None = None
+
+
+class StageTask(WireModel):
+    """Work for one enrichment stage; the document carries the results so far."""
+
+    document: ArticleDocument
+    stages: list[StageName] = Field(
+        default_factory=lambda: list(STAGES),
+        description="Stages still to run, in order; the first is this task's.",
+    )
+
+
+class IndexRequest(WireModel):
+    """What the indexer applies to Elasticsearch."""
+
+    action: Literal["upsert", "delete"]
+    source_path: str
+    revision: int
+    document: ArticleDocument | None = Field(None, description="The document to upsert.")
+    doc_ids: list[str] | None = Field(
+        None, description="For delete: just these documents; None removes all of the file's."
+    )

@@ -1,0 +1,98 @@
+"""What Dateline is doing right now: files by state, queues, work in progress, workers,
+services and failures. Read by `dateline status` and the API's /status."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import redis
+from pydantic import BaseModel, Field
+
+from shared.queues import (
+    INDEX_GROUP,
+    INDEX_STREAM,
+    PROCESSING_KEY,
+    SERVICES_KEY,
+    STAGE_QUEUES,
+    TASK_DEAD_LETTER_KEY,
+    WORKERS_KEY,
+)
+from shared.registry import Failure, Registry
+from shared.schemas import utcnow
+
+
+class QueueDepth(BaseModel):
+    name: str
+    waiting: int
+    pending: int = Field(0, description="Delivered but not yet acknowledged (index stream).")
+
+
+class Status(BaseModel):
+    files: dict[str, int]
+    queues: list[QueueDepth]
+    processing: list[dict[str, Any]]
+    workers: list[dict[str, Any]]
+    services: list[dict[str, Any]]
+    failures: list[Failure]
+    dead_letters: int
+    at: datetime
+
+    @property
+    def queued(self) -> int:
+        return sum(q.waiting + q.pending for q in self.queues)
+
+    @property
+    def model_problems(self) -> list[str]:
+        """One line per worker stage running without its model."""
+        problems = []
+        for worker in self.workers:
+            for stage, info in (worker.get("stages") or {}).items():
+                if info.get("error"):
+                    problems.append(
+                        f"{worker.get('host')}:{worker.get('pid')} {stage}: {info['error']}"
+                    )
+        return problems
+
+
+def _index_stream_depth(client: redis.Redis) -> QueueDepth:
+    waiting = pending = 0
+    try:
+        groups = client.xinfo_groups(INDEX_STREAM)
+    except redis.ResponseError:  # no stream yet: nothing was ever enriched
+        return QueueDepth(name="index", waiting=0)
+    for group in groups:
+        if _text(group.get("name")) == INDEX_GROUP:
+            pending = int(group.get("pending") or 0)
+            lag = group.get("lag")
+            waiting = int(lag) if lag is not None else 0
+    if not groups:  # no indexer has started yet: everything is waiting
+        waiting = int(client.xlen(INDEX_STREAM))
+    return QueueDepth(name="index", waiting=waiting, pending=pending)
+
+
+def _heartbeats(client: redis.Redis, prefix: str) -> list[dict[str, Any]]:
+    keys = sorted(client.scan_iter(match=prefix + "*", count=500))
+    values = client.mget(keys) if keys else []
+    return [json.loads(v) for v in values if v]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def collect_status(client: redis.Redis) -> Status:
+    queues = [QueueDepth(name=stage, waiting=int(client.llen(q))) for stage, q in STAGE_QUEUES.items()]
+    queues.append(_index_stream_depth(client))
+    processing = [json.loads(v) for v in client.hvals(PROCESSING_KEY)]
+    return Status(
+        files=Registry(client).counts(),
+        queues=queues,
+        processing=processing,
+        workers=_heartbeats(client, WORKERS_KEY),
+        services=_heartbeats(client, SERVICES_KEY),
+        failures=Registry(client).failures(),
+        dead_letters=int(client.llen(TASK_DEAD_LETTER_KEY)),
+        at=utcnow(),
+    )

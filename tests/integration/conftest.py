@@ -1,0 +1,40 @@
+"""Fixtures for integration tests: a trained tiny NER model and whole stacks of real
+processes (Celery workers, indexer, ingest watcher) against real Redis and Elasticsearch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_DIR
+from tests.support.stack import Stack
+
+MODEL_CACHE = REPO_DIR / ".dateline" / "test" / "models"
+
+
+@pytest.fixture(scope="session")
+def ner_model_path() -> Path:
+    """A real flair SequenceTagger, trained by `dateline ner train`'s code on the corpus in
+    tests/fixtures/ner (kept between runs while the corpus is unchanged)."""
+    from tests.support.ner_model import train_tiny_model
+
+    return train_tiny_model(MODEL_CACHE)
+
+
+@pytest.fixture
+def make_stack(redis_url: str, es_url: str, ner_model_path: Path,
+               tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    stacks: list[Stack] = []
+
+    def make(**kwargs: object) -> Stack:
+        stack = Stack(redis_base_url=redis_url, es_url=es_url, log_dir=tmp_path / "logs",
+                      ner_model=str(kwargs.pop("ner_model", ner_model_path)),
+                      inbox=tmp_path / "inbox", **kwargs)  # type: ignore[arg-type]
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()

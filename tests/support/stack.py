@@ -1,0 +1,84 @@
+"""A whole Dateline stack of real processes for one test module or benchmark run.
+
+Each stack gets its own Redis database and Elasticsearch alias, so stacks never share
+queues, registry entries or documents.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from pathlib import Path
+
+import redis
+from elasticsearch import Elasticsearch
+
+from tests.support.processes import ServiceProcess
+
+_databases = itertools.count()
+
+
+class Stack:
+    def __init__(self, *, redis_base_url: str, es_url: str, log_dir: Path, ner_model: str,
+                 inbox: Path, extra_env: dict[str, str] | None = None):
+        db = 1 + next(_databases) % 15  # database 0 is left to the session fixtures
+        self.redis_url = redis_base_url.rsplit("/", 1)[0] + f"/{db}"
+        self.es_url = es_url
+        self.alias = f"test-{uuid.uuid4().hex[:10]}"
+        self.inbox = inbox
+        self.log_dir = log_dir
+        self.env = {
+            **os.environ,
+            "DATELINE_REDIS_URL": self.redis_url,
+            "DATELINE_ELASTICSEARCH_URL": es_url,
+            "DATELINE_INDEX": self.alias,
+            "DATELINE_INBOX": str(inbox),
+            "DATELINE_NER_MODEL": ner_model,
+            "DATELINE_STABLE_SECONDS": "0.5",
+            "DATELINE_RESCAN_SECONDS": "5",
+            "DATELINE_INDEX_FLUSH_SECONDS": "0.5",
+            "DATELINE_INDEX_REFRESH_INTERVAL": "200ms",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            **(extra_env or {}),
+        }
+        self.processes: list[ServiceProcess] = []
+        self.redis = redis.Redis.from_url(self.redis_url)
+        self.redis.flushdb()
+        self.es = Elasticsearch(es_url)
+
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> ServiceProcess:
+        process = ServiceProcess(name, list(args), {**self.env, **(env or {})}, self.log_dir).start()
+        self.processes.append(process)
+        return process
+
+    def start_workers(self, env: dict[str, str] | None = None) -> list[ServiceProcess]:
+        return [
+            self.start("worker-ner", "worker", "--queues", "entities", "--name", f"ner-{self.alias}", env=env),
+            self.start("worker-light", "worker", "--queues", "language,summary", "--name", f"light-{self.alias}", env=env),
+        ]
+
+    def start_indexer(self) -> ServiceProcess:
+        return self.start("indexer", "indexer")
+
+    def start_ingest(self) -> ServiceProcess:
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        return self.start("ingest", "ingest")
+
+    def count(self) -> int:
+        if not self.es.indices.exists_alias(name=self.alias):
+            return 0
+        self.es.indices.refresh(index=self.alias)
+        return int(self.es.count(index=self.alias)["count"])
+
+    def documents(self) -> list[dict]:
+        self.es.indices.refresh(index=self.alias)
+        hits = self.es.search(index=self.alias, size=1000, query={"match_all": {}})["hits"]["hits"]
+        return [h["_source"] | {"_id": h["_id"]} for h in hits]
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.es.indices.delete(index=f"{self.alias}-*", ignore_unavailable=True, allow_no_indices=True)
+        self.redis.flushdb()
