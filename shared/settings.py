@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     max_file_mb: float = 20.0
     ignore_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_IGNORE_PATTERNS))
     on_delete: Literal["remove", "keep"] = "remove"
+    ingest_tick_seconds: float = Field(
+        0.5, description="How often the watcher checks pending files for stability."
+    )
+    ingest_heartbeat_seconds: float = Field(
+        15.0, description="Period of the ingest service's heartbeat (its key lives 60 s)."
+    )
 
     # --- workers ----------------------------------------------------------------------
     ner_model: str = Field(
