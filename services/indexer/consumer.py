@@ -1,0 +1,153 @@
+"""The Redis side of the indexer: read the index stream as a consumer group member.
+
+Entries are acknowledged only by ``ack`` after Elasticsearch took them; an indexer that dies
+leaves its entries pending, and ``reclaim`` (XAUTOCLAIM) lets a live one take them over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from pydantic import ValidationError
+
+from shared.queues import INDEX_GROUP, INDEX_STREAM
+from shared.schemas import IndexRequest
+
+# Entries that could not be decoded, with the raw payload, for a person to look at.
+DEAD_LETTER_STREAM = "dateline:index:dead"
+DEAD_LETTER_MAXLEN = 100_000
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class Entry:
+    id: str
+    fields: dict[str, str]
+
+
+@dataclass
+class Malformed:
+    entry: Entry
+    path: str
+    reason: str
+
+
+def decode(entry: Entry) -> IndexRequest | Malformed:
+    """The entry's ``IndexRequest``, or why it is not one (and which file it seems to be of)."""
+    raw = entry.fields.get("request")
+    if raw is None:
+        return Malformed(entry, f"stream entry {entry.id}", "the entry has no 'request' field")
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        return Malformed(entry, f"stream entry {entry.id}", f"the request is not JSON ({exc})")
+    path = payload.get("source_path") if isinstance(payload, dict) else None
+    path = path if isinstance(path, str) and path else f"stream entry {entry.id}"
+    try:
+        request = IndexRequest.from_wire(payload)
+    except (ValidationError, ValueError) as exc:
+        return Malformed(entry, path, f"the index request is invalid: {exc}")
+    if request.action == "upsert" and request.document is None:
+        return Malformed(entry, path, "an upsert request without a document")
+    return request
+
+
+class StreamConsumer:
+    def __init__(
+        self,
+        client: redis.Redis,
+        consumer: str | None = None,
+        stream: str = INDEX_STREAM,
+        group: str = INDEX_GROUP,
+        dead_letter_stream: str = DEAD_LETTER_STREAM,
+    ):
+        self.redis = client
+        self.consumer = consumer or consumer_name()
+        self.stream = stream
+        self.group = group
+        self.dead_letter_stream = dead_letter_stream
+
+    def ensure_group(self) -> None:
+        try:
+            self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def read(self, count: int, block_seconds: float) -> list[Entry]:
+        """Up to ``count`` new entries, waiting at most ``block_seconds`` to fill the batch."""
+        deadline = time.monotonic() + block_seconds
+        entries: list[Entry] = []
+        while len(entries) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            # Wait for the first entry; afterwards only gather what is already there.
+            block_ms = max(1, int(remaining * 1000)) if not entries else None
+            got = self._parse(
+                self.redis.xreadgroup(
+                    self.group, self.consumer, {self.stream: ">"},
+                    count=count - len(entries), block=block_ms,
+                )
+            )
+            if not got:
+                break
+            entries.extend(got)
+        return entries
+
+    def reclaim(self, min_idle_seconds: float, count: int) -> list[Entry]:
+        """Take over entries another (probably dead) consumer left pending too long."""
+        reply = self.redis.xautoclaim(
+            self.stream, self.group, self.consumer,
+            min_idle_time=int(min_idle_seconds * 1000), start_id="0-0", count=count,
+        )
+        claimed = reply[1] if len(reply) > 1 else []
+        return [self._entry(entry_id, fields) for entry_id, fields in claimed if fields is not None]
+
+    def touch(self, ids: Sequence[str]) -> None:
+        """Reset the idle time of entries we still work on, so no one reclaims them."""
+        if ids:
+            self.redis.xclaim(self.stream, self.group, self.consumer, 0, list(ids), justid=True)
+
+    def ack(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.redis.xack(self.stream, self.group, *ids)
+
+    def dead_letter(self, item: Malformed) -> None:
+        self.redis.xadd(
+            self.dead_letter_stream,
+            {"entry_id": item.entry.id, "path": item.path, "reason": item.reason,
+             "payload": json.dumps(item.entry.fields)},
+            maxlen=DEAD_LETTER_MAXLEN, approximate=True,
+        )
+
+    def pending_ids(self) -> list[str]:
+        """Ids pending for this consumer (for status and tests)."""
+        rows = self.redis.xpending_range(
+            self.stream, self.group, min="-", max="+", count=10_000, consumername=self.consumer
+        )
+        return [_text(row["message_id"]) for row in rows]
+
+    def _parse(self, reply: Any) -> list[Entry]:
+        entries: list[Entry] = []
+        for _stream, items in reply or []:
+            entries.extend(self._entry(entry_id, fields) for entry_id, fields in items)
+        return entries
+
+    @staticmethod
+    def _entry(entry_id: Any, fields: dict[Any, Any]) -> Entry:
+        return Entry(_text(entry_id), {_text(k): _text(v) for k, v in (fields or {}).items()})

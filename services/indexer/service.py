@@ -1,0 +1,212 @@
+"""The indexer loop: stream entries in, Elasticsearch bulk writes out, acks and registry after.
+
+Order matters for never losing work: write to Elasticsearch, then XACK, then tell the
+registry. A crash between steps only repeats idempotent work. While Elasticsearch is
+unreachable the batch is retried with a capped back-off and nothing is acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from datetime import datetime
+
+import redis
+from elasticsearch import Elasticsearch
+
+from shared.queues import SERVICES_KEY
+from shared.registry import Failure, Registry
+from shared.schemas import IndexRequest, utcnow
+from shared.search.index import ensure_index
+from shared.settings import Settings
+
+from services.indexer.consumer import Entry, Malformed, StreamConsumer, decode
+from services.indexer.writer import BulkWriter, ElasticsearchUnavailable
+
+log = logging.getLogger("dateline.indexer")
+
+MAX_BACKOFF_SECONDS = 30.0
+RECLAIM_IDLE_SECONDS = 60.0
+HEARTBEAT_TTL_SECONDS = 60
+HEARTBEAT_EVERY_SECONDS = 10.0
+
+
+class Indexer:
+    def __init__(
+        self,
+        writer: BulkWriter,
+        consumer: StreamConsumer,
+        registry: Registry,
+        settings: Settings,
+        stop: threading.Event | None = None,
+    ):
+        self.writer = writer
+        self.consumer = consumer
+        self.registry = registry
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.indexed = 0
+        self.errors = 0
+        self.last_batch_at: datetime | None = None
+        self._last_heartbeat = 0.0
+
+    # --- one batch ------------------------------------------------------------------------
+    def handle(self, entries: list[Entry], max_attempts: int | None = None) -> bool:
+        """Apply ``entries``; True when they are all acknowledged.
+
+        Retries while Elasticsearch is unavailable, until it works, ``stop`` is set, or
+        ``max_attempts`` is used up; the entries then stay pending for a later try.
+        """
+        requests: list[tuple[str, IndexRequest]] = []
+        for entry in entries:
+            decoded = decode(entry)
+            if isinstance(decoded, Malformed):
+                self._reject_malformed(decoded)
+            elif self._is_stale(entry.id, decoded):
+                self.consumer.ack([entry.id])
+            else:
+                requests.append((entry.id, decoded))
+        if not requests:
+            return True
+
+        delay, attempt = 1.0, 0
+        while True:
+            attempt += 1
+            try:
+                result = self.writer.write(requests)
+                break
+            except ElasticsearchUnavailable as exc:
+                log.warning(
+                    "Elasticsearch unavailable (%s); %d entries stay pending, retrying in %.0f s",
+                    exc, len(requests), delay,
+                )
+                if (max_attempts is not None and attempt >= max_attempts) or self.stop.wait(delay):
+                    return False
+                self.consumer.touch([entry_id for entry_id, _ in requests])
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+        for rejection in result.rejected:
+            self.errors += 1
+            doc = rejection.request.document
+            where = f" (record {doc.record})" if doc is not None and doc.record else ""
+            self.registry.record_failure(
+                Failure(
+                    path=rejection.request.source_path,
+                    reason=f"Elasticsearch rejected document {rejection.doc_id}{where}: "
+                    f"{rejection.reason}. The index mapping does not accept this value; "
+                    "fix the article or the mapping, then reprocess the file.",
+                    stage="index",
+                )
+            )
+        self.consumer.ack([entry_id for entry_id, _ in requests])
+        for _entry_id, request in result.written:
+            if request.action == "upsert" and request.document is not None:
+                self.registry.mark_indexed(request.source_path, request.revision, request.document.id)
+                self.indexed += 1
+        self.last_batch_at = utcnow()
+        return True
+
+    def _reject_malformed(self, item: Malformed) -> None:
+        log.error("malformed index request %s: %s", item.entry.id, item.reason)
+        self.errors += 1
+        self.registry.record_failure(
+            Failure(
+                path=item.path,
+                reason=f"{item.reason}. The entry was moved to the Redis stream "
+                f"{self.consumer.dead_letter_stream}; re-ingest the file to index it.",
+                stage="index",
+            )
+        )
+        self.consumer.dead_letter(item)
+        self.consumer.ack([item.entry.id])
+
+    def _is_stale(self, entry_id: str, request: IndexRequest) -> bool:
+        """An upsert whose file was deleted or has moved on to a newer revision."""
+        if request.action != "upsert":
+            return False  # deletes are versioned: an old one cannot remove newer documents
+        record = self.registry.get(request.source_path)
+        if record is None or record.state == "deleted" or record.revision > request.revision:
+            log.info(
+                "skipping stale document of %s (revision %d; registry: %s)",
+                request.source_path, request.revision,
+                "missing" if record is None else f"{record.state} r{record.revision}",
+            )
+            return True
+        return False
+
+    # --- the loop -------------------------------------------------------------------------
+    def run_once(self) -> None:
+        batch = self.settings.index_batch_size
+        entries = self.consumer.reclaim(RECLAIM_IDLE_SECONDS, batch)
+        if not entries:
+            entries = self.consumer.read(batch, self.settings.index_flush_seconds)
+        if entries:
+            self.handle(entries)
+        self.heartbeat()
+
+    def run(self) -> None:
+        log.info("indexer %s starting", self.consumer.consumer)
+        self._wait_for_index()
+        self._until_stopped(self.consumer.ensure_group)
+        while not self.stop.is_set():
+            self._until_stopped(self.run_once)
+        self.heartbeat(force=True)
+        log.info("indexer %s stopped (indexed %d, errors %d)", self.consumer.consumer, self.indexed, self.errors)
+
+    def _wait_for_index(self) -> None:
+        delay = 1.0
+        while not self.stop.is_set():
+            try:
+                index = ensure_index(self.writer.es, self.writer.alias, self.settings)
+                log.info("writing to alias %s (index %s)", self.writer.alias, index)
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure here means "not yet"
+                log.warning("Elasticsearch not ready (%s); retrying in %.0f s", exc, delay)
+                self.stop.wait(delay)
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+    def _until_stopped(self, step) -> None:  # type: ignore[no-untyped-def]
+        """Run ``step``; on a Redis outage log, back off and let the loop try again."""
+        try:
+            step()
+        except redis.RedisError as exc:
+            log.warning("Redis unavailable (%s); retrying in 5 s", exc)
+            self.stop.wait(5.0)
+
+    def heartbeat(self, force: bool = False) -> None:
+        now = utcnow().timestamp()
+        if not force and now - self._last_heartbeat < HEARTBEAT_EVERY_SECONDS:
+            return
+        self._last_heartbeat = now
+        body = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "consumer": self.consumer.consumer,
+            "indexed": self.indexed,
+            "errors": self.errors,
+            "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
+        }
+        self.consumer.redis.set(
+            SERVICES_KEY + "indexer:" + self.consumer.consumer, json.dumps(body), ex=HEARTBEAT_TTL_SECONDS
+        )
+
+
+def build_indexer(
+    settings: Settings,
+    es: Elasticsearch,
+    client: redis.Redis,
+    alias: str | None = None,
+    consumer: str | None = None,
+    stop: threading.Event | None = None,
+) -> Indexer:
+    alias = alias or settings.index
+    return Indexer(
+        BulkWriter(es, alias, settings),
+        StreamConsumer(client, consumer),
+        Registry(client),
+        settings,
+        stop,
+    )
