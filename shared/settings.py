@@ -6,12 +6,13 @@ the defaults suit one machine running the local services that ``deploy/local`` s
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_IGNORE_PATTERNS = [
     ".*",  # hidden files and folders
@@ -69,7 +70,7 @@ class Settings(BaseSettings):
         "flair/ner-english",
         description="Flair model name (fetched from the model hub) or a local .pt path.",
     )
-    ner_models: dict[str, str] = Field(
+    ner_models: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description='Per-language NER models, e.g. {"de": "flair/ner-german"}.'
     )
     ner_batch_size: int = 16
@@ -87,8 +88,18 @@ class Settings(BaseSettings):
 
     @field_validator("ner_models", mode="before")
     @classmethod
-    def _empty_map(cls, value: object) -> object:
-        return {} if value in ("", None) else value
+    def _model_map(cls, value: object) -> object:
+        """JSON from the environment; an empty value means no per-language models."""
+        if value in ("", None):
+            return {}
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    'DATELINE_NER_MODELS must be a JSON object, e.g. {"de": "flair/ner-german"}'
+                ) from exc
+        return value
 
     def ner_model_for(self, language: str) -> str | None:
         """The NER model for a language: its own entry, else the default (None: skip)."""

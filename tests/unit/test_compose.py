@@ -1,0 +1,63 @@
+"""docker-compose.yml cannot run here (no Docker engine); check what can be checked."""
+
+import re
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from services.cli.main import app
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_compose_has_every_part():
+    assert {"redis", "elasticsearch", "kibana", "kibana-setup", "ingest", "worker", "indexer", "api"} <= set(SERVICES)
+
+
+def test_elasticsearch_and_kibana_match_the_tested_version():
+    script = (REPO / "deploy/local/common.sh").read_text()
+    tested = re.search(r'ES_VERSION="\$\{DATELINE_ES_VERSION:-([0-9.]+)\}"', script).group(1)
+    assert SERVICES["elasticsearch"]["image"].endswith(":" + tested)
+    assert SERVICES["kibana"]["image"].endswith(":" + tested)
+    assert SERVICES["elasticsearch"]["image"].startswith("docker.elastic.co/")
+
+
+def test_every_dateline_command_exists():
+    runner = CliRunner()
+    for name, service in SERVICES.items():
+        command = service.get("command")
+        if not command or command[0] != "dateline":
+            continue
+        result = runner.invoke(app, [*command[1:], "--help"])
+        assert result.exit_code == 0, (name, result.output)
+
+
+def test_kibana_setup_script_exists():
+    command = SERVICES["kibana-setup"]["command"]
+    assert (REPO / command[-1].removeprefix("/app/")).exists()
+
+
+def test_ports_are_bound_to_loopback_only():
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+
+
+def test_app_services_share_one_image_built_from_deploy():
+    built = [s for s in SERVICES.values() if "build" in s]
+    assert len(built) >= 5
+    assert {s["build"]["dockerfile"] for s in built} == {"deploy/Dockerfile"}
+    assert {s["image"] for s in built} == {"dateline:latest"}
+    assert (REPO / "deploy/Dockerfile").exists()
+
+
+def test_inbox_is_mounted_read_only_into_ingest():
+    assert "./inbox:/data/inbox:ro" in SERVICES["ingest"]["volumes"]
+
+
+def test_worker_is_scalable():
+    # --scale needs no fixed container name or host port.
+    assert "container_name" not in SERVICES["worker"] and "ports" not in SERVICES["worker"]

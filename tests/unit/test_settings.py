@@ -1,0 +1,34 @@
+import pytest
+
+from shared.settings import Settings
+
+
+def test_defaults_suit_one_machine(monkeypatch):
+    for key in ("DATELINE_INDEX", "DATELINE_NER_MODEL", "DATELINE_NER_MODELS", "DATELINE_SUMMARY_SENTENCES"):
+        monkeypatch.delenv(key, raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.index == "articles"
+    assert settings.summary_sentences == 3
+    assert settings.max_file_bytes == 20 * 1024 * 1024
+    assert settings.on_delete == "remove"
+    assert settings.redis_url.startswith("redis://127.0.0.1")
+
+
+def test_per_language_ner_models_come_from_json_env(monkeypatch):
+    monkeypatch.setenv("DATELINE_NER_MODEL", "/models/en.pt")
+    monkeypatch.setenv("DATELINE_NER_MODELS", '{"de": "flair/ner-german", "ur": ""}')
+    settings = Settings(_env_file=None)
+    assert settings.ner_model_for("de") == "flair/ner-german"
+    assert settings.ner_model_for("en") == "/models/en.pt"  # the default covers the rest
+    assert settings.ner_model_for("ur") is None  # explicitly no model: skipped
+
+
+def test_empty_model_map_is_accepted(monkeypatch):
+    monkeypatch.setenv("DATELINE_NER_MODELS", "")
+    assert Settings(_env_file=None).ner_models == {}
+
+
+def test_invalid_values_are_rejected(monkeypatch):
+    monkeypatch.setenv("DATELINE_ON_DELETE", "archive")
+    with pytest.raises(ValueError):
+        Settings(_env_file=None)
