@@ -218,6 +218,8 @@ class Ingestor:
         if dropped:
             request_delete(self.redis, sp, revision, doc_ids=dropped)
         failures = self._record_issues(sp, result.errors)
+        for failure in failures:
+            log.warning("skipped part of %s: %s", failure.key, failure.reason)
         if old is None:
             self._recent_new[sha] = (sp, time.monotonic())
         log.info("queued %s: %d article(s), revision %d%s", sp, len(docs), revision,
@@ -296,7 +298,7 @@ class Ingestor:
             record.state, record.revision = "deleted", revision
             self.registry.put(record)
             how = f"renamed to {renamed_to}" if renamed_to else "deleted"
-            log.info("%s %s: its %d document(s) will be removed", how, sp, len(record.doc_ids))
+            log.info("%s %s: its %d document(s) will be removed", sp, how, len(record.doc_ids))
         else:
             log.info("deleted %s: its documents are kept (on_delete=keep)", sp)
         self.registry.forget(sp)
