@@ -7,7 +7,6 @@ indexer marks files indexed; every service records failures a user must see. The
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
@@ -93,18 +92,35 @@ class Registry:
     def mark_indexed(self, path: str, revision: int, doc_id: str) -> bool:
         """Note one document of a file as indexed; the file is indexed when all are.
 
-        Returns whether the file as a whole is now indexed.
+        Returns whether the file as a whole is now indexed. Runs as an optimistic
+        transaction on the file's record, so a new revision written by ingest meanwhile
+        is never overwritten with an older one's state.
         """
-        record = self.get(path)
-        if record is None or record.revision != revision or record.state == "deleted":
-            return False  # a stale document of an older revision, or of a deleted file
-        key = f"{INDEXED_DOCS_KEY}{path}"
-        self.redis.sadd(key, f"{revision}:{doc_id}")
-        done = sum(1 for m in self.redis.smembers(key) if _decode(m).startswith(f"{revision}:"))
-        if done >= record.articles and record.state != "indexed":
-            record.state = "indexed"
-            self.put(record)
-        return record.state == "indexed"
+        docs_key = f"{INDEXED_DOCS_KEY}{path}"
+        member = f"{revision}:{doc_id}"
+        indexed = False
+
+        def update(pipe: redis.client.Pipeline) -> None:
+            nonlocal indexed
+            raw = pipe.get(FILE_KEY + path)
+            record = FileRecord.model_validate_json(raw) if raw else None
+            if record is None or record.revision != revision or record.state == "deleted":
+                indexed = False  # a stale document of an older revision, or of a deleted file
+                return
+            done = {_decode(m) for m in pipe.smembers(docs_key)}
+            done.add(member)
+            indexed = sum(1 for m in done if m.startswith(f"{revision}:")) >= record.articles
+            pipe.multi()
+            pipe.sadd(docs_key, member)
+            if indexed and record.state != "indexed":
+                record.state = "indexed"
+                record.updated_at = utcnow()
+                pipe.set(FILE_KEY + path, record.model_dump_json())
+                for state in FILE_STATES:
+                    (pipe.sadd if state == "indexed" else pipe.srem)(STATE_KEY + state, path)
+
+        self.redis.transaction(update, FILE_KEY + path, docs_key)
+        return indexed
 
     def reset_indexed(self, path: str) -> None:
         self.redis.delete(INDEXED_DOCS_KEY + path)
@@ -139,7 +155,3 @@ def connect(url: str) -> redis.Redis:
 def format_failure(failure: Failure) -> str:
     where = failure.path if failure.line is None else f"{failure.path} line {failure.line}"
     return f"{where}: {failure.reason} [{failure.stage}, {failure.at:%Y-%m-%d %H:%M:%S}]"
-
-
-def dumps_failures(failures: Iterable[Failure]) -> str:
-    return json.dumps([f.model_dump(mode="json") for f in failures])

@@ -1,0 +1,67 @@
+"""The file registry and failure log on a real Redis."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from shared.registry import Failure, FileRecord, Registry, format_failure
+from shared.status import collect_status
+
+
+@pytest.fixture
+def registry(redis_url):
+    client = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/15")
+    client.flushdb()
+    yield Registry(client)
+    client.flushdb()
+
+
+def test_records_move_between_state_sets(registry):
+    registry.put(FileRecord(path="a.txt", size=3, mtime=1.0, sha256="x", state="queued", revision=1, articles=1))
+    registry.put(FileRecord(path="b.txt", state="failed", revision=1))
+    assert registry.counts() == {"queued": 1, "indexed": 0, "failed": 1, "deleted": 0}
+    record = registry.get("a.txt")
+    assert record.sha256 == "x" and record.state == "queued"
+    record.state = "failed"
+    registry.put(record)
+    assert registry.counts()["failed"] == 2 and registry.counts()["queued"] == 0
+    registry.forget("a.txt")
+    assert registry.get("a.txt") is None and registry.paths() == {"b.txt"}
+
+
+def test_revisions_only_grow(registry):
+    assert [registry.next_revision("a.txt") for _ in range(3)] == [1, 2, 3]
+    registry.forget("a.txt")
+    assert registry.next_revision("a.txt") == 4  # a re-created file never reuses a revision
+
+
+def test_file_is_indexed_when_all_its_articles_are(registry):
+    registry.put(FileRecord(path="feed.jsonl", state="queued", revision=2, articles=2))
+    assert registry.mark_indexed("feed.jsonl", 2, "doc-a") is False
+    assert registry.mark_indexed("feed.jsonl", 2, "doc-a") is False  # replays count once
+    assert registry.mark_indexed("feed.jsonl", 1, "doc-old") is False  # stale revision ignored
+    assert registry.mark_indexed("feed.jsonl", 2, "doc-b") is True
+    assert registry.get("feed.jsonl").state == "indexed"
+
+
+def test_failures_are_kept_per_file_and_line_and_cleared_together(registry):
+    registry.record_failure(Failure(path="feed.jsonl", line=3, reason="line 3 is not JSON", stage="ingest"))
+    registry.record_failure(Failure(path="feed.jsonl", line=7, reason="line 7 has no body", stage="ingest"))
+    registry.record_failure(Failure(path="empty.txt", reason="file is empty", stage="ingest"))
+    assert len(registry.failures()) == 3
+    assert "feed.jsonl line 3: line 3 is not JSON [ingest" in format_failure(registry.failures()[0])
+    registry.clear_failures("feed.jsonl")
+    assert [f.path for f in registry.failures()] == ["empty.txt"]
+
+
+def test_status_reads_back_files_queues_and_failures(registry):
+    registry.put(FileRecord(path="a.txt", state="indexed", revision=1, articles=1))
+    registry.record_failure(Failure(path="b.bin", reason="unsupported format .bin", stage="ingest"))
+    registry.redis.rpush("dateline.entities", "{}", "{}")
+    status = collect_status(registry.redis)
+    assert status.files["indexed"] == 1
+    assert {q.name: q.waiting for q in status.queues}["entities"] == 2
+    assert status.queued == 2
+    assert [f.path for f in status.failures] == ["b.bin"]
+    assert status.workers == [] and status.model_problems == []
