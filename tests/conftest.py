@@ -8,12 +8,13 @@ data folder, so a running development stack is never touched.
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.services import BackingServices
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_DIR / "tests" / "fixtures"
@@ -33,21 +34,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.unit)
 
 
-def _script(name: str, action: str) -> None:
-    env = {
-        **os.environ,
-        "DATELINE_DATA_DIR": str(TEST_DATA_DIR),
-        "DATELINE_REDIS_PORT": str(TEST_REDIS_PORT),
-        "DATELINE_ES_PORT": str(TEST_ES_PORT),
-    }
-    subprocess.run(["bash", str(REPO_DIR / "deploy" / "local" / f"{name}.sh"), action], env=env, check=True)
+SERVICES = BackingServices(TEST_DATA_DIR, TEST_REDIS_PORT, TEST_ES_PORT)
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A real redis-server for this test session (flushed at the start)."""
-    _script("redis", "start")
-    url = f"redis://127.0.0.1:{TEST_REDIS_PORT}/0"
+    SERVICES.start("redis")
+    url = SERVICES.redis_url
     import redis
 
     redis.Redis.from_url(url).flushall()
@@ -55,19 +49,19 @@ def redis_url() -> Iterator[str]:
     _clear_settings()
     yield url
     if not os.environ.get("DATELINE_TEST_KEEP_SERVICES"):
-        _script("redis", "stop")
+        SERVICES.stop("redis")
 
 
 @pytest.fixture(scope="session")
 def es_url() -> Iterator[str]:
     """A real single-node Elasticsearch for this test session."""
-    _script("elasticsearch", "start")
-    url = f"http://127.0.0.1:{TEST_ES_PORT}"
+    SERVICES.start("elasticsearch")
+    url = SERVICES.es_url
     os.environ["DATELINE_ELASTICSEARCH_URL"] = url
     _clear_settings()
     yield url
     if not os.environ.get("DATELINE_TEST_KEEP_SERVICES"):
-        _script("elasticsearch", "stop")
+        SERVICES.stop("elasticsearch")
 
 
 @pytest.fixture

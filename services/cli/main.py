@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from services.cli.reprocess import reprocess_command
 from services.cli.serve import serve_app
 from services.cli.stack import stack_app
 from services.cli.status import status_command
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("status")(status_command)
+app.command("reprocess")(reprocess_command)
 app.add_typer(serve_app, name="serve")
 app.add_typer(stack_app, name="stack")
 
