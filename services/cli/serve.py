@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from shared.logging import setup_logging
 from shared.queues import STAGE_QUEUES
 from shared.settings import get_settings
 
@@ -23,6 +24,7 @@ def worker(
         raise typer.BadParameter(f"unknown stage(s) {unknown}; choose from {list(STAGE_QUEUES)}")
     from services.worker.app import app
 
+    setup_logging("worker")
     app.worker_main(
         [
             "worker",
