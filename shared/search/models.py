@@ -1,0 +1,139 @@
+"""What a search asks for and what it returns: shared by ``dateline search`` and the HTTP API."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from shared.schemas import ENTITY_TYPES
+
+# Elasticsearch's default index.max_result_window: from + size may not exceed it.
+MAX_RESULT_WINDOW = 10_000
+FACET_FIELDS = (
+    "language",
+    "source",
+    "entities.person",
+    "entities.organization",
+    "entities.location",
+    "entities.misc",
+    "dateline",
+    "format",
+)
+
+
+class SearchInputError(ValueError):
+    """Bad input from a person: the message says what is wrong and how to write it."""
+
+
+def parse_entity(value: str) -> tuple[str, str]:
+    """``"person=Angela Merkel"`` -> ``("person", "Angela Merkel")``."""
+    kind, sep, name = value.partition("=")
+    kind, name = kind.strip().lower(), name.strip()
+    if not sep or not name:
+        raise SearchInputError(f"entity filter {value!r} must look like TYPE=NAME, e.g. person=Angela Merkel")
+    if kind not in ENTITY_TYPES:
+        raise SearchInputError(
+            f"entity type {kind!r} in {value!r} is not one of {', '.join(ENTITY_TYPES)}"
+        )
+    return kind, name
+
+
+_YEAR_MONTH = re.compile(r"^\d{4}(-\d{2})?$")
+
+
+def parse_when(value: str, *, end: bool) -> str:
+    """A date bound for Elasticsearch: ``2024``, ``2024-03``, ``2024-03-05`` or an ISO time.
+
+    Dates without a time cover their whole day (month, year) on the ``until`` side.
+    """
+    text = value.strip()
+    if _YEAR_MONTH.match(text):
+        unit = "M" if "-" in text else "y"
+        start = text + ("-01" if unit == "M" else "-01-01")
+        # ``lte`` with rounding covers the whole month or year.
+        return f"{start}||/{unit}" if end else start
+    try:
+        day = date.fromisoformat(text)
+        return f"{day.isoformat()}||/d" if end else day.isoformat()
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SearchInputError(
+            f"date {value!r} is not understood; use YYYY, YYYY-MM, YYYY-MM-DD or an ISO "
+            "time like 2024-03-05T14:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.isoformat()
+
+
+class SearchParams(BaseModel):
+    query: str = Field("*", description="Query-string syntax over title, body and summary.")
+    lang: list[str] = Field(default_factory=list, description="Language codes (any of).")
+    source: list[str] = Field(default_factory=list, description="Sources (any of).")
+    entity: list[str] = Field(default_factory=list, description="TYPE=NAME filters (all of).")
+    since: str | None = Field(None, description="Published at or after (YYYY[-MM[-DD]] or ISO).")
+    until: str | None = Field(None, description="Published at or before (inclusive).")
+    size: int = Field(10, ge=0, le=100)
+    page: int = Field(1, ge=1)
+    collapse: bool = Field(True, description="Show one of each set of identical articles.")
+    facet_size: int = Field(10, ge=1, le=100)
+
+    @field_validator("entity")
+    @classmethod
+    def _entities(cls, value: list[str]) -> list[str]:
+        for item in value:
+            parse_entity(item)
+        return value
+
+    @field_validator("since", "until")
+    @classmethod
+    def _dates(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_when(value, end=False)
+            return value
+        return None
+
+    @model_validator(mode="after")
+    def _window(self) -> SearchParams:
+        if self.page * self.size > MAX_RESULT_WINDOW:
+            raise SearchInputError(
+                f"page {self.page} of size {self.size} is past the first {MAX_RESULT_WINDOW} "
+                "results; narrow the search with filters instead"
+            )
+        return self
+
+    @property
+    def entity_filters(self) -> list[tuple[str, str]]:
+        return [parse_entity(item) for item in self.entity]
+
+
+class SearchHit(BaseModel):
+    id: str
+    title: str | None = None
+    body: str | None = None
+    summary: str | None = None
+    language: str | None = None
+    entities: dict[str, list[str]] = Field(default_factory=dict)
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    source_path: str | None = None
+    source: str | None = None
+    published_at: datetime | None = None
+    dateline: str | None = None
+    format: str | None = None
+    content_sha256: str | None = None
+    score: float | None = None
+    highlight: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class SearchResult(BaseModel):
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, dict[str, int]]
+    page: int
+    size: int
