@@ -180,7 +180,15 @@ class Ingestor:
         try:
             result = reader.read(path, data)
         except ReadError as exc:
-            return self._fail_content(sp, old, sha, len(data), st.st_mtime, [ReadIssue(reason=exc.reason, line=exc.line)])
+            issue = ReadIssue(reason=exc.reason, line=exc.line)
+            return self._fail_content(sp, old, sha, len(data), st.st_mtime, [issue])
+        except Exception as exc:  # a reader bug on odd input: report it like bad content
+            log.exception("reader crashed on %s", sp)
+            issue = ReadIssue(
+                reason=f"the file could not be parsed ({type(exc).__name__}: {exc}): check that "
+                f"it is a valid {path.suffix.lstrip('.')} file; if it is, please report a bug"
+            )
+            return self._fail_content(sp, old, sha, len(data), st.st_mtime, [issue])
         if not result.articles:
             issues = result.errors or [ReadIssue(reason=EMPTY_FILE)]
             return self._fail_content(sp, old, sha, len(data), st.st_mtime, issues)
@@ -210,6 +218,8 @@ class Ingestor:
                 submit_document(self.app, doc)
         except Exception as exc:  # broker down: forget the hash so the next scan retries
             record.state, record.sha256, record.mtime = "failed", "", 0.0
+            # Keep the old ids too: the retry must still delete those it drops.
+            record.doc_ids = list(dict.fromkeys([*(old.doc_ids if old else []), *record.doc_ids]))
             self.registry.put(record)
             raise _Fail(f"could not queue the articles ({exc}): check that Redis is running; "
                         "the file is retried on the next scan", retry=True) from exc
