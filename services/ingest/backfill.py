@@ -25,7 +25,9 @@ class BackfillSummary(BaseModel):
     articles: int = 0
 
 
-def expand_paths(paths: Iterable[Path | str], ingestor: Ingestor) -> tuple[list[tuple[Path, Path | None]], list[Failure]]:
+def expand_paths(
+    paths: Iterable[Path | str], ingestor: Ingestor
+) -> tuple[list[tuple[Path, Path | None]], list[Failure]]:
     """Every file to look at, with the folder it was found under; missing paths as failures."""
     files: list[tuple[Path, Path | None]] = []
     missing: list[Failure] = []
@@ -73,8 +75,7 @@ def ingest_paths(
             summary.failed.extend(outcome.failures)  # bad lines next to good ones
         elif outcome.status == "failed":
             summary.failed.extend(
-                outcome.failures
-                or [Failure(path=outcome.path, reason=outcome.detail, stage=STAGE)]
+                outcome.failures or [Failure(path=outcome.path, reason=outcome.detail, stage=STAGE)]
             )
         elif outcome.status == "ignored":
             summary.ignored += 1

@@ -60,7 +60,9 @@ _MONTH_DAY_YEAR = rf"{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
 _SLASHED = r"\d{4}/\d{2}/\d{2}"
 _DATE = rf"(?:{_ISO}|{_DAY_MONTH_YEAR}|{_MONTH_DAY_YEAR}|{_SLASHED})"
 _TIME = r"(?:,?\s+(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?:\s*(?:UTC|GMT|PKT))?)"
-_DATE_LABEL = r"(?:date|dated|published(?:\s+on)?|posted(?:\s+on)?|updated(?:\s+on)?|last\s+updated)"
+_DATE_LABEL = (
+    r"(?:date|dated|published(?:\s+on)?|posted(?:\s+on)?|updated(?:\s+on)?|last\s+updated)"
+)
 
 # "date 2023-07-22 ISLAMABAD: ..." -- a labelled date may share the line with the story.
 _LABELLED_DATE = re.compile(
@@ -91,9 +93,10 @@ def parse_date(value: object) -> datetime | None:
         except (OverflowError, OSError, ValueError):
             return None
     elif isinstance(value, str):
-        parsed = _parse_date_text(value.strip())
-        if parsed is None:
+        found = _parse_date_text(value.strip())
+        if found is None:
             return None
+        parsed = found
     else:
         return None
     if parsed.tzinfo is None:
@@ -171,7 +174,9 @@ def extract_dateline(paragraph: str) -> tuple[str | None, str]:
 
 _CAPTIONS = [
     re.compile(r"^[\s\-–—•*]*(?:file\s+(?:photo|image|picture)|photo\s+file)[\s.)]*$", re.I),
-    re.compile(r"^[\s\-–—]*(?:photo|picture|image|pic)s?\s*(?::|\bby\b|\bcredit\b|\bcourtesy\b)", re.I),
+    re.compile(
+        r"^[\s\-–—]*(?:photo|picture|image|pic)s?\s*(?::|\bby\b|\bcredit\b|\bcourtesy\b)", re.I
+    ),
     re.compile(
         r"^\(?\s*(?:AFP|AP|Reuters|EPA|Getty Images|AFP/Getty Images|APP|PPI|Xinhua|file)"
         r"(?:\s+photo)?\s*\)?\.?$",
@@ -279,7 +284,7 @@ _BOUNDARY = re.compile(r"[.!?…]+[\"”’')\]]*\s+(?=[\"“‘(]?[A-Z0-9])")
 def first_sentence(paragraph: str) -> str:
     for match in _BOUNDARY.finditer(paragraph):
         before = paragraph[: match.start()].split()
-        word = before[-1].lower().strip("\"“‘(") if before else ""
+        word = before[-1].lower().strip('"“‘(') if before else ""
         if paragraph[match.start()] == "." and (word in _ABBREVIATIONS or len(word) == 1):
             continue  # "Dr. Rasool", "J. Smith": not the end of a sentence
         return paragraph[: match.end()].strip()

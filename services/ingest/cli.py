@@ -1,6 +1,6 @@
 """``dateline ingest PATH... [--wait]``: the command; the main CLI registers it.
 
-    app.command("ingest")(ingest_command)
+app.command("ingest")(ingest_command)
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ def ingest_command(
         console.print(failures_table(summary.failed))
     pending: list[str] = []
     if wait and summary.queued_paths:
-        pending, late_failures = wait_until_indexed(ingestor.registry, summary.queued_paths, timeout, console)
+        pending, late_failures = wait_until_indexed(
+            ingestor.registry, summary.queued_paths, timeout, console
+        )
         if late_failures:
             console.print(failures_table(late_failures, title="Failed while enriching or indexing"))
             summary.failed.extend(late_failures)
@@ -51,10 +53,17 @@ def ingest_command(
         raise typer.Exit(code=1)
 
 
-def _ingest_with_progress(paths: list[Path], ingestor: Ingestor, console: Console) -> BackfillSummary:
+def _ingest_with_progress(
+    paths: list[Path], ingestor: Ingestor, console: Console
+) -> BackfillSummary:
     with Progress(
-        TextColumn("[bold]Reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.description}"), console=console, transient=True,
+        TextColumn("[bold]Reading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("", total=None)
 
@@ -102,8 +111,12 @@ def wait_until_indexed(
     late: list[Failure] = []
     deadline = time.monotonic() + timeout
     with Progress(
-        TextColumn("[bold]Indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        TextColumn("[bold]Indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("", total=len(paths))
         while pending and time.monotonic() < deadline:

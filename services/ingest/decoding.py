@@ -88,13 +88,13 @@ def decode_bytes(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
 
-    text = guess_legacy(data)
-    if text is None:
+    legacy = guess_legacy(data)
+    if legacy is None:
         raise DecodeError(
             "the text encoding could not be recognised (it is not UTF-8 and no legacy "
             "encoding fits): save the file as UTF-8"
         )
-    return normalize_newlines(text)
+    return normalize_newlines(legacy)
 
 
 # Punctuation cp1252 adds to ASCII that Western text uses.
@@ -124,9 +124,7 @@ def guess_legacy(data: bytes) -> str | None:
         return western
     best = matches[0]
     if western is not None:
-        plausible = {
-            m.encoding for m in matches if m.chaos <= best.chaos + _CHAOS_TOLERANCE
-        }
+        plausible = {m.encoding for m in matches if m.chaos <= best.chaos + _CHAOS_TOLERANCE}
         if plausible & {"cp1252", "latin_1", "iso8859_15"} or _mixes_scripts(str(best)):
             return western
     return str(best)
@@ -146,9 +144,7 @@ def _script(ch: str) -> str:
 def _latin_text(text: str) -> bool:
     """Only ASCII, Latin letters and Western punctuation."""
     return all(
-        ord(ch) < 128
-        or ch in _WESTERN_PUNCTUATION
-        or (ch.isalpha() and _script(ch) == "LATIN")
+        ord(ch) < 128 or ch in _WESTERN_PUNCTUATION or (ch.isalpha() and _script(ch) == "LATIN")
         for ch in set(text)
     )
 

@@ -129,15 +129,19 @@ class Ingestor:
             if inside and (target := symlink_escape(path, self.inbox)) is not None:
                 if not self._known_failure(sp, lst.st_size, lst.st_mtime):
                     raise _FailSized(
-                        f"symlink points outside the inbox (to {target}): dateline reads only "
-                        "files inside the inbox; copy the file into the inbox instead of linking it",
+                        f"symlink points outside the inbox (to {target}): dateline reads "
+                        "only files inside the inbox; copy the file into the inbox instead "
+                        "of linking it",
                         lst.st_size,
                         lst.st_mtime,
                     )
                 return FileOutcome(sp, "skipped", detail="unchanged", failed_before=True)
             if not path.exists():
-                raise _Fail(f"broken symlink (its target {os.readlink(path)} does not exist): "
-                            "fix or remove the link", retry=True)
+                raise _Fail(
+                    f"broken symlink (its target {os.readlink(path)} does not exist): "
+                    "fix or remove the link",
+                    retry=True,
+                )
         try:
             st = os.stat(path)
         except PermissionError as exc:
@@ -173,7 +177,10 @@ class Ingestor:
                 old.size, old.mtime = len(data), st.st_mtime  # touched, not changed
                 self.registry.put(old)
             return FileOutcome(
-                sp, "skipped", articles=old.articles, detail="unchanged",
+                sp,
+                "skipped",
+                articles=old.articles,
+                detail="unchanged",
                 failed_before=old.state == "failed",
             )
 
@@ -221,8 +228,11 @@ class Ingestor:
             # Keep the old ids too: the retry must still delete those it drops.
             record.doc_ids = list(dict.fromkeys([*(old.doc_ids if old else []), *record.doc_ids]))
             self.registry.put(record)
-            raise _Fail(f"could not queue the articles ({exc}): check that Redis is running; "
-                        "the file is retried on the next scan", retry=True) from exc
+            raise _Fail(
+                f"could not queue the articles ({exc}): check that Redis is running; "
+                "the file is retried on the next scan",
+                retry=True,
+            ) from exc
 
         dropped = [i for i in (old.doc_ids if old else []) if i not in set(record.doc_ids)]
         if dropped:
@@ -232,8 +242,13 @@ class Ingestor:
             log.warning("skipped part of %s: %s", failure.key, failure.reason)
         if old is None:
             self._recent_new[sha] = (sp, time.monotonic())
-        log.info("queued %s: %d article(s), revision %d%s", sp, len(docs), revision,
-                 f", {len(failures)} bad part(s)" if failures else "")
+        log.info(
+            "queued %s: %d article(s), revision %d%s",
+            sp,
+            len(docs),
+            revision,
+            f", {len(failures)} bad part(s)" if failures else "",
+        )
         return FileOutcome(sp, "queued", articles=len(docs), failures=failures)
 
     # --- failures -------------------------------------------------------------------------
@@ -241,8 +256,11 @@ class Ingestor:
         """Already failed with this size and mtime (before reading): don't report again."""
         old = self.registry.get(sp)
         return (
-            old is not None and old.state == "failed" and not old.sha256
-            and old.mtime != 0 and (old.size, old.mtime) == (size, mtime)
+            old is not None
+            and old.state == "failed"
+            and not old.sha256
+            and old.mtime != 0
+            and (old.size, old.mtime) == (size, mtime)
         )
 
     def _fail(self, sp: str, fail: _Fail) -> FileOutcome:
@@ -256,7 +274,12 @@ class Ingestor:
         return FileOutcome(sp, "failed", failures=[failure], detail=fail.reason)
 
     def _fail_content(
-        self, sp: str, old: FileRecord | None, sha: str, size: int, mtime: float,
+        self,
+        sp: str,
+        old: FileRecord | None,
+        sha: str,
+        size: int,
+        mtime: float,
         issues: list[ReadIssue],
     ) -> FileOutcome:
         """Bad content: remembered by hash, so it is retried only once the file changes.
@@ -270,20 +293,31 @@ class Ingestor:
             log.warning("cannot ingest %s: %s", failure.key, failure.reason)
         return FileOutcome(sp, "failed", failures=failures, detail=failures[0].reason)
 
-    def _store_failed(self, sp: str, old: FileRecord | None, *, sha: str, size: int, mtime: float) -> None:
+    def _store_failed(
+        self, sp: str, old: FileRecord | None, *, sha: str, size: int, mtime: float
+    ) -> None:
         # A new revision makes documents still in flight for the old one stale, so they
         # cannot mark this failed file indexed; the old doc ids are kept for deletion.
         self.registry.put(
             FileRecord(
-                path=sp, size=size, mtime=mtime, sha256=sha, state="failed",
-                revision=self.registry.next_revision(sp), articles=0,
+                path=sp,
+                size=size,
+                mtime=mtime,
+                sha256=sha,
+                state="failed",
+                revision=self.registry.next_revision(sp),
+                articles=0,
                 doc_ids=old.doc_ids if old else [],
             )
         )
 
     def _record_issues(self, sp: str, issues: list[ReadIssue]) -> list[Failure]:
         """One failure per bad line; issues without a line are joined (one key per file)."""
-        failures = [Failure(path=sp, reason=i.reason, stage=STAGE, line=i.line) for i in issues if i.line is not None]
+        failures = [
+            Failure(path=sp, reason=i.reason, stage=STAGE, line=i.line)
+            for i in issues
+            if i.line is not None
+        ]
         whole = [i.reason for i in issues if i.line is None]
         if whole:
             failures.insert(0, Failure(path=sp, reason="; ".join(whole), stage=STAGE))
@@ -326,7 +360,8 @@ class Ingestor:
     def vanished(self, present: set[str]) -> list[str]:
         """Registered inbox files that are not on disk (absolute paths: backfills, not ours)."""
         return sorted(
-            p for p in self.registry.paths()
+            p
+            for p in self.registry.paths()
             if not p.startswith("/") and p not in present and not (self.inbox / p).exists()
         )
 

@@ -130,7 +130,9 @@ class Watcher:
         sp = self.ingestor.source_path(path)
         with self._lock:
             self._pending.pop(path, None)
-            self._deletions[sp] = _Deletion(time.monotonic() + self.settings.stable_seconds, renamed_to)
+            self._deletions[sp] = _Deletion(
+                time.monotonic() + self.settings.stable_seconds, renamed_to
+            )
 
     def moved(self, src: Path, dest: Path) -> None:
         dest = absolute(dest)
@@ -158,7 +160,9 @@ class Watcher:
         observer.start()
         log.info(
             "ingest watching %s (recursive; stable after %gs, rescan every %gs, on_delete=%s)",
-            self.inbox, self.settings.stable_seconds, self.settings.rescan_seconds,
+            self.inbox,
+            self.settings.stable_seconds,
+            self.settings.rescan_seconds,
             self.settings.on_delete,
         )
         next_rescan = 0.0  # at once
@@ -169,7 +173,9 @@ class Watcher:
                 if now >= next_rescan or self._rescan_requested.is_set():
                     self._rescan_requested.clear()
                     ok = self._guard(self.rescan)
-                    next_rescan = now + (self.settings.rescan_seconds if ok else RESCAN_RETRY_SECONDS)
+                    next_rescan = now + (
+                        self.settings.rescan_seconds if ok else RESCAN_RETRY_SECONDS
+                    )
                 self._guard(self.tick)
                 if now >= next_heartbeat:
                     self.heartbeat()
@@ -186,7 +192,11 @@ class Watcher:
             step()  # type: ignore[operator]
             return True
         except redis.RedisError as exc:
-            log.error("Redis is unreachable (%s): is it running at %s? retrying", exc, self.settings.redis_url)
+            log.error(
+                "Redis is unreachable (%s): is it running at %s? retrying",
+                exc,
+                self.settings.redis_url,
+            )
         except Exception:  # the service must outlive any one bad file or bug
             log.exception("ingest step failed; continuing")
         return False
@@ -214,8 +224,10 @@ class Watcher:
         with self._lock:
             waiting_files = bool(self._pending)
             due = [
-                (sp, d) for sp, d in self._deletions.items()
-                if d.due <= now and (not waiting_files or d.renamed_to or now - d.due > DELETE_PATIENCE_SECONDS)
+                (sp, d)
+                for sp, d in self._deletions.items()
+                if d.due <= now
+                and (not waiting_files or d.renamed_to or now - d.due > DELETE_PATIENCE_SECONDS)
             ]
             for sp, _ in due:
                 del self._deletions[sp]
@@ -260,12 +272,19 @@ class Watcher:
         with self._lock:
             pending = len(self._pending)
         beat = Heartbeat(
-            host=socket.gethostname(), pid=os.getpid(), inbox=str(self.inbox),
-            started_at=self._started_at, pending=pending, last_rescan=self._last_rescan,
-            **self._counts,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            inbox=str(self.inbox),
+            started_at=self._started_at,
+            pending=pending,
+            last_rescan=self._last_rescan,
+            queued=self._counts["queued"],
+            failed=self._counts["failed"],
         )
         try:
-            self.ingestor.redis.set(self.heartbeat_key, beat.model_dump_json(), ex=HEARTBEAT_TTL_SECONDS)
+            self.ingestor.redis.set(
+                self.heartbeat_key, beat.model_dump_json(), ex=HEARTBEAT_TTL_SECONDS
+            )
             self._heartbeat_ok = True
         except redis.RedisError as exc:
             if self._heartbeat_ok:

@@ -30,7 +30,9 @@ SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 
 @pytest.fixture
-def env(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def env(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
     values = {
         "DATELINE_REDIS_URL": redis_url,
         "DATELINE_INBOX": str(tmp_path / "inbox"),  # not created: the service creates it
@@ -48,15 +50,22 @@ def env(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     get_settings.cache_clear()
 
 
-def test_service_watches_processes_and_stops_gracefully(env: dict[str, str], tmp_path: Path) -> None:
+def test_service_watches_processes_and_stops_gracefully(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     inbox = Path(env["DATELINE_INBOX"])
     # One file waiting before the start (found by the first rescan).
     inbox.mkdir()
     shutil.copy(SEED_FILES[0], inbox / "before.txt")
     log_path = tmp_path / "ingest.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "services.ingest"], cwd=REPO_DIR, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.ingest"],
+            cwd=REPO_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     client = redis.Redis.from_url(env["DATELINE_REDIS_URL"])
     registry = Registry(client)
     try:
@@ -80,7 +89,9 @@ def test_service_watches_processes_and_stops_gracefully(env: dict[str, str], tmp
 
         # A deleted file's documents are removed.
         (inbox / "copied.txt").unlink()
-        wait_until(lambda: "copied.txt" not in registry.paths(), timeout=60, what="deletion handled")
+        wait_until(
+            lambda: "copied.txt" not in registry.paths(), timeout=60, what="deletion handled"
+        )
         assert client.xlen("dateline:index") == 1
 
         beat_key = f"{SERVICES_KEY}ingest:{os.uname().nodename}"

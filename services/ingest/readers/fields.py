@@ -72,7 +72,9 @@ def _kind(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def article_from_object(obj: Any, fmt: Format, record: int, line: int | None = None) -> ParsedArticle:
+def article_from_object(
+    obj: Any, fmt: Format, record: int, line: int | None = None
+) -> ParsedArticle:
     """Map one JSON object to an article; ReadError names the missing or bad field."""
     if not isinstance(obj, Mapping):
         raise ReadError(

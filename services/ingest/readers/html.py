@@ -17,7 +17,11 @@ log = logging.getLogger(__name__)
 
 # Keep the time and zone of the publication date, not just the day.
 # No extensive search: it takes the year of a "© 2024" footer for the publication date.
-_DATE_PARAMS = {"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+_DATE_PARAMS = {
+    "extensive_search": False,
+    "original_date": True,
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+}
 # Less than this, with no sentence in it, is a menu or a stray label rather than a story.
 _MIN_WORDS = 8
 

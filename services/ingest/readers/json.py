@@ -34,7 +34,9 @@ class JsonReader(Reader):
                 result.articles.append(article_from_object(item, "json", index))
             except ReadError as exc:
                 # List items have no line number of their own: name the item instead.
-                result.errors.append(ReadIssue(reason=f"item {index + 1} of {len(items)}: {exc.reason}"))
+                result.errors.append(
+                    ReadIssue(reason=f"item {index + 1} of {len(items)}: {exc.reason}")
+                )
         if not result.articles and not result.errors:
             raise ReadError(EMPTY_FILE)
         return result
@@ -51,5 +53,5 @@ def _article_items(value: Any) -> list[Any]:
         return [value]
     raise ReadError(
         f"the file holds a single JSON {type(value).__name__} value, not an article: "
-        "write one article object ({\"title\": ..., \"body\": ...}) or a list of them"
+        'write one article object ({"title": ..., "body": ...}) or a list of them'
     )

@@ -40,7 +40,11 @@ SEED_STORY = {
     "001": ("Opinion", "ISLAMABAD: ", ["- File Photo"]),
     "002": (None, "", []),
     "003": (None, "date 2023-07-22 ISLAMABAD: ", []),
-    "004": ("Foreign Policy", "ISLAMABAD - ", ["Pakistan US to move forward together by removing differences: sources"]),
+    "004": (
+        "Foreign Policy",
+        "ISLAMABAD - ",
+        ["Pakistan US to move forward together by removing differences: sources"],
+    ),
 }
 
 
@@ -97,7 +101,14 @@ def test_seed_001_caption_and_site_menu_removed() -> None:
     assert "File Photo" not in cleaned.body
     assert cleaned.body.startswith("Pakistan's Taliban movement")
     assert cleaned.body.endswith('but we are moving in the right direction."')
-    for chrome in ("Tough talks", "Updated 16 Apr", "Opinion", "Editorial", "IMF", "On the margins"):
+    for chrome in (
+        "Tough talks",
+        "Updated 16 Apr",
+        "Opinion",
+        "Editorial",
+        "IMF",
+        "On the margins",
+    ):
         assert chrome not in cleaned.body
 
 
@@ -129,7 +140,9 @@ def test_seed_004_repeated_title_and_section_label() -> None:
     assert cleaned.title == "Pakistan US to move forward together by removing differences: sources"
     assert cleaned.dateline == "Islamabad"
     assert "removing differences" not in cleaned.body
-    assert cleaned.body.startswith("Pakistan has once again told US that it will not accept any ‘do-more’ demands.")
+    assert cleaned.body.startswith(
+        "Pakistan has once again told US that it will not accept any ‘do-more’ demands."
+    )
     assert not cleaned.body.endswith("Foreign Policy")
     assert cleaned.body.endswith("progress is expected soon.")
 
@@ -174,7 +187,11 @@ def test_not_datelines(paragraph: str) -> None:
 @pytest.mark.parametrize(
     "line,when,rest",
     [
-        ("date 2023-07-22 ISLAMABAD: x", datetime(2023, 7, 22, tzinfo=timezone.utc), "ISLAMABAD: x"),
+        (
+            "date 2023-07-22 ISLAMABAD: x",
+            datetime(2023, 7, 22, tzinfo=timezone.utc),
+            "ISLAMABAD: x",
+        ),
         ("Date: 2023-07-22", datetime(2023, 7, 22, tzinfo=timezone.utc), ""),
         ("Published: 22 July 2023 | Kabul", datetime(2023, 7, 22, tzinfo=timezone.utc), "Kabul"),
         ("July 22, 2023", datetime(2023, 7, 22, tzinfo=timezone.utc), ""),
@@ -186,13 +203,17 @@ def test_leading_dates(line: str, when: datetime, rest: str) -> None:
     assert extract_leading_date(line) == (when, rest)
 
 
-@pytest.mark.parametrize("line", ["2023-07-22 was a hot day in Lahore.", "Dates of the talks were set."])
+@pytest.mark.parametrize(
+    "line", ["2023-07-22 was a hot day in Lahore.", "Dates of the talks were set."]
+)
 def test_not_leading_dates(line: str) -> None:
     assert extract_leading_date(line) == (None, line)
 
 
 def test_date_line_after_title() -> None:
-    cleaned = clean_text("Talks resume\n\nPublished: 3 March 2022\n\nKABUL: The talks resumed on Monday.")
+    cleaned = clean_text(
+        "Talks resume\n\nPublished: 3 March 2022\n\nKABUL: The talks resumed on Monday."
+    )
     assert cleaned.title == "Talks resume"
     assert cleaned.published_at == datetime(2022, 3, 3, tzinfo=timezone.utc)
     assert cleaned.dateline == "Kabul"
@@ -223,8 +244,16 @@ def test_parse_date(value: object, expected: datetime | None) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["- File Photo", "File photo", "Photo: AFP", "Photo: Reuters/John Smith", "(AFP)", "AFP",
-     "Taliban fighters in Kabul. - File Photo", "Picture by Ali Khan"],
+    [
+        "- File Photo",
+        "File photo",
+        "Photo: AFP",
+        "Photo: Reuters/John Smith",
+        "(AFP)",
+        "AFP",
+        "Taliban fighters in Kabul. - File Photo",
+        "Picture by Ali Khan",
+    ],
 )
 def test_captions(line: str) -> None:
     assert is_caption(line)
@@ -232,8 +261,11 @@ def test_captions(line: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["Photography exhibitions opened in Lahore on Monday.", "The AFP reported that talks resumed.",
-     "He filed a photo request with the ministry."],
+    [
+        "Photography exhibitions opened in Lahore on Monday.",
+        "The AFP reported that talks resumed.",
+        "He filed a photo request with the ministry.",
+    ],
 )
 def test_not_captions(line: str) -> None:
     assert not is_caption(line)
@@ -279,7 +311,9 @@ def test_make_title_trims_at_word_boundary() -> None:
 
 
 def test_short_headline_first_line_is_the_title() -> None:
-    cleaned = clean_text("Taliban agree to talks\n\nThe Taliban agreed to talks on Monday, officials said.")
+    cleaned = clean_text(
+        "Taliban agree to talks\n\nThe Taliban agreed to talks on Monday, officials said."
+    )
     assert cleaned.title == "Taliban agree to talks"
     assert cleaned.body == "The Taliban agreed to talks on Monday, officials said."
 

@@ -51,7 +51,9 @@ def test_walk_files_skips_ignored_and_hidden(tmp_path: Path) -> None:
     for rel in ["a.txt", "Reuters/b.json", "Reuters/.c.txt", ".git/d.txt", "x.tmp/e.txt", "f.part"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x")
-    found = [p.relative_to(tmp_path).as_posix() for p in walk_files(tmp_path, DEFAULT_IGNORE_PATTERNS)]
+    found = [
+        p.relative_to(tmp_path).as_posix() for p in walk_files(tmp_path, DEFAULT_IGNORE_PATTERNS)
+    ]
     assert found == ["a.txt", "Reuters/b.json"]
 
 
@@ -87,7 +89,10 @@ def test_absolute_keeps_the_link_name(tmp_path: Path) -> None:
 def test_source_paths(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     assert source_path_for(inbox / "Reuters" / "a.txt", inbox) == "Reuters/a.txt"
-    assert source_path_for(tmp_path / "elsewhere" / "b.txt", inbox) == (tmp_path / "elsewhere" / "b.txt").as_posix()
+    assert (
+        source_path_for(tmp_path / "elsewhere" / "b.txt", inbox)
+        == (tmp_path / "elsewhere" / "b.txt").as_posix()
+    )
 
 
 def test_folder_source(tmp_path: Path) -> None:
@@ -102,15 +107,21 @@ def _article(**extra: object) -> ParsedArticle:
 
 
 def test_build_document() -> None:
-    doc = build_document(_article(record=2, language_hint="de"), source_path="Reuters/a.jsonl",
-                         revision=7, folder="Reuters")
+    doc = build_document(
+        _article(record=2, language_hint="de"),
+        source_path="Reuters/a.jsonl",
+        revision=7,
+        folder="Reuters",
+    )
     assert doc.id == document_id("Reuters/a.jsonl", 2)
     assert (doc.record, doc.revision, doc.source, doc.language_hint) == (2, 7, "Reuters", "de")
     assert doc.format == "text"
 
 
 def test_file_metadata_source_wins_over_folder() -> None:
-    doc = build_document(_article(source="Dawn"), source_path="Reuters/a.json", revision=1, folder="Reuters")
+    doc = build_document(
+        _article(source="Dawn"), source_path="Reuters/a.json", revision=1, folder="Reuters"
+    )
     assert doc.source == "Dawn"
 
 

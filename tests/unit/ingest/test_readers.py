@@ -37,7 +37,7 @@ def read_bytes(name: str, data: bytes) -> ReadResult:
     return read_file(Path(name), data)
 
 
-# --- registry -------------------------------------------------------------------------------
+# --- registry ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,16 @@ def test_unsupported_extension_names_it_and_the_supported_ones() -> None:
     assert "'.pdf'" in err.value.reason
     for ext in (".txt", ".md", ".html", ".json", ".jsonl"):
         assert ext in err.value.reason
-    assert set(supported_extensions()) >= {".txt", ".text", ".md", ".html", ".htm", ".json", ".jsonl", ".ndjson"}
+    assert set(supported_extensions()) >= {
+        ".txt",
+        ".text",
+        ".md",
+        ".html",
+        ".htm",
+        ".json",
+        ".jsonl",
+        ".ndjson",
+    }
 
 
 def test_no_extension() -> None:
@@ -66,7 +75,7 @@ def test_no_extension() -> None:
         reader_for("README")
 
 
-# --- text and markdown ------------------------------------------------------------------------
+# --- text and markdown ------------------------------------------------------------------
 
 
 def test_text_seed() -> None:
@@ -79,7 +88,9 @@ def test_text_seed() -> None:
 
 
 def test_text_in_cp1252_with_crlf() -> None:
-    data = "Café talks resume\r\n\r\nKARACHI: The café owners’ “union” met on Monday.\r\n".encode("cp1252")
+    data = "Café talks resume\r\n\r\nKARACHI: The café owners’ “union” met on Monday.\r\n".encode(
+        "cp1252"
+    )
     (article,) = read_bytes("x.txt", data).articles
     assert article.title == "Café talks resume"
     assert article.body == "The café owners’ “union” met on Monday."
@@ -130,7 +141,7 @@ def test_markdown_heading_becomes_title() -> None:
     assert (article.title, article.body) == ("Rain in Lahore", "It rained all day.")
 
 
-# --- html -----------------------------------------------------------------------------------------
+# --- html -------------------------------------------------------------------------------
 
 
 def test_html_main_text_and_metadata() -> None:
@@ -145,8 +156,17 @@ def test_html_main_text_and_metadata() -> None:
     assert article.body.startswith("Pakistan and Afghanistan agreed on Friday")
     assert article.body.endswith("without closing the crossing in future.")
     assert "“Trade and pedestrian movement" in article.body
-    for junk in ("Home", "ADVERTISEMENT", "trackingSecretToken", "dataLayer", "Related stories",
-                 "Cricket board", "All rights reserved", "Privacy policy", "display: block"):
+    for junk in (
+        "Home",
+        "ADVERTISEMENT",
+        "trackingSecretToken",
+        "dataLayer",
+        "Related stories",
+        "Cricket board",
+        "All rights reserved",
+        "Privacy policy",
+        "display: block",
+    ):
         assert junk not in article.body, junk
 
 
@@ -167,7 +187,7 @@ def test_html_in_legacy_encoding() -> None:
     assert "“luxury” tax" in article.body
 
 
-# --- json ------------------------------------------------------------------------------------------
+# --- json -------------------------------------------------------------------------------
 
 
 def test_json_single_object() -> None:
@@ -260,12 +280,15 @@ def test_json_bad_date_is_dropped_not_fatal() -> None:
     assert article.published_at is None
 
 
-# --- json lines ----------------------------------------------------------------------------------
+# --- json lines -------------------------------------------------------------------------
 
 
 def test_jsonl_bad_lines_do_not_stop_good_ones() -> None:
     result = read_fixture("articles.jsonl")
-    assert [a.title for a in result.articles] == ["Sialkot exporters meet", "Faisalabad textile mills reopen"]
+    assert [a.title for a in result.articles] == [
+        "Sialkot exporters meet",
+        "Faisalabad textile mills reopen",
+    ]
     assert [a.line for a in result.articles] == [1, 6]
     assert [e.line for e in result.errors] == [3, 4, 5]
     assert "not valid JSON" in result.errors[0].reason
@@ -291,7 +314,10 @@ def test_jsonl_all_blank() -> None:
 
 
 def test_jsonl_crlf_and_bom() -> None:
-    data = codecs.BOM_UTF8 + b'{"title": "a", "body": "A text."}\r\n{"title": "b", "body": "B text."}\r\n'
+    data = (
+        codecs.BOM_UTF8
+        + b'{"title": "a", "body": "A text."}\r\n{"title": "b", "body": "B text."}\r\n'
+    )
     result = read_bytes("x.ndjson", data)
     assert [a.title for a in result.articles] == ["a", "b"]
     assert result.errors == []
