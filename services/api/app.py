@@ -1,0 +1,193 @@
+"""The HTTP API: search, single articles, health and status (FastAPI; OpenAPI at /docs).
+
+Every read goes through the Dateline alias from settings; no endpoint takes an index name
+or a path, so the API cannot be turned into a general Elasticsearch proxy.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, List, Optional
+
+import redis
+from elasticsearch import ApiError, NotFoundError, TransportError
+from fastapi import FastAPI, HTTPException, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from typing_extensions import Annotated
+
+from shared.queues import WORKERS_KEY
+from shared.schemas import ArticleDocument
+from shared.search.models import SearchInputError, SearchParams, SearchResult
+from shared.search.query import get_article, search
+from shared.settings import Settings, get_settings
+
+from services.api.deps import elasticsearch_for, redis_for
+
+DOC_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+
+class StoredArticle(ArticleDocument):
+    indexed_at: Optional[datetime] = None
+
+
+class Part(BaseModel):
+    ok: bool
+    detail: str = ""
+
+
+class ElasticsearchPart(Part):
+    status: Optional[str] = None
+    index: Optional[str] = None
+
+
+class WorkersPart(Part):
+    count: int = 0
+    workers: List[dict[str, Any]] = []
+
+
+class Health(BaseModel):
+    ok: bool
+    redis: Part
+    elasticsearch: ElasticsearchPart
+    workers: WorkersPart
+
+
+def _unavailable(what: str, exc: Exception) -> HTTPException:
+    return HTTPException(status_code=503, detail=f"{what} is unavailable: {type(exc).__name__}: {exc}")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API; ``settings`` default to ``get_settings()``, read at each request."""
+    app = FastAPI(
+        title="Dateline",
+        description="Search an enriched archive of news articles.",
+        version="1",
+    )
+
+    def current() -> Settings:
+        return settings or get_settings()
+
+    @app.get("/search", response_model=SearchResult)
+    def search_articles(
+        q: Annotated[str, Query(description="Query-string syntax over title, body and summary.")] = "*",
+        size: Annotated[int, Query(ge=0, le=100)] = 10,
+        page: Annotated[int, Query(ge=1)] = 1,
+        lang: Annotated[List[str], Query(description="Language codes (any of).")] = [],
+        source: Annotated[List[str], Query(description="Sources (any of).")] = [],
+        entity: Annotated[List[str], Query(description="TYPE=NAME, repeatable; all must match.")] = [],
+        since: Annotated[Optional[str], Query(description="YYYY, YYYY-MM, YYYY-MM-DD or ISO time.")] = None,
+        until: Annotated[Optional[str], Query(description="Inclusive upper bound, same forms.")] = None,
+        collapse: Annotated[bool, Query(description="One hit per identical text.")] = True,
+    ) -> SearchResult:
+        try:
+            params = SearchParams(
+                query=q, size=size, page=page, lang=lang, source=source, entity=entity,
+                since=since, until=until, collapse=collapse,
+            )
+        except ValidationError as exc:
+            raise HTTPException(status_code=422, detail=_messages(exc)) from None
+        cfg = current()
+        try:
+            return search(elasticsearch_for(cfg.elasticsearch_url), cfg.index, params)
+        except SearchInputError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        except NotFoundError:
+            raise HTTPException(
+                status_code=503, detail=f"the index {cfg.index!r} does not exist yet; start the indexer"
+            ) from None
+        except (TransportError, ApiError) as exc:
+            raise _unavailable("Elasticsearch", exc) from None
+
+    @app.get("/articles/{doc_id}", response_model=StoredArticle, responses={404: {"description": "No such article"}})
+    def article(doc_id: Annotated[str, Path(pattern=DOC_ID_PATTERN, description="32 hex digits.")]) -> Any:
+        cfg = current()
+        try:
+            found = get_article(elasticsearch_for(cfg.elasticsearch_url), cfg.index, doc_id)
+        except (TransportError, ApiError) as exc:
+            raise _unavailable("Elasticsearch", exc) from None
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"no article with id {doc_id}")
+        return found
+
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}})
+    def health() -> JSONResponse:
+        cfg = current()
+        body = check_health(cfg)
+        return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ok else 503)
+
+    @app.get("/status")
+    def status() -> Any:
+        from shared.status import collect_status  # the lead's module; imported late on purpose
+
+        cfg = current()
+        try:
+            return collect_status(redis_for(cfg.redis_url)).model_dump(mode="json")
+        except redis.RedisError as exc:
+            raise _unavailable("Redis", exc) from None
+
+    return app
+
+
+def check_health(cfg: Settings) -> Health:
+    client = redis_for(cfg.redis_url)
+    try:
+        client.ping()
+        redis_part = Part(ok=True)
+    except redis.RedisError as exc:
+        redis_part = Part(ok=False, detail=f"{cfg.redis_url}: {exc}")
+
+    try:
+        es = elasticsearch_for(cfg.elasticsearch_url)
+        cluster = es.cluster.health(timeout="5s")
+        status = str(cluster["status"])
+        index = cfg.index if es.indices.exists_alias(name=cfg.index) else None
+        es_part = ElasticsearchPart(
+            ok=status in ("green", "yellow"), status=status, index=index,
+            detail="" if status != "red" else "cluster health is red: some data is unavailable",
+        )
+    except (TransportError, ApiError) as exc:
+        es_part = ElasticsearchPart(ok=False, detail=f"{cfg.elasticsearch_url}: {type(exc).__name__}: {exc}")
+
+    workers_part = WorkersPart(ok=False, detail="Redis is down" if not redis_part.ok else "")
+    if redis_part.ok:
+        try:
+            beats = _worker_heartbeats(client)
+            workers_part = WorkersPart(
+                ok=bool(beats), count=len(beats), workers=beats,
+                detail="" if beats else "no enrichment worker has a live heartbeat; start one",
+            )
+        except redis.RedisError as exc:
+            workers_part = WorkersPart(ok=False, detail=str(exc))
+    return Health(
+        ok=redis_part.ok and es_part.ok and workers_part.ok,
+        redis=redis_part, elasticsearch=es_part, workers=workers_part,
+    )
+
+
+def _worker_heartbeats(client: redis.Redis) -> list[dict[str, Any]]:
+    keys = sorted(client.scan_iter(match=WORKERS_KEY + "*", count=100))
+    beats: list[dict[str, Any]] = []
+    for key, raw in zip(keys, client.mget(keys) if keys else []):
+        if raw is None:
+            continue  # expired between SCAN and MGET
+        try:
+            beat = json.loads(raw)
+        except ValueError:
+            beat = {"raw": raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw}
+        name = key.decode() if isinstance(key, bytes) else key
+        beats.append({"key": name, **(beat if isinstance(beat, dict) else {"value": beat})})
+    return beats
+
+
+def _messages(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error.get("loc", ()) if not isinstance(p, int))
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{field}: {message}" if field else message)
+    return "; ".join(parts)
+
+
+app = create_app()
