@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import os
-
 from services.ingest.watcher import run_service
+from shared.logging import setup_logging
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=os.environ.get("DATELINE_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging("ingest")
     run_service()
 
 
