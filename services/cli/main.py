@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from services.cli.reprocess import reprocess_command
+from services.cli.search import search_command
 from services.ingest.cli import ingest_command
 from services.cli.serve import serve_app
 from services.cli.stack import stack_app
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.command("status")(status_command)
 app.command("reprocess")(reprocess_command)
 app.command("ingest")(ingest_command)
+app.command("search")(search_command)
 app.add_typer(serve_app, name="serve")
 app.add_typer(stack_app, name="stack")
 
