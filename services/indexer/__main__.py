@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 
+from shared.logging import setup_logging
 from shared.registry import connect
 from shared.search.client import make_client
 from shared.settings import get_settings
@@ -14,7 +14,7 @@ from services.indexer.service import build_indexer
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("indexer")
     settings = get_settings()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
