@@ -126,6 +126,20 @@ def strip_titles(name: str) -> str:
             return value or name
 
 
+def is_title_only(name: str) -> bool:
+    """True for "Ambassador", "Foreign Minister": titles with no name left to them."""
+    value = name.lower().strip()
+    while value:
+        for title in _TITLES:
+            match = re.match(rf"{re.escape(title)}\.?(?:\s+|$)", value)
+            if match:
+                value = value[match.end() :].lstrip(" ,")
+                break
+        else:
+            return False
+    return True
+
+
 # --- matching helpers ----------------------------------------------------------------------
 
 
@@ -226,6 +240,8 @@ def canonicalise(mentions: list[RawMention], body: str = "") -> Canonicalised:
         if not surface or not any(c.isalnum() for c in surface):
             continue
         name = strip_titles(surface) if mention.type == "person" else surface
+        if mention.type == "person" and is_title_only(name):
+            continue  # "Maulvi", "President": a title the tagger cut off its name
         cleaned.append((mention, surface, name))
 
     # Nodes: one per match key; remember spellings, types and counts.
