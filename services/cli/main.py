@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from services.cli.index import index_app
 from services.cli.reprocess import reprocess_command
 from services.cli.search import search_command
 from services.ingest.cli import ingest_command
@@ -20,6 +21,7 @@ app.command("status")(status_command)
 app.command("reprocess")(reprocess_command)
 app.command("ingest")(ingest_command)
 app.command("search")(search_command)
+app.add_typer(index_app, name="index")
 app.add_typer(serve_app, name="serve")
 app.add_typer(stack_app, name="stack")
 
