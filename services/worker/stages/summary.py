@@ -52,8 +52,11 @@ class SummaryStage(Stage):
         self._method: dict[str, str] = {}  # document id -> method used (for model_info)
 
     def _load(self) -> None:
+        import torch
+
         from services.worker.nlp.embeddings import shared_encoder
 
+        torch.set_num_threads(get_settings().torch_threads)
         self._encoder = shared_encoder()
 
     def model_info(self, document: ArticleDocument | None = None) -> tuple[str | None, str | None]:
