@@ -4,7 +4,9 @@ The tagger finds surface mentions: ``Ambassador Khalilzad``, ``Khalilzad``, ``Pa
 ``TTP``. Search and facets need one name per real-world entity, so within a document:
 
 1. every mention is cleaned: quotes, possessives (``Pakistan's`` -> ``Pakistan``), stray
-   punctuation and extra whitespace go;
+   punctuation and extra whitespace go; a mention with cased letters but no capital
+   ("compressive") is dropped - in cased scripts names are capitalised, and small or
+   foreign-domain taggers do tag such words;
 2. person names lose honorifics and titles (``Ambassador``, ``Dr``, ``Foreign Minister``),
    because the same person is written with and without them;
 3. a short person name folds into the one full name it is part of (``Khalilzad`` ->
@@ -80,6 +82,14 @@ def clean_mention(text: str) -> str:
     if value.count("(") != value.count(")"):
         value = value.replace("(", "").replace(")", "").strip()
     return " ".join(value.split())
+
+
+def _uncapitalised(value: str) -> bool:
+    """"compressive", "abroad": cased letters but no capital - not a name in a cased script.
+
+    Scripts without case (Arabic, Urdu, Devanagari, CJK) have no cased letters and pass."""
+    cased = [c for c in value if c.isalpha() and c.lower() != c.upper()]
+    return bool(cased) and not any(c.isupper() for c in cased)
 
 
 def _is_abbreviation(value: str) -> bool:
@@ -237,7 +247,7 @@ def canonicalise(mentions: list[RawMention], body: str = "") -> Canonicalised:
     cleaned: list[tuple[RawMention, str, str]] = []  # (mention, surface, name used to match)
     for mention in mentions:
         surface = clean_mention(mention.text)
-        if not surface or not any(c.isalnum() for c in surface):
+        if not surface or not any(c.isalnum() for c in surface) or _uncapitalised(surface):
             continue
         name = strip_titles(surface) if mention.type == "person" else surface
         if mention.type == "person" and is_title_only(name):

@@ -180,6 +180,14 @@ def test_noise_mentions_are_dropped_and_empty_input_is_fine() -> None:
     assert result.mentions == [] and result.entity_list == []
 
 
+def test_uncapitalised_words_are_not_names_but_uncased_scripts_are_kept() -> None:
+    body = "a compressive mechanism abroad, with al-Qaeda and bin Laden in کابل"
+    spans = [("compressive", "ORG"), ("abroad", "LOC"), ("al-Qaeda", "ORG"),
+             ("bin Laden", "PER"), ("کابل", "LOC")]
+    result = canonicalise(mentions_in(body, spans), body)
+    assert [m.text for m in result.mentions] == ["al-Qaeda", "bin Laden", "کابل"]
+
+
 def test_ordering_most_mentioned_first_then_name() -> None:
     body = "Kabul Doha Kabul Islamabad"
     spans = [("Kabul", "LOC"), ("Doha", "LOC"), ("Kabul", "LOC"), ("Islamabad", "LOC")]
