@@ -76,10 +76,16 @@ def test_dropped_seed_articles_become_searchable_and_enriched(running, ner_model
     body = json.loads(result.stdout)
     assert body["total"] == len(SEED_FILES)
     assert body["facets"]["language"] == {"en": len(SEED_FILES)}
-    assert body["facets"]["entities.person"].get("Zalmay Khalilzad") == 1
     hit = body["hits"][0]
     for field in ("id", "title", "body", "summary", "language", "entities", "provenance", "source_path"):
         assert field in hit
+
+    # Canonical entities are facets and filters: one Zalmay Khalilzad, in one article.
+    result = _cli(stack, "search", "--json", "--entity", "person=Zalmay Khalilzad")
+    body = json.loads(result.stdout)
+    assert body["total"] == 1
+    assert body["facets"]["entities.person"]["Zalmay Khalilzad"] == 1
+    assert "Khalilzad" in body["hits"][0]["body"]
 
     # Status shows every file indexed and nothing failed.
     status = json.loads(_cli(stack, "status", "--json").stdout)
