@@ -8,6 +8,7 @@ from services.cli.index import index_app
 from services.cli.reprocess import reprocess_command
 from services.cli.search import search_command
 from services.ingest.cli import ingest_command
+from services.worker.ner_training import ner_train_command
 from services.cli.serve import serve_app
 from services.cli.stack import stack_app
 from services.cli.status import status_command
@@ -22,6 +23,9 @@ app.command("reprocess")(reprocess_command)
 app.command("ingest")(ingest_command)
 app.command("search")(search_command)
 app.add_typer(index_app, name="index")
+ner_app = typer.Typer(help="Named-entity models: train your own for your domain.")
+ner_app.command("train")(ner_train_command)
+app.add_typer(ner_app, name="ner")
 app.add_typer(serve_app, name="serve")
 app.add_typer(stack_app, name="stack")
 
