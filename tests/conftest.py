@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import BackingServices
+from tests.support.services import BackingServices, free_port
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_DIR / "tests" / "fixtures"
 SEEDS = FIXTURES / "seeds"
 TEST_DATA_DIR = REPO_DIR / ".dateline" / "test"
-TEST_REDIS_PORT = int(os.environ.get("DATELINE_TEST_REDIS_PORT", "6392"))
-TEST_ES_PORT = int(os.environ.get("DATELINE_TEST_ES_PORT", "9252"))
+# Free ports unless given: two checkouts (or a dev stack) can run tests side by side.
+TEST_REDIS_PORT = int(os.environ.get("DATELINE_TEST_REDIS_PORT") or free_port())
+TEST_ES_PORT = int(os.environ.get("DATELINE_TEST_ES_PORT") or free_port())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

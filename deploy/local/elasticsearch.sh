@@ -58,7 +58,12 @@ healthy() {
 
 start() {
     install
-    if pid_alive "$PID_FILE" && healthy; then say "elasticsearch already running on $URL"; return 0; fi
+    if pid_alive "$PID_FILE"; then
+        if healthy; then say "elasticsearch already running on $URL"; return 0; fi
+        # One node per data folder: an instance on another port (or hung) must go first.
+        say "an elasticsearch of this data folder is not answering on $URL; restarting it"
+        stop
+    fi
     if curl -fsS "$URL" >/dev/null 2>&1; then
         die "port $ES_PORT is taken by another service; stop it or set DATELINE_ES_PORT"
     fi

@@ -14,8 +14,10 @@ ping() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG
 
 start() {
     install
-    if pid_alive "$PID_FILE" && ping; then
-        say "redis already running on 127.0.0.1:$REDIS_PORT"; return 0
+    if pid_alive "$PID_FILE"; then
+        if ping; then say "redis already running on 127.0.0.1:$REDIS_PORT"; return 0; fi
+        say "a redis of this data folder runs on another port; restarting it on $REDIS_PORT"
+        kill "$(cat "$PID_FILE")"; wait_for 20 "redis stop" bash -c "! kill -0 $(cat "$PID_FILE") 2>/dev/null" || true
     fi
     if ping; then
         die "port $REDIS_PORT is taken by another Redis; stop it or set DATELINE_REDIS_PORT"

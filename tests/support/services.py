@@ -4,10 +4,18 @@ scripts users run, on their own ports and data folder so a dev stack is never to
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class BackingServices:
