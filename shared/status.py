@@ -72,10 +72,19 @@ def _index_stream_depth(client: redis.Redis) -> QueueDepth:
     return QueueDepth(name="index", waiting=waiting, pending=pending)
 
 
-def _heartbeats(client: redis.Redis, prefix: str) -> list[dict[str, Any]]:
+def read_heartbeats(client: redis.Redis, prefix: str, *, named: bool = False) -> list[dict[str, Any]]:
+    """Live heartbeats under ``prefix``. With ``named``, keys are ``<service>:...`` and each
+    heartbeat gets that service name unless it states one."""
     keys = sorted(client.scan_iter(match=prefix + "*", count=500))
-    values = client.mget(keys) if keys else []
-    return [json.loads(v) for v in values if v]
+    beats = []
+    for key, value in zip(keys, client.mget(keys) if keys else []):
+        if value is None:
+            continue  # expired between SCAN and MGET
+        beat = json.loads(value)
+        if named:
+            beat.setdefault("service", _text(key).removeprefix(prefix).split(":", 1)[0])
+        beats.append(beat)
+    return beats
 
 
 def _text(value: Any) -> str:
@@ -90,8 +99,8 @@ def collect_status(client: redis.Redis) -> Status:
         files=Registry(client).counts(),
         queues=queues,
         processing=processing,
-        workers=_heartbeats(client, WORKERS_KEY),
-        services=_heartbeats(client, SERVICES_KEY),
+        workers=read_heartbeats(client, WORKERS_KEY),
+        services=read_heartbeats(client, SERVICES_KEY, named=True),
         failures=Registry(client).failures(),
         dead_letters=int(client.llen(TASK_DEAD_LETTER_KEY)),
         at=utcnow(),

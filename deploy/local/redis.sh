@@ -33,8 +33,9 @@ start() {
 
 stop() {
     if pid_alive "$PID_FILE"; then
-        redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$PID_FILE")"
-        wait_for 20 "redis stop" bash -c "! kill -0 $(cat "$PID_FILE") 2>/dev/null" || kill -9 "$(cat "$PID_FILE")" 2>/dev/null || true
+        local pid; pid=$(cat "$PID_FILE")  # redis removes its pid file as it exits
+        redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+        wait_for 20 "redis stop" bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
         say "redis stopped"
     fi
     rm -f "$PID_FILE"

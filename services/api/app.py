@@ -6,7 +6,6 @@ or a path, so the API cannot be turned into a general Elasticsearch proxy.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, List, Optional
 
@@ -22,6 +21,7 @@ from shared.schemas import ArticleDocument
 from shared.search.models import SearchInputError, SearchParams, SearchResult
 from shared.search.query import get_article, search
 from shared.settings import Settings, get_settings
+from shared.status import read_heartbeats
 
 from services.api.deps import elasticsearch_for, redis_for
 
@@ -153,7 +153,7 @@ def check_health(cfg: Settings) -> Health:
     workers_part = WorkersPart(ok=False, detail="Redis is down" if not redis_part.ok else "")
     if redis_part.ok:
         try:
-            beats = _worker_heartbeats(client)
+            beats = read_heartbeats(client, WORKERS_KEY)
             workers_part = WorkersPart(
                 ok=bool(beats), count=len(beats), workers=beats,
                 detail="" if beats else "no enrichment worker has a live heartbeat; start one",
@@ -164,21 +164,6 @@ def check_health(cfg: Settings) -> Health:
         ok=redis_part.ok and es_part.ok and workers_part.ok,
         redis=redis_part, elasticsearch=es_part, workers=workers_part,
     )
-
-
-def _worker_heartbeats(client: redis.Redis) -> list[dict[str, Any]]:
-    keys = sorted(client.scan_iter(match=WORKERS_KEY + "*", count=100))
-    beats: list[dict[str, Any]] = []
-    for key, raw in zip(keys, client.mget(keys) if keys else []):
-        if raw is None:
-            continue  # expired between SCAN and MGET
-        try:
-            beat = json.loads(raw)
-        except ValueError:
-            beat = {"raw": raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw}
-        name = key.decode() if isinstance(key, bytes) else key
-        beats.append({"key": name, **(beat if isinstance(beat, dict) else {"value": beat})})
-    return beats
 
 
 def _messages(exc: ValidationError) -> str:

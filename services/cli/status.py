@@ -50,7 +50,8 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Machi
     workers = Table("worker", "stage", "model", "state", title="Workers", title_justify="left")
     for worker in status.workers:
         for stage, info in (worker.get("stages") or {}).items():
-            state = "[green]loaded[/green]" if info.get("loaded") else f"[red]{info.get('error') or 'not loaded'}[/red]"
+            # The full reason is printed once below the table.
+            state = "[green]loaded[/green]" if info.get("loaded") else "[red]model missing[/red]"
             workers.add_row(f"{worker.get('host')}:{worker.get('pid')}", stage, str(info.get("model")), state)
     if status.workers:
         console.print(workers)

@@ -87,14 +87,14 @@ def test_article_by_id(client):
 def test_health_reports_each_part(client, settings, redis_url):
     r = redis.Redis.from_url(redis_url)
     key = f"dateline:worker:test-{uuid.uuid4().hex[:6]}"
-    r.set(key, json.dumps({"host": "h", "pid": 1}), ex=60)
+    r.set(key, json.dumps({"host": "h-" + key, "pid": 1}), ex=60)
     try:
         response = client.get("/health")
         body = response.json()
         assert response.status_code == 200, body
         assert body["redis"]["ok"] and body["elasticsearch"]["ok"]
         assert body["elasticsearch"]["index"] == settings.index
-        assert any(w["key"] == key and w["pid"] == 1 for w in body["workers"]["workers"])
+        assert any(w["host"] == "h-" + key and w["pid"] == 1 for w in body["workers"]["workers"])
     finally:
         r.delete(key)
 
