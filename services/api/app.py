@@ -18,7 +18,7 @@ from typing_extensions import Annotated
 
 from shared.queues import WORKERS_KEY
 from shared.schemas import ArticleDocument
-from shared.search.models import SearchInputError, SearchParams, SearchResult
+from shared.search.models import SearchInputError, SearchParams, SearchResult, input_errors
 from shared.search.query import get_article, search
 from shared.settings import Settings, get_settings
 from shared.status import read_heartbeats
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 since=since, until=until, collapse=collapse,
             )
         except ValidationError as exc:
-            raise HTTPException(status_code=422, detail=_messages(exc)) from None
+            raise HTTPException(status_code=422, detail=input_errors(exc)) from None
         cfg = current()
         try:
             return search(elasticsearch_for(cfg.elasticsearch_url), cfg.index, params)
@@ -164,15 +164,6 @@ def check_health(cfg: Settings) -> Health:
         ok=redis_part.ok and es_part.ok and workers_part.ok,
         redis=redis_part, elasticsearch=es_part, workers=workers_part,
     )
-
-
-def _messages(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        field = ".".join(str(p) for p in error.get("loc", ()) if not isinstance(p, int))
-        message = str(error.get("msg", "")).removeprefix("Value error, ")
-        parts.append(f"{field}: {message}" if field else message)
-    return "; ".join(parts)
 
 
 app = create_app()

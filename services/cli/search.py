@@ -15,7 +15,7 @@ from rich.table import Table
 from typing_extensions import Annotated
 
 from shared.search.client import make_client
-from shared.search.models import SearchHit, SearchInputError, SearchParams, SearchResult
+from shared.search.models import SearchHit, SearchInputError, SearchParams, SearchResult, input_errors
 from shared.search.query import search
 from shared.settings import get_settings
 
@@ -66,16 +66,6 @@ def search_command(
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         print_result(result, Console())
-
-
-def input_errors(exc: ValidationError) -> str:
-    """Pydantic's errors as one line a person can act on."""
-    parts = []
-    for error in exc.errors():
-        field = ".".join(str(p) for p in error.get("loc", ()) if not isinstance(p, int))
-        message = str(error.get("msg", "")).removeprefix("Value error, ")
-        parts.append(f"{field}: {message}" if field else message)
-    return "; ".join(parts)
 
 
 def _snippet(hit: SearchHit, width: int = 160) -> str:

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from shared.schemas import ENTITY_TYPES
 
@@ -22,6 +22,16 @@ FACET_FIELDS = (
     "dateline",
     "format",
 )
+
+
+def input_errors(exc: ValidationError) -> str:
+    """Pydantic's errors as one line a person can act on (CLI and API say the same)."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error.get("loc", ()) if not isinstance(p, int))
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{field}: {message}" if field else message)
+    return "; ".join(parts)
 
 
 class SearchInputError(ValueError):
