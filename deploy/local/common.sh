@@ -46,3 +46,16 @@ wait_for() {
         [ "$waited" -lt "$limit" ] || return 1
     done
 }
+
+stop_pid_file() {
+    # stop_pid_file <name> <pid file> <seconds>: SIGTERM (a clean shutdown for Redis and
+    # Elasticsearch alike), SIGKILL if it is still there after <seconds>.
+    local name=$1 pid_file=$2 limit=$3
+    if pid_alive "$pid_file"; then
+        local pid; pid=$(cat "$pid_file")
+        kill "$pid" 2>/dev/null || true
+        wait_for "$limit" "$name stop" bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+        say "$name stopped"
+    fi
+    rm -f "$pid_file"
+}

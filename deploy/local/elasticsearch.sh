@@ -89,15 +89,7 @@ start() {
     say "elasticsearch ready on $URL"
 }
 
-stop() {
-    if pid_alive "$PID_FILE"; then
-        local pid; pid=$(cat "$PID_FILE")
-        kill "$pid" 2>/dev/null || true
-        wait_for 60 "elasticsearch stop" bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
-        say "elasticsearch stopped"
-    fi
-    rm -f "$PID_FILE"
-}
+stop() { stop_pid_file elasticsearch "$PID_FILE" 60; }
 
 status() {
     if pid_alive "$PID_FILE" && healthy; then echo "elasticsearch: running on $URL"; else echo "elasticsearch: stopped"; return 1; fi

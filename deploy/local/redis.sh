@@ -17,7 +17,7 @@ start() {
     if pid_alive "$PID_FILE"; then
         if ping; then say "redis already running on 127.0.0.1:$REDIS_PORT"; return 0; fi
         say "a redis of this data folder runs on another port; restarting it on $REDIS_PORT"
-        kill "$(cat "$PID_FILE")"; wait_for 20 "redis stop" bash -c "! kill -0 $(cat "$PID_FILE") 2>/dev/null" || true
+        stop
     fi
     if ping; then
         die "port $REDIS_PORT is taken by another Redis; stop it or set DATELINE_REDIS_PORT"
@@ -31,15 +31,7 @@ start() {
     say "redis ready on redis://127.0.0.1:$REDIS_PORT"
 }
 
-stop() {
-    if pid_alive "$PID_FILE"; then
-        local pid; pid=$(cat "$PID_FILE")  # redis removes its pid file as it exits
-        redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
-        wait_for 20 "redis stop" bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
-        say "redis stopped"
-    fi
-    rm -f "$PID_FILE"
-}
+stop() { stop_pid_file redis "$PID_FILE" 20; }
 
 status() {
     if pid_alive "$PID_FILE" && ping; then echo "redis: running on 127.0.0.1:$REDIS_PORT"; else echo "redis: stopped"; return 1; fi
