@@ -98,7 +98,8 @@ def decode_bytes(data: bytes) -> str:
 
 
 # Punctuation cp1252 adds to ASCII that Western text uses.
-_WESTERN_PUNCTUATION = set("“”‘’‚„–—…•€£¥¢©®™°«»·¡¿×÷§¶†‡‰ ")
+# No-break space (0xA0) and soft hyphen (0xAD) are everywhere in text copied from the web.
+_WESTERN_PUNCTUATION = set("“”‘’‚„–—…•€£¥¢©®™°«»·¡¿×÷§¶†‡‰\u00a0\u00ad")
 _CHAOS_TOLERANCE = 0.1
 _WORD = re.compile(r"\w+")
 
