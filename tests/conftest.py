@@ -8,6 +8,7 @@ data folder, so a running development stack is never touched.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +20,17 @@ from tests.support.services import BackingServices, free_port
 REPO_DIR = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_DIR / "tests" / "fixtures"
 SEEDS = FIXTURES / "seeds"
-TEST_DATA_DIR = REPO_DIR / ".dateline" / "test"
+# One data folder per test session: sessions running side by side never share a node.
+TEST_DATA_DIR = REPO_DIR / ".dateline" / "test" / f"session-{os.getpid()}"
 # Free ports unless given: two checkouts (or a dev stack) can run tests side by side.
 TEST_REDIS_PORT = int(os.environ.get("DATELINE_TEST_REDIS_PORT") or free_port())
 TEST_ES_PORT = int(os.environ.get("DATELINE_TEST_ES_PORT") or free_port())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # The services were stopped with their fixtures; their data goes with the session.
+    if not os.environ.get("DATELINE_TEST_KEEP_SERVICES"):
+        shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -63,6 +71,7 @@ def es_url() -> Iterator[str]:
     yield url
     if not os.environ.get("DATELINE_TEST_KEEP_SERVICES"):
         SERVICES.stop("elasticsearch")
+
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from segtok.segmenter import split_single
@@ -20,6 +21,10 @@ SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 def _sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _loads_torch(pid: int) -> bool:
+    return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
 
 
 def _cli(stack, *args: str) -> subprocess.CompletedProcess:
@@ -46,6 +51,7 @@ def test_dropped_seed_articles_become_searchable_and_enriched(running, ner_model
     assert len(documents) == len(SEED_FILES)
 
     people = set()
+    salience: dict[str, int] = {}
     for doc in documents:
         assert doc["language"] == "en", doc["source_path"]
         assert doc["title"] and doc["body"]
@@ -64,8 +70,14 @@ def test_dropped_seed_articles_become_searchable_and_enriched(running, ner_model
         for mention in doc["mentions"]:
             assert doc["body"][mention["start"]:mention["end"]] == mention["text"]
         people.update(doc["entities"]["person"])
+        for entity in doc["entity_list"]:
+            if entity["type"] == "person":
+                salience[entity["name"]] = salience.get(entity["name"], 0) + entity["count"]
     # Entities come from the tiny flair model trained on tests/fixtures/ner.
     assert "Zalmay Khalilzad" in people
+    # His mentions ("Ambassador Khalilzad", "Khalilzad", ...) fold into one canonical entity.
+    assert salience["Zalmay Khalilzad"] >= 3
+    assert not {"Khalilzad", "Ambassador Khalilzad"} & people
 
     # Files stay where they were dropped, unchanged.
     assert {p.name: _sha(p) for p in stack.inbox.iterdir()} == before
@@ -86,6 +98,13 @@ def test_dropped_seed_articles_become_searchable_and_enriched(running, ner_model
     assert body["total"] == 1
     assert body["facets"]["entities.person"]["Zalmay Khalilzad"] == 1
     assert "Khalilzad" in body["hits"][0]["body"]
+
+    # Models are loaded once per pool process, after the fork, never in the parent.
+    for worker in processes[:2]:
+        children = Path(f"/proc/{worker.process.pid}/task/{worker.process.pid}/children").read_text().split()
+        assert children, f"{worker.name} has no pool process"
+        assert not _loads_torch(worker.process.pid), f"{worker.name}'s parent process loaded torch"
+        assert all(_loads_torch(int(child)) for child in children)
 
     # Status shows every file indexed and nothing failed.
     status = json.loads(_cli(stack, "status", "--json").stdout)
