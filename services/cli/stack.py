@@ -134,6 +134,12 @@ def stop_stack(settings: Settings, *, backing: bool = True) -> None:
 
 def _group_alive(pgid: int) -> bool:
     try:
+        # Under `stack run` the services are our children: reap them, or an exited
+        # service stays a zombie that still counts as a member of its group.
+        os.waitpid(pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
         os.killpg(pgid, 0)
         return True
     except ProcessLookupError:
