@@ -38,7 +38,7 @@ from tests.support.corpus import (
 from tests.support.processes import ServiceProcess, wait_until
 from tests.support.stack import Stack
 
-SETTLE_TIMEOUT = 900  # stops a hung test only; the drop settles in a few minutes on 2 cores
+SETTLE_TIMEOUT = 600  # stops a hung test only; the drop settles in a few minutes on 2 cores
 
 
 def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess:
@@ -68,6 +68,13 @@ def _tree_state(root: Path) -> dict[str, tuple[str, str]]:
 
 def _when(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class NotYet(str):
+    """A falsy answer for ``wait_until`` that still says where things stand."""
+
+    def __bool__(self) -> bool:
+        return False
 
 
 def _ingest_heartbeat(stack: Stack) -> dict | None:
@@ -102,12 +109,14 @@ def test_large_mixed_drop_is_indexed_reported_and_left_untouched(mixed) -> None:
     failure_keys = {(f.path, f.line) for f in corpus.failures}
     good_files, failed_files = corpus.article_files, corpus.failed_files
 
-    def settled() -> bool:
+    def settled() -> bool | NotYet:
         counts = registry.counts()
         keys = {(f.path, f.line) for f in registry.failures()}
-        return (counts["queued"] == 0 and counts["indexed"] == len(good_files)
+        done = (counts["queued"] == 0 and counts["indexed"] == len(good_files)
                 and counts["failed"] == len(failed_files) and keys >= failure_keys
                 and stack.count() == len(articles))
+        return done or NotYet(f"{counts}, {stack.count()} docs, failures missing: "
+                              f"{failure_keys - keys}, unexpected: {keys - failure_keys}")
 
     wait_until(settled, timeout=SETTLE_TIMEOUT, every=2, processes=processes,
                what=f"{len(articles)} articles from {len(good_files)} files indexed and "

@@ -462,7 +462,8 @@ def _bad_files(corpus: Corpus, outside: Path) -> None:
     }
     for rel, (kind, data) in bad.items():
         _write(root, rel, data)
-        corpus.failures.append(BadFile(rel, kind))
+        # Malformed JSON is reported at the line where the syntax breaks.
+        corpus.failures.append(BadFile(rel, kind, line=2 if kind == "malformed" else None))
 
     # About 0.3 MB of perfectly good text: too large for the stack's limit.
     paragraph = f"The {CORPUS_WORD} archive holds this oversized transcript of a long hearing. " * 8
@@ -497,7 +498,7 @@ IGNORED_NAMES = (
 
 
 def _ignored(corpus: Corpus) -> None:
-    for k in range(4):
+    for k in range(5):
         for pattern in IGNORED_NAMES:
             rel = pattern.format(k=k)
             text = (f"Ignored draft {k}\n\nKARACHI – This {IGNORED_WORD} draft is still being "
