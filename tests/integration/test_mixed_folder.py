@@ -43,7 +43,7 @@ SETTLE_TIMEOUT = 600  # stops a hung test only; the drop settles in a few minute
 
 def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=REPO_DIR,
-                          env=stack.env, capture_output=True, text=True, timeout=300)
+                          env=stack.env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def _cli_json(stack: Stack, *args: str) -> dict:
@@ -67,7 +67,7 @@ def _tree_state(root: Path) -> dict[str, tuple[str, str]]:
 
 
 def _when(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return None if value is None else datetime.fromisoformat(value)
 
 
 class NotYet(str):

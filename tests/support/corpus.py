@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 from tests.conftest import SEEDS
@@ -186,7 +186,7 @@ def _text_article(n: int, stories: list[list[str]], folder: str, rel: str,
     published = None
     if n % 3 == 0:
         day = date(2021, 1, 1) + timedelta(days=n * 5)
-        published = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        published = datetime(day.year, day.month, day.day, tzinfo=UTC)
         forms = (f"Published: {day:%d %B %Y}", f"date {day:%Y-%m-%d}",
                  f"{day:%B} {day.day}, {day.year}")
         lines += [forms[(n // 3) % len(forms)], ""]
@@ -257,7 +257,7 @@ def _markdown(corpus: Corpus, stories: list[list[str]]) -> None:
         source, published = folder, None
         if n % 2 == 0:
             day = date(2022, 5, n + 1)
-            published = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            published = datetime(day.year, day.month, day.day, tzinfo=UTC)
             source = "Dawn Digital"
             text = (f'---\ntitle: "{title}"\ndate: {day.isoformat()}\nsource: {source}\n'
                     "author: Staff Reporter\n---\n\n" + "\n".join(body))
@@ -348,7 +348,7 @@ def _html(corpus: Corpus, stories: list[list[str]]) -> None:
         corpus.articles.append(Article(
             path=rel, record=0, title=title, source=site, marker=marker,
             has=[collapse(lead_text), *map(collapse, window)], lacks=HTML_JUNK,
-            published_at=published.astimezone(timezone.utc), dateline=place))
+            published_at=published.astimezone(UTC), dateline=place))
 
 
 def _json_object(n: int, stories: list[list[str]], style: int) -> tuple[dict, dict]:
@@ -372,7 +372,7 @@ def _json_object(n: int, stories: list[list[str]], style: int) -> tuple[dict, di
         obj = {"title": title, "text": "\n\n".join(paragraphs), "date": published.isoformat()}
         source = None
     expected = {"title": title, "marker": marker, "source": source, "dateline": place,
-                "published_at": published.astimezone(timezone.utc),
+                "published_at": published.astimezone(UTC),
                 "has": [collapse(lead_text), *map(collapse, paragraphs[1:])]}
     return obj, expected
 
@@ -453,11 +453,11 @@ def _bad_files(corpus: Corpus, outside: Path) -> None:
         "Dawn/no-body.json": ("no-body", json.dumps(
             {"headline": "Only a headline", "author": "Desk", "datePublished": "2024-02-01"}
         ).encode()),
-        "The Nation/menu.html": ("nav-only", b"<html><head><title>Menu</title></head><body>"
+        "The Nation/menu.html": ("nav-only", (b"<html><head><title>Menu</title></head><body>"
                                  b"<nav><ul><li><a href='/'>Home</a></li><li><a href='/w'>World"
-                                 b"</a></li></ul></nav></body></html>"),
-        "Reuters/report.pdf": ("pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n"
-                               b"endobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"),
+                                 b"</a></li></ul></nav></body></html>")),
+        "Reuters/report.pdf": ("pdf", (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n"
+                               b"endobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")),
         "AP/memo.docx": ("docx", b"PK\x03\x04\x14\x00\x06\x00\x08\x00" + bytes(range(256))),
     }
     for rel, (kind, data) in bad.items():
