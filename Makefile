@@ -14,6 +14,7 @@ help:
 	@echo "make bench  - benchmarks (figures go in the README)"
 	@echo "make eval   - summary quality (ROUGE) against Lead-3"
 	@echo "make status - what is queued, processing, indexed and failed"
+	@echo "make lint   - static checks (ruff)"
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -51,6 +52,9 @@ test-integration: setup
 
 bench: setup
 	$(BIN)/python -m tests.bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check services shared tests
 
 eval: $(STAMP)
 	$(BIN)/python -m services.worker.evaluation

@@ -87,7 +87,7 @@ class Registry:
         pipe = self.redis.pipeline(transaction=False)
         for state in FILE_STATES:
             pipe.scard(STATE_KEY + state)
-        return dict(zip(FILE_STATES, (int(n) for n in pipe.execute())))
+        return dict(zip(FILE_STATES, (int(n) for n in pipe.execute()), strict=True))
 
     def mark_indexed(self, path: str, revision: int, doc_id: str) -> bool:
         """Note one document of a file as indexed; the file is indexed when all are.

@@ -77,7 +77,7 @@ def read_heartbeats(client: redis.Redis, prefix: str, *, named: bool = False) ->
     heartbeat gets that service name unless it states one."""
     keys = sorted(client.scan_iter(match=prefix + "*", count=500))
     beats = []
-    for key, value in zip(keys, client.mget(keys) if keys else []):
+    for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
         if value is None:
             continue  # expired between SCAN and MGET
         beat = json.loads(value)

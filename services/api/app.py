@@ -16,14 +16,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from typing_extensions import Annotated
 
+from services.api.deps import elasticsearch_for, redis_for
 from shared.queues import WORKERS_KEY
 from shared.schemas import ArticleDocument
 from shared.search.models import SearchInputError, SearchParams, SearchResult, input_errors
 from shared.search.query import get_article, search
 from shared.settings import Settings, get_settings
 from shared.status import read_heartbeats
-
-from services.api.deps import elasticsearch_for, redis_for
 
 DOC_ID_PATTERN = r"^[0-9a-f]{32}$"
 

@@ -7,11 +7,11 @@ import typer
 from services.cli.index import index_app
 from services.cli.reprocess import reprocess_command
 from services.cli.search import search_command
-from services.ingest.cli import ingest_command
-from services.worker.ner_training import ner_train_command
 from services.cli.serve import serve_app
 from services.cli.stack import stack_app
 from services.cli.status import status_command
+from services.ingest.cli import ingest_command
+from services.worker.ner_training import ner_train_command
 
 app = typer.Typer(
     help="Dateline: a folder of news articles in, a searchable enriched archive out.",

@@ -5,12 +5,11 @@ from __future__ import annotations
 import signal
 import threading
 
+from services.indexer.service import build_indexer
 from shared.logging import setup_logging
 from shared.registry import connect
 from shared.search.client import make_client
 from shared.settings import get_settings
-
-from services.indexer.service import build_indexer
 
 
 def main() -> None:

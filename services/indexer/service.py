@@ -17,14 +17,13 @@ from datetime import datetime
 import redis
 from elasticsearch import Elasticsearch
 
+from services.indexer.consumer import Entry, Malformed, StreamConsumer, decode
+from services.indexer.writer import BulkWriter, ElasticsearchUnavailable
 from shared.queues import SERVICES_KEY
 from shared.registry import Failure, Registry
 from shared.schemas import IndexRequest, utcnow
 from shared.search.index import ensure_index
 from shared.settings import Settings
-
-from services.indexer.consumer import Entry, Malformed, StreamConsumer, decode
-from services.indexer.writer import BulkWriter, ElasticsearchUnavailable
 
 log = logging.getLogger("dateline.indexer")
 

@@ -138,7 +138,7 @@ class BulkWriter:
         response = self.es.bulk(operations=body, refresh=refresh, require_alias=True)
         outcome: dict[str, bool] = {}
         retry: list[str] = []
-        for op, item in zip(ops, response["items"]):
+        for op, item in zip(ops, response["items"], strict=True):
             kind, detail = next(iter(item.items()))
             status = int(detail.get("status", 500))
             if status < 300 or status == 409 or (kind == "delete" and status == 404 and "error" not in detail):

@@ -165,7 +165,7 @@ def run_stage(task_ctx: Task, stage: StageName, payload: Any) -> None:
         # The broker or Redis is away: the stage's work is redone when it is back.
         delay = min(60, 2 ** task_ctx.request.retries)
         log.warning("%s: handing on %s failed (%s); retrying in %ss", stage, document.source_path, exc, delay)
-        raise task_ctx.retry(exc=exc, countdown=delay, max_retries=get_settings().task_max_retries)
+        raise task_ctx.retry(exc=exc, countdown=delay, max_retries=get_settings().task_max_retries) from exc
     finally:
         try:
             _client().hdel(PROCESSING_KEY, marker)

@@ -11,13 +11,12 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from services.api.app import create_app
 from shared.schemas import ArticleDocument, Entities, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index, existing_versions
 from shared.search.template import template_name
 from shared.settings import Settings
-
-from services.api.app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -10,16 +10,15 @@ import pytest
 import redis
 from elasticsearch import Elasticsearch
 
+from services.indexer.consumer import StreamConsumer
+from services.indexer.service import Indexer
+from services.indexer.writer import BulkWriter
 from shared.registry import FileRecord, Registry
 from shared.schemas import ArticleDocument, Entities, IndexRequest, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index, existing_versions
 from shared.search.template import template_name
 from shared.settings import Settings
-
-from services.indexer.consumer import StreamConsumer
-from services.indexer.service import Indexer
-from services.indexer.writer import BulkWriter
 
 pytestmark = pytest.mark.integration
 

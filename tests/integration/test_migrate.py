@@ -10,6 +10,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
+from services.cli.index import index_app
 from shared.schemas import ArticleDocument, document_id, utcnow
 from shared.search.client import make_client
 from shared.search.index import alias_indices, ensure_index, existing_versions, index_status
@@ -18,8 +19,6 @@ from shared.search.models import SearchParams
 from shared.search.query import search
 from shared.search.template import template_name
 from shared.settings import Settings, get_settings
-
-from services.cli.index import index_app
 
 pytestmark = pytest.mark.integration
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from elasticsearch import Elasticsearch
 
+from services.indexer.writer import BulkWriter
 from shared.schemas import ArticleDocument, Entities, IndexRequest, document_id
 from shared.search.client import make_client
 from shared.search.index import alias_indices, ensure_index, existing_versions, write_index
@@ -20,8 +21,6 @@ from shared.search.models import SearchParams
 from shared.search.query import search
 from shared.search.template import template_name
 from shared.settings import Settings
-
-from services.indexer.writer import BulkWriter
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.decoding import decode_bytes
 from shared.queues import SERVICES_KEY
 from shared.registry import Registry
 from tests.conftest import REPO_DIR
@@ -33,7 +32,6 @@ from tests.support.corpus import (
     Corpus,
     build_mixed_corpus,
     collapse,
-    encode,
 )
 from tests.support.processes import ServiceProcess, wait_until
 from tests.support.stack import Stack
@@ -197,14 +195,6 @@ def test_large_mixed_drop_is_indexed_reported_and_left_untouched(mixed) -> None:
     # The inbox is byte for byte as dropped, and every service is still running.
     assert _tree_state(stack.inbox) == expected
     assert [p.name for p in processes if not p.running] == []
-
-
-def test_cp1252_text_with_no_break_spaces_is_decoded_as_cp1252() -> None:
-    # Web copy pasted into Windows editors is full of no-break spaces (0xA0). They used to
-    # make the cp1252 reading "not Latin text", so charset-normalizer's first pick won:
-    # cp1250, turning "naïve" into "naďve" (the large drop above found it).
-    text = "Officials called the talks “naïve\u00a0but necessary”, the délégation said.\n"
-    assert decode_bytes(encode(text, "cp1252")) == text
 
 
 # --- 2. the lifecycle of files through the whole pipeline --------------------------------

@@ -11,13 +11,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from services.cli.search import search_command
 from shared.schemas import ArticleDocument, Entities, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index, existing_versions
 from shared.search.template import template_name
 from shared.settings import Settings, get_settings
-
-from services.cli.search import search_command
 
 pytestmark = pytest.mark.integration
 

@@ -28,6 +28,10 @@ import pytest
 from elasticsearch import Elasticsearch
 from fastapi.testclient import TestClient
 
+from services.api.app import create_app
+from services.indexer.writer import BulkWriter
+from services.ingest.documents import build_document, folder_source
+from services.ingest.readers import reader_for
 from shared.schemas import (
     ArticleDocument,
     Entities,
@@ -41,11 +45,6 @@ from shared.search.index import ensure_index, existing_versions
 from shared.search.models import FACET_FIELDS
 from shared.search.template import template_name
 from shared.settings import Settings
-
-from services.api.app import create_app
-from services.indexer.writer import BulkWriter
-from services.ingest.documents import build_document, folder_source
-from services.ingest.readers import reader_for
 from tests.conftest import REPO_DIR, SEEDS
 
 pytestmark = pytest.mark.integration
@@ -356,8 +355,8 @@ def test_everything_has_facets_over_the_whole_corpus(ask):
     body = ask(size=100)
     assert body["total"] == 11 and len(body["hits"]) == 11  # the wire copy collapses
     assert body["facets"]["language"] == LANGUAGES  # facets count documents, copies included
-    for field in FACET_FIELDS:
-        assert_top_terms(body["facets"][field], expected_facet(DOCS, field))
+    for facet in FACET_FIELDS:
+        assert_top_terms(body["facets"][facet], expected_facet(DOCS, facet))
     assert body["facets"]["entities.organization"]["Taliban"] == 10
     assert body["facets"]["entities.person"]["Zalmay Khalilzad"] == 4
     assert body["facets"]["entities.location"]["Afghanistan"] == 11
@@ -367,8 +366,8 @@ def test_facets_follow_the_filters(ask):
     body = ask(lang=["ur", "ar"])
     assert hit_ids(body) == ids(URDU, ARABIC)
     members = [BY_PATH[URDU], BY_PATH[ARABIC]]
-    for field in FACET_FIELDS:
-        assert_top_terms(body["facets"][field], expected_facet(members, field))
+    for facet in FACET_FIELDS:
+        assert_top_terms(body["facets"][facet], expected_facet(members, facet))
 
 
 # --- filters ---------------------------------------------------------------------------------

@@ -338,7 +338,7 @@ def canonicalise(mentions: list[RawMention], body: str = "") -> Canonicalised:
 
     result_mentions: list[Mention] = []
     counts: Counter[tuple[str, EntityType]] = Counter()
-    for mention, surface, name in cleaned:
+    for mention, _surface, name in cleaned:
         key = match_key(name)
         canonical = canonical_of[key]
         entity_type = type_of[uf.find(key)]

@@ -161,7 +161,7 @@ class EntityStage(Stage):
         tagger.predict(sentences, mini_batch_size=self.settings.ner_batch_size)
         found: list[RawMention] = []
         label_type = getattr(tagger, "label_type", "ner")
-        for span, sentence in zip(spans, sentences):
+        for span, sentence in zip(spans, sentences, strict=True):
             for entity in sentence.get_spans(label_type):
                 start = span.start + entity.start_position
                 end = span.start + entity.end_position

@@ -117,3 +117,11 @@ def test_broken_bom_text_has_a_reason() -> None:
 
 def test_empty_bytes_decode_to_empty_text() -> None:
     assert decode_bytes(b"") == ""
+
+
+def test_cp1252_text_with_no_break_spaces_is_decoded_as_cp1252() -> None:
+    # Web copy pasted into Windows editors is full of no-break spaces (0xA0). They used to
+    # make the cp1252 reading "not Latin text", so charset-normalizer's first pick won:
+    # cp1250, turning "naïve" into "naďve" (the large mixed drop found it).
+    text = "Officials called the talks \u201cna\u00efve\u00a0but necessary\u201d, the d\u00e9l\u00e9gation said.\n"
+    assert decode_bytes(text.encode("cp1252")) == text
