@@ -83,8 +83,9 @@ def index_alias(es_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield alias
     from elasticsearch import Elasticsearch
 
-    es = Elasticsearch(es_url)
-    es.indices.delete(index=f"{alias}-*", ignore_unavailable=True, allow_no_indices=True)
+    from tests.support.indices import drop_dateline_index
+
+    drop_dateline_index(Elasticsearch(es_url), alias)
     _clear_settings()
 
 

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from services.api.app import create_app
 from shared.schemas import ArticleDocument, Entities, document_id
 from shared.search.client import make_client
-from shared.search.index import ensure_index, existing_versions
-from shared.search.template import template_name
+from shared.search.index import ensure_index
 from shared.settings import Settings
+from tests.support.indices import drop_dateline_index
 
 pytestmark = pytest.mark.integration
 
@@ -38,9 +38,7 @@ def settings(es_url: str, redis_url: str) -> Iterator[Settings]:
         es.index(index=name, id=doc.id, document=doc.model_dump(mode="json"))
     es.indices.refresh(index=name)
     yield cfg
-    for index in existing_versions(es, name):
-        es.indices.delete(index=index)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(name))
+    drop_dateline_index(es, name)
 
 
 @pytest.fixture

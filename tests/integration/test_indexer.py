@@ -16,9 +16,9 @@ from services.indexer.writer import BulkWriter
 from shared.registry import FileRecord, Registry
 from shared.schemas import ArticleDocument, Entities, IndexRequest, document_id
 from shared.search.client import make_client
-from shared.search.index import ensure_index, existing_versions
-from shared.search.template import template_name
+from shared.search.index import ensure_index
 from shared.settings import Settings
+from tests.support.indices import drop_dateline_index
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +37,7 @@ def rclient(redis_url: str) -> redis.Redis:
 def alias(es: Elasticsearch) -> Iterator[str]:
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
-    for index in existing_versions(es, name):
-        es.indices.delete(index=index, ignore_unavailable=True)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(name))
+    drop_dateline_index(es, name)
 
 
 @pytest.fixture

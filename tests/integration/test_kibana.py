@@ -15,9 +15,9 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from shared.search.client import make_client
-from shared.search.index import ensure_index, existing_versions
-from shared.search.template import template_name
+from shared.search.index import ensure_index
 from shared.settings import Settings
+from tests.support.indices import drop_dateline_index
 
 pytestmark = pytest.mark.integration
 
@@ -50,9 +50,7 @@ def mapped_fields(es_url: str) -> Iterator[dict[str, str]]:
             leaf = name.rsplit(".", 1)[-1]
             fields[name] = spec["mapping"][leaf]["type"]
     yield fields
-    for index in existing_versions(es, alias):
-        es.indices.delete(index=index)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(alias))
+    drop_dateline_index(es, alias)
 
 
 def test_file_is_generated_from_generate_py():

@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 from services.cli.index import index_app
 from shared.schemas import ArticleDocument, document_id, utcnow
 from shared.search.client import make_client
-from shared.search.index import alias_indices, ensure_index, existing_versions, index_status
+from shared.search.index import alias_indices, ensure_index, index_status
 from shared.search.migrate import migrate
 from shared.search.models import SearchParams
 from shared.search.query import search
-from shared.search.template import template_name
 from shared.settings import Settings, get_settings
+from tests.support.indices import drop_dateline_index
 
 pytestmark = pytest.mark.integration
 
@@ -49,9 +49,7 @@ def settings(es: Elasticsearch, es_url: str) -> Iterator[Settings]:
         put(es, name, article(i))
     es.indices.refresh(index=name)
     yield cfg
-    for index in existing_versions(es, name):
-        es.indices.delete(index=index)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(name))
+    drop_dateline_index(es, name)
 
 
 def test_migrate_copies_keeps_versions_and_swaps_alias(es, settings):

@@ -19,8 +19,8 @@ from shared.search.index import alias_indices, ensure_index, existing_versions, 
 from shared.search.migrate import CHUNK, migrate
 from shared.search.models import SearchParams
 from shared.search.query import search
-from shared.search.template import template_name
 from shared.settings import Settings
+from tests.support.indices import drop_dateline_index
 
 pytestmark = pytest.mark.integration
 
@@ -59,9 +59,7 @@ def settings(es: Elasticsearch, es_url: str) -> Iterator[Settings]:
     es.indices.refresh(index=alias)
     assert es.count(index=alias)["count"] == DOCS
     yield cfg
-    for index in existing_versions(es, alias):
-        es.indices.delete(index=index)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(alias))
+    drop_dateline_index(es, alias)
 
 
 @dataclass

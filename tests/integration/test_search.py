@@ -11,11 +11,12 @@ from elasticsearch import Elasticsearch
 
 from shared.schemas import ArticleDocument, Entities, document_id
 from shared.search.client import make_client
-from shared.search.index import ensure_index, existing_versions
+from shared.search.index import ensure_index
 from shared.search.models import SearchInputError, SearchParams
 from shared.search.query import get_article, search
-from shared.search.template import language_analyzers_available, template_name
+from shared.search.template import language_analyzers_available
 from shared.settings import Settings
+from tests.support.indices import drop_dateline_index
 
 pytestmark = pytest.mark.integration
 
@@ -55,9 +56,7 @@ def alias(es: Elasticsearch, es_url: str) -> Iterator[str]:
         es.index(index=name, id=item.id, document=item.model_dump(mode="json"))
     es.indices.refresh(index=name)
     yield name
-    for index in existing_versions(es, name):
-        es.indices.delete(index=index)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(name))
+    drop_dateline_index(es, name)
 
 
 def test_everything_collapses_identical_texts(es, alias):

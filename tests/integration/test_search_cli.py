@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from services.cli.search import search_command
 from shared.schemas import ArticleDocument, Entities, document_id
 from shared.search.client import make_client
-from shared.search.index import ensure_index, existing_versions
-from shared.search.template import template_name
+from shared.search.index import ensure_index
 from shared.settings import Settings, get_settings
+from tests.support.indices import drop_dateline_index
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +44,7 @@ def alias(es_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
     yield name
     get_settings.cache_clear()
-    for index in existing_versions(es, name):
-        es.indices.delete(index=index)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(name))
+    drop_dateline_index(es, name)
 
 
 def test_json_output_has_the_documented_shape(alias):

@@ -41,11 +41,11 @@ from shared.schemas import (
     StageRecord,
 )
 from shared.search.client import make_client
-from shared.search.index import ensure_index, existing_versions
+from shared.search.index import ensure_index
 from shared.search.models import FACET_FIELDS
-from shared.search.template import template_name
 from shared.settings import Settings
 from tests.conftest import REPO_DIR, SEEDS
+from tests.support.indices import drop_dateline_index
 
 pytestmark = pytest.mark.integration
 
@@ -254,9 +254,7 @@ def settings(es: Elasticsearch, es_url: str) -> Iterator[Settings]:
     assert len(result.written) == len(DOCS)
     es.indices.refresh(index=alias)
     yield cfg
-    for index in existing_versions(es, alias):
-        es.indices.delete(index=index)
-    es.options(ignore_status=404).indices.delete_index_template(name=template_name(alias))
+    drop_dateline_index(es, alias)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 import redis
 from elasticsearch import Elasticsearch
 
+from tests.support.indices import drop_dateline_index
 from tests.support.processes import ServiceProcess
 
 _databases = itertools.count()
@@ -80,5 +81,5 @@ class Stack:
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
-        self.es.indices.delete(index=f"{self.alias}-*", ignore_unavailable=True, allow_no_indices=True)
+        drop_dateline_index(self.es, self.alias)
         self.redis.flushdb()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ if str(REPO) not in sys.path:  # so `tests.support` imports however pytest was s
     sys.path.insert(0, str(REPO))
 
 from shared.schemas import ArticleDocument, document_id  # noqa: E402
+from shared.settings import get_settings  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -56,3 +57,12 @@ def tiny_ner_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.ner_model import train_tiny_model
 
     return train_tiny_model(tmp_path_factory.mktemp("tiny-ner"))
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Let a test set DATELINE_* variables; settings are re-read for it and after it."""
+    get_settings.cache_clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    get_settings.cache_clear()

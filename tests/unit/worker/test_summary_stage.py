@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
 from services.worker.nlp import textrank
 from services.worker.nlp.sentences import split_sentences
 from services.worker.stages.summary import EMBEDDING_METHOD, FALLBACK_METHOD, SummaryStage
-from shared.settings import get_settings
 
 pytestmark = pytest.mark.unit
 
@@ -19,14 +16,6 @@ def stage() -> SummaryStage:
     stage.warm_up()
     assert stage.load_error is None, stage.load_error
     return stage
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    get_settings.cache_clear()
-    yield monkeypatch
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def assert_whole_body_sentences_in_order(doc, count: int) -> None:
