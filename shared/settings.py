@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     torch_threads: int = Field(1, description="Torch threads per worker process.")
     worker_concurrency: int = 1
     task_max_retries: int = 5
+    task_visibility_timeout: int = Field(
+        900,
+        description="Seconds before a task taken by a worker that vanished (killed, host lost) "
+        "is delivered again; longer than the slowest article's stage.",
+    )
 
     # --- indexer ----------------------------------------------------------------------
     index_batch_size: int = 200

@@ -26,7 +26,7 @@ def make_app() -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         # Unacknowledged tasks of a worker that vanished come back after this long.
-        broker_transport_options={"visibility_timeout": 900},
+        broker_transport_options={"visibility_timeout": settings.task_visibility_timeout},
         broker_connection_retry_on_startup=True,
         task_queues=[Queue(name) for name in STAGE_QUEUES.values()],
         task_routes={STAGE_TASKS[s]: {"queue": q} for s, q in STAGE_QUEUES.items()},
