@@ -13,6 +13,7 @@ import redis
 from celery import Celery
 
 from shared.queues import INDEX_STREAM, STAGE_QUEUES, STAGE_TASKS
+from shared.registry import as_text
 from shared.schemas import STAGES, ArticleDocument, IndexRequest, StageName, StageTask
 
 
@@ -31,8 +32,7 @@ def submit_document(
 
 def push_index_request(client: redis.Redis, request: IndexRequest) -> str:
     """Append ``request`` to the indexer's stream; returns the stream entry id."""
-    entry_id = client.xadd(INDEX_STREAM, {"request": request.model_dump_json()})
-    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return as_text(client.xadd(INDEX_STREAM, {"request": request.model_dump_json()}))
 
 
 def request_delete(

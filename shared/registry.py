@@ -81,7 +81,7 @@ class Registry:
         pipe.execute()
 
     def paths(self) -> set[str]:
-        return {p.decode() if isinstance(p, bytes) else p for p in self.redis.smembers(FILES_KEY)}
+        return {as_text(p) for p in self.redis.smembers(FILES_KEY)}
 
     def counts(self) -> dict[str, int]:
         pipe = self.redis.pipeline(transaction=False)
@@ -107,7 +107,7 @@ class Registry:
             if record is None or record.revision != revision or record.state == "deleted":
                 indexed = False  # a stale document of an older revision, or of a deleted file
                 return
-            done = {_decode(m) for m in pipe.smembers(docs_key)}
+            done = {as_text(m) for m in pipe.smembers(docs_key)}
             done.add(member)
             indexed = sum(1 for m in done if m.startswith(f"{revision}:")) >= record.articles
             pipe.multi()
@@ -141,11 +141,12 @@ class Registry:
         return sorted(found, key=lambda f: (f.at, f.path, f.line or 0))
 
     def _failure_keys(self) -> Iterable[str]:
-        return (_decode(k) for k in self.redis.hkeys(FAILURES_KEY))
+        return (as_text(k) for k in self.redis.hkeys(FAILURES_KEY))
 
 
-def _decode(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def as_text(value: object) -> str:
+    """A Redis reply as text (clients here return bytes)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def connect(url: str) -> redis.Redis:

@@ -19,7 +19,7 @@ from shared.queues import (
     TASK_DEAD_LETTER_KEY,
     WORKERS_KEY,
 )
-from shared.registry import Failure, Registry
+from shared.registry import Failure, Registry, as_text
 from shared.schemas import utcnow
 
 
@@ -63,7 +63,7 @@ def _index_stream_depth(client: redis.Redis) -> QueueDepth:
     except redis.ResponseError:  # no stream yet: nothing was ever enriched
         return QueueDepth(name="index", waiting=0)
     for group in groups:
-        if _text(group.get("name")) == INDEX_GROUP:
+        if as_text(group.get("name")) == INDEX_GROUP:
             pending = int(group.get("pending") or 0)
             lag = group.get("lag")
             waiting = int(lag) if lag is not None else 0
@@ -82,13 +82,9 @@ def read_heartbeats(client: redis.Redis, prefix: str, *, named: bool = False) ->
             continue  # expired between SCAN and MGET
         beat = json.loads(value)
         if named:
-            beat.setdefault("service", _text(key).removeprefix(prefix).split(":", 1)[0])
+            beat.setdefault("service", as_text(key).removeprefix(prefix).split(":", 1)[0])
         beats.append(beat)
     return beats
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def collect_status(client: redis.Redis) -> Status:

@@ -17,20 +17,16 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
-from shared.queues import INDEX_GROUP, INDEX_STREAM
+from shared.queues import INDEX_DEAD_LETTER_STREAM, INDEX_GROUP, INDEX_STREAM
+from shared.registry import as_text
 from shared.schemas import IndexRequest
 
 # Entries that could not be decoded, with the raw payload, for a person to look at.
-DEAD_LETTER_STREAM = "dateline:index:dead"
 DEAD_LETTER_MAXLEN = 100_000
 
 
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 @dataclass
@@ -73,7 +69,7 @@ class StreamConsumer:
         consumer: str | None = None,
         stream: str = INDEX_STREAM,
         group: str = INDEX_GROUP,
-        dead_letter_stream: str = DEAD_LETTER_STREAM,
+        dead_letter_stream: str = INDEX_DEAD_LETTER_STREAM,
     ):
         self.redis = client
         self.consumer = consumer or consumer_name()
@@ -140,7 +136,7 @@ class StreamConsumer:
         rows = self.redis.xpending_range(
             self.stream, self.group, min="-", max="+", count=10_000, consumername=self.consumer
         )
-        return [_text(row["message_id"]) for row in rows]
+        return [as_text(row["message_id"]) for row in rows]
 
     def _parse(self, reply: Any) -> list[Entry]:
         entries: list[Entry] = []
@@ -150,4 +146,4 @@ class StreamConsumer:
 
     @staticmethod
     def _entry(entry_id: Any, fields: dict[Any, Any]) -> Entry:
-        return Entry(_text(entry_id), {_text(k): _text(v) for k, v in (fields or {}).items()})
+        return Entry(as_text(entry_id), {as_text(k): as_text(v) for k, v in (fields or {}).items()})

@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 
 from services.indexer.consumer import Entry, Malformed, StreamConsumer, decode
 from services.indexer.writer import BulkWriter, ElasticsearchUnavailable
-from shared.queues import SERVICES_KEY
+from shared.queues import HEARTBEAT_TTL_SECONDS, SERVICES_KEY
 from shared.registry import Failure, Registry
 from shared.schemas import IndexRequest, utcnow
 from shared.search.index import ensure_index
@@ -29,7 +29,6 @@ log = logging.getLogger("dateline.indexer")
 
 MAX_BACKOFF_SECONDS = 30.0
 RECLAIM_IDLE_SECONDS = 60.0
-HEARTBEAT_TTL_SECONDS = 60
 HEARTBEAT_EVERY_SECONDS = 10.0
 
 

@@ -26,12 +26,11 @@ from watchdog.observers import Observer
 
 from services.ingest.paths import absolute, is_within, walk_files
 from services.ingest.processor import Ingestor
-from shared.queues import SERVICES_KEY
+from shared.queues import HEARTBEAT_TTL_SECONDS, SERVICES_KEY
 from shared.schemas import utcnow
 
 log = logging.getLogger("dateline.ingest")
 
-HEARTBEAT_TTL_SECONDS = 60
 # A vanished file waits for pending new files (a possible rename) at most this long.
 DELETE_PATIENCE_SECONDS = 60.0
 RESCAN_RETRY_SECONDS = 5.0

@@ -16,13 +16,12 @@ from typing import Any
 
 import redis
 
-from shared.queues import WORKERS_KEY
+from shared.queues import HEARTBEAT_TTL_SECONDS, WORKERS_KEY
 from shared.schemas import utcnow
 
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 15
-TTL_SECONDS = 60
 
 
 class Heartbeat:
@@ -57,7 +56,7 @@ class Heartbeat:
             "at": utcnow().isoformat(),
         }
         try:
-            self._client().set(self.key, json.dumps(body), ex=TTL_SECONDS)
+            self._client().set(self.key, json.dumps(body), ex=HEARTBEAT_TTL_SECONDS)
         except redis.RedisError as exc:
             log.warning("heartbeat not written: %s", exc)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from elasticsearch import Elasticsearch
 
-from shared.settings import Settings, get_settings
+from shared.settings import get_settings
 
 
 def make_client(url: str | None = None, *, timeout: float = 30.0, retries: int = 0) -> Elasticsearch:
@@ -20,6 +20,3 @@ def make_client(url: str | None = None, *, timeout: float = 30.0, retries: int =
         retry_on_timeout=retries > 0,
     )
 
-
-def client_for(settings: Settings) -> Elasticsearch:
-    return make_client(settings.elasticsearch_url)
