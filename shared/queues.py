@@ -28,9 +28,7 @@ STATE_KEY = PREFIX + ":files:state:"  # set of files per state
 INDEXED_DOCS_KEY = PREFIX + ":indexed:"  # set of doc ids indexed for a file's revision
 FAILURES_KEY = PREFIX + ":failures"  # hash: failure key -> Failure JSON
 PROCESSING_KEY = PREFIX + ":processing"  # hash: doc id + stage -> who and since when
-WORKERS_KEY = PREFIX + ":worker:"  # heartbeat per worker process, with a TTL
-SERVICES_KEY = PREFIX + ":service:"  # heartbeat per ingest/indexer/api process
-# Heartbeats expire on their own, so a dead process leaves `dateline status` within this.
-HEARTBEAT_TTL_SECONDS = 60
+# One heartbeat per process: dateline:service:{service}:{host}:{pid} (shared/heartbeat.py).
+HEARTBEAT_PREFIX = PREFIX + ":service:"
 TASK_DEAD_LETTER_KEY = PREFIX + ":tasks:dead"  # list of raw task payloads that could not be read
 INDEX_DEAD_LETTER_STREAM = PREFIX + ":index:dead"  # stream entries the indexer could not apply

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -32,6 +32,12 @@ DEFAULT_IGNORE_PATTERNS = [
 ]
 
 
+def used_by(*services: str) -> dict[str, Any]:
+    """Mark a setting as read only by these services (``dateline stack up`` restarts just
+    those when it changes). Unmarked settings concern every service."""
+    return {"used_by": list(services)}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DATELINE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -47,46 +53,57 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6390/0"
     elasticsearch_url: str = "http://127.0.0.1:9250"
     index: str = Field("articles", description="Alias that searches and writes go through.")
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    api_host: str = Field("127.0.0.1", json_schema_extra=used_by("api"))
+    api_port: int = Field(8000, json_schema_extra=used_by("api"))
 
     # --- ingest -----------------------------------------------------------------------
     stable_seconds: float = Field(
-        2.0, description="A file is read only after size and mtime stayed unchanged this long."
+        2.0, description="A file is read only after size and mtime stayed unchanged this long.",
+        json_schema_extra=used_by("ingest"),
     )
-    rescan_seconds: float = Field(30.0, description="Period of the full inbox rescan.")
-    max_file_mb: float = 20.0
-    ignore_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_IGNORE_PATTERNS))
-    on_delete: Literal["remove", "keep"] = "remove"
+    rescan_seconds: float = Field(
+        30.0, description="Period of the full inbox rescan.", json_schema_extra=used_by("ingest")
+    )
+    max_file_mb: float = Field(20.0, json_schema_extra=used_by("ingest"))
+    ignore_patterns: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_IGNORE_PATTERNS), json_schema_extra=used_by("ingest")
+    )
+    on_delete: Literal["remove", "keep"] = Field("remove", json_schema_extra=used_by("ingest"))
     ingest_tick_seconds: float = Field(
-        0.5, description="How often the watcher checks pending files for stability."
-    )
-    ingest_heartbeat_seconds: float = Field(
-        15.0, description="Period of the ingest service's heartbeat (its key lives 60 s)."
+        0.5, description="How often the watcher checks pending files for stability.",
+        json_schema_extra=used_by("ingest"),
     )
 
     # --- workers ----------------------------------------------------------------------
     ner_model: str = Field(
         "flair/ner-english",
         description="Flair model name (fetched from the model hub) or a local .pt path.",
+        json_schema_extra=used_by("worker"),
     )
     ner_models: Annotated[dict[str, str], NoDecode] = Field(
-        default_factory=dict, description='Per-language NER models, e.g. {"de": "flair/ner-german"}.'
+        default_factory=dict, description='Per-language NER models, e.g. {"de": "flair/ner-german"}.',
+        json_schema_extra=used_by("worker"),
     )
-    ner_batch_size: int = 16
-    summary_sentences: int = 3
-    torch_threads: int = Field(1, description="Torch threads per worker process.")
-    worker_concurrency: int = 1
-    task_max_retries: int = 5
+    ner_batch_size: int = Field(16, json_schema_extra=used_by("worker"))
+    summary_sentences: int = Field(3, json_schema_extra=used_by("worker"))
+    torch_threads: int = Field(1, description="Torch threads per worker process.", json_schema_extra=used_by("worker"))
+    worker_concurrency: int = Field(1, json_schema_extra=used_by("worker"))
+    task_max_retries: int = Field(5, json_schema_extra=used_by("worker"))
     task_visibility_timeout: int = Field(
         900,
         description="Seconds before a task taken by a worker that vanished (killed, host lost) "
         "is delivered again; longer than the slowest article's stage.",
+        json_schema_extra=used_by("worker"),
+    )
+
+    # --- every service ------------------------------------------------------------------
+    heartbeat_seconds: float = Field(
+        10.0, gt=0, description="Period of every process's heartbeat; the key lives three periods."
     )
 
     # --- indexer ----------------------------------------------------------------------
-    index_batch_size: int = 200
-    index_flush_seconds: float = 1.0
+    index_batch_size: int = Field(200, json_schema_extra=used_by("indexer"))
+    index_flush_seconds: float = Field(1.0, json_schema_extra=used_by("indexer"))
     index_shards: int = 1
     index_replicas: int = 0
     index_refresh_interval: str = "1s"
@@ -111,6 +128,17 @@ class Settings(BaseSettings):
         if language in self.ner_models:
             return self.ner_models[language] or None
         return self.ner_model or None
+
+    @classmethod
+    def names_used_by(cls, service: str) -> list[str]:
+        """The settings ``service`` reads: those marked for it and every unmarked one."""
+        names = []
+        for name, field in cls.model_fields.items():
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            services = extra.get("used_by")
+            if not isinstance(services, list) or service in services:
+                names.append(name)
+        return names
 
     @property
     def max_file_bytes(self) -> int:

@@ -77,7 +77,7 @@ def load_articles(extra_dirs: list[Path] | None = None) -> list[Article]:
 
 
 def lead(body: str, count: int = 3) -> str:
-    from services.worker.nlp.sentences import split_sentences
+    from shared.text.sentences import split_sentences
 
     return " ".join(span.text for span in split_sentences(body)[:count])
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from services.worker.nlp.canonical import RawMention, canonicalise
-from services.worker.nlp.sentences import split_sentences
 from services.worker.stages.base import Stage, StageSkipped
 from shared.schemas import ArticleDocument
 from shared.settings import get_settings
+from shared.text.sentences import split_sentences
 
 # flair resolves hub names through huggingface_hub: fail at once instead of retrying.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from importlib.metadata import PackageNotFoundError, version
 
-from services.worker.nlp.sentences import split_sentences
 from services.worker.stages.base import Stage
 from shared.schemas import ArticleDocument
+from shared.text.sentences import split_sentences
 
 UNDETERMINED = "und"
 MIN_LETTERS = 3

@@ -19,10 +19,10 @@ import numpy as np
 
 from services.worker.nlp import textrank
 from services.worker.nlp.embeddings import MODEL_NAME, minilm_version
-from services.worker.nlp.sentences import split_sentences
 from services.worker.stages.base import Stage, StageSkipped
 from shared.schemas import ArticleDocument
 from shared.settings import get_settings
+from shared.text.sentences import split_sentences
 
 EMBEDDING_LANGUAGES = {"en"}
 EMBEDDING_METHOD = f"{MODEL_NAME}+lead-prior+mmr"

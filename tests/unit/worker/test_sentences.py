@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.worker.nlp.sentences import split_sentences
+from shared.text.sentences import split_sentences
 
 pytestmark = pytest.mark.unit
 

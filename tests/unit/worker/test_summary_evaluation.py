@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from services.worker.evaluation import clean_article, lead, load_articles
-from services.worker.nlp.sentences import split_sentences
+from shared.text.sentences import split_sentences
 
 pytestmark = pytest.mark.unit
 

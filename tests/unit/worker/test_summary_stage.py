@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from services.worker.nlp import textrank
-from services.worker.nlp.sentences import split_sentences
 from services.worker.stages.summary import EMBEDDING_METHOD, FALLBACK_METHOD, SummaryStage
+from shared.text.sentences import split_sentences
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,157 @@
+"""One heartbeat for every long-running Dateline process.
+
+Each process (ingest, indexer, reconciler, API, every Celery pool process) keeps one key,
+``dateline:service:{service}:{host}:{pid}``, holding a :class:`Heartbeat`. The key expires
+``HEARTBEAT_TTL_FACTOR`` intervals after the last beat, so a process that dies disappears
+from ``dateline status`` on its own; a process that stops cleanly deletes its key at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+
+import redis
+from pydantic import BaseModel, Field
+
+from shared.queues import HEARTBEAT_PREFIX
+from shared.redis_client import as_text
+from shared.schemas import utcnow
+
+log = logging.getLogger(__name__)
+
+# A key lives this many intervals: one late beat (a busy machine) never hides a process.
+HEARTBEAT_TTL_FACTOR = 3
+
+HeartbeatState = Literal["starting", "running"]
+
+
+class Heartbeat(BaseModel):
+    """What a process says about itself; ``details`` differ per service."""
+
+    service: str
+    host: str
+    pid: int
+    started_at: datetime
+    at: datetime = Field(default_factory=utcnow)
+    state: HeartbeatState = "running"
+    interval: float = Field(description="Seconds between beats; the key lives 3 of them.")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return heartbeat_key(self.service, self.host, self.pid)
+
+    @property
+    def label(self) -> str:
+        return f"{self.service} {self.host}:{self.pid}"
+
+
+def heartbeat_key(service: str, host: str, pid: int) -> str:
+    return f"{HEARTBEAT_PREFIX}{service}:{host}:{pid}"
+
+
+def read_heartbeats(client: redis.Redis, service: str | None = None) -> list[Heartbeat]:
+    """Live heartbeats (of one service, or all), oldest process first."""
+    pattern = f"{HEARTBEAT_PREFIX}{service}:*" if service else f"{HEARTBEAT_PREFIX}*"
+    keys = sorted(client.scan_iter(match=pattern, count=500))
+    beats: list[Heartbeat] = []
+    for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
+        if value is None:
+            continue  # expired between SCAN and MGET
+        try:
+            beats.append(Heartbeat.model_validate_json(value))
+        except ValueError:
+            log.warning("ignoring an unreadable heartbeat under %s", as_text(key))
+    return sorted(beats, key=lambda b: (b.service, b.started_at, b.host, b.pid))
+
+
+class HeartbeatWriter:
+    """Writes one process's heartbeat from a daemon thread until ``stop()``.
+
+    A thread, not the service's own loop: a step that blocks (a bulk write retrying
+    while Elasticsearch is away, a long article in NER) must not make a live process
+    look dead.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], redis.Redis],
+        service: str,
+        interval: float,
+        details: Callable[[], dict[str, Any]] = dict,
+        *,
+        state: HeartbeatState = "running",
+    ):
+        self._connect = connect
+        self._details = details
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+        self.interval = interval
+        self.beat_model = Heartbeat(
+            service=service,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=utcnow(),
+            state=state,
+            interval=interval,
+        )
+
+    @property
+    def key(self) -> str:
+        return self.beat_model.key
+
+    @property
+    def ttl_seconds(self) -> int:
+        return max(1, round(self.interval * HEARTBEAT_TTL_FACTOR))
+
+    def start(self) -> HeartbeatWriter:
+        self.beat()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{self.beat_model.service}", daemon=True)
+        self._thread.start()
+        return self
+
+    def set_state(self, state: HeartbeatState) -> None:
+        """Change the state and say so at once (``starting`` -> ``running``)."""
+        self.beat_model.state = state
+        self.beat()
+
+    def beat(self) -> bool:
+        """Write the heartbeat now; False (logged once per outage) when Redis is away."""
+        try:
+            details = self._details()
+        except Exception:  # noqa: BLE001 - a broken details callback must not stop the beat
+            log.exception("heartbeat details failed; writing the heartbeat without them")
+            details = {}
+        beat = self.beat_model.model_copy(update={"at": utcnow(), "details": details})
+        try:
+            self._connect().set(self.key, beat.model_dump_json(), ex=self.ttl_seconds)
+        except redis.RedisError as exc:
+            if not self._failing:
+                log.warning("heartbeat not written (Redis: %s); retrying every %g s", exc, self.interval)
+            self._failing = True
+            return False
+        if self._failing:
+            log.info("heartbeat written again")
+        self._failing = False
+        return True
+
+    def stop(self) -> None:
+        """Stop beating and delete the key: a stopped process leaves status at once."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        try:
+            self._connect().delete(self.key)
+        except redis.RedisError as exc:
+            log.warning("could not delete heartbeat %s (%s); it expires in %d s", self.key, exc, self.ttl_seconds)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.beat()
