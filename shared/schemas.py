@@ -17,8 +17,10 @@ SCHEMA_VERSION = 1
 
 ENTITY_TYPES = ("person", "organization", "location", "misc")
 EntityType = Literal["person", "organization", "location", "misc"]
-StageName = Literal["language", "entities", "summary"]
-STAGES: tuple[StageName, ...] = ("language", "entities", "summary")
+StageName = Literal["language", "summary", "entities"]
+# Summary never reads entities, so it runs before them: a worker serving the light stages
+# does language and summary in one task, and the article makes one hop to NER.
+STAGES: tuple[StageName, ...] = ("language", "summary", "entities")
 
 
 def utcnow() -> datetime:
@@ -93,8 +95,8 @@ class StageRecord(BaseModel):
 
 class Provenance(BaseModel):
     language: StageRecord | None = None
-    entities: StageRecord | None = None
     summary: StageRecord | None = None
+    entities: StageRecord | None = None
 
 
 class ArticleDocument(BaseModel):
@@ -128,6 +130,9 @@ class ArticleDocument(BaseModel):
     )
     provenance: Provenance = Field(default_factory=Provenance)
     enriched_at: datetime | None = None
+    indexed_at: datetime | None = Field(
+        None, description="Set by the indexer on every write (lets a migration catch up)."
+    )
 
 
 class StageTask(WireModel):

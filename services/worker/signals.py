@@ -1,0 +1,34 @@
+"""Celery signal handlers: where a worker's processes are set up and torn down.
+
+The parent notes which stages it serves before the pool forks; each pool process then
+builds its stages and loads their models once (torch never loads in the parent, so a
+fork never copies it), and deletes its heartbeat when it exits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.signals import celeryd_after_setup, worker_process_init, worker_process_shutdown
+
+from services.worker.process import serve, start_process, stop_process
+from shared.queues import STAGE_QUEUES
+from shared.schemas import STAGES
+
+
+@celeryd_after_setup.connect
+def remember_queues(sender: Any, instance: Any, **_: Any) -> None:
+    """In the parent: the stages whose queues this worker consumes."""
+    queues = set(instance.app.amqp.queues.consume_from or {})
+    serve([s for s in STAGES if STAGE_QUEUES[s] in queues], node=str(sender))
+
+
+@worker_process_init.connect
+def warm_up(**_: Any) -> None:
+    """In each pool process: load the models once, then announce ourselves."""
+    start_process()
+
+
+@worker_process_shutdown.connect
+def stop_heartbeat(**_: Any) -> None:
+    stop_process()

@@ -1,0 +1,94 @@
+"""The contract of an enrichment stage (language, summary, entities).
+
+A stage is a plain class: ``warm_up()`` loads its model once per process and
+``process(document)`` fills in its fields and returns a :class:`StageResult` saying what
+it used. ``run(document)`` wraps ``process``: it times it, and turns the result - or any
+exception - into the document's provenance record. ``run`` never raises for a problem with
+the article or the model, so one bad stage never loses the article: the document is
+indexed with what the other stages found, and provenance says why this one did not run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel
+
+from shared.schemas import ArticleDocument, StageName, StageRecord
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class StageResult(BaseModel):
+    """What ``process`` did: which model (and version) it used, or why it skipped."""
+
+    model: str | None = None
+    version: str | None = None
+    status: Literal["ok", "skipped"] = "ok"
+    reason: str | None = None
+
+
+class Stage(ABC):
+    name: ClassVar[StageName]
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.load_error: str | None = None
+        self._warm = False
+
+    # --- what a stage provides ------------------------------------------------------------
+    @abstractmethod
+    def load(self) -> None:
+        """Load models; raise with a message that tells the user what to do."""
+
+    @abstractmethod
+    def process(self, document: ArticleDocument) -> StageResult:
+        """Fill in this stage's fields of ``document``; return what was used."""
+
+    @abstractmethod
+    def describe(self) -> tuple[str | None, str | None]:
+        """(model, version) this stage uses by default: for status, and for failures."""
+
+    # --- shared behaviour -----------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the model once; on failure keep running and remember why."""
+        if self._warm:
+            return
+        self._warm = True
+        try:
+            self.load()
+            self.load_error = None
+        except Exception as exc:  # noqa: BLE001 - any load failure is reported, never fatal
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.error("stage %s: model could not be loaded: %s", self.name, self.load_error)
+
+    def run(self, document: ArticleDocument) -> ArticleDocument:
+        """Process ``document`` and record the outcome in its provenance; returns it."""
+        self.warm_up()
+        started = time.perf_counter()
+        try:
+            result = self.process(document)
+            record = StageRecord(
+                model=result.model, version=result.version, status=result.status, error=result.reason
+            )
+        except Exception as exc:  # noqa: BLE001 - recorded in provenance, article kept
+            log.exception("stage %s failed on %s", self.name, document.source_path)
+            model, version = self.describe()
+            record = StageRecord(model=model, version=version, status="failed", error=f"{type(exc).__name__}: {exc}")
+        record.seconds = round(time.perf_counter() - started, 4)
+        setattr(document.provenance, self.name, record)
+        return document
+
+    def status(self) -> dict[str, Any]:
+        """This stage's model and whether it is usable (shown in heartbeats and status)."""
+        model, version = self.describe()
+        return {
+            "model": model,
+            "version": version,
+            "loaded": self._warm and self.load_error is None,
+            "error": self.load_error,
+        }
