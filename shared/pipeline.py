@@ -13,7 +13,7 @@ import redis
 from celery import Celery
 
 from shared.queues import INDEX_STREAM, STAGE_QUEUES, STAGE_TASKS
-from shared.registry import as_text
+from shared.redis_client import as_text
 from shared.schemas import STAGES, ArticleDocument, IndexRequest, StageName, StageTask
 
 

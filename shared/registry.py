@@ -15,6 +15,7 @@ import redis
 from pydantic import BaseModel, Field
 
 from shared.queues import FAILURES_KEY, FILE_KEY, FILES_KEY, INDEXED_DOCS_KEY, STATE_KEY
+from shared.redis_client import as_text
 from shared.schemas import utcnow
 
 FileState = Literal["queued", "indexed", "failed", "deleted"]
@@ -142,15 +143,6 @@ class Registry:
 
     def _failure_keys(self) -> Iterable[str]:
         return (as_text(k) for k in self.redis.hkeys(FAILURES_KEY))
-
-
-def as_text(value: object) -> str:
-    """A Redis reply as text (clients here return bytes)."""
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
 
 
 def format_failure(failure: Failure) -> str:

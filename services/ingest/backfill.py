@@ -7,8 +7,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from services.ingest.ledger import STAGE
 from services.ingest.paths import absolute, walk_files
-from services.ingest.processor import STAGE, FileOutcome, Ingestor
+from services.ingest.processor import FileOutcome, Ingestor
 from shared.registry import Failure
 
 Progress = Callable[[int, int, FileOutcome], None]
@@ -53,11 +54,12 @@ def ingest_paths(
     *,
     progress: Progress | None = None,
     ingestor: Ingestor | None = None,
+    force: bool = False,
 ) -> BackfillSummary:
     """Queue the articles of ``paths`` (files, or folders walked recursively).
 
     ``progress(done, total, outcome)`` is called after each file. Unchanged files are
-    skipped, exactly as the watcher would.
+    skipped, exactly as the watcher would, unless ``force`` queues them again.
     """
     ingestor = ingestor or Ingestor.from_settings()
     files, missing = expand_paths(paths, ingestor)
@@ -65,7 +67,7 @@ def ingest_paths(
     seen: set[str] = set()
     unchanged: set[str] = set()
     for done, (path, root) in enumerate(files, start=1):
-        outcome = ingestor.process(path, root=root)
+        outcome = ingestor.process(path, root=root, force=force)
         if outcome.path in seen:  # the same file named twice: counted once
             pass
         elif outcome.status == "queued":

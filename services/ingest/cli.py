@@ -16,7 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from services.ingest.backfill import BackfillSummary, ingest_paths
-from services.ingest.processor import STAGE, FileOutcome, Ingestor
+from services.ingest.ledger import STAGE
+from services.ingest.processor import FileOutcome, Ingestor
 from shared.registry import Failure, Registry
 
 POLL_SECONDS = 1.0
@@ -26,13 +27,17 @@ def ingest_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the files are indexed.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most.")] = 600,
+    force: Annotated[
+        bool, typer.Option("--force", help="Queue every file again, even unchanged or failed ones.")
+    ] = False,
 ) -> None:
-    """Queue the articles in PATHS for enrichment and indexing (unchanged files are skipped)."""
+    """Queue the articles in PATHS for enrichment and indexing (unchanged files are skipped
+    unless --force)."""
     console = Console()
     # The tables below report every problem; per-file log lines would only garble the bar.
     logging.getLogger("dateline.ingest").setLevel(logging.ERROR)
     ingestor = Ingestor.from_settings()
-    summary = _ingest_with_progress(paths, ingestor, console)
+    summary = _ingest_with_progress(paths, ingestor, console, force)
     console.print(summary_table(summary))
     if summary.failed:
         console.print(failures_table(summary.failed))
@@ -54,7 +59,7 @@ def ingest_command(
 
 
 def _ingest_with_progress(
-    paths: list[Path], ingestor: Ingestor, console: Console
+    paths: list[Path], ingestor: Ingestor, console: Console, force: bool
 ) -> BackfillSummary:
     with Progress(
         TextColumn("[bold]Reading"),
@@ -70,7 +75,7 @@ def _ingest_with_progress(
         def progress(done: int, total: int, outcome: FileOutcome) -> None:
             bar.update(task, completed=done, total=total, description=outcome.path[-60:])
 
-        return ingest_paths(paths, progress=progress, ingestor=ingestor)
+        return ingest_paths(paths, progress=progress, ingestor=ingestor, force=force)
 
 
 def summary_table(summary: BackfillSummary) -> Table:

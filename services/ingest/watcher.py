@@ -1,69 +1,38 @@
 """The ingest service: watch the inbox, wait until files are stable, process them.
 
-Filesystem events only mark paths as pending; one loop in the main thread checks the
-pending paths every tick and handles those whose size and mtime stayed unchanged for
-``stable_seconds`` (a file still being copied is never read half-written). A full rescan
-at start and every ``rescan_seconds`` catches anything the events missed, e.g. changes
-made while the service was down. Nothing in the loop is allowed to stop it.
+Filesystem events only mark paths as pending (``pending.py``); each step of the loop
+handles the pending paths whose size and mtime stayed unchanged for ``stable_seconds``,
+then due deletions (``deletions.py``). A full rescan at start and every
+``rescan_seconds`` catches anything the events missed, e.g. changes made while the
+service was down, or on network and container mounts where events are lost.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
-import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, ClassVar
 
-import redis
-from pydantic import BaseModel, Field
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
+from services.ingest.deletions import PendingDeletions
 from services.ingest.paths import absolute, is_within, walk_files
+from services.ingest.pending import PendingFiles
 from services.ingest.processor import Ingestor
-from shared.queues import HEARTBEAT_TTL_SECONDS, SERVICES_KEY
 from shared.schemas import utcnow
+from shared.service import ServiceLoop
+from shared.settings import Settings
 
 log = logging.getLogger("dateline.ingest")
 
-# A vanished file waits for pending new files (a possible rename) at most this long.
-DELETE_PATIENCE_SECONDS = 60.0
-RESCAN_RETRY_SECONDS = 5.0
-
-
-class Heartbeat(BaseModel):
-    service: str = "ingest"
-    host: str
-    pid: int
-    inbox: str
-    started_at: datetime
-    at: datetime = Field(default_factory=utcnow)
-    pending: int = 0
-    queued: int = 0
-    failed: int = 0
-    last_rescan: datetime | None = None
-
-
-@dataclass
-class _Pending:
-    size: int
-    mtime: float
-    since: float
-
-
-@dataclass
-class _Deletion:
-    due: float
-    renamed_to: str | None = None
-
 
 class _Events(FileSystemEventHandler):
-    """Runs in watchdog's thread: only records what happened, under the watcher's lock."""
+    """Runs in watchdog's thread: only notes what happened (in thread-safe sets)."""
 
     def __init__(self, watcher: Watcher):
         self.watcher = watcher
@@ -98,40 +67,33 @@ def _str(value: str | bytes) -> str:
     return os.fsdecode(value)
 
 
-class Watcher:
-    def __init__(self, ingestor: Ingestor):
+class Watcher(ServiceLoop):
+    service: ClassVar[str] = "ingest"
+
+    def __init__(self, ingestor: Ingestor, settings: Settings | None = None, **kwargs: Any):
+        super().__init__(settings or ingestor.settings, connect_redis=lambda: ingestor.redis, **kwargs)
         self.ingestor = ingestor
-        self.settings = ingestor.settings
         self.inbox = ingestor.inbox
-        self.stop_event = threading.Event()
-        self._lock = threading.Lock()
-        self._pending: dict[Path, _Pending] = {}
-        self._deletions: dict[str, _Deletion] = {}
-        self._rescan_requested = threading.Event()
-        self._started_at = utcnow()
+        self.pending = PendingFiles(self.settings.stable_seconds)
+        self.deletions = PendingDeletions(self.settings.stable_seconds)
+        self._observer: BaseObserver | None = None
+        self._next_rescan = 0.0  # at once
+        self._rescan_requested = False
         self._last_rescan: datetime | None = None
         self._counts = {"queued": 0, "failed": 0}
-        self._heartbeat_ok = True
 
     # --- called from watchdog's thread (and from rescans) ---------------------------------
     def watch(self, path: Path) -> None:
         """Mark ``path`` pending; its stability clock restarts."""
         path = absolute(path)
-        if not is_within(path, self.inbox) or self.ingestor.ignored(path):
-            return
-        with self._lock:
-            self._pending[path] = _Pending(-1, -1.0, time.monotonic())
+        if is_within(path, self.inbox) and not self.ingestor.ignored(path):
+            self.pending.touch(path, time.monotonic())
 
     def vanish(self, path: Path, renamed_to: str | None = None) -> None:
         path = absolute(path)
-        if not is_within(path, self.inbox):
-            return
-        sp = self.ingestor.source_path(path)
-        with self._lock:
-            self._pending.pop(path, None)
-            self._deletions[sp] = _Deletion(
-                time.monotonic() + self.settings.stable_seconds, renamed_to
-            )
+        if is_within(path, self.inbox):
+            self.pending.discard(path)
+            self.deletions.vanished(self.ingestor.source_path(path), time.monotonic(), renamed_to)
 
     def moved(self, src: Path, dest: Path) -> None:
         dest = absolute(dest)
@@ -142,63 +104,43 @@ class Watcher:
             self.watch(dest)
 
     def request_rescan(self) -> None:
-        self._rescan_requested.set()
+        self._rescan_requested = True
 
-    def stop(self, *_: object) -> None:
-        log.info("stopping ingest")
-        self.stop_event.set()
-
-    # --- the loop -------------------------------------------------------------------------
-    def run(self) -> None:
+    # --- the service loop -----------------------------------------------------------------
+    def setup(self) -> None:
         self.inbox.mkdir(parents=True, exist_ok=True)
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self.stop)
-            signal.signal(signal.SIGINT, self.stop)
-        observer = Observer()
-        observer.schedule(_Events(self), str(self.inbox), recursive=True)
-        observer.start()
+        if self._observer is None:
+            observer = Observer()
+            observer.schedule(_Events(self), str(self.inbox), recursive=True)
+            observer.start()
+            self._observer = observer
         log.info(
             "ingest watching %s (recursive; stable after %gs, rescan every %gs, on_delete=%s)",
-            self.inbox,
-            self.settings.stable_seconds,
-            self.settings.rescan_seconds,
-            self.settings.on_delete,
+            self.inbox, self.settings.stable_seconds, self.settings.rescan_seconds, self.settings.on_delete,
         )
-        next_rescan = 0.0  # at once
-        next_heartbeat = 0.0
-        try:
-            while not self.stop_event.is_set():
-                now = time.monotonic()
-                if now >= next_rescan or self._rescan_requested.is_set():
-                    self._rescan_requested.clear()
-                    ok = self._guard(self.rescan)
-                    next_rescan = now + (
-                        self.settings.rescan_seconds if ok else RESCAN_RETRY_SECONDS
-                    )
-                self._guard(self.tick)
-                if now >= next_heartbeat:
-                    self.heartbeat()
-                    next_heartbeat = now + self.settings.ingest_heartbeat_seconds
-                self.stop_event.wait(self.settings.ingest_tick_seconds)
-        finally:
-            observer.stop()
-            observer.join(timeout=10)
-            self._clear_heartbeat()
-            log.info("ingest stopped")
 
-    def _guard(self, step: object) -> bool:
-        try:
-            step()  # type: ignore[operator]
-            return True
-        except redis.RedisError as exc:
-            log.error(
-                "Redis is unreachable (%s): is it running at %s? retrying",
-                exc,
-                self.settings.redis_url,
-            )
-        except Exception:  # the service must outlive any one bad file or bug
-            log.exception("ingest step failed; continuing")
-        return False
+    def step(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_rescan or self._rescan_requested:
+            self._rescan_requested = False
+            self.rescan()  # when it fails, the next step (after the guard's back-off) tries again
+            self._next_rescan = now + self.settings.rescan_seconds
+        self.process_stable()
+        self.stop_event.wait(self.settings.ingest_tick_seconds)
+
+    def teardown(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=10)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "inbox": str(self.inbox),
+            "pending": len(self.pending),
+            "queued": self._counts["queued"],
+            "failed": self._counts["failed"],
+            "last_rescan": self._last_rescan.isoformat() if self._last_rescan else None,
+        }
 
     def rescan(self) -> None:
         """Queue every new or changed file, and every registered file that vanished."""
@@ -209,92 +151,21 @@ class Watcher:
                 self.watch(path)
         now = time.monotonic()
         for sp in self.ingestor.vanished(present):
-            with self._lock:
-                self._deletions.setdefault(sp, _Deletion(now + self.settings.stable_seconds))
+            self.deletions.missing(sp, now)
         self._last_rescan = utcnow()
 
-    def tick(self) -> None:
+    def process_stable(self) -> None:
         """Process the pending files that are stable now, then due deletions."""
         now = time.monotonic()
-        for path in self._stable_paths(now):
+        for path in self.pending.stable(now):
             outcome = self.ingestor.process(path)
             if outcome.status in self._counts:
                 self._counts[outcome.status] += 1
-        with self._lock:
-            waiting_files = bool(self._pending)
-            due = [
-                (sp, d)
-                for sp, d in self._deletions.items()
-                if d.due <= now
-                and (not waiting_files or d.renamed_to or now - d.due > DELETE_PATIENCE_SECONDS)
-            ]
-            for sp, _ in due:
-                del self._deletions[sp]
-        for sp, deletion in due:
-            if (self.inbox / sp).exists() and not sp.startswith("/"):
+        for deletion in self.deletions.due(now, files_settling=bool(self.pending)):
+            sp = deletion.source_path
+            if not sp.startswith("/") and (self.inbox / sp).exists():
                 continue  # it came back (an editor's save-by-rename)
             self.ingestor.handle_deleted(sp, renamed_to=deletion.renamed_to)
-
-    def _stable_paths(self, now: float) -> list[Path]:
-        ready: list[Path] = []
-        with self._lock:
-            items = list(self._pending.items())
-        for path, seen in items:
-            try:
-                st = os.stat(path)
-                size, mtime = st.st_size, st.st_mtime
-            except FileNotFoundError:
-                if not path.is_symlink():
-                    with self._lock:
-                        self._pending.pop(path, None)
-                    continue
-                size, mtime = -2, -2.0  # a broken link: report it once stable
-            except OSError:
-                size, mtime = -3, -3.0  # unreadable: let process() report why
-            with self._lock:
-                current = self._pending.get(path)
-                if current is not seen:
-                    continue  # a new event restarted its clock meanwhile
-                if (size, mtime) != (seen.size, seen.mtime):
-                    self._pending[path] = _Pending(size, mtime, now)
-                elif now - seen.since >= self.settings.stable_seconds:
-                    del self._pending[path]
-                    ready.append(path)
-        return ready
-
-    # --- heartbeat ------------------------------------------------------------------------
-    @property
-    def heartbeat_key(self) -> str:
-        return f"{SERVICES_KEY}ingest:{socket.gethostname()}"
-
-    def heartbeat(self) -> None:
-        with self._lock:
-            pending = len(self._pending)
-        beat = Heartbeat(
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            inbox=str(self.inbox),
-            started_at=self._started_at,
-            pending=pending,
-            last_rescan=self._last_rescan,
-            queued=self._counts["queued"],
-            failed=self._counts["failed"],
-        )
-        try:
-            self.ingestor.redis.set(
-                self.heartbeat_key, beat.model_dump_json(), ex=HEARTBEAT_TTL_SECONDS
-            )
-            self._heartbeat_ok = True
-        except redis.RedisError as exc:
-            if self._heartbeat_ok:
-                log.warning("cannot write the heartbeat: %s", exc)
-            self._heartbeat_ok = False
-
-    def _clear_heartbeat(self) -> None:
-        try:
-            self.ingestor.redis.delete(self.heartbeat_key)
-        except redis.RedisError:
-            pass
 
 
 def run_service() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -18,7 +17,8 @@ import typer
 from typer.testing import CliRunner
 
 from services.ingest.cli import ingest_command, wait_until_indexed
-from shared.queues import SERVICES_KEY, STAGE_QUEUES
+from shared.heartbeat import read_heartbeats
+from shared.queues import STAGE_QUEUES
 from shared.registry import Registry
 from shared.settings import get_settings
 from tests.conftest import REPO_DIR, SEEDS
@@ -38,7 +38,7 @@ def env(
         "DATELINE_INBOX": str(tmp_path / "inbox"),  # not created: the service creates it
         "DATELINE_STABLE_SECONDS": "0.3",
         "DATELINE_RESCAN_SECONDS": "2",
-        "DATELINE_INGEST_HEARTBEAT_SECONDS": "1",
+        "DATELINE_HEARTBEAT_SECONDS": "1",
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
@@ -94,10 +94,10 @@ def test_service_watches_processes_and_stops_gracefully(
         )
         assert client.xlen("dateline:index") == 1
 
-        beat_key = f"{SERVICES_KEY}ingest:{os.uname().nodename}"
-        beat = json.loads(wait_until(lambda: client.get(beat_key), timeout=30, what="heartbeat"))
-        assert beat["service"] == "ingest" and beat["inbox"] == str(inbox.resolve())
-        assert 0 < client.ttl(beat_key) <= 60
+        (beat,) = wait_until(lambda: read_heartbeats(client, "ingest"), timeout=30, what="heartbeat")
+        assert (beat.service, beat.pid, beat.state) == ("ingest", proc.pid, "running")
+        assert beat.details["inbox"] == str(inbox.resolve())
+        assert 0 < client.ttl(beat.key) <= 3  # three beats of DATELINE_HEARTBEAT_SECONDS=1
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
@@ -105,7 +105,7 @@ def test_service_watches_processes_and_stops_gracefully(
     assert code == 0, log_text
     assert f"ingest watching {inbox.resolve()}" in log_text
     assert "ingest stopped" in log_text
-    assert client.get(beat_key) is None
+    assert client.get(beat.key) is None  # a clean stop removes the heartbeat at once
 
 
 def _cli() -> typer.Typer:

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.queues import SERVICES_KEY
+from shared.heartbeat import read_heartbeats
 from shared.registry import Registry
 from tests.conftest import REPO_DIR
 from tests.support.corpus import (
@@ -76,8 +75,9 @@ class NotYet(str):
 
 
 def _ingest_heartbeat(stack: Stack) -> dict | None:
-    raw = stack.redis.get(f"{SERVICES_KEY}ingest:{socket.gethostname()}")
-    return json.loads(raw) if raw else None
+    """The live ingest process's heartbeat: its pid and its details (counts, last rescan)."""
+    beats = read_heartbeats(stack.redis, "ingest")
+    return {"pid": beats[-1].pid, **beats[-1].details} if beats else None
 
 
 # --- 1. a large mixed drop ---------------------------------------------------------------
@@ -222,7 +222,7 @@ def _versions(stack: Stack) -> dict[str, tuple[int, str]]:
 
 
 def test_edit_rename_delete_fix_and_restart_through_the_pipeline(make_stack) -> None:
-    stack = make_stack(extra_env={"DATELINE_INGEST_HEARTBEAT_SECONDS": "1"})
+    stack = make_stack(extra_env={"DATELINE_HEARTBEAT_SECONDS": "1"})
     workers = [*stack.start_workers(), stack.start_indexer()]
     ingest = stack.start_ingest()
     processes = [*workers, ingest]
@@ -328,7 +328,7 @@ def test_edit_rename_delete_fix_and_restart_through_the_pipeline(make_stack) -> 
 
 def test_deleted_file_keeps_its_document_with_on_delete_keep(make_stack) -> None:
     stack = make_stack(extra_env={"DATELINE_ON_DELETE": "keep",
-                                  "DATELINE_INGEST_HEARTBEAT_SECONDS": "1"})
+                                  "DATELINE_HEARTBEAT_SECONDS": "1"})
     processes = [*stack.start_workers(), stack.start_indexer(), stack.start_ingest()]
     registry = Registry(stack.redis)
     for name, marker in (("gone.txt", "lckeepgone"), ("here.txt", "lckeephere")):

@@ -1,0 +1,101 @@
+"""What ingest writes into the registry: files queued, files failed, and their failures.
+
+Rules that keep retries honest:
+
+- content that failed is remembered by its hash, so it is not read again until it changes;
+- a refusal known before reading (too large, unsupported) is remembered by size and mtime;
+- a problem that may go away by itself (no permission, a broken link, Redis away while
+  queueing) is not remembered: the next scan tries again;
+- every failure bumps the file's revision, so documents of an older revision still in
+  flight can never mark the failed file indexed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from services.ingest.readers import ReadIssue
+from shared.registry import Failure, FileRecord, Registry
+
+log = logging.getLogger("dateline.ingest")
+
+STAGE = "ingest"
+
+
+class Ledger:
+    def __init__(self, registry: Registry):
+        self.registry = registry
+
+    def failed_before(self, path: str, size: int, mtime: float) -> bool:
+        """Already refused with this very size and mtime: don't report it again."""
+        old = self.registry.get(path)
+        return (
+            old is not None
+            and old.state == "failed"
+            and not old.sha256
+            and old.mtime != 0
+            and (old.size, old.mtime) == (size, mtime)
+        )
+
+    def refused(self, path: str, reason: str, *, size: int = 0, mtime: float = 0.0) -> Failure:
+        """A file-level refusal; remembered by ``size``/``mtime`` when they are given."""
+        self._store_failed(path, self.registry.get(path), sha="", size=size, mtime=mtime)
+        self.registry.clear_failures(path)
+        failure = Failure(path=path, reason=reason, stage=STAGE)
+        self.registry.record_failure(failure)
+        log.warning("cannot ingest %s: %s", path, reason)
+        return failure
+
+    def bad_content(
+        self, path: str, old: FileRecord | None, sha: str, size: int, mtime: float, issues: list[ReadIssue]
+    ) -> list[Failure]:
+        """Content that cannot be read, remembered by hash (retried once it changes).
+
+        The documents of the last good version stay searchable until the file is fixed.
+        """
+        self._store_failed(path, old, sha=sha, size=size, mtime=mtime)
+        self.registry.clear_failures(path)
+        failures = self.issues(path, issues)
+        for failure in failures:
+            log.warning("cannot ingest %s: %s", failure.key, failure.reason)
+        return failures
+
+    def queued(self, record: FileRecord) -> None:
+        """Register a new revision before its documents are queued, so the indexer can
+        mark them; failures of the older content are forgotten."""
+        self.registry.reset_indexed(record.path)
+        self.registry.clear_failures(record.path)
+        self.registry.put(record)
+
+    def not_queued(self, record: FileRecord, old: FileRecord | None) -> None:
+        """The broker refused the documents: forget the hash so the next scan retries.
+
+        The old documents' ids are kept too: the retry must still delete those it drops.
+        """
+        record.state, record.sha256, record.mtime = "failed", "", 0.0
+        record.doc_ids = list(dict.fromkeys([*(old.doc_ids if old else []), *record.doc_ids]))
+        self.registry.put(record)
+
+    def issues(self, path: str, issues: list[ReadIssue]) -> list[Failure]:
+        """One failure per bad line; issues without a line are joined (one key per file)."""
+        failures = [Failure(path=path, reason=i.reason, stage=STAGE, line=i.line) for i in issues if i.line is not None]
+        whole = [i.reason for i in issues if i.line is None]
+        if whole:
+            failures.insert(0, Failure(path=path, reason=" ".join(whole), stage=STAGE))
+        for failure in failures:
+            self.registry.record_failure(failure)
+        return failures
+
+    def _store_failed(self, path: str, old: FileRecord | None, *, sha: str, size: int, mtime: float) -> None:
+        self.registry.put(
+            FileRecord(
+                path=path,
+                size=size,
+                mtime=mtime,
+                sha256=sha,
+                state="failed",
+                revision=self.registry.next_revision(path),
+                articles=0,
+                doc_ids=old.doc_ids if old else [],
+            )
+        )
