@@ -18,7 +18,7 @@ import redis
 from pydantic import ValidationError
 
 from shared.queues import INDEX_DEAD_LETTER_STREAM, INDEX_GROUP, INDEX_STREAM
-from shared.registry import as_text
+from shared.redis_client import as_text
 from shared.schemas import IndexRequest
 
 # Entries that could not be decoded, with the raw payload, for a person to look at.

@@ -1,4 +1,4 @@
-"""The indexer loop: stream entries in, Elasticsearch bulk writes out, acks and registry after.
+"""The indexer service: stream entries in, Elasticsearch bulk writes out, acks and registry after.
 
 Order matters for never losing work: write to Elasticsearch, then XACK, then tell the
 registry. A crash between steps only repeats idempotent work. While Elasticsearch is
@@ -7,32 +7,30 @@ unreachable the batch is retried with a capped back-off and nothing is acknowled
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import socket
 import threading
 from datetime import datetime
+from typing import Any, ClassVar
 
 import redis
 from elasticsearch import Elasticsearch
 
 from services.indexer.consumer import Entry, Malformed, StreamConsumer, decode
 from services.indexer.writer import BulkWriter, ElasticsearchUnavailable
-from shared.queues import HEARTBEAT_TTL_SECONDS, SERVICES_KEY
 from shared.registry import Failure, Registry
 from shared.schemas import IndexRequest, utcnow
 from shared.search.index import ensure_index
+from shared.service import Backoff, ServiceLoop
 from shared.settings import Settings
 
 log = logging.getLogger("dateline.indexer")
 
-MAX_BACKOFF_SECONDS = 30.0
 RECLAIM_IDLE_SECONDS = 60.0
-HEARTBEAT_EVERY_SECONDS = 10.0
 
 
-class Indexer:
+class Indexer(ServiceLoop):
+    service: ClassVar[str] = "indexer"
+
     def __init__(
         self,
         writer: BulkWriter,
@@ -41,15 +39,36 @@ class Indexer:
         settings: Settings,
         stop: threading.Event | None = None,
     ):
+        super().__init__(settings, stop=stop, connect_redis=lambda: consumer.redis)
         self.writer = writer
         self.consumer = consumer
         self.registry = registry
-        self.settings = settings
-        self.stop = stop or threading.Event()
         self.indexed = 0
         self.errors = 0
         self.last_batch_at: datetime | None = None
-        self._last_heartbeat = 0.0
+
+    # --- the service loop -----------------------------------------------------------------
+    def setup(self) -> None:
+        index = ensure_index(self.writer.es, self.writer.alias, self.settings)
+        self.consumer.ensure_group()
+        log.info("indexer %s writing to alias %s (index %s)", self.consumer.consumer, self.writer.alias, index)
+
+    def step(self) -> None:
+        batch = self.settings.index_batch_size
+        entries = self.consumer.reclaim(RECLAIM_IDLE_SECONDS, batch)
+        if not entries:
+            entries = self.consumer.read(batch, self.settings.index_flush_seconds)
+        if entries:
+            self.handle(entries)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "consumer": self.consumer.consumer,
+            "alias": self.writer.alias,
+            "indexed": self.indexed,
+            "errors": self.errors,
+            "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
+        }
 
     # --- one batch ------------------------------------------------------------------------
     def handle(self, entries: list[Entry], max_attempts: int | None = None) -> bool:
@@ -70,21 +89,19 @@ class Indexer:
         if not requests:
             return True
 
-        delay, attempt = 1.0, 0
+        backoff, attempt = Backoff(), 0
         while True:
             attempt += 1
             try:
                 result = self.writer.write(requests)
                 break
             except ElasticsearchUnavailable as exc:
-                log.warning(
-                    "Elasticsearch unavailable (%s); %d entries stay pending, retrying in %.0f s",
-                    exc, len(requests), delay,
-                )
-                if (max_attempts is not None and attempt >= max_attempts) or self.stop.wait(delay):
+                # One log line per outage, not per retry; the entries stay pending meanwhile.
+                self.outages.down("Elasticsearch", exc)
+                if (max_attempts is not None and attempt >= max_attempts) or self.stop_event.wait(backoff.next()):
                     return False
                 self.consumer.touch([entry_id for entry_id, _ in requests])
-                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+        self.outages.up()
 
         for rejection in result.rejected:
             self.errors += 1
@@ -134,63 +151,6 @@ class Indexer:
             )
             return True
         return False
-
-    # --- the loop -------------------------------------------------------------------------
-    def run_once(self) -> None:
-        batch = self.settings.index_batch_size
-        entries = self.consumer.reclaim(RECLAIM_IDLE_SECONDS, batch)
-        if not entries:
-            entries = self.consumer.read(batch, self.settings.index_flush_seconds)
-        if entries:
-            self.handle(entries)
-        self.heartbeat()
-
-    def run(self) -> None:
-        log.info("indexer %s starting", self.consumer.consumer)
-        self._wait_for_index()
-        self._until_stopped(self.consumer.ensure_group)
-        while not self.stop.is_set():
-            self._until_stopped(self.run_once)
-        self.heartbeat(force=True)
-        log.info("indexer %s stopped (indexed %d, errors %d)", self.consumer.consumer, self.indexed, self.errors)
-
-    def _wait_for_index(self) -> None:
-        delay = 1.0
-        while not self.stop.is_set():
-            try:
-                index = ensure_index(self.writer.es, self.writer.alias, self.settings)
-                log.info("writing to alias %s (index %s)", self.writer.alias, index)
-                return
-            except Exception as exc:  # noqa: BLE001 - any failure here means "not yet"
-                log.warning("Elasticsearch not ready (%s); retrying in %.0f s", exc, delay)
-                self.stop.wait(delay)
-                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
-
-    def _until_stopped(self, step) -> None:  # type: ignore[no-untyped-def]
-        """Run ``step``; on a Redis outage log, back off and let the loop try again."""
-        try:
-            step()
-        except redis.RedisError as exc:
-            log.warning("Redis unavailable (%s); retrying in 5 s", exc)
-            self.stop.wait(5.0)
-
-    def heartbeat(self, force: bool = False) -> None:
-        now = utcnow().timestamp()
-        if not force and now - self._last_heartbeat < HEARTBEAT_EVERY_SECONDS:
-            return
-        self._last_heartbeat = now
-        body = {
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "consumer": self.consumer.consumer,
-            "indexed": self.indexed,
-            "errors": self.errors,
-            "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
-        }
-        self.consumer.redis.set(
-            SERVICES_KEY + "indexer:" + self.consumer.consumer, json.dumps(body), ex=HEARTBEAT_TTL_SECONDS
-        )
-
 
 def build_indexer(
     settings: Settings,

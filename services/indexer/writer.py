@@ -96,8 +96,7 @@ class BulkWriter:
     def _upsert(self, entry_id: str, request: IndexRequest) -> _Op:
         assert request.document is not None  # checked when the entry was decoded
         doc = request.document
-        source = doc.model_dump(mode="json")
-        source["indexed_at"] = utcnow().isoformat()
+        source = doc.model_copy(update={"indexed_at": utcnow()}).model_dump(mode="json")
         action = {
             "index": {
                 "_index": self.alias,
@@ -136,31 +135,54 @@ class BulkWriter:
             if op.source is not None:
                 body.append(op.source)
         response = self.es.bulk(operations=body, refresh=refresh, require_alias=True)
-        outcome: dict[str, bool] = {}
-        retry: list[str] = []
-        for op, item in zip(ops, response["items"], strict=True):
-            kind, detail = next(iter(item.items()))
-            status = int(detail.get("status", 500))
-            if status < 300 or status == 409 or (kind == "delete" and status == 404 and "error" not in detail):
-                outcome.setdefault(op.entry_id, True)
-                continue
-            error = detail.get("error") or {}
-            if _retryable(status) or error.get("type") == "index_not_found_exception":
-                retry.append(f"{op.doc_id}: {status} {error.get('type')}: {error.get('reason')}")
-                continue
-            outcome[op.entry_id] = False
-            result.rejected.append(
-                Rejection(op.entry_id, op.request, op.doc_id, _describe_item(error))
-            )
-        if retry:
-            if any("index_not_found_exception" in r for r in retry):
+        outcome = classify_items(ops, response["items"])
+        if outcome.retry:
+            if outcome.index_missing:
                 ensure_index(self.es, self.alias, self.settings)  # the alias went missing
-            raise ElasticsearchUnavailable(f"{len(retry)} write(s) must be retried, e.g. {retry[0]}")
+            raise ElasticsearchUnavailable(f"{len(outcome.retry)} write(s) must be retried, e.g. {outcome.retry[0]}")
+        result.rejected.extend(outcome.rejected)
         seen: set[str] = set()
         for op in ops:
-            if outcome.get(op.entry_id) and op.entry_id not in seen:
+            if op.entry_id in outcome.done and op.entry_id not in seen:
                 seen.add(op.entry_id)
                 result.written.append((op.entry_id, op.request))
+
+
+@dataclass
+class ItemOutcome:
+    """How a bulk response's items fall out, per stream entry."""
+
+    done: set[str] = field(default_factory=set)  # entries whose every operation is applied
+    rejected: list[Rejection] = field(default_factory=list)
+    retry: list[str] = field(default_factory=list)  # why some operation must be retried
+    index_missing: bool = False
+
+
+def classify_items(ops: Sequence[_Op], items: Sequence[dict[str, Any]]) -> ItemOutcome:
+    """Sort a bulk response's items into applied, rejected for good, and to be retried.
+
+    Applied: 2xx; 409 (the index already holds this or a newer revision); a delete's 404
+    without an error (already gone). Retried: 429, 5xx, and a missing index (the alias
+    is put back before the retry). Anything else is a rejection retrying cannot fix. An
+    entry counts as done only when none of its operations was rejected or needs a retry.
+    """
+    outcome = ItemOutcome()
+    failed: set[str] = set()
+    for op, item in zip(ops, items, strict=True):
+        kind, detail = next(iter(item.items()))
+        status = int(detail.get("status", 500))
+        if status < 300 or status == 409 or (kind == "delete" and status == 404 and "error" not in detail):
+            outcome.done.add(op.entry_id)
+            continue
+        error = detail.get("error") or {}
+        failed.add(op.entry_id)
+        if _retryable(status) or error.get("type") == "index_not_found_exception":
+            outcome.index_missing |= error.get("type") == "index_not_found_exception"
+            outcome.retry.append(f"{op.doc_id}: {status} {error.get('type')}: {error.get('reason')}")
+        else:
+            outcome.rejected.append(Rejection(op.entry_id, op.request, op.doc_id, _describe_item(error)))
+    outcome.done -= failed
+    return outcome
 
 
 def _retryable(status: int | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -13,12 +14,14 @@ from elasticsearch import Elasticsearch
 from services.indexer.consumer import StreamConsumer
 from services.indexer.service import Indexer
 from services.indexer.writer import BulkWriter
+from shared.heartbeat import read_heartbeats
 from shared.registry import FileRecord, Registry
 from shared.schemas import ArticleDocument, Entities, IndexRequest, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -260,11 +263,17 @@ def test_dead_consumers_entries_are_reclaimed(es, rclient, settings, stream):
     assert count(es, settings.index, source_path=path) == 1
 
 
-def test_run_once_writes_heartbeat(es, rclient, settings, stream):
-    ensure_index(es, settings.index, settings)
+def test_service_loop_beats_while_running_and_deletes_its_heartbeat_on_stop(es, rclient, settings, stream):
     indexer = make_indexer(es, rclient, settings, stream)
-    indexer.run_once()
-    key = "dateline:service:indexer:test-consumer"
-    beat = json.loads(rclient.get(key))
-    assert {"host", "pid", "indexed", "errors", "last_batch_at"} <= beat.keys()
-    rclient.delete(key)
+    thread = threading.Thread(target=indexer.run)
+    thread.start()
+    try:
+        beat = wait_until(lambda: [b for b in read_heartbeats(rclient, "indexer") if b.state == "running"],
+                          timeout=60, what="the indexer's heartbeat")[0]
+        assert {"consumer", "indexed", "errors", "last_batch_at"} <= beat.details.keys()
+        assert beat.details["consumer"] == "test-consumer"
+    finally:
+        indexer.request_stop()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert rclient.get(beat.key) is None  # a stopped indexer does not look alive
