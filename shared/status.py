@@ -1,5 +1,5 @@
-"""What Dateline is doing right now: files by state, queues, work in progress, workers,
-services and failures. Read by `dateline status` and the API's /status."""
+"""What Dateline is doing right now: files by state, queues, work in progress, the live
+processes and failures. Read by `dateline status` and the API's /status."""
 
 from __future__ import annotations
 
@@ -8,19 +8,15 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
-from shared.queues import (
-    INDEX_GROUP,
-    INDEX_STREAM,
-    PROCESSING_KEY,
-    SERVICES_KEY,
-    STAGE_QUEUES,
-    TASK_DEAD_LETTER_KEY,
-    WORKERS_KEY,
-)
-from shared.registry import Failure, Registry, as_text
+from shared.heartbeat import Heartbeat, read_heartbeats
+from shared.queues import INDEX_GROUP, INDEX_STREAM, PROCESSING_KEY, STAGE_QUEUES, TASK_DEAD_LETTER_KEY
+from shared.redis_client import as_text
+from shared.registry import Failure, Registry
 from shared.schemas import utcnow
+
+WORKER_SERVICE = "worker"
 
 
 class QueueDepth(BaseModel):
@@ -33,26 +29,37 @@ class Status(BaseModel):
     files: dict[str, int]
     queues: list[QueueDepth]
     processing: list[dict[str, Any]]
-    workers: list[dict[str, Any]]
-    services: list[dict[str, Any]]
+    heartbeats: list[Heartbeat] = Field(description="Every live process, workers included.")
     failures: list[Failure]
     dead_letters: int
     at: datetime
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def workers(self) -> list[Heartbeat]:
+        """Enrichment worker processes (one per Celery pool process)."""
+        return [beat for beat in self.heartbeats if beat.service == WORKER_SERVICE]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def services(self) -> list[Heartbeat]:
+        """Every other live process: ingest, indexer, API."""
+        return [beat for beat in self.heartbeats if beat.service != WORKER_SERVICE]
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def queued(self) -> int:
         return sum(q.waiting + q.pending for q in self.queues)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def model_problems(self) -> list[str]:
         """One line per worker stage running without its model."""
         problems = []
         for worker in self.workers:
-            for stage, info in (worker.get("stages") or {}).items():
+            for stage, info in (worker.details.get("stages") or {}).items():
                 if info.get("error"):
-                    problems.append(
-                        f"{worker.get('host')}:{worker.get('pid')} {stage}: {info['error']}"
-                    )
+                    problems.append(f"{worker.host}:{worker.pid} {stage}: {info['error']}")
         return problems
 
 
@@ -72,21 +79,6 @@ def _index_stream_depth(client: redis.Redis) -> QueueDepth:
     return QueueDepth(name="index", waiting=waiting, pending=pending)
 
 
-def read_heartbeats(client: redis.Redis, prefix: str, *, named: bool = False) -> list[dict[str, Any]]:
-    """Live heartbeats under ``prefix``. With ``named``, keys are ``<service>:...`` and each
-    heartbeat gets that service name unless it states one."""
-    keys = sorted(client.scan_iter(match=prefix + "*", count=500))
-    beats = []
-    for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
-        if value is None:
-            continue  # expired between SCAN and MGET
-        beat = json.loads(value)
-        if named:
-            beat.setdefault("service", as_text(key).removeprefix(prefix).split(":", 1)[0])
-        beats.append(beat)
-    return beats
-
-
 def collect_status(client: redis.Redis) -> Status:
     queues = [QueueDepth(name=stage, waiting=int(client.llen(q))) for stage, q in STAGE_QUEUES.items()]
     queues.append(_index_stream_depth(client))
@@ -95,8 +87,7 @@ def collect_status(client: redis.Redis) -> Status:
         files=Registry(client).counts(),
         queues=queues,
         processing=processing,
-        workers=read_heartbeats(client, WORKERS_KEY),
-        services=read_heartbeats(client, SERVICES_KEY, named=True),
+        heartbeats=read_heartbeats(client),
         failures=Registry(client).failures(),
         dead_letters=int(client.llen(TASK_DEAD_LETTER_KEY)),
         at=utcnow(),

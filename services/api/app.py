@@ -6,29 +6,26 @@ or a path, so the API cannot be turned into a general Elasticsearch proxy.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, List, Optional
 
 import redis
 from elasticsearch import ApiError, NotFoundError, TransportError
 from fastapi import FastAPI, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from typing_extensions import Annotated
 
 from services.api.deps import elasticsearch_for, redis_for
-from shared.queues import WORKERS_KEY
+from shared.heartbeat import Heartbeat, HeartbeatWriter, read_heartbeats
 from shared.schemas import ArticleDocument
-from shared.search.models import SearchInputError, SearchParams, SearchResult, input_errors
+from shared.search.models import SearchInputError, SearchParams, SearchResult
 from shared.search.query import get_article, search
 from shared.settings import Settings, get_settings
-from shared.status import read_heartbeats
+from shared.status import WORKER_SERVICE
 
 DOC_ID_PATTERN = r"^[0-9a-f]{32}$"
-
-
-class StoredArticle(ArticleDocument):
-    indexed_at: Optional[datetime] = None
 
 
 class Part(BaseModel):
@@ -43,7 +40,7 @@ class ElasticsearchPart(Part):
 
 class WorkersPart(Part):
     count: int = 0
-    workers: List[dict[str, Any]] = []
+    workers: List[Heartbeat] = []
 
 
 class Health(BaseModel):
@@ -59,34 +56,29 @@ def _unavailable(what: str, exc: Exception) -> HTTPException:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API; ``settings`` default to ``get_settings()``, read at each request."""
+    def current() -> Settings:
+        return settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        cfg = current()
+        heartbeat = HeartbeatWriter(lambda: redis_for(cfg.redis_url), "api", cfg.heartbeat_seconds,
+                                    lambda: {"listen": f"{cfg.api_host}:{cfg.api_port}"})
+        heartbeat.start()
+        try:
+            yield
+        finally:
+            heartbeat.stop()
+
     app = FastAPI(
         title="Dateline",
         description="Search an enriched archive of news articles.",
         version="1",
+        lifespan=lifespan,
     )
 
-    def current() -> Settings:
-        return settings or get_settings()
-
     @app.get("/search", response_model=SearchResult)
-    def search_articles(
-        q: Annotated[str, Query(description="Query-string syntax over title, body and summary.")] = "*",
-        size: Annotated[int, Query(ge=0, le=100)] = 10,
-        page: Annotated[int, Query(ge=1)] = 1,
-        lang: Annotated[List[str], Query(description="Language codes (any of).")] = [],
-        source: Annotated[List[str], Query(description="Sources (any of).")] = [],
-        entity: Annotated[List[str], Query(description="TYPE=NAME, repeatable; all must match.")] = [],
-        since: Annotated[Optional[str], Query(description="YYYY, YYYY-MM, YYYY-MM-DD or ISO time.")] = None,
-        until: Annotated[Optional[str], Query(description="Inclusive upper bound, same forms.")] = None,
-        collapse: Annotated[bool, Query(description="One hit per identical text.")] = True,
-    ) -> SearchResult:
-        try:
-            params = SearchParams(
-                query=q, size=size, page=page, lang=lang, source=source, entity=entity,
-                since=since, until=until, collapse=collapse,
-            )
-        except ValidationError as exc:
-            raise HTTPException(status_code=422, detail=input_errors(exc)) from None
+    def search_articles(params: Annotated[SearchParams, Query()]) -> SearchResult:
         cfg = current()
         try:
             return search(elasticsearch_for(cfg.elasticsearch_url), cfg.index, params)
@@ -99,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except (TransportError, ApiError) as exc:
             raise _unavailable("Elasticsearch", exc) from None
 
-    @app.get("/articles/{doc_id}", response_model=StoredArticle, responses={404: {"description": "No such article"}})
+    @app.get("/articles/{doc_id}", response_model=ArticleDocument, responses={404: {"description": "No such article"}})
     def article(doc_id: Annotated[str, Path(pattern=DOC_ID_PATTERN, description="32 hex digits.")]) -> Any:
         cfg = current()
         try:
@@ -118,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/status")
     def status() -> Any:
-        from shared.status import collect_status  # the lead's module; imported late on purpose
+        from shared.status import collect_status
 
         cfg = current()
         try:
@@ -152,7 +144,7 @@ def check_health(cfg: Settings) -> Health:
     workers_part = WorkersPart(ok=False, detail="Redis is down" if not redis_part.ok else "")
     if redis_part.ok:
         try:
-            beats = read_heartbeats(client, WORKERS_KEY)
+            beats = read_heartbeats(client, WORKER_SERVICE)
             workers_part = WorkersPart(
                 ok=bool(beats), count=len(beats), workers=beats,
                 detail="" if beats else "no enrichment worker has a live heartbeat; start one",

@@ -7,7 +7,7 @@ from functools import lru_cache
 import redis
 from elasticsearch import Elasticsearch
 
-from shared.registry import connect
+from shared.redis_client import connect
 from shared.search.client import make_client
 
 

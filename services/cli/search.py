@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
-from typing import List, Optional
+from typing import Any, List, Optional, get_origin
 
 import typer
 from elasticsearch import ApiError, NotFoundError, TransportError
@@ -12,7 +13,6 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from typing_extensions import Annotated
 
 from shared.search.client import make_client
 from shared.search.models import SearchHit, SearchInputError, SearchParams, SearchResult, input_errors
@@ -22,27 +22,11 @@ from shared.settings import get_settings
 _EM = re.compile(r"</?em>")
 
 
-def search_command(
-    query: Annotated[str, typer.Argument(help='Query-string syntax, e.g. \'strike AND title:harbour\'.')] = "*",
-    size: Annotated[int, typer.Option(help="Hits per page (at most 100).")] = 10,
-    page: Annotated[int, typer.Option(help="Page number, from 1.")] = 1,
-    lang: Annotated[Optional[List[str]], typer.Option(help="Language code; repeat for any of several.")] = None,
-    source: Annotated[Optional[List[str]], typer.Option(help="Source name; repeat for any of several.")] = None,
-    entity: Annotated[
-        Optional[List[str]], typer.Option(help="TYPE=NAME (person, organization, location, misc); repeat: all must match.")
-    ] = None,
-    since: Annotated[Optional[str], typer.Option(help="Published on/after: YYYY, YYYY-MM, YYYY-MM-DD or ISO time.")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Published on/before (inclusive), same forms.")] = None,
-    no_collapse: Annotated[bool, typer.Option("--no-collapse", help="Show every copy of identical articles.")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-) -> None:
+def search_command(query: str, json_output: bool, **options: Any) -> None:
     """Search the archive: full text with filters, facets and highlights."""
     err = Console(stderr=True)
     try:
-        params = SearchParams(
-            query=query, size=size, page=page, lang=lang or [], source=source or [],
-            entity=entity or [], since=since, until=until, collapse=not no_collapse,
-        )
+        params = SearchParams(query=query, **{k: v for k, v in options.items() if v is not None})
     except ValidationError as exc:
         err.print(f"[red]error:[/] {escape(input_errors(exc))}")
         raise typer.Exit(2) from None
@@ -66,6 +50,39 @@ def search_command(
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         print_result(result, Console())
+
+
+def _options_from_search_params() -> None:
+    """Give ``search_command`` one option per ``SearchParams`` field (declared there once):
+    ``--lang``, ``--entity`` ... with the field's default and description; lists repeat."""
+    fields = SearchParams.model_fields
+    parameters = [
+        inspect.Parameter(
+            "query", inspect.Parameter.KEYWORD_ONLY, annotation=str,
+            default=typer.Argument(fields["query"].default, help=fields["query"].description
+                                   + " E.g. 'strike AND title:harbour'."),
+        )
+    ]
+    for name, field in fields.items():
+        if name == "query":
+            continue
+        annotation: Any = field.annotation
+        default = field.get_default(call_default_factory=True)
+        if get_origin(annotation) is list:
+            annotation, default = Optional[List[str]], None  # noqa: UP006,UP045 - typer reads these forms
+        parameters.append(inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+            default=typer.Option(default, help=field.description or ""),
+        ))
+    parameters.append(inspect.Parameter(
+        "json_output", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+        default=typer.Option(False, "--json", help="Print the result as JSON."),
+    ))
+    search_command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    search_command.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+
+
+_options_from_search_params()
 
 
 def _snippet(hit: SearchHit, width: int = 160) -> str:
@@ -99,7 +116,7 @@ def print_result(result: SearchResult, console: Console) -> None:
         for hit in result.hits:
             entities = hit.entities
             who = "\n".join(
-                filter(None, (_top(entities.get(k, [])) for k in ("person", "organization", "location")))
+                filter(None, (_top(names) for names in (entities.person, entities.organization, entities.location)))
             )
             table.add_row(
                 f"[bold]{escape(hit.title or '(untitled)')}[/]\n{_snippet(hit)}",

@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.registry import connect, format_failure
+from shared.redis_client import connect
+from shared.registry import format_failure
 from shared.settings import get_settings
 from shared.status import collect_status
 
@@ -27,10 +28,7 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Machi
         )
         raise typer.Exit(2) from exc
     if json_output:
-        body = status.model_dump(mode="json")
-        body["queued"] = status.queued
-        body["model_problems"] = status.model_problems
-        typer.echo(json.dumps(body, indent=2))
+        typer.echo(json.dumps(status.model_dump(mode="json"), indent=2))
         return
 
     console = Console()
@@ -49,10 +47,13 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Machi
 
     workers = Table("worker", "stage", "model", "state", title="Workers", title_justify="left")
     for worker in status.workers:
-        for stage, info in (worker.get("stages") or {}).items():
+        for stage, info in (worker.details.get("stages") or {}).items():
             # The full reason is printed once below the table.
-            state = "[green]loaded[/green]" if info.get("loaded") else "[red]model missing[/red]"
-            workers.add_row(f"{worker.get('host')}:{worker.get('pid')}", stage, str(info.get("model")), state)
+            if worker.state == "starting":
+                state = "[yellow]starting[/yellow]"
+            else:
+                state = "[green]loaded[/green]" if info.get("loaded") else "[red]model missing[/red]"
+            workers.add_row(f"{worker.host}:{worker.pid}", stage, str(info.get("model")), state)
     if status.workers:
         console.print(workers)
     else:
@@ -60,7 +61,7 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Machi
     for problem in status.model_problems:
         console.print(f"[red]model missing[/red] {problem}")
     for service in status.services:
-        console.print(f"service {service.get('service', '?')} on {service.get('host')} (pid {service.get('pid')})")
+        console.print(f"service {service.service} on {service.host} (pid {service.pid}, {service.state})")
 
     if status.failures:
         console.print(f"[bold red]Failures ({len(status.failures)})[/bold red]")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
-from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shared.schemas import ENTITY_TYPES
+from shared.schemas import ENTITY_TYPES, ArticleDocument, Entity, Mention
 
 # Elasticsearch's default index.max_result_window: from + size may not exceed it.
 MAX_RESULT_WINDOW = 10_000
@@ -83,16 +82,24 @@ def parse_when(value: str, *, end: bool) -> str:
 
 
 class SearchParams(BaseModel):
-    query: str = Field("*", description="Query-string syntax over title, body and summary.")
+    """Every search parameter, declared once: the API reads them as query parameters
+    (``q``, ``lang`` ...) and ``dateline search`` builds its options from them."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    query: str = Field("*", alias="q", description="Query-string syntax over title, body and summary.")
     lang: list[str] = Field(default_factory=list, description="Language codes (any of).")
     source: list[str] = Field(default_factory=list, description="Sources (any of).")
-    entity: list[str] = Field(default_factory=list, description="TYPE=NAME filters (all of).")
+    entity: list[str] = Field(
+        default_factory=list,
+        description="TYPE=NAME (person, organization, location, misc); repeat: all must match.",
+    )
     since: str | None = Field(None, description="Published at or after (YYYY[-MM[-DD]] or ISO).")
     until: str | None = Field(None, description="Published at or before (inclusive).")
-    size: int = Field(10, ge=0, le=100)
-    page: int = Field(1, ge=1)
+    size: int = Field(10, ge=0, le=100, description="Hits per page (at most 100).")
+    page: int = Field(1, ge=1, description="Page number, from 1.")
     collapse: bool = Field(True, description="Show one of each set of identical articles.")
-    facet_size: int = Field(10, ge=1, le=100)
+    facet_size: int = Field(10, ge=1, le=100, description="Values shown per facet (at most 100).")
 
     @field_validator("entity")
     @classmethod
@@ -123,22 +130,16 @@ class SearchParams(BaseModel):
         return [parse_entity(item) for item in self.entity]
 
 
-class SearchHit(BaseModel):
-    id: str
-    title: str | None = None
-    body: str | None = None
-    summary: str | None = None
-    language: str | None = None
-    entities: dict[str, list[str]] = Field(default_factory=dict)
-    provenance: dict[str, Any] = Field(default_factory=dict)
-    source_path: str | None = None
-    source: str | None = None
-    published_at: datetime | None = None
-    dateline: str | None = None
-    format: str | None = None
-    content_sha256: str | None = None
+class SearchHit(ArticleDocument):
+    """A stored document as search returns it: the document (without the fields search
+    leaves out of ``_source``), its score and highlighted fragments."""
+
     score: float | None = None
     highlight: dict[str, list[str]] = Field(default_factory=dict)
+    # Left out of ``_source`` by search (see ``query.SOURCE_EXCLUDES``): not in a hit at all.
+    mentions: list[Mention] = Field(default_factory=list, exclude=True)
+    entity_list: list[Entity] = Field(default_factory=list, exclude=True)
+    summary_sentences: list[int] = Field(default_factory=list, exclude=True)
 
 
 class SearchResult(BaseModel):

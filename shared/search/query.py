@@ -15,6 +15,7 @@ from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
+from shared.schemas import ArticleDocument
 from shared.search.models import (
     FACET_FIELDS,
     SearchHit,
@@ -181,39 +182,23 @@ def to_result(response: Any, params: SearchParams) -> SearchResult:
 
 
 def _hit(raw: dict[str, Any]) -> SearchHit:
-    source = raw.get("_source", {})
     highlight: dict[str, list[str]] = {}
     for field, fragments in raw.get("highlight", {}).items():
         base = field.split(".", 1)[0]  # body.en -> body
         merged = highlight.setdefault(base, [])
         merged.extend(f for f in fragments if f not in merged)
-    return SearchHit(
-        id=raw["_id"],
-        title=source.get("title"),
-        body=source.get("body"),
-        summary=source.get("summary"),
-        language=source.get("language"),
-        entities=source.get("entities") or {},
-        provenance=source.get("provenance") or {},
-        source_path=source.get("source_path"),
-        source=source.get("source"),
-        published_at=source.get("published_at"),
-        dateline=source.get("dateline"),
-        format=source.get("format"),
-        content_sha256=source.get("content_sha256"),
-        score=raw.get("_score"),
-        highlight=highlight,
-    )
+    return SearchHit.model_validate({**raw.get("_source", {}), "id": raw["_id"], "score": raw.get("_score"),
+                                     "highlight": highlight})
 
 
-def get_article(es: Elasticsearch, alias: str, doc_id: str) -> dict[str, Any] | None:
+def get_article(es: Elasticsearch, alias: str, doc_id: str) -> ArticleDocument | None:
     """The stored document with id ``doc_id`` behind ``alias``, or None."""
     try:
         found = es.search(index=alias, query={"ids": {"values": [doc_id]}}, size=1)
     except NotFoundError:
         return None
     hits = found["hits"]["hits"]
-    return dict(hits[0]["_source"]) if hits else None
+    return ArticleDocument.model_validate(hits[0]["_source"]) if hits else None
 
 
 def _reason(exc: BadRequestError) -> str:

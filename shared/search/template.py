@@ -30,7 +30,9 @@ import copy
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
+from pydantic import BaseModel
 
+from shared.schemas import ENTITY_TYPES, STAGES, ArticleDocument, Entity, StageRecord
 from shared.settings import Settings
 
 # Bump when the mapping or analysis changes; then run ``dateline index migrate``.
@@ -71,7 +73,7 @@ SUBFIELD_ANALYZERS: dict[str, str] = {
     "cjk": "cjk",
 }
 TEXT_FIELDS = ("title", "body", "summary")
-ENTITY_FIELDS = ("entities.person", "entities.organization", "entities.location", "entities.misc")
+ENTITY_FIELDS = tuple(f"entities.{kind}" for kind in ENTITY_TYPES)
 
 
 def template_name(alias: str) -> str:
@@ -120,56 +122,69 @@ def _text(subfields: list[str], keyword: bool = False) -> dict[str, Any]:
 
 
 def _stage_record() -> dict[str, Any]:
-    return {
-        "properties": {
-            "model": _keyword(),
-            "version": _keyword(),
-            "status": _keyword(),
-            "seconds": {"type": "float"},
-            "error": {"type": "text", "fields": {"keyword": _keyword(1024)}},
-            "at": {"type": "date"},
-        }
+    properties: dict[str, dict[str, Any]] = {
+        "model": _keyword(),
+        "version": _keyword(),
+        "status": _keyword(),
+        "seconds": {"type": "float"},
+        "error": {"type": "text", "fields": {"keyword": _keyword(1024)}},
+        "at": {"type": "date"},
     }
+    return {"properties": _complete(StageRecord, properties)}
+
+
+def _complete(model: type[BaseModel], properties: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``properties`` for exactly ``model``'s fields: a field added to the schema without a
+    mapping fails here, at build time, instead of going unindexed under ``dynamic: false``."""
+    missing = set(model.model_fields) - set(properties)
+    extra = set(properties) - set(model.model_fields)
+    if missing or extra:
+        raise RuntimeError(
+            f"the index mapping and {model.__name__} disagree: unmapped {sorted(missing)}, "
+            f"unknown {sorted(extra)}; update shared/search/template.py and bump TEMPLATE_VERSION"
+        )
+    return {name: properties[name] for name in model.model_fields}
 
 
 def build_mappings(languages: bool) -> dict[str, Any]:
     subfields = sorted(SUBFIELD_ANALYZERS) if languages else []
+    properties: dict[str, dict[str, Any]] = {
+        "id": _keyword(),
+        "source_path": _keyword(4096),
+        "record": {"type": "integer"},
+        "revision": {"type": "long"},
+        "format": _keyword(),
+        "title": _text(subfields, keyword=True),
+        "body": _text(subfields),
+        "content_sha256": _keyword(),
+        "source": _keyword(),
+        "published_at": {"type": "date"},
+        "author": {"type": "text", "fields": {"keyword": _keyword()}},
+        "url": _keyword(4096),
+        "dateline": _keyword(),
+        "language_hint": _keyword(),
+        "ingested_at": {"type": "date"},
+        "language": _keyword(),
+        "language_confidence": {"type": "float"},
+        # One keyword field per entity type (the facets), from the schema's own list.
+        "entities": {"properties": {kind: _keyword() for kind in ENTITY_TYPES}},
+        "entity_list": {
+            "type": "nested",
+            "properties": _complete(Entity, {"name": _keyword(), "type": _keyword(), "count": {"type": "integer"}}),
+        },
+        "mentions": {"type": "object", "enabled": False},
+        "summary": _text(subfields),
+        "summary_sentences": {"type": "integer", "index": False},
+        # One record per stage, from the schema's own list of stages.
+        "provenance": {"properties": {stage: _stage_record() for stage in STAGES}},
+        "enriched_at": {"type": "date"},
+        # Set by the indexer on every write: lets a migration catch up with late writes.
+        "indexed_at": {"type": "date"},
+    }
     return {
         "dynamic": False,
         "_meta": {"project": "dateline", "template_version": TEMPLATE_VERSION},
-        "properties": {
-            "id": _keyword(),
-            "source_path": _keyword(4096),
-            "record": {"type": "integer"},
-            "revision": {"type": "long"},
-            "format": _keyword(),
-            "title": _text(subfields, keyword=True),
-            "body": _text(subfields),
-            "content_sha256": _keyword(),
-            "source": _keyword(),
-            "published_at": {"type": "date"},
-            "author": {"type": "text", "fields": {"keyword": _keyword()}},
-            "url": _keyword(4096),
-            "dateline": _keyword(),
-            "language_hint": _keyword(),
-            "ingested_at": {"type": "date"},
-            "language": _keyword(),
-            "language_confidence": {"type": "float"},
-            "entities": {"properties": {name: _keyword() for name in ("person", "organization", "location", "misc")}},
-            "entity_list": {
-                "type": "nested",
-                "properties": {"name": _keyword(), "type": _keyword(), "count": {"type": "integer"}},
-            },
-            "mentions": {"type": "object", "enabled": False},
-            "summary": _text(subfields),
-            "summary_sentences": {"type": "integer", "index": False},
-            "provenance": {
-                "properties": {stage: _stage_record() for stage in ("language", "entities", "summary")}
-            },
-            "enriched_at": {"type": "date"},
-            # Set by the indexer on every write: lets a migration catch up with late writes.
-            "indexed_at": {"type": "date"},
-        },
+        "properties": _complete(ArticleDocument, properties),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -12,6 +13,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
+from shared.heartbeat import HeartbeatWriter
 from shared.schemas import ArticleDocument, Entities, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index
@@ -83,17 +85,17 @@ def test_article_by_id(client):
 
 def test_health_reports_each_part(client, settings, redis_url):
     r = redis.Redis.from_url(redis_url)
-    key = f"dateline:worker:test-{uuid.uuid4().hex[:6]}"
-    r.set(key, json.dumps({"host": "h-" + key, "pid": 1}), ex=60)
+    worker = HeartbeatWriter(lambda: r, "worker", 10.0, lambda: {"queues": ["entities"]}).start()
     try:
         response = client.get("/health")
         body = response.json()
         assert response.status_code == 200, body
         assert body["redis"]["ok"] and body["elasticsearch"]["ok"]
         assert body["elasticsearch"]["index"] == settings.index
-        assert any(w["host"] == "h-" + key and w["pid"] == 1 for w in body["workers"]["workers"])
+        assert any(w["pid"] == os.getpid() and w["details"]["queues"] == ["entities"]
+                   for w in body["workers"]["workers"])
     finally:
-        r.delete(key)
+        worker.stop()
 
 
 def test_health_is_503_when_elasticsearch_is_down(settings, redis_url):

@@ -79,7 +79,7 @@ def test_query_and_highlight(es, alias):
     assert "<em>strike</em>" in " ".join(hit.highlight["body"])
     assert "<em>strike</em>" in " ".join(hit.highlight["title"])
     assert hit.score and hit.score > 0
-    assert hit.entities["person"] == ["Olaf Scholz"]
+    assert hit.entities.person == ["Olaf Scholz"]
 
 
 def test_field_syntax_and_filters(es, alias):
@@ -121,7 +121,7 @@ def test_odd_queries_never_raise_raw_errors(es, alias):
 
 def test_get_article(es, alias):
     found = get_article(es, alias, document_id("c.txt"))
-    assert found and found["title"] == "Streik im Hafen"
+    assert found and found.title == "Streik im Hafen"
     assert get_article(es, alias, "0" * 32) is None
 
 
