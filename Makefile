@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run up down status test test-unit test-integration bench eval lint clean help
+.PHONY: setup run up down status test test-unit test-integration bench eval lint typecheck clean help
 
 help:
 	@echo "make run    - start everything in the foreground (Ctrl-C stops it)"
@@ -14,7 +14,8 @@ help:
 	@echo "make bench  - benchmarks (figures go in the README)"
 	@echo "make eval   - summary quality (ROUGE) against Lead-3"
 	@echo "make status - what is queued, processing, indexed and failed"
-	@echo "make lint   - static checks (ruff)"
+	@echo "make lint   - static checks: ruff, and the import contracts (services never import each other)"
+	@echo "make typecheck - mypy over services/ and shared/"
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -55,6 +56,10 @@ bench: setup
 
 lint: $(STAMP)
 	$(BIN)/ruff check services shared tests
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 eval: $(STAMP)
 	$(BIN)/python -m services.worker.evaluation

@@ -7,7 +7,7 @@ same queues, workers and indexer as new articles.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import typer
 from elasticsearch import helpers
@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from shared.celery_app import make_app
 from shared.pipeline import submit_document
-from shared.schemas import STAGES, ArticleDocument, StageName
+from shared.schemas import STAGES, ArticleDocument
 from shared.search.client import make_client
 from shared.settings import get_settings
 
@@ -42,7 +42,6 @@ def reprocess_command(
     """Re-run one stage for indexed documents, from their stored text, with a progress bar."""
     if stage not in STAGES:
         raise typer.BadParameter(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
-    chosen = cast(StageName, stage)
     settings = get_settings()
     celery_app = make_app(settings)
     es = make_client()
@@ -61,7 +60,7 @@ def reprocess_command(
             except ValidationError as exc:
                 unreadable.append(f"{hit['_id']}: {exc.errors()[0]['msg']}")
             else:
-                submit_document(celery_app, document, stages=[chosen])
+                submit_document(celery_app, document, stages=[stage])
                 queued += 1
             progress.advance(bar)
     typer.echo(f"Queued {queued} document(s) for the {stage} stage; `dateline status` shows progress.")

@@ -59,8 +59,8 @@ def _options_from_search_params() -> None:
     parameters = [
         inspect.Parameter(
             "query", inspect.Parameter.KEYWORD_ONLY, annotation=str,
-            default=typer.Argument(fields["query"].default, help=fields["query"].description
-                                   + " E.g. 'strike AND title:harbour'."),
+            default=typer.Argument(fields["query"].default,
+                                   help=f"{fields['query'].description} E.g. 'strike AND title:harbour'."),
         )
     ]
     for name, field in fields.items():

