@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from services.ingest.cleaning import content_sha256
 from services.ingest.readers.base import ParsedArticle
 from shared.schemas import ArticleDocument, document_id
+from shared.text.whitespace import content_sha256
 
 
 def source_path_for(path: Path, inbox: Path) -> str:

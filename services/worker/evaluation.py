@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
+from shared.text.article import clean_text
+from shared.text.sentences import split_sentences
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -46,17 +49,9 @@ class Row:
 
 
 def clean_article(text: str) -> tuple[str, str]:
-    """(title, body) as ingest would store them; a plain fallback if ingest is absent."""
-    try:
-        from services.ingest.cleaning import clean_text
-    except ImportError:
-        clean_text = None
-    if clean_text is not None:
-        cleaned = clean_text(text)
-        if cleaned.body:
-            return cleaned.title, cleaned.body
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    return "", "\n".join(lines).strip()
+    """(title, body) as ingest stores them: the one cleaning every format shares."""
+    cleaned = clean_text(text)
+    return cleaned.title, cleaned.body
 
 
 def load_articles(extra_dirs: list[Path] | None = None) -> list[Article]:
@@ -77,8 +72,6 @@ def load_articles(extra_dirs: list[Path] | None = None) -> list[Article]:
 
 
 def lead(body: str, count: int = 3) -> str:
-    from shared.text.sentences import split_sentences
-
     return " ".join(span.text for span in split_sentences(body)[:count])
 
 

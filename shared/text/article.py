@@ -115,6 +115,19 @@ def clean_text(text: str, title: str | None = None) -> CleanedText:
     )
 
 
+def clean_story(text: str, title: str | None = None) -> CleanedText:
+    """``clean_text`` for text a file declares to be the story (a JSON body field, the main
+    text of an HTML page).
+
+    The one difference: a single line without a given headline is the story, titled by
+    its first sentence, where a text file would read it as a headline without a story.
+    """
+    cleaned = clean_text(text, title)
+    if not cleaned.body and not (title or "").strip() and cleaned.title:
+        cleaned = clean_text(text, title=make_title(first_sentence(cleaned.title)))
+    return cleaned
+
+
 def _headline(title: str) -> str:
     return make_title(title) if len(title) > TITLE_MAX_CHARS else title
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.ingest.readers.base import (
+    BLANK_FILE,
     EMPTY_FILE,
     Format,
     ParsedArticle,
@@ -44,6 +45,7 @@ def read_file(path: Path, data: bytes) -> ReadResult:
 
 
 __all__ = [
+    "BLANK_FILE",
     "EMPTY_FILE",
     "Format",
     "ParsedArticle",

@@ -5,27 +5,42 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
+
+from shared.text.article import CleanedText
 
 Format = Literal["text", "markdown", "html", "json", "jsonl"]
 
 
-class ParsedArticle(BaseModel):
-    """One article as a reader found it, before it becomes an ArticleDocument."""
+class ParsedArticle(CleanedText):
+    """One article as a reader found it, before it becomes an ArticleDocument.
 
-    title: str
-    body: str
+    The cleaned text's fields (title, body, date, dateline) plus what the file says about
+    the article; ``from_cleaned`` is the one place that puts the two together.
+    """
+
     format: Format
     record: int = Field(0, description="Position within the file (list item / JSONL line).")
     line: int | None = Field(None, description="1-based line number (JSON Lines).")
     source: str | None = Field(None, description="Publisher named by the file itself.")
-    published_at: datetime | None = None
     author: str | None = None
     url: str | None = None
-    dateline: str | None = None
     language_hint: str | None = None
+
+    @classmethod
+    def from_cleaned(
+        cls, cleaned: CleanedText, *, published_at: datetime | None = None, **metadata: Any
+    ) -> ParsedArticle:
+        """The article of ``cleaned`` text with the file's ``metadata`` (format, source...).
+
+        A date the file states (a JSON field, front matter, a page's meta tag) wins over
+        one found in the text: it is the publisher's own record.
+        """
+        return cls.model_validate(
+            {**dict(cleaned), **metadata, "published_at": published_at or cleaned.published_at}
+        )
 
 
 class ReadIssue(BaseModel):
@@ -60,3 +75,11 @@ class Reader(ABC):
 
 
 EMPTY_FILE = "file is empty: add the article text or remove the file"
+BLANK_FILE = (
+    "the file is blank: it holds only spaces or empty lines; add the article text or "
+    "remove the file"
+)
+NO_STORY = (
+    "no article text was found: the file holds only a date line, photo captions or site "
+    "menus; add the story itself"
+)

@@ -1,4 +1,5 @@
-"""HTML pages: trafilatura finds the story among navigation, ads, footers and scripts."""
+"""HTML pages: trafilatura finds the story among navigation, ads, footers and scripts;
+its text then gets the same cleaning as every other format."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from typing import Any, ClassVar
 
 import trafilatura
 
-from services.ingest.cleaning import clean_body, is_sentence, normalize_whitespace, parse_date
 from services.ingest.readers._decode import decode
 from services.ingest.readers.base import ParsedArticle, Reader, ReadError, ReadResult
+from services.ingest.readers.metadata import language_of, name_of, text_of
+from shared.text.article import clean_story
+from shared.text.dates import parse_date
+from shared.text.sentences import ends_sentence
 
 log = logging.getLogger(__name__)
 
@@ -54,29 +58,22 @@ class HtmlReader(Reader):
                 "no article text found in this HTML page (only navigation, scripts or "
                 "boilerplate): save the article page itself, or its text as .txt"
             )
-        title = normalize_whitespace(doc.title or "")
-        lines = [line for line in normalize_whitespace(doc.text).split("\n") if line]
-        if title and lines and normalize_whitespace(lines[0]).casefold() == title.casefold():
-            lines = lines[1:]  # the page's <h1> repeats the title
-        if not title and len(lines) > 1:
-            title, lines = lines[0], lines[1:]
-        body, dateline = clean_body("\n\n".join(lines))
-        if len(body.split()) < _MIN_WORDS and not is_sentence(body):
-            body = ""
-        if not body:
+        # trafilatura puts one paragraph on each line; the other formats keep a blank
+        # line between paragraphs, and so does the body of an HTML page.
+        paragraphs = "\n\n".join(line for line in doc.text.split("\n") if line.strip())
+        cleaned = clean_story(paragraphs, title=doc.title)
+        if len(cleaned.body.split()) < _MIN_WORDS and not ends_sentence(cleaned.body):
             raise ReadError(
-                f"the HTML page has a title ({title[:60]!r}) but no article text: "
+                f"the HTML page has a title ({cleaned.title[:60]!r}) but no article text: "
                 "save the full article page"
             )
-        article = ParsedArticle(
-            title=title or body.split("\n", 1)[0][:140],
-            body=body,
-            format="html",
-            source=(doc.sitename or "").strip() or None,
+        article = ParsedArticle.from_cleaned(
+            cleaned,
             published_at=parse_date(doc.date),
-            author=(doc.author or "").strip() or None,
-            url=(doc.url or "").strip() or None,
-            dateline=dateline,
-            language_hint=(doc.language or "").strip().lower() or None,
+            format="html",
+            source=name_of(doc.sitename),
+            author=name_of(doc.author),
+            url=text_of(doc.url),
+            language_hint=language_of(doc.language),
         )
         return ReadResult(articles=[article])

@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from services.ingest.readers._decode import decode
-from services.ingest.readers.base import EMPTY_FILE, Reader, ReadError, ReadIssue, ReadResult
+from services.ingest.readers.base import Reader, ReadError, ReadIssue, ReadResult
 from services.ingest.readers.fields import BODY_FIELDS, LIST_WRAPPERS, article_from_object
+from services.ingest.readers.json_errors import describe
+
+EMPTY_LIST = "file is empty: its list holds no articles; add article objects to it or remove the file"
 
 
 class JsonReader(Reader):
@@ -20,8 +23,7 @@ class JsonReader(Reader):
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ReadError(
-                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; "
-                "fix the syntax there (or use .jsonl for one article per line)",
+                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {describe(exc, 'file')}",
                 line=exc.lineno,
             ) from exc
         items = _article_items(value)
@@ -38,7 +40,7 @@ class JsonReader(Reader):
                     ReadIssue(reason=f"item {index + 1} of {len(items)}: {exc.reason}")
                 )
         if not result.articles and not result.errors:
-            raise ReadError(EMPTY_FILE)
+            raise ReadError(EMPTY_LIST)
         return result
 
 

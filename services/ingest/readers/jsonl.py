@@ -9,6 +9,7 @@ from typing import ClassVar
 from services.ingest.readers._decode import decode
 from services.ingest.readers.base import EMPTY_FILE, Reader, ReadError, ReadIssue, ReadResult
 from services.ingest.readers.fields import article_from_object
+from services.ingest.readers.json_errors import describe
 
 
 class JsonLinesReader(Reader):
@@ -26,8 +27,8 @@ class JsonLinesReader(Reader):
                 result.errors.append(
                     ReadIssue(
                         line=number,
-                        reason=f"not valid JSON ({exc.msg} at column {exc.colno}): "
-                        "fix this line; each line must be one complete JSON object",
+                        reason=f"this line is not valid JSON at column {exc.colno}: "
+                        f"{describe(exc, 'line')}",
                     )
                 )
             else:

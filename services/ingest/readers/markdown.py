@@ -1,72 +1,84 @@
-"""Markdown to plain text: enough to take headings, emphasis and links apart.
+"""Markdown to plain text with markdown-it-py: the text of each block, without markup.
 
-Not a Markdown renderer: articles use little markup, and the cleaning rules for plain
-text then apply unchanged.
+Headings and paragraphs become paragraphs of their own (a blank line apart), list items
+one line each, soft-wrapped lines are joined; links keep their text, images and raw HTML
+tags go, inline code keeps its words. The cleaning for plain text then applies unchanged.
 """
 
 from __future__ import annotations
 
-import re
+from html.parser import HTMLParser
 
-_FRONT_MATTER = re.compile(r"\A---\n(?P<meta>.*?)\n(?:---|\.\.\.)\n", re.S)
-_META_LINE = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)\s*:\s*(?P<value>.*)$")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
-_SETEXT_OR_RULE = re.compile(r"^\s{0,3}(?:[-=*_]\s*){3,}$")
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+.*$")
-_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_ITALIC = re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])")
-_CODE = re.compile(r"`([^`]+)`")
-_QUOTE = re.compile(r"^\s{0,3}>\s?")
-_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
-
-def split_front_matter(text: str) -> tuple[dict[str, str], str]:
-    """Simple ``key: value`` YAML front matter (title, date, author...) and the rest."""
-    match = _FRONT_MATTER.match(text)
-    if not match:
-        return {}, text
-    meta: dict[str, str] = {}
-    for line in match.group("meta").split("\n"):
-        if m := _META_LINE.match(line):
-            meta[m.group("key").lower()] = m.group("value").strip().strip("\"'")
-    return meta, text[match.end() :]
-
-
-def strip_inline(text: str) -> str:
-    text = _IMAGE.sub("", text)
-    text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _CODE.sub(r"\1", text)
-    text = _BOLD.sub(r"\2", text)
-    text = _ITALIC.sub(r"\2", text)
-    return _HTML_TAG.sub("", text)
-
-
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+# CommonMark as written: no typographer (quotes and dashes stay as the author typed them).
+_MARKDOWN = MarkdownIt("commonmark")
+_LIST_OPEN = {"bullet_list_open", "ordered_list_open"}
+_LIST_CLOSE = {"bullet_list_close", "ordered_list_close"}
 
 
 def markdown_to_text(text: str) -> str:
     """Plain text with one line per paragraph (Markdown wraps paragraphs at will)."""
     out: list[str] = []
-    joinable = False  # whether the previous line is paragraph text a soft break continues
-    for line in text.split("\n"):
-        if _SETEXT_OR_RULE.match(line) or _REF_DEF.match(line) or not line.strip():
+    lists = 0  # depth of nested lists: their items are lines, not paragraphs
+    for token in _MARKDOWN.parse(text):
+        if token.type in _LIST_OPEN:
+            lists += 1
+        elif token.type in _LIST_CLOSE:
+            lists -= 1
+            if not lists:
+                out.append("")
+        elif token.type == "inline":
+            out.append(_inline_text(token))
+            if not lists:
+                out.append("")
+        elif token.type in ("fence", "code_block"):
+            out.extend([*token.content.rstrip("\n").split("\n"), ""])
+        elif token.type == "html_block":
+            out.extend([_html_text(token.content), ""])
+        elif token.type == "hr":
             out.append("")
-            joinable = False
-            continue
-        if m := _HEADING.match(line):
-            out.extend([strip_inline(m.group(1)), ""])  # a heading is a paragraph of its own
-            joinable = False
-            continue
-        line = strip_inline(_QUOTE.sub("", line)).strip()
-        if not line:
-            continue
-        if joinable and not _LIST_ITEM.match(line):
-            out[-1] = f"{out[-1]} {line}"
-        else:
-            out.append(line)
-        joinable = True
-    return "\n".join(out)
+    return "\n".join(out).strip()
+
+
+def _inline_text(token: Token) -> str:
+    parts: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "softbreak":
+            parts.append(" ")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+        # Images, raw HTML tags and the markers of links and emphasis carry no story text.
+    return "".join(parts).strip()
+
+
+class _TextOfHtml(HTMLParser):
+    """The text of a raw HTML block, without scripts and styles."""
+
+    _HIDDEN = {"script", "style"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._hidden += tag in self._HIDDEN
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def _html_text(html: str) -> str:
+    parser = _TextOfHtml()
+    parser.feed(html)
+    parser.close()
+    return " ".join(" ".join(parser.parts).split())

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from services.ingest.cleaning import clean_text, parse_date
 from services.ingest.readers._decode import decode
 from services.ingest.readers.base import (
-    EMPTY_FILE,
+    BLANK_FILE,
+    NO_STORY,
     ParsedArticle,
     Reader,
     ReadError,
     ReadResult,
 )
-from services.ingest.readers.markdown import markdown_to_text, split_front_matter
+from services.ingest.readers.front_matter import split_front_matter
+from services.ingest.readers.markdown import markdown_to_text
+from services.ingest.readers.metadata import language_of, name_of, text_of
+from shared.text.article import CleanedText, clean_text
+from shared.text.dates import parse_date
+from shared.text.whitespace import normalize_whitespace
 
 MARKDOWN_EXTENSIONS = (".md", ".markdown")
 
@@ -24,32 +29,38 @@ class TextReader(Reader):
 
     def read(self, path: Path, data: bytes) -> ReadResult:
         text = decode(data)
-        is_markdown = path.suffix.lower() in MARKDOWN_EXTENSIONS
-        meta: dict[str, str] = {}
-        if is_markdown:
-            meta, text = split_front_matter(text)
-            text = markdown_to_text(text)
-            if meta.get("title"):
-                # The front matter's title heads the text, so a repeated heading is dropped.
-                text = meta["title"] + "\n\n" + text
-        cleaned = clean_text(text)
-        if not cleaned.title and not cleaned.body:
-            raise ReadError(EMPTY_FILE)
-        title, body = cleaned.title, cleaned.body
-        if not body:
+        if path.suffix.lower() not in MARKDOWN_EXTENSIONS:
+            return _result(text, clean_text(text), format="text")
+
+        meta, markdown = split_front_matter(text)
+        if not markdown.strip():
             raise ReadError(
-                f"only a title line ({title[:60]!r}) was found, no article text: "
+                "the Markdown file holds only front matter, no article text: add the story "
+                "below the closing --- line"
+            )
+        plain = markdown_to_text(markdown)
+        # A title in the front matter heads the text, so a repeated heading is dropped.
+        cleaned = clean_text(plain, title=text_of(meta.get("title")))
+        return _result(
+            plain,
+            cleaned,
+            format="markdown",
+            published_at=parse_date(meta.get("date")),
+            author=name_of(meta.get("author")),
+            url=text_of(meta.get("url")),
+            source=name_of(meta.get("source")),
+            language_hint=language_of(meta.get("language") or meta.get("lang")),
+        )
+
+
+def _result(text: str, cleaned: CleanedText, **metadata: Any) -> ReadResult:
+    """The one article of ``text``, or ReadError saying why there is none."""
+    if not cleaned.body:
+        if cleaned.title:
+            raise ReadError(
+                f"only a title line ({cleaned.title[:60]!r}) was found, no article text: "
                 "add the story below the title"
             )
-        article = ParsedArticle(
-            title=title,
-            body=body,
-            format="markdown" if is_markdown else "text",
-            published_at=parse_date(meta.get("date")) or cleaned.published_at,
-            author=meta.get("author") or None,
-            url=meta.get("url") or None,
-            source=meta.get("source") or None,
-            language_hint=meta.get("language") or meta.get("lang") or None,
-            dateline=cleaned.dateline,
-        )
-        return ReadResult(articles=[article])
+        # Invisible characters (zero-width spaces) pass the decoder's blank check.
+        raise ReadError(BLANK_FILE if not normalize_whitespace(text) else NO_STORY)
+    return ReadResult(articles=[ParsedArticle.from_cleaned(cleaned, **metadata)])

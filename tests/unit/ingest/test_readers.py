@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.ingest.readers import (
+    BLANK_FILE,
     EMPTY_FILE,
     ReadError,
     ReadResult,
@@ -102,11 +103,20 @@ def test_text_in_utf16() -> None:
     assert (article.title, article.body) == ("Title", "Body text here.")
 
 
-@pytest.mark.parametrize("data", [b"", b"   \n\n\t\n", codecs.BOM_UTF8])
+@pytest.mark.parametrize("data", [b"", codecs.BOM_UTF8])
 def test_empty_text_file(data: bytes) -> None:
     with pytest.raises(ReadError) as err:
         read_bytes("x.txt", data)
     assert err.value.reason == EMPTY_FILE
+
+
+@pytest.mark.parametrize("data", [b"   \n\n\t\n", "\u00a0\n\u200b\n".encode()])
+def test_blank_text_file_says_blank(data: bytes) -> None:
+    # A file of only whitespace is blank, not empty: the product tells the two apart.
+    with pytest.raises(ReadError) as err:
+        read_bytes("x.txt", data)
+    assert err.value.reason == BLANK_FILE
+    assert "blank" in err.value.reason and "empty" not in err.value.reason.split(":")[0]
 
 
 def test_title_only_text_file() -> None:
@@ -309,7 +319,7 @@ def test_jsonl_record_positions_survive_a_fixed_line() -> None:
 
 
 def test_jsonl_all_blank() -> None:
-    with pytest.raises(ReadError, match="file is empty"):
+    with pytest.raises(ReadError, match="file is blank"):
         read_bytes("x.jsonl", b"\n\n  \n")
 
 

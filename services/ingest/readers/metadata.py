@@ -1,0 +1,50 @@
+"""Metadata values as files give them (JSON fields, YAML front matter) -> clean strings.
+
+Exporters write a person as ``"Ann"``, ``{"name": "Ann"}`` or a list of those, a
+language as ``"EN "``, a URL with stray spaces; YAML turns ``title: 2024`` into a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.text.whitespace import normalize_whitespace
+
+
+def name_of(value: Any) -> str | None:
+    """A person or organisation given as a string, ``{"name": ...}`` or a list of those."""
+    if isinstance(value, str):
+        return normalize_whitespace(value) or None
+    if isinstance(value, Mapping):
+        return name_of(value.get("name"))
+    if isinstance(value, list):
+        names = [n for n in (name_of(v) for v in value) if n]
+        return ", ".join(dict.fromkeys(names)) or None
+    return None
+
+
+def text_of(value: Any) -> str | None:
+    """A short text field (title, URL): strings, and numbers YAML did not leave as text."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    return normalize_whitespace(str(value)) or None
+
+
+def language_of(value: Any) -> str | None:
+    """A language hint as the worker expects it: lower case, no spaces."""
+    text = text_of(value)
+    return text.lower() if text else None
+
+
+def kind_of(value: Any) -> str:
+    """What a JSON/YAML value is, in the words a reason uses ("a list", "null")."""
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
