@@ -95,7 +95,8 @@ def _parse_text(text: str, languages: list[str] | None) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         pass
-    return dateparser.parse(text, languages=languages, settings=_SETTINGS)
+    parsed: datetime | None = dateparser.parse(text, languages=languages, settings=_SETTINGS)
+    return parsed
 
 
 def extract_leading_date(line: str) -> tuple[datetime | None, str]:

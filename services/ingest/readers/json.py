@@ -50,8 +50,9 @@ def _article_items(value: Any) -> list[Any]:
     if isinstance(value, dict):
         if not any(k in value for k in BODY_FIELDS):
             for key in LIST_WRAPPERS:
-                if isinstance(value.get(key), list):
-                    return value[key]
+                items = value.get(key)
+                if isinstance(items, list):
+                    return items
         return [value]
     raise ReadError(
         f"the file holds a single JSON {type(value).__name__} value, not an article: "

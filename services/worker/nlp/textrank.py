@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import cosine_similarity
 
-# A sentence that ends like prose (not a heading, caption or "Updated 16 Apr, 2024" line).
-_PROSE_END = re.compile(r"[.!?۔؟।。！？][\"'”’»)\]]*$|[\"”’»]$")
+from shared.text.sentences import ends_sentence
+
 MIN_WORDS = 6
 MIN_CHARS_NO_SPACES = 15  # scripts written without spaces (CJK): judge length by characters
 
@@ -34,7 +35,8 @@ def is_content_sentence(sentence: str) -> bool:
     long_enough = len(words) >= MIN_WORDS or (
         len(words) < 3 and len(sentence) >= MIN_CHARS_NO_SPACES
     )
-    return long_enough and bool(_PROSE_END.search(sentence.strip()))
+    # Ends like prose: not a heading, caption or "Updated 16 Apr, 2024" line.
+    return long_enough and ends_sentence(sentence)
 
 
 def centrality(similarity: np.ndarray) -> np.ndarray:
@@ -105,34 +107,23 @@ def select(
 
 # --- a language-independent similarity -----------------------------------------------------
 
-
-def _char_ngrams(sentence: str, sizes: tuple[int, ...] = (3, 4, 5)) -> Counter[str]:
-    grams: Counter[str] = Counter()
-    for word in re.findall(r"\w+", sentence.casefold()):
-        padded = f" {word} "
-        for size in sizes:
-            grams.update(padded[i : i + size] for i in range(max(1, len(padded) - size + 1)))
-    return grams
+# Character n-grams inside word boundaries: no tokenizer or stemmer per language, and
+# inflected forms ("flood", "floods", "flooded") still share most of their n-grams.
+_NGRAMS = (3, 5)
 
 
 def tfidf_similarity(sentences: list[str]) -> np.ndarray:
     """Cosine similarity of character n-gram TF-IDF vectors: works for any script.
 
-    To score sentences against a headline, append it as the last "sentence"."""
-    bags = [_char_ngrams(s) for s in sentences]
-    df: Counter[str] = Counter()
-    for bag in bags:
-        df.update(bag.keys())
+    A square matrix with ones on the diagonal. To score sentences against a headline,
+    append it as the last "sentence"."""
     n = len(sentences)
-    vectors: list[dict[str, float]] = []
-    for bag in bags:
-        vec = {g: (1 + math.log(c)) * math.log((1 + n) / (1 + df[g])) + 1e-3 for g, c in bag.items()}
-        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        vectors.append({g: v / norm for g, v in vec.items()})
-    sims = np.eye(n)
-    for i in range(n):
-        for j in range(i + 1, n):
-            small, large = sorted((vectors[i], vectors[j]), key=len)
-            value = sum(w * large.get(g, 0.0) for g, w in small.items())
-            sims[i, j] = sims[j, i] = value
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=_NGRAMS, sublinear_tf=True)
+    try:
+        vectors = vectorizer.fit_transform(sentences)
+    except ValueError:  # no sentence has a single n-gram (empty or blank text)
+        return np.eye(n)
+    sims = np.asarray(cosine_similarity(vectors), dtype=float)
+    # A sentence without n-grams has a zero vector; it is still identical to itself.
+    np.fill_diagonal(sims, 1.0)
     return sims

@@ -113,3 +113,36 @@ def test_tfidf_similarity_is_a_cosine_matrix() -> None:
     assert np.allclose(np.diag(sims), 1.0)
     assert np.allclose(sims, sims.T)
     assert sims[0, 1] > 0.99 and sims[0, 2] < 0.2
+
+
+def test_tfidf_similarity_scores_a_headline_appended_as_the_last_row() -> None:
+    sentences = [
+        "Floods hit southern Sindh, forcing thousands of families from their homes.",
+        "The cricket board announced a new sponsorship deal for the national team.",
+        "Relief camps for flood victims in Sindh are short of clean water.",
+    ]
+    sims = textrank.tfidf_similarity([*sentences, "Sindh floods force families from homes"])
+    assert sims.shape == (4, 4)
+    assert np.allclose(np.diag(sims), 1.0) and np.allclose(sims, sims.T)
+    headline = sims[:3, 3]
+    assert headline.argmax() == 0 and headline[1] == headline.min()
+
+
+def test_tfidf_similarity_of_other_scripts_and_blank_text() -> None:
+    sims = textrank.tfidf_similarity(["سرحد پر تجارت بحال", "سرحد پر تجارت بحال ہوگئی", ""])
+    assert sims.shape == (3, 3)
+    assert sims[0, 1] > 0.5 and sims[0, 2] == 0.0 and sims[2, 2] == 1.0
+    assert np.array_equal(textrank.tfidf_similarity(["", " "]), np.eye(2))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # The summariser and the cleaning share one rule for the end of a sentence: the
+        # summariser's own copy knew no ellipsis and no CJK closing quotes.
+        "Officials said the talks would go on for several more weeks…",
+        "「双方希望在下周达成一项全面的协议。」",
+    ],
+)
+def test_content_sentences_end_by_the_shared_rule(sentence: str) -> None:
+    assert textrank.is_content_sentence(sentence)
