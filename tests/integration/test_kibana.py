@@ -8,7 +8,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +17,10 @@ from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
+from tests.support.paths import KIBANA_DIR
 
 pytestmark = pytest.mark.integration
 
-KIBANA_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kibana"
 NDJSON = KIBANA_DIR / "dateline.ndjson"
 EXPECTED_IDS = {
     "dateline-articles", "dateline-search-articles", "dateline-search-failures",

@@ -12,8 +12,8 @@ import hashlib
 import json
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO / "tests" / "fixtures" / "ner"
+from tests.support.paths import NER_CORPUS as CORPUS
+
 EPOCHS = 50
 SEED = 13
 FINGERPRINT = "tiny-model.json"

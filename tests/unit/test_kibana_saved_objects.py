@@ -22,12 +22,13 @@ mapping; this file checks the structure of each object as the import reads it:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-NDJSON = Path(__file__).resolve().parents[2] / "deploy" / "kibana" / "dateline.ndjson"
+from tests.support.paths import KIBANA_DIR
+
+NDJSON = KIBANA_DIR / "dateline.ndjson"
 # Newest typeMigrationVersion Kibana 8.19 accepts without a newer release (see above).
 NEWEST_KNOWN = {"index-pattern": "8.0.0", "search": "8.0.0", "lens": "8.9.0", "dashboard": "8.9.0"}
 GRID_COLUMNS = 48

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-if str(REPO) not in sys.path:  # so `tests.support` imports however pytest was started
-    sys.path.insert(0, str(REPO))
-
-from shared.schemas import ArticleDocument, document_id  # noqa: E402
-from shared.settings import get_settings  # noqa: E402
+from shared.schemas import ArticleDocument, document_id
+from shared.settings import get_settings
+from tests.support.paths import SEEDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SEEDS = REPO / "tests" / "fixtures" / "seeds"
 
 
 def read_seed(prefix: str) -> str:

@@ -11,10 +11,10 @@ from services.worker.ner_training import (
     ner_train_command,
     train_ner,
 )
+from tests.support.paths import NER_CORPUS as CORPUS
 
 pytestmark = pytest.mark.unit
 
-CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "ner"
 
 
 def test_bracket_notation_to_bio() -> None:
