@@ -184,7 +184,9 @@ def test_empty_unsupported_symlinked_and_ignored_files(env: Path, tmp_path: Path
 
     summary = ingest_paths([env], ingestor=ingestor())
     reasons = {f.path: f.reason for f in summary.failed}
-    assert reasons["empty.txt"] == "file is empty: add the article text or remove the file"
+    assert reasons["empty.txt"] == (  # "  \n\n" is blank, not empty: the reason says so
+        "the file is blank: it holds only spaces or empty lines; add the article text or remove the file"
+    )
     assert "'.pdf'" in reasons["scan.pdf"] and ".txt" in reasons["scan.pdf"]
     assert "binary" in reasons["picture.txt"]
     assert "symlink points outside the inbox" in reasons["link.txt"]

@@ -47,7 +47,7 @@ ENCODINGS = ("utf-8", "utf-8-bom", "utf-16", "cp1252", "utf-8-crlf", "cp1252-crl
 # Words a failure's reason must contain, per kind of bad file (matched case-insensitively).
 BAD_KINDS = {
     "empty": ["empty"],
-    "blank": ["empty"],
+    "blank": ["blank"],
     "binary": ["binary"],
     "undecodable": ["encoding", "utf-8"],
     "malformed": ["invalid json", "line"],
