@@ -77,6 +77,20 @@ def clean_text(text: str, title: str | None = None) -> CleanedText:
     is dropped. Without it the first line is the headline, unless the story starts at once
     (a dateline or a whole paragraph), when the first sentence becomes the title.
     """
+    return _clean(text, title, lone_line_is_story=False)
+
+
+def clean_story(text: str, title: str | None = None) -> CleanedText:
+    """``clean_text`` for text a file declares to be the story (a JSON body field, the main
+    text of an HTML page).
+
+    The one difference: a single line without a given headline is the story, titled by
+    its first sentence, where a text file would read it as a headline without a story.
+    """
+    return _clean(text, title, lone_line_is_story=True)
+
+
+def _clean(text: str, title: str | None, lone_line_is_story: bool) -> CleanedText:
     lines = clean_lines(text)
     published_at = _take_date(lines)
     given = normalize_whitespace(title or "")
@@ -90,7 +104,8 @@ def clean_text(text: str, title: str | None = None) -> CleanedText:
         headline, body_lines = given, lines[first:]
     else:
         place, rest = extract_dateline(lines[first])
-        if place is not None or opens_story(lines[first]):
+        alone = _first_index(lines, first + 1) is None
+        if place is not None or opens_story(lines[first]) or (alone and lone_line_is_story):
             # The text has no headline: title its first sentence, keep the whole paragraph.
             lines[first] = rest
             return CleanedText(
@@ -113,19 +128,6 @@ def clean_text(text: str, title: str | None = None) -> CleanedText:
         published_at=published_at,
         dateline=place,
     )
-
-
-def clean_story(text: str, title: str | None = None) -> CleanedText:
-    """``clean_text`` for text a file declares to be the story (a JSON body field, the main
-    text of an HTML page).
-
-    The one difference: a single line without a given headline is the story, titled by
-    its first sentence, where a text file would read it as a headline without a story.
-    """
-    cleaned = clean_text(text, title)
-    if not cleaned.body and not (title or "").strip() and cleaned.title:
-        cleaned = clean_text(text, title=make_title(first_sentence(cleaned.title)))
-    return cleaned
 
 
 def _headline(title: str) -> str:

@@ -60,7 +60,7 @@ def describe(exc: json.JSONDecodeError, unit: Unit = "file") -> str:
             return f"the {unit} ends where a value was expected; {cut_off}"
         if before == "," and found in "]}":
             return "there is a comma after the last item, which JSON does not allow; remove it"
-        if before == ":":
+        if before == ":" and found in ",}":
             return "a field has no value after its colon; give it one (null if there is none)"
         if found == "'":
             return "a string is in single quotes; JSON needs double quotes around it"

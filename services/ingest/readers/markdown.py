@@ -7,6 +7,7 @@ tags go, inline code keeps its words. The cleaning for plain text then applies u
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 from markdown_it import MarkdownIt
@@ -52,13 +53,17 @@ def _inline_text(token: Token) -> str:
         elif child.type == "hardbreak":
             parts.append("\n")
         # Images, raw HTML tags and the markers of links and emphasis carry no story text.
-    return "".join(parts).strip()
+    return _SPACES.sub(" ", "".join(parts)).strip()
+
+
+_SPACES = re.compile(r"[ \t]{2,}")  # left where an image or a tag was taken out
 
 
 class _TextOfHtml(HTMLParser):
-    """The text of a raw HTML block, without scripts and styles."""
+    """The text of a raw HTML block, one line per block element, without scripts and styles."""
 
     _HIDDEN = {"script", "style"}
+    _BLOCKS = {"p", "div", "br", "li", "tr", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -67,10 +72,14 @@ class _TextOfHtml(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._hidden += tag in self._HIDDEN
+        if tag in self._BLOCKS:
+            self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._HIDDEN and self._hidden:
             self._hidden -= 1
+        if tag in self._BLOCKS:
+            self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if not self._hidden:
@@ -81,4 +90,5 @@ def _html_text(html: str) -> str:
     parser = _TextOfHtml()
     parser.feed(html)
     parser.close()
-    return " ".join(" ".join(parser.parts).split())
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
+    return "\n".join(line for line in lines if line)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from shared.text.article import TITLE_MAX_CHARS, CleanedText, clean_text, make_title
+from shared.text.article import (
+    TITLE_MAX_CHARS,
+    CleanedText,
+    clean_story,
+    clean_text,
+    make_title,
+)
 from shared.text.whitespace import normalize_whitespace
 
 pytestmark = pytest.mark.unit
@@ -221,3 +227,22 @@ def test_title_from_the_first_sentence_of_another_script() -> None:
         "مذاکرات شروع کیے۔"
     )
     assert cleaned.body == text
+
+
+# --- text a file declares to be the story (a JSON body field, an HTML page's text) -------
+
+
+def test_a_lone_line_of_story_is_titled_by_its_first_sentence() -> None:
+    assert clean_text("Schools reopen in Lahore").body == ""  # a text file: a headline
+    cleaned = clean_story("Schools reopen in Lahore. Teachers returned on Monday.")
+    assert cleaned.title == "Schools reopen in Lahore"
+    assert cleaned.body == "Schools reopen in Lahore. Teachers returned on Monday."
+    assert clean_story("Schools reopen in Lahore") == CleanedText(
+        title="Schools reopen in Lahore", body="Schools reopen in Lahore"
+    )
+
+
+def test_story_of_several_lines_is_cleaned_like_a_text_file() -> None:
+    text = "Talks resume\n\ndate 2022-03-03\n\nKABUL: The talks resumed.\n\nPhoto: AFP"
+    assert clean_story(text) == clean_text(text)
+    assert clean_story(text, title="Talks") == clean_text(text, title="Talks")
