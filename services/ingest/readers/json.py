@@ -10,6 +10,7 @@ from services.ingest.readers._decode import decode
 from services.ingest.readers.base import Reader, ReadError, ReadIssue, ReadResult
 from services.ingest.readers.fields import BODY_FIELDS, LIST_WRAPPERS, article_from_object
 from services.ingest.readers.json_errors import describe
+from services.ingest.readers.metadata import kind_of
 
 EMPTY_LIST = "file is empty: its list holds no articles; add article objects to it or remove the file"
 
@@ -55,6 +56,6 @@ def _article_items(value: Any) -> list[Any]:
                     return items
         return [value]
     raise ReadError(
-        f"the file holds a single JSON {type(value).__name__} value, not an article: "
+        f"the file holds a single JSON value ({kind_of(value)}), not an article: "
         'write one article object ({"title": ..., "body": ...}) or a list of them'
     )

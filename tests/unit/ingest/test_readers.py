@@ -267,6 +267,16 @@ def test_json_wrong_shape(value: str) -> None:
         read_bytes("x.json", value.encode())
 
 
+@pytest.mark.parametrize(
+    "value,kind", [('"just a string"', "a string"), ("42", "a number"), ("null", "null")]
+)
+def test_json_wrong_shape_names_the_value_in_words(value: str, kind: str) -> None:
+    # Python's type names (str, NoneType) mean nothing to the person fixing the file.
+    with pytest.raises(ReadError) as err:
+        read_bytes("x.json", value.encode())
+    assert f"a single JSON value ({kind})" in err.value.reason
+
+
 def test_json_syntax_error_has_line_and_column() -> None:
     with pytest.raises(ReadError) as err:
         read_bytes("x.json", b'{\n  "title": "a",\n  "body": "b"\n  "url": "c"\n}')
