@@ -75,7 +75,8 @@ def clean_text(text: str, title: str | None = None) -> CleanedText:
     ``title`` is the headline when the file gives one (a JSON field, front matter, an
     HTML ``<title>``): then all of ``text`` is story, and a copy of the headline at its top
     is dropped. Without it the first line is the headline, unless the story starts at once
-    (a dateline or a whole paragraph), when the first sentence becomes the title.
+    (a dateline, a whole paragraph, more than one sentence), when the first sentence
+    becomes the title.
     """
     return _clean(text, title, lone_line_is_story=False)
 
@@ -93,7 +94,7 @@ def clean_story(text: str, title: str | None = None) -> CleanedText:
 def _clean(text: str, title: str | None, lone_line_is_story: bool) -> CleanedText:
     lines = clean_lines(text)
     published_at = _take_date(lines)
-    given = normalize_whitespace(title or "")
+    given = " ".join(normalize_whitespace(title or "").split())  # a headline is one line
     first = _first_index(lines)
     if first is None:
         return CleanedText(title=_headline(given), body="", published_at=published_at)

@@ -204,6 +204,11 @@ def test_given_title_keeps_a_short_first_line() -> None:
     assert (cleaned.title, cleaned.body) == ("Schools", "Schools reopen in Lahore")
 
 
+def test_given_title_is_one_line() -> None:
+    cleaned = clean_text("The talks resumed.", title="Talks\u00a0 resume\nin Doha\u200b")
+    assert cleaned.title == "Talks resume in Doha"
+
+
 def test_given_title_is_cut_to_headline_length() -> None:
     cleaned = clean_text("The story.", title="word " * 60)
     assert len(cleaned.title) <= TITLE_MAX_CHARS and cleaned.title.endswith("…")
