@@ -108,6 +108,20 @@ class Settings(BaseSettings):
     index_replicas: int = 0
     index_refresh_interval: str = "1s"
 
+    # --- the local stack (`dateline stack`; read by its supervisor, not by the services) --
+    log_max_mb: float = Field(
+        50.0, gt=0, description="A program's log under <data>/logs is rotated when it reaches this size.",
+        json_schema_extra=used_by("stack"),
+    )
+    log_backups: int = Field(
+        5, ge=0, description="Rotated logs kept per program (<name>.log.1 ...).",
+        json_schema_extra=used_by("stack"),
+    )
+    es_heap: str = Field(
+        "512m", pattern=r"^[0-9]+[kmgKMG]$", description="Heap of the local Elasticsearch node (-Xms/-Xmx).",
+        json_schema_extra=used_by("stack"),
+    )
+
     @field_validator("ner_models", mode="before")
     @classmethod
     def _model_map(cls, value: object) -> object:

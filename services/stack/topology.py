@@ -1,0 +1,207 @@
+"""What runs: the one definition of Dateline's programs and the services they need.
+
+``dateline stack`` runs exactly these programs under supervisord, the tests and the
+benchmark start them from here, and ``docker-compose.yml`` is checked against them
+(``tests/unit/test_compose.py``): same programs, same ``dateline serve`` commands, the same
+health checks.
+
+Redis and Elasticsearch run here only when their URLs (``DATELINE_REDIS_URL``,
+``DATELINE_ELASTICSEARCH_URL``) point at this machine; their ports come from those URLs.
+Where they were installed is reported by ``deploy/local/*.sh install`` (``install.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from shared.paths import PROJECT_DIR
+from shared.settings import Settings
+
+# The settings-services: each reads ``Settings.names_used_by(service)`` and writes its
+# heartbeat as ``dateline:service:{service}:{host}:{pid}``.
+DATELINE_SERVICES = ("ingest", "worker", "indexer", "api")
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+REDIS_DEFAULT_PORT = 6379
+ELASTICSEARCH_DEFAULT_PORT = 9200
+# A Celery worker finishes the article in hand before it exits (warm shutdown); a large
+# article in a big NER model takes tens of seconds on a slow machine.
+WORKER_STOP_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Health:
+    """How to tell that a program does its job, resolved against the settings when checked.
+
+    ``redis``/``elasticsearch``: the server at ``DATELINE_REDIS_URL``/``..._ELASTICSEARCH_URL``
+    answers; ``http``: the API answers ``target`` (a path) with 200; ``heartbeat``: a process of
+    service ``target`` on this host has a live heartbeat (``dateline health SERVICE``).
+    """
+
+    kind: Literal["redis", "elasticsearch", "http", "heartbeat"]
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    command: tuple[str, ...]
+    health: Health
+    priority: int  # started in ascending order, stopped in descending order
+    stop_seconds: int  # from SIGTERM to SIGKILL (of the whole process group)
+    service: str | None = None  # the settings-service; None for Redis and Elasticsearch
+    start_seconds: int = 3  # alive this long after spawning counts as started
+    ready_seconds: float = 60  # how long it may take to become healthy after that
+    environment: Mapping[str, str] = field(default_factory=dict)  # fixed, never settings
+    user: str | None = None
+    directory: Path = PROJECT_DIR
+
+    @property
+    def serve_args(self) -> tuple[str, ...]:
+        """The arguments after ``dateline serve`` (empty for backing services)."""
+        if self.service is None:
+            return ()
+        return self.command[self.command.index("serve") + 1:]
+
+
+def serve_command(*args: str) -> tuple[str, ...]:
+    """``dateline serve ...`` with this interpreter, so the venv need not be on PATH."""
+    return (sys.executable, "-m", "services.cli.main", "serve", *args)
+
+
+def dateline_program(name: str, *args: str, priority: int = 50, stop_seconds: int = 30) -> Program:
+    """A ``dateline serve SERVICE ...`` program; its settings-service is ``args[0]``."""
+    service = args[0]
+    if service not in DATELINE_SERVICES:
+        raise ValueError(f"unknown service {service!r}; choose from {DATELINE_SERVICES}")
+    health = Health("http", "/health") if service == "api" else Health("heartbeat", service)
+    return Program(name=name, command=serve_command(*args), health=health, priority=priority,
+                   stop_seconds=stop_seconds, service=service)
+
+
+# Dateline's own programs. NER is heavy and scales apart from the light stages, so it
+# has a worker of its own; the indexer starts first so nothing waits on it.
+PROGRAMS: tuple[Program, ...] = (
+    dateline_program("indexer", "indexer", priority=30),
+    dateline_program("worker-ner", "worker", "--queues", "entities", "--name", "ner",
+                     priority=40, stop_seconds=WORKER_STOP_SECONDS),
+    dateline_program("worker-light", "worker", "--queues", "language,summary", "--name", "light",
+                     priority=40, stop_seconds=WORKER_STOP_SECONDS),
+    dateline_program("ingest", "ingest", priority=50),
+    dateline_program("api", "api", priority=60),
+)
+
+
+def program(name: str) -> Program:
+    for candidate in PROGRAMS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"no program {name!r}; the programs are {[p.name for p in PROGRAMS]}")
+
+
+def health_of(name: str) -> Health | None:
+    """The health check of any program of the stack, by name (None: not one of ours)."""
+    if name in BACKING_HEALTH:
+        return BACKING_HEALTH[name]
+    return next((p.health for p in PROGRAMS if p.name == name), None)
+
+
+def priority_of(name: str) -> int:
+    """The start order of any program of the stack, by name (not one of ours: last)."""
+    if name in BACKING_PRIORITY:
+        return BACKING_PRIORITY[name]
+    return next((p.priority for p in PROGRAMS if p.name == name), 1000)
+
+
+# --- backing services ---------------------------------------------------------------------
+
+REDIS, ELASTICSEARCH = "redis", "elasticsearch"
+BACKING_HEALTH = {REDIS: Health("redis"), ELASTICSEARCH: Health("elasticsearch")}
+BACKING_PRIORITY = {REDIS: 10, ELASTICSEARCH: 20}
+
+
+@dataclass(frozen=True)
+class RedisInstall:
+    """What ``deploy/local/redis.sh install`` reports."""
+
+    server: str  # the redis-server executable
+    data: Path
+
+
+@dataclass(frozen=True)
+class ElasticsearchInstall:
+    """What ``deploy/local/elasticsearch.sh install`` reports."""
+
+    home: Path
+    java_home: Path
+    data: Path
+    logs: Path
+    user: str | None  # set when we are root: Elasticsearch refuses to run as root
+
+
+def is_local(url: str) -> bool:
+    """Whether a URL names this machine, so the local stack runs the server itself."""
+    return (urlparse(url).hostname or "") in LOCAL_HOSTS
+
+
+def _bind_address(url: str) -> str:
+    return "::1" if urlparse(url).hostname == "::1" else "127.0.0.1"
+
+
+def port_of(url: str, default: int) -> int:
+    return urlparse(url).port or default
+
+
+def redis_program(url: str, install: RedisInstall) -> Program:
+    # Foreground (supervisord watches it); append-only persistence so the registry and
+    # queued work survive a restart.
+    command = (
+        install.server, "--bind", _bind_address(url), "--port", str(port_of(url, REDIS_DEFAULT_PORT)),
+        "--dir", str(install.data), "--appendonly", "yes", "--save", "", "--daemonize", "no",
+    )
+    return Program(name=REDIS, command=command, health=BACKING_HEALTH[REDIS], priority=BACKING_PRIORITY[REDIS],
+                   stop_seconds=30, start_seconds=1, ready_seconds=30)
+
+
+def elasticsearch_program(url: str, heap: str, install: ElasticsearchInstall) -> Program:
+    """One node, the options ``deploy/local/elasticsearch.sh`` used. The zip carries the
+    security module, which would turn TLS on: it is off because the node listens on loopback
+    only, for local use and tests (compose users get Elastic's image). The disk threshold is
+    off so a nearly full developer disk does not turn the index read-only."""
+    options = {
+        "discovery.type": "single-node",
+        "network.host": _bind_address(url),
+        "http.port": str(port_of(url, ELASTICSEARCH_DEFAULT_PORT)),
+        "transport.port": "0",
+        "cluster.name": "dateline-local",
+        "path.data": str(install.data),
+        "path.logs": str(install.logs),
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
+        "action.destructive_requires_name": "false",
+        "xpack.security.enabled": "false",
+    }
+    command = (str(install.home / "bin" / "elasticsearch"),
+               *(arg for key, value in options.items() for arg in ("-E", f"{key}={value}")))
+    environment = {"ES_JAVA_HOME": str(install.java_home), "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}"}
+    if install.user:
+        # supervisord's user= changes only the uid: the JVM still wants a home it may write.
+        environment |= {"HOME": str(install.home.parent), "USER": install.user}
+    return Program(name=ELASTICSEARCH, command=command, health=BACKING_HEALTH[ELASTICSEARCH],
+                   priority=BACKING_PRIORITY[ELASTICSEARCH],
+                   stop_seconds=120, start_seconds=5, ready_seconds=180, environment=environment,
+                   user=install.user, directory=install.home)
+
+
+def backing_programs(settings: Settings, redis: RedisInstall | None,
+                     elasticsearch: ElasticsearchInstall | None) -> list[Program]:
+    """Redis and Elasticsearch, where their URLs point at this machine."""
+    programs = []
+    if redis is not None and is_local(settings.redis_url):
+        programs.append(redis_program(settings.redis_url, redis))
+    if elasticsearch is not None and is_local(settings.elasticsearch_url):
+        programs.append(elasticsearch_program(settings.elasticsearch_url, settings.es_heap, elasticsearch))
+    return programs
