@@ -352,6 +352,18 @@ class Supervisor:
     def infos(self) -> list[ProcessInfo]:
         return [ProcessInfo.from_rpc(info) for info in self._rpc().getAllProcessInfo()]
 
+    def last_exit(self, name: str) -> str | None:
+        """How the program's last process ended ("exit status 3", "terminated by SIGKILL"),
+        from supervisord's log: its RPC forgets the status of a start that failed."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 256 * 1024))
+                text = log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return None
+        found = re.findall(rf"exited: {re.escape(name)} \((.+?)(?:; (?:not )?expected)?\)\n", text)
+        return found[-1] if found else None
+
     def wait_started(self, names: Iterable[str], timeout: float,
                      abort: Callable[[], bool] = lambda: False) -> dict[str, ProcessInfo]:
         """Wait until each program is RUNNING (up ``startsecs``) or has given up; returns the
