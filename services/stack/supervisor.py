@@ -283,11 +283,11 @@ class Supervisor:
         # supervisord stops one program after another, each within its stopwaitsecs.
         worst = sum(stop_seconds.values())
         deadline = time.monotonic() + (worst + 30 if timeout is None else timeout)
-        while pid and _alive(pid) and time.monotonic() < deadline:
+        while pid and alive(pid) and time.monotonic() < deadline:
             if self._foreground is not None and self._foreground.poll() is not None:
                 break
             time.sleep(0.2)
-        if pid and _alive(pid):
+        if pid and alive(pid):
             _kill_group(pid)  # last resort: supervisord hung
         # supervisord waited for each main process only; what is left of a group gets the
         # program's stop timeout, then SIGKILL.
@@ -386,7 +386,8 @@ class Supervisor:
         return last
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (which no signal can end)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError, IndexError):
