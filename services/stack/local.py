@@ -122,26 +122,28 @@ def stop_legacy(run: Path, say: Callable[[str], None]) -> bool:
         if any(name in command for name in LEGACY_COMMANDS):
             found = True
             say(f"[dateline] stopping {pid_file.stem} (pid {pid}, started before the supervisor)")
-            _terminate(pid)
+            _terminate([pid])
         pid_file.unlink(missing_ok=True)
     return found
 
 
-def _terminate(pid: int, timeout: float = 60) -> None:
-    """SIGTERM (a clean shutdown for every one of them) to the group, else the process;
-    SIGKILL after ``timeout``."""
+def _terminate(pids: list[int], timeout: float = 60) -> None:
+    """SIGTERM (a clean shutdown for every one of them) to each process's group, else the
+    process; SIGKILL to what is left after ``timeout``."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
+        for pid in pids:
             try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                return
+                os.killpg(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
         deadline = time.monotonic() + timeout
-        while alive(pid) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if not alive(pid):
+        pids = [pid for pid in pids if alive(pid)]
+        if not pids:
             return
 
 
@@ -190,6 +192,7 @@ class LocalStack:
         self.banner()
 
     def _fresh(self, programs: list[Program]) -> None:
+        self._check_leftovers()
         self._check_ports(programs)
         self._configure(programs)
         env = self.program_env()
@@ -202,10 +205,16 @@ class LocalStack:
             if not is_local(url):
                 self.say(f"[dateline] using the {name} at {url} (not on this machine, so not started here)")
 
-    def _check_ports(self, programs: list[Program]) -> None:
+    def _check_leftovers(self) -> None:
+        """Before a supervisord starts: nothing of an earlier one may still run."""
         if any(path.name != "supervisord.pid" for path in self.supervisor.run_dir.glob("*.pid")):
             raise StackError(f"a stack started by an older Dateline may still run (pid files in "
                              f"{self.supervisor.run_dir}); stop it with `make down`, then start again")
+        if self.supervisor.orphans():
+            raise StackError("programs of a supervisord that died still run; stop them with `make down`, "
+                             "then start again")
+
+    def _check_ports(self, programs: list[Program]) -> None:
         names = {p.name for p in programs}
         for name, url, default, setting in (
             ("redis", self.settings.redis_url, REDIS_DEFAULT_PORT, "DATELINE_REDIS_URL"),
@@ -346,10 +355,16 @@ class LocalStack:
         nothing was running."""
         legacy = stop_legacy(self.supervisor.run_dir, self.say)
         if not self.supervisor.is_up():
+            orphans = self.supervisor.orphans()
+            for name in sorted(set(orphans.values())):
+                pids = sorted(pid for pid, owner in orphans.items() if owner == name)
+                self.say(f"[dateline] stopping {name} (pids {', '.join(map(str, pids))}), "
+                         "left running by a supervisord that died")
+                _terminate(pids, timeout=self.supervisor.configured_stop_seconds(name))
             self._forget_env()
-            if legacy:
+            if legacy or orphans:
                 self.say("[dateline] stopped")
-            return legacy
+            return legacy or bool(orphans)
         self.stop_all()
         return True
 
