@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 
 from shared.heartbeat import Heartbeat
 from shared.schemas import STAGES, ArticleDocument, Mention
-from shared.search.models import DateBucket, SearchParams
+from shared.search.models import SearchParams
 from shared.status import Status
 from shared.text.sentences import split_sentences
 
@@ -195,36 +195,25 @@ class Bar:
     url: str
 
 
-def _bounds(bucket: DateBucket, interval: str) -> tuple[str, str, str]:
-    """(since, until, label) for a bucket, in the plain forms the search accepts."""
-    unit = interval[-1]
-    last = bucket.end - timedelta(seconds=1)
-    if unit == "y":
-        label = str(bucket.start.year) if interval == "1y" else f"{bucket.start.year}–{last.year}"
-        return str(bucket.start.year), str(last.year), label
-    if unit == "M":
-        label = bucket.start.strftime("%b %Y") if interval == "1M" else \
-            f"{bucket.start:%b}–{last:%b %Y}"
-        return bucket.start.strftime("%Y-%m"), last.strftime("%Y-%m"), label
-    if unit == "d":
-        label = f"{bucket.start.day} {bucket.start:%b %Y}" if interval == "1d" else \
-            f"{bucket.start.day} {bucket.start:%b} – {last.day} {last:%b %Y}"
-        return bucket.start.date().isoformat(), last.date().isoformat(), label
-    return (bucket.start.isoformat().replace("+00:00", "Z"), last.isoformat().replace("+00:00", "Z"),
-            f"{bucket.start:%d %b %H:%M}")
+def _label(key: str) -> str:
+    """A date bucket's name (``2023``, ``2023-07``, ``2023-07-22``) in words."""
+    parts = key.split("-")
+    if len(parts) == 1:
+        return key
+    moment = datetime(int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) == 3 else 1)
+    return f"{moment:%b %Y}" if len(parts) == 2 else f"{moment.day} {moment:%b %Y}"
 
 
-def histogram(state: PageState, buckets: Sequence[DateBucket], interval: str | None) -> list[Bar]:
-    if not buckets or not interval:
+def histogram(state: PageState, counts: dict[str, int]) -> list[Bar]:
+    """One bar per date bucket; a bar keeps only its period (since = until = the bucket)."""
+    if not counts:
         return []
-    tallest = max(b.count for b in buckets) or 1
-    bars = []
-    for bucket in buckets:
-        since, until, label = _bounds(bucket, interval)
-        target = state.adding("since", since).adding("until", until)
-        bars.append(Bar(label=label, count=bucket.count,
-                        height=round(100 * bucket.count / tallest, 1) if bucket.count else 0.0, url=target.url()))
-    return bars
+    tallest = max(counts.values()) or 1
+    return [
+        Bar(label=_label(key), count=count, height=round(100 * count / tallest, 1) if count else 0.0,
+            url=state.adding("since", key).adding("until", key).url())
+        for key, count in counts.items()
+    ]
 
 
 # --- hits ------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from services.api import views
 from services.api.deps import elasticsearch_for, redis_for
 from shared.search.models import SearchInputError, input_errors
+from shared.search.query import PUBLISHED as PUBLISHED_FACET
 from shared.search.query import get_article, search
 from shared.settings import Settings
 from shared.status import Status, collect_status, unreachable
@@ -106,7 +107,7 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
         context.update(
             result=result, params=params, took=took,
             facets=views.facet_views(state, result.facets),
-            bars=views.histogram(state, result.published, result.published_interval),
+            bars=views.histogram(state, result.facets.get(PUBLISHED_FACET, {})),
             pages=views.page_numbers(params.page, result.total, params.size),
         )
         return _render(request, "search.html", **context)

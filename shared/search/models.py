@@ -157,21 +157,13 @@ class SearchHit(ArticleDocument):
     summary_sentences: list[int] = Field(default_factory=list, exclude=True)
 
 
-class DateBucket(BaseModel):
-    """Matching articles published in [start, end)."""
-
-    start: datetime
-    end: datetime
-    count: int
-
-
 class SearchResult(BaseModel):
     total: int
     hits: list[SearchHit]
     facets: dict[str, dict[str, int]] = Field(
-        description="Counts per value; with collapse, identical articles count once, as the total does."
+        description="Counts per value; with collapse, identical articles count once, as the total does. "
+        "published_at counts per day, month or year (YYYY-MM-DD, YYYY-MM or YYYY, oldest first; "
+        "each a valid since/until)."
     )
     page: int
     size: int
-    published: list[DateBucket] = Field(default_factory=list, description="Matches by publication date.")
-    published_interval: str | None = Field(None, description="Width of each date bucket, e.g. 1d, 7d, 1M.")

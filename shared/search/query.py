@@ -9,10 +9,9 @@ mapping, so the same code serves clusters with or without language analysers.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Collection
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
@@ -21,7 +20,6 @@ from shared.schemas import ArticleDocument
 from shared.search.models import (
     FACET_FIELDS,
     Copy,
-    DateBucket,
     SearchHit,
     SearchInputError,
     SearchParams,
@@ -37,11 +35,12 @@ SOURCE_EXCLUDES = ["mentions", "summary_sentences", "entity_list"]
 # Distinct texts are counted exactly up to this many per bucket (approximately beyond).
 DISTINCT_PRECISION = 3000
 DISTINCT = "texts"
-PUBLISHED = "published"
+PUBLISHED = "published_at"  # the date facet: matches per day, month or year
 PUBLISHED_RANGE = "published_range"
-# The finest calendar interval that draws the matches' dates in at most this many bars.
+# The finest calendar interval that draws the matches' dates in at most this many bars; each
+# bucket is named as `since`/`until` accept it, so a bar is also a filter.
 DATE_BUCKETS = 36
-DATE_INTERVALS = (("day", "1d", 1), ("week", "7d", 7), ("month", "1M", 31), ("quarter", "3M", 92), ("year", "1y", 366))
+DATE_INTERVALS = (("day", "%Y-%m-%d", 1), ("month", "%Y-%m", 31), ("year", "%Y", 366))
 COPIES = "copies"
 COPIES_SHOWN = 5
 COPY_FIELDS = ["source_path", "source", "title", "published_at"]
@@ -156,11 +155,11 @@ def aggregations(params: SearchParams) -> dict[str, Any]:
 
 
 def date_interval(first_ms: float, last_ms: float) -> tuple[str, str]:
-    """(calendar interval, its width) drawing [first, last] in at most ``DATE_BUCKETS`` bars."""
+    """(calendar interval, bucket name format) drawing [first, last] in few enough bars."""
     days = (last_ms - first_ms) / 86_400_000
-    for unit, width, unit_days in DATE_INTERVALS:
+    for unit, name, unit_days in DATE_INTERVALS:
         if days / unit_days < DATE_BUCKETS:
-            return unit, width
+            return unit, name
     return DATE_INTERVALS[-1][:2]
 
 
@@ -187,17 +186,15 @@ def details_request(params: SearchParams, body: dict[str, Any], response: Any,
 
 
 def add_details(result: SearchResult, params: SearchParams, details: Any, first: Any) -> None:
-    """The histogram and each hit's copies, from the answer to ``details_request``."""
+    """The date facet and each hit's copies, from the answer to ``details_request``."""
     aggs = details.get("aggregations", {})
     dates = first.get("aggregations", {}).get(PUBLISHED_RANGE, {})
     if PUBLISHED in aggs and dates.get("count"):
-        _, width = date_interval(dates["min"], dates["max"])
-        result.published_interval = width
-        result.published = [
-            DateBucket(start=start, end=interval_end(start, width), count=_count(b, params))
+        _, name = date_interval(dates["min"], dates["max"])
+        result.facets[PUBLISHED] = {
+            datetime.fromtimestamp(b["key"] / 1000, tz=timezone.utc).strftime(name): _count(b, params)
             for b in aggs[PUBLISHED].get("buckets", [])
-            for start in [datetime.fromtimestamp(b["key"] / 1000, tz=timezone.utc)]
-        ]
+        }
     groups = {b["key"]: b for b in aggs.get(COPIES, {}).get("texts", {}).get("buckets", [])}
     for hit in result.hits:
         group = groups.get(hit.content_sha256)
@@ -280,22 +277,6 @@ def _count(bucket: dict[str, Any], params: SearchParams) -> int:
         # A cardinality estimate never exceeds the documents it saw.
         return min(int(bucket[DISTINCT]["value"]), int(bucket["doc_count"]))
     return int(bucket["doc_count"])
-
-
-_INTERVAL = re.compile(r"^(\d+)([smhdMy])$")
-
-
-def interval_end(start: datetime, interval: str) -> datetime:
-    """The end of a date bucket: ``start`` plus ``interval`` (``1d``, ``7d``, ``3M``, ``1y`` ...)."""
-    match = _INTERVAL.match(interval)
-    if not match:
-        raise ValueError(f"unknown date interval {interval!r}")
-    n, unit = int(match.group(1)), match.group(2)
-    if unit in "smhd":
-        return start + timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
-    months = n * (12 if unit == "y" else 1)
-    year, month = divmod(start.month - 1 + months, 12)
-    return start.replace(year=start.year + year, month=month + 1)
 
 
 def _hit(raw: dict[str, Any]) -> SearchHit:

@@ -3,7 +3,6 @@ facets, the date histogram, safe highlights, paging, and the article body's mark
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -20,7 +19,6 @@ from services.api.views import (
     search_params,
 )
 from shared.schemas import ArticleDocument, Mention
-from shared.search.models import DateBucket
 from shared.text.sentences import split_sentences
 
 pytestmark = pytest.mark.unit
@@ -63,18 +61,14 @@ def test_facet_values_filter_and_active_values_unfilter():
 
 
 def test_histogram_bars_filter_to_their_period():
-    start = datetime(2023, 6, 1, tzinfo=timezone.utc)
-    bars = histogram(PageState.from_pairs([("q", "x")]), [
-        DateBucket(start=start, end=datetime(2023, 7, 1, tzinfo=timezone.utc), count=2),
-        DateBucket(start=datetime(2023, 7, 1, tzinfo=timezone.utc), end=datetime(2023, 8, 1, tzinfo=timezone.utc),
-                   count=1),
-    ], "1M")
-    assert [(b.label, b.count, b.height) for b in bars] == [("Jun 2023", 2, 100.0), ("Jul 2023", 1, 50.0)]
+    bars = histogram(PageState.from_pairs([("q", "x")]), {"2023-06": 2, "2023-07": 1, "2023-08": 0})
+    assert [(b.label, b.count, b.height) for b in bars] == [("Jun 2023", 2, 100.0), ("Jul 2023", 1, 50.0),
+                                                            ("Aug 2023", 0, 0.0)]
     assert _query(bars[0].url) == [("q", "x"), ("since", "2023-06"), ("until", "2023-06")]
-    day = histogram(PageState(()), [DateBucket(start=start, end=datetime(2023, 6, 2, tzinfo=timezone.utc),
-                                               count=1)], "1d")
-    assert _query(day[0].url) == [("since", "2023-06-01"), ("until", "2023-06-01")]
-    assert histogram(PageState(()), [], None) == []
+    (day,) = histogram(PageState(()), {"2023-06-01": 1})
+    assert day.label == "1 Jun 2023" and _query(day.url) == [("since", "2023-06-01"), ("until", "2023-06-01")]
+    assert histogram(PageState(()), {"2023": 4})[0].label == "2023"
+    assert histogram(PageState(()), {}) == []
 
 
 def test_highlights_keep_marks_and_escape_the_article_text():

@@ -81,7 +81,7 @@ def test_collapsed_facets_count_distinct_texts_and_uncollapsed_count_documents()
     dates = {"aggregations": {"published_range": {"count": 2, "min": 0, "max": 40 * 86_400_000}}}
     details = details_request(SearchParams(), collapsed, dates, [])
     assert details is not None and details["query"] == collapsed["query"]
-    assert details["aggs"][PUBLISHED]["date_histogram"]["calendar_interval"] == "week"
+    assert details["aggs"][PUBLISHED]["date_histogram"]["calendar_interval"] == "month"
     assert details["aggs"][PUBLISHED]["aggs"][DISTINCT]["cardinality"]["field"] == "content_sha256"
     every = build_search(SearchParams(collapse=False), subfields=set())
     assert "aggs" not in every["aggs"]["language"]
@@ -102,31 +102,26 @@ def test_results_take_each_buckets_distinct_count_when_collapsed():
             "published_range": {"count": 3, "min": 1685577600000, "max": 1685577600000 + 400 * 86_400_000},
         },
     }
-    details = {"aggregations": {"published": {"buckets": [
+    details = {"aggregations": {"published_at": {"buckets": [
         {"key": 1685577600000, "doc_count": 3, "texts": {"value": 2}}]}}}
     collapsed = to_result(response, SearchParams())
     add_details(collapsed, SearchParams(), details, response)
     assert collapsed.total == 2
     assert collapsed.facets["language"] == {"en": 2}
     assert list(collapsed.facets["source"].items()) == [("APP", 1), ("Wire", 1)]
-    (month,) = collapsed.published
-    assert (month.start.isoformat(), month.end.isoformat(), month.count) == (
-        "2023-06-01T00:00:00+00:00", "2023-07-01T00:00:00+00:00", 2)
+    assert collapsed.facets["published_at"] == {"2023-06": 2}
     every = to_result(response, SearchParams(collapse=False))
     add_details(every, SearchParams(collapse=False), details, response)
-    assert every.total == 3 and every.facets["language"] == {"en": 3} and every.published[0].count == 3
+    assert every.total == 3 and every.facets["language"] == {"en": 3} and every.facets["published_at"] == {"2023-06": 3}
 
 
-def test_date_bucket_ends():
-    from datetime import datetime, timezone
+def test_the_date_facet_is_as_fine_as_the_range_allows():
+    from shared.search.query import date_interval
 
-    from shared.search.query import interval_end
-
-    start = datetime(2023, 11, 1, tzinfo=timezone.utc)
-    assert interval_end(start, "3M") == datetime(2024, 2, 1, tzinfo=timezone.utc)
-    assert interval_end(start, "1y") == datetime(2024, 11, 1, tzinfo=timezone.utc)
-    assert interval_end(start, "7d") == datetime(2023, 11, 8, tzinfo=timezone.utc)
-    assert interval_end(start, "12h") == datetime(2023, 11, 1, 12, tzinfo=timezone.utc)
+    day = 86_400_000
+    assert date_interval(0, 20 * day) == ("day", "%Y-%m-%d")
+    assert date_interval(0, 400 * day) == ("month", "%Y-%m")
+    assert date_interval(0, 40 * 366 * day) == ("year", "%Y")
 
 
 def test_sort_by_date_puts_the_newest_first_and_dateline_filters():
