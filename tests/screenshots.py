@@ -22,9 +22,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from tests.conftest import REPO_DIR  # noqa: E402
 from tests.support.browser import chromium, recording_page  # noqa: E402
 from tests.support.demo import run_demo  # noqa: E402
+from tests.support.paths import MODEL_CACHE, REPO_DIR  # noqa: E402
 from tests.support.services import BackingServices, free_port  # noqa: E402
 from tests.support.stack import Stack  # noqa: E402
 
@@ -91,7 +91,7 @@ def main() -> None:
     try:
         print("[screenshots] starting Redis and Elasticsearch", flush=True)
         services.start()
-        model = train_tiny_model(REPO_DIR / ".dateline" / "test" / "models")
+        model = train_tiny_model(MODEL_CACHE)
         stack = Stack(redis_base_url=services.redis_url, es_url=services.es_url, log_dir=DATA / "logs",
                       run_dir=DATA / "stack", ner_model=str(model), inbox=DATA / "inbox")
         print("[screenshots] starting the pipeline and feeding it the demo archive", flush=True)

@@ -187,7 +187,7 @@ def main() -> None:
 
         from tests.bench.search import bench_search
 
-        bench_search(Elasticsearch(services.es_url), services.es_url, args.search_docs, 30, console)
+        bench_search(Elasticsearch(services.es_url), services.es_url, args.search_docs, 40, console)
     finally:
         services.stop()
 

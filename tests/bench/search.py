@@ -75,14 +75,17 @@ def _plain_facets(body: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
-def _median_ms(run: Callable[[], object], repeat: int) -> float:
-    run()  # warm caches once, for both sides alike
-    times = []
+def _paired_ms(first: Callable[[], object], second: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Median milliseconds of each, run in alternation so that a busy machine (other tests,
+    other engineers) slows both sides alike."""
+    first(), second()  # warm caches once, for both sides alike
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+        for run, into in ((first, times[0]), (second, times[1])):
+            started = time.perf_counter()
+            run()
+            into.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def bench_search(es: Elasticsearch, es_url: str, docs: int, repeat: int, console: Console) -> dict[str, float]:
@@ -98,12 +101,13 @@ def bench_search(es: Elasticsearch, es_url: str, docs: int, repeat: int, console
     try:
         figures: dict[str, float] = {}
         table = Table("measure", "median ms", title=f"4. Search page extras ({docs} documents, "
-                      f"{DUPLICATE_SHARE:.0%} copies, median of {repeat})")
+                      f"{DUPLICATE_SHARE:.0%} copies, median of {repeat}, alternating)")
         for label, query in (("all documents", "*"), ("a query", "Taliban OR Pakistan")):
             params = SearchParams(query=query, facet_size=10)
             body = build_search(params, text_subfields(es, alias))
-            aware = _median_ms(lambda b=body: es.search(index=alias, **b), repeat)
-            plain = _median_ms(lambda b=body: es.search(index=alias, **_plain_facets(b)), repeat)
+            plain_body = _plain_facets(body)
+            plain, aware = _paired_ms(lambda b=plain_body: es.search(index=alias, **b),
+                                      lambda b=body: es.search(index=alias, **b), repeat)
             key = "all" if query == "*" else "query"
             figures |= {f"search_{key}_facets_plain_ms": plain, f"search_{key}_facets_distinct_ms": aware,
                         f"search_{key}_facets_distinct_ratio": aware / plain}
@@ -116,8 +120,7 @@ def bench_search(es: Elasticsearch, es_url: str, docs: int, repeat: int, console
         first = es.search(index=alias, **body)
         details = details_request(params, body, first, to_result(first, params).hits)
         assert details is not None
-        alone = _median_ms(lambda: es.search(index=alias, **body), repeat)
-        whole = _median_ms(lambda: search(es, alias, params), repeat)
+        alone, whole = _paired_ms(lambda: es.search(index=alias, **body), lambda: search(es, alias, params), repeat)
         figures |= {"search_alone_ms": alone, "search_with_histogram_and_copies_ms": whole,
                     "search_with_histogram_and_copies_ratio": whole / alone}
         table.add_row("search request alone", f"{alone:.1f}")
@@ -126,8 +129,8 @@ def bench_search(es: Elasticsearch, es_url: str, docs: int, repeat: int, console
 
         client = TestClient(create_app(Settings(elasticsearch_url=es_url, index=alias)))
         query = {"q": "Taliban OR Pakistan"}
-        json_ms = _median_ms(lambda: client.get("/search", params=query).raise_for_status(), repeat)
-        page_ms = _median_ms(lambda: client.get("/", params=query).raise_for_status(), repeat)
+        json_ms, page_ms = _paired_ms(lambda: client.get("/search", params=query).raise_for_status(),
+                                      lambda: client.get("/", params=query).raise_for_status(), repeat)
         figures |= {"api_search_json_ms": json_ms, "search_page_ms": page_ms, "search_page_json_ratio": page_ms / json_ms}
         table.add_row("GET /search (JSON)", f"{json_ms:.1f}")
         table.add_row("GET / (the search page, HTML)", f"{page_ms:.1f}")
@@ -142,7 +145,7 @@ def bench_search(es: Elasticsearch, es_url: str, docs: int, repeat: int, console
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=20000)
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=40)
     args = parser.parse_args()
 
     from tests.bench.__main__ import BENCH_DATA

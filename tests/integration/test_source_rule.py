@@ -8,16 +8,13 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 import redis
 
 from services.ingest.processor import Ingestor
 from shared.registry import Registry
 from shared.schemas import ArticleDocument
 from shared.settings import Settings
-from tests.conftest import SEEDS
-
-pytestmark = pytest.mark.integration
+from tests.support.paths import SEEDS
 
 
 class _Captured:

@@ -30,10 +30,8 @@ from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
 from shared.throughput import read_throughput, record_indexed
-from tests.conftest import REPO_DIR, SEEDS
 from tests.support.indices import drop_dateline_index
-
-pytestmark = pytest.mark.integration
+from tests.support.paths import REPO_DIR, SEEDS
 
 DB = 13  # a Redis database of this module's own
 

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
-from tests.conftest import REPO_DIR
+from tests.support.paths import REPO_DIR
 
 # Flags for a sandboxed, offline, quiet browser: no GPU, no QUIC, no background calls home.
 CHROMIUM_FLAGS = [

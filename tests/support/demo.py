@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.registry import Registry
-from tests.conftest import SEEDS
+from tests.support.paths import SEEDS
 from tests.support.processes import ServiceProcess, wait_until
 from tests.support.services import free_port
 from tests.support.stack import Stack

@@ -18,8 +18,6 @@ from playwright.sync_api import expect
 from tests.support.demo import BLANK, BROKEN, FEED, FEED_SOURCE, PUBLISHER
 from tests.support.services import free_port
 
-pytestmark = pytest.mark.integration
-
 
 def _api(site, path: str) -> dict:
     with urllib.request.urlopen(site.url + path, timeout=30) as response:

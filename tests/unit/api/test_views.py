@@ -21,8 +21,6 @@ from services.api.views import (
 from shared.schemas import ArticleDocument, Mention
 from shared.text.sentences import split_sentences
 
-pytestmark = pytest.mark.unit
-
 
 def _query(url: str) -> list[tuple[str, str]]:
     return parse_qsl(urlsplit(url).query)
@@ -143,3 +141,16 @@ def test_snippets_already_in_the_summary_are_not_shown_twice():
     fragments = ["The Afghan <em>Taliban</em> asked Pakistan to talk.", "Later the <em>Taliban</em> left."]
     assert new_snippets(fragments, summary) == ["Later the <em>Taliban</em> left."]
     assert new_snippets(fragments, None) == fragments
+
+
+def test_the_article_page_escapes_the_text_and_keeps_it_exact():
+    from services.api.views import stage_rows
+    from services.api.web import templates
+
+    body = 'He said "<script>alert(1)</script>" & left Kabul.'
+    doc = _doc(body=body, mentions=[Mention(text="Kabul", label="LOC", type="location", canonical="Kabul",
+                                            score=0.9, start=body.index("Kabul"), end=body.index("Kabul") + 5)])
+    html = templates.env.get_template("article.html").render(
+        doc=doc, body=marked_body(doc), origin="/inbox/x.txt", stages=stage_rows(doc), back="", asset_version="1")
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'class="ent ent-location" data-start="43" data-end="48"' in html
