@@ -177,8 +177,10 @@ def test_health_status_and_cli_share_one_state(env):
                for i, service in enumerate(("ingest", "indexer", "api"))]
     light = _process(HeartbeatWriter(lambda: client, "worker", 60,
                                      lambda: {"queues": ["language", "summary"], "stages": {}}), 2000)
-    ner = _process(HeartbeatWriter(lambda: client, "worker", 60, lambda: {"queues": ["entities"], "stages": {
-        "entities": {"model": "m.pt", "loaded": False, "error": None}}}, state="starting"), 2001)
+    ner_stage = {"model": "m.pt", "loaded": False, "error": None}
+    ner = _process(HeartbeatWriter(lambda: client, "worker", 60,
+                                   lambda: {"queues": ["entities"], "stages": {"entities": dict(ner_stage)}},
+                                   state="starting"), 2001)
     api = TestClient(create_app(env.settings))
     try:
         health = api.get("/health")
@@ -194,6 +196,19 @@ def test_health_status_and_cli_share_one_state(env):
         ner.set_state("running")
         assert api.get("/health").json()["state"] == "ok", api.get("/health").json()["reasons"]
         assert env.status_json()["state"] == "ok"
+
+        # A stage running without its model: degraded, with the reason, everywhere.
+        ner_stage["error"] = "FileNotFoundError: m.pt does not exist"
+        ner.beat()
+        body = api.get("/health").json()
+        assert api.get("/health").status_code == 200 and body["state"] == "degraded"
+        (reason,) = body["reasons"]
+        assert "entities stage on" in reason and "runs without its model" in reason and "m.pt does not exist" in reason
+        assert env.status_json()["reasons"] == [reason]
+        assert "runs without its model" in env.cli("status").stdout
+        ner_stage |= {"loaded": True, "error": None}
+        ner.beat()
+        assert api.get("/health").json()["state"] == "ok"
 
         # A service whose heartbeat is gone makes every view degraded, with the reason.
         writers[0].stop()
