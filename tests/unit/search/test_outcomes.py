@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from shared.search.outcomes import build_outcomes_request, to_outcomes
-
-pytestmark = pytest.mark.unit
 
 
 def test_hits_are_only_failed_documents_but_counts_cover_every_document():

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
-
 from services.stack.topology import DATELINE_SERVICES, PROGRAMS
 from shared.expected import SERVICES, expected_parts, stages_served
 from shared.heartbeat import Heartbeat
 from shared.schemas import STAGES
 from shared.status import IndexInfo, Status, unreachable
-
-pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
