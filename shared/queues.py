@@ -32,3 +32,16 @@ PROCESSING_KEY = PREFIX + ":processing"  # hash: doc id + stage -> who and since
 HEARTBEAT_PREFIX = PREFIX + ":service:"
 TASK_DEAD_LETTER_KEY = PREFIX + ":tasks:dead"  # list of raw task payloads that could not be read
 INDEX_DEAD_LETTER_STREAM = PREFIX + ":index:dead"  # stream entries the indexer could not apply
+
+# --- delivery tracking (shared/progress.py, the reconciler in services/ingest) -------------
+PROGRESS_KEY = PREFIX + ":progress"  # hash: doc id -> Progress JSON, while the document is in flight
+TICKET_KEY = PREFIX + ":progress:ticket"  # counter: the order in which tasks were queued
+RECONCILER_LOCK_KEY = PREFIX + ":reconciler:lock"  # one reconciler pass at a time, across hosts
+RECONCILER_REPORT_KEY = PREFIX + ":reconciler:report"  # the last pass and audit (status shows them)
+RECONCILER_ACTIONS_KEY = PREFIX + ":reconciler:actions"  # list: what it did lately, newest first
+RECONCILER_TOTALS_KEY = PREFIX + ":reconciler:totals"  # hash: reason -> articles' files re-queued, ever
+RECONCILER_REQUEUES_KEY = PREFIX + ":reconciler:requeues"  # hash: path -> re-queues of its content
+WORKER_DEATHS_KEY = PREFIX + ":worker:deaths"  # list of pool process deaths, newest first
+# kombu's Redis transport keeps every delivered, unacknowledged message in this hash (its ack
+# emulation) until it is acknowledged, or restored to its queue after the visibility timeout.
+CELERY_UNACKED_KEY = "unacked"
