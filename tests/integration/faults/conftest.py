@@ -13,9 +13,8 @@ seconds rather than minutes; the worker-kill test runs with the defaults, which 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -125,9 +124,3 @@ def restart_redis(services: BackingServices) -> None:
 def log_lines(process: ServiceProcess, needle: str) -> list[str]:
     return [line for line in process.log().splitlines() if needle in line]
 
-
-def status_json(stack: Stack) -> dict:
-    return json.loads(collect_status(stack.redis).model_dump_json())
-
-
-WaitFor = Callable[..., object]

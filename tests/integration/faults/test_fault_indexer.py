@@ -12,6 +12,7 @@ import signal
 import time
 
 from shared.heartbeat import read_heartbeats
+from shared.status import collect_status
 from tests.conftest import SERVICES
 from tests.integration.faults.conftest import (
     FAST_BOUNDS,
@@ -79,6 +80,4 @@ def test_elasticsearch_down_for_a_minute_loses_nothing(make_stack):
 
 
 def collect_in_flight(stack) -> int:
-    from shared.status import collect_status
-
     return collect_status(stack.redis).in_flight

@@ -14,7 +14,12 @@ from shared.progress import ProgressLog
 from shared.registry import Registry
 from shared.settings import Settings
 from shared.status import collect_status
-from tests.integration.faults.conftest import assert_indexed_once, assert_status_settled, drop_articles, settled
+from tests.integration.faults.conftest import (
+    assert_indexed_once,
+    assert_status_settled,
+    drop_articles,
+    settled,
+)
 from tests.support.processes import wait_until
 
 BOUND_SECONDS = 120
