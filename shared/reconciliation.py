@@ -42,6 +42,7 @@ class AuditReport(BaseModel):
     at: datetime = Field(default_factory=utcnow)
     alias: str
     indices: list[str] = Field(description="The indices behind the alias.")
+    uuids: list[str] = Field(default_factory=list, description="Their uuids: a wiped and recreated index has a new one.")
     expected: int = Field(description="Documents of files registered as indexed.")
     found: int = Field(description="Documents the index holds.")
     checked_ids: bool = Field(description="The cheap count check failed or the index changed: ids compared.")
@@ -83,7 +84,7 @@ def write_report(client: redis.Redis, report: ReconcilerReport) -> None:
 def read_reconciliation(client: redis.Redis, recent: int = 10) -> Reconciliation:
     raw = client.get(RECONCILER_REPORT_KEY)
     actions = []
-    for value in client.lrange(RECONCILER_ACTIONS_KEY, 0, recent - 1):
+    for value in client.lrange(RECONCILER_ACTIONS_KEY, 0, recent - 1) if recent > 0 else []:
         try:
             actions.append(Action.model_validate_json(value))
         except ValueError:

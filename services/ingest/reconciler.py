@@ -46,7 +46,15 @@ from services.ingest.processor import Ingestor
 from shared.heartbeat import HEARTBEAT_TTL_FACTOR
 from shared.progress import Progress, ProgressLog
 from shared.queues import RECONCILER_LOCK_KEY, RECONCILER_REQUEUES_KEY
-from shared.reconciliation import Action, AuditReport, Reason, ReconcilerReport, record_action, write_report
+from shared.reconciliation import (
+    Action,
+    AuditReport,
+    Reason,
+    ReconcilerReport,
+    read_reconciliation,
+    record_action,
+    write_report,
+)
 from shared.redis_client import as_text
 from shared.registry import Failure, FileRecord
 from shared.search.client import make_client
@@ -79,6 +87,11 @@ class Reconciler(ServiceLoop):
 
     # --- the service loop -----------------------------------------------------------------
     def setup(self) -> None:
+        # The indices the last audit found complete (by any reconciler): the cheap check holds
+        # across restarts, and ids are compared only when something changed.
+        last = read_reconciliation(self.redis, recent=0).last_pass
+        if last is not None and last.audit is not None and last.audit.alias == self.settings.index:
+            self._audited_uuids = last.audit.uuids if not last.audit.missing else None
         log.info(
             "reconciler: a pass every %gs (articles stuck after %gs are queued again, at most %d times), "
             "index audit every %gs against alias %s",
@@ -310,8 +323,9 @@ class Reconciler(ServiceLoop):
         if audit.checked_ids:
             log.info("index audit of %s: %d document(s) expected, %d found, %d missing in %d file(s)",
                      audit.alias, audit.expected, audit.found, audit.missing_docs, len(audit.missing))
-        return AuditReport(alias=audit.alias, indices=audit.indices, expected=audit.expected, found=audit.found,
-                           checked_ids=audit.checked_ids, missing=audit.missing_docs, requeued_files=requeued)
+        return AuditReport(alias=audit.alias, indices=audit.indices, uuids=audit.uuids, expected=audit.expected,
+                           found=audit.found, checked_ids=audit.checked_ids, missing=audit.missing_docs,
+                           requeued_files=requeued)
 
 
 def build_reconciler(settings: Settings, **kwargs: Any) -> Reconciler:
