@@ -233,16 +233,16 @@ class WorkerProcess:
 
     def _skip_stage(self, document: ArticleDocument, stage: StageName, deaths: int) -> None:
         """The stage killed its process ``deaths`` times on this article: index it without."""
+        which = f"article {document.record + 1} of this file" if document.record else "this article"
         reason = (
-            f"the {stage} stage was started {deaths + 1} times on this article and the worker process "
+            f"the {stage} stage was started {deaths + 1} times on {which} and the worker process "
             f"died each time (killed, out of memory, or stopped after {self.settings.task_time_limit} s); "
             "skipped so the article is indexed without it. `dateline status` shows how the processes died; "
             f"once that is fixed, `dateline reprocess --stage {stage} --failed-only` fills it in."
         )
         model, version = self.stages[stage].describe()
         setattr(document.provenance, stage, StageRecord(model=model, version=version, status="failed", error=reason))
-        failure = Failure(path=document.source_path, stage=stage, reason=reason,
-                          line=document.record + 1 if document.record else None)
+        failure = Failure(path=document.source_path, stage=stage, reason=reason)
         self._until_redis(lambda: Registry(self.redis).record_failure(failure))
         log.error("%s: %s", document.source_path, reason)
 
