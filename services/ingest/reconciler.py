@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from redis.exceptions import LockError
 
 from services.ingest.audit import Audit, audit_index
@@ -58,7 +58,7 @@ from shared.reconciliation import (
 from shared.redis_client import as_text
 from shared.registry import Failure, FileRecord
 from shared.search.client import make_client
-from shared.service import ServiceLoop
+from shared.service import OutageLog, ServiceLoop
 from shared.settings import Settings
 
 log = logging.getLogger("dateline.reconciler")
@@ -83,6 +83,9 @@ class Reconciler(ServiceLoop):
         self._audited_uuids: list[str] | None = None
         self._last_audit: AuditReport | None = None
         self._standby_since: float | None = None
+        # Elasticsearch is needed by the audit and a few lookups only: its outages are told
+        # apart from the loop's own (a pass that goes on without it still succeeds).
+        self.es_outage = OutageLog(log, lambda _: self.settings.elasticsearch_url)
         self.passes = 0
 
     # --- the service loop -----------------------------------------------------------------
@@ -106,8 +109,12 @@ class Reconciler(ServiceLoop):
         self.stop_event.wait(min(1.0, max(0.0, self._next_pass - time.monotonic())))
 
     def details(self) -> dict[str, Any]:
-        return {"passes": self.passes, "standby": self._standby_since is not None,
-                "index": self.settings.index}
+        details: dict[str, Any] = {"passes": self.passes, "standby": self._standby_since is not None,
+                                   "index": self.settings.index}
+        if self.es_outage.outages:
+            details["unreachable"] = {name: f"{since:%Y-%m-%dT%H:%M:%SZ}"
+                                      for name, since in self.es_outage.outages.items()}
+        return details
 
     # --- one pass -------------------------------------------------------------------------
     def run_pass(self) -> ReconcilerReport | None:
@@ -190,12 +197,15 @@ class Reconciler(ServiceLoop):
         state = stream_state(self.redis, record.entry)
         if state == "waiting":
             return None
+        doc: dict[str, Any]
         try:
-            reply = self.es.mget(index=self.settings.index, ids=[record.doc_id], source=False)
+            doc = dict(self.es.mget(index=self.settings.index, ids=[record.doc_id], source=False)["docs"][0])
+        except NotFoundError:
+            doc = {"found": False}  # no index behind the alias (yet): not there
         except (ApiError, TransportError) as exc:
-            log.info("cannot look %s up in the index now (%s); next pass", record.path, exc)
+            self.es_outage.down("Elasticsearch", exc)  # looked up again in the next pass
             return None
-        doc = reply["docs"][0]
+        self.es_outage.up()
         if doc.get("found") and int(doc.get("_version", 0)) >= record.revision:
             self.registry.mark_indexed(record.path, record.revision, record.doc_id)
             self.progress.finished(record.doc_id, record.revision)
@@ -298,9 +308,10 @@ class Reconciler(ServiceLoop):
         try:
             audit = audit_index(self.es, self.registry, self.settings.index, self._audited_uuids)
         except (ApiError, TransportError) as exc:
-            self.outages.down("Elasticsearch", exc)
+            self.es_outage.down("Elasticsearch", exc)
             self._next_audit = now  # Elasticsearch is away: audit as soon as it is back
             return None
+        self.es_outage.up()
         report = self._act_on_audit(audit, lock)
         self._last_audit = report
         return report
