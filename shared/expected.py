@@ -22,12 +22,16 @@ SERVICES = ("ingest", "worker", "indexer", "api")
 WORKER_SERVICE = "worker"
 # Services that must have a live process of their own; workers are counted per stage.
 SINGLE_SERVICES = tuple(s for s in SERVICES if s != WORKER_SERVICE)
+# Duties a service runs in a thread with a heartbeat of their own: duty -> the service that runs
+# it. They are not programs of their own (the stack starts the service), but status shows them.
+DUTIES = {"reconciler": "ingest"}
 
 # How to start a missing part, in the words of both ways of running Dateline.
 START_HINT = {
     "ingest": "start it with `make up` or `dateline serve ingest`",
     "indexer": "start it with `make up` or `dateline serve indexer`",
     "api": "start it with `make up` or `dateline serve api`",
+    "reconciler": "it runs inside ingest: start ingest with `make up` or `dateline serve ingest`",
 }
 
 Presence = Literal["running", "starting", "missing"]
@@ -69,7 +73,7 @@ def expected_parts(heartbeats: Iterable[Heartbeat]) -> list[Part]:
     """Each expected service and stage, with whether a live process serves it."""
     beats = list(heartbeats)
     parts = []
-    for service in SINGLE_SERVICES:
+    for service in (*SINGLE_SERVICES, *DUTIES):
         presence, processes = _presence(b for b in beats if b.service == service)
         parts.append(Part(name=service, kind="service", presence=presence, processes=processes))
     workers = [b for b in beats if b.service == WORKER_SERVICE]

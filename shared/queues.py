@@ -35,3 +35,16 @@ INDEX_DEAD_LETTER_STREAM = PREFIX + ":index:dead"  # stream entries the indexer 
 # Documents indexed per minute: dateline:rate:indexed:{minute since the epoch} -> count,
 # written by the indexer, read by status for the rate and the backlog's ETA (shared/throughput.py).
 INDEXED_PER_MINUTE_KEY = PREFIX + ":rate:indexed:"
+
+# --- delivery tracking (shared/progress.py, the reconciler in services/ingest) -------------
+PROGRESS_KEY = PREFIX + ":progress"  # hash: doc id -> Progress JSON, while the document is in flight
+TICKET_KEY = PREFIX + ":progress:ticket"  # counter: the order in which tasks were queued
+RECONCILER_LOCK_KEY = PREFIX + ":reconciler:lock"  # one reconciler pass at a time, across hosts
+RECONCILER_REPORT_KEY = PREFIX + ":reconciler:report"  # the last pass and audit (status shows them)
+RECONCILER_ACTIONS_KEY = PREFIX + ":reconciler:actions"  # list: what it did lately, newest first
+RECONCILER_TOTALS_KEY = PREFIX + ":reconciler:totals"  # hash: reason -> articles' files re-queued, ever
+RECONCILER_REQUEUES_KEY = PREFIX + ":reconciler:requeues"  # hash: path -> re-queues of its content
+WORKER_DEATHS_KEY = PREFIX + ":worker:deaths"  # list of pool process deaths, newest first
+# kombu's Redis transport keeps every delivered, unacknowledged message in this hash (its ack
+# emulation) until it is acknowledged, or restored to its queue after the visibility timeout.
+CELERY_UNACKED_KEY = "unacked"

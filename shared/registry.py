@@ -126,6 +126,59 @@ class Registry:
     def reset_indexed(self, path: str) -> None:
         self.redis.delete(INDEXED_DOCS_KEY + path)
 
+    def superseded(self, path: str, revision: int) -> str | None:
+        """Why a document of ``revision`` is no longer wanted (None: it is): the file is gone
+        from the registry, deleted, or a newer revision of it is in flight."""
+        record = self.get(path)
+        if record is None:
+            return "the file is no longer registered"
+        if record.state == "deleted":
+            return "the file was deleted"
+        if record.revision > revision:
+            return f"the file changed since (now revision {record.revision})"
+        return None
+
+    def indexed_doc_ids(self, path: str, revision: int) -> set[str]:
+        """The documents of ``revision`` already marked indexed."""
+        prefix = f"{revision}:"
+        members = (as_text(m) for m in self.redis.smembers(INDEXED_DOCS_KEY + path))
+        return {m[len(prefix):] for m in members if m.startswith(prefix)}
+
+    def scan_state(self, state: FileState, cursor: int, count: int) -> tuple[int, list[str]]:
+        """One SSCAN page of the files in ``state`` (a bounded look at a large set)."""
+        cursor, paths = self.redis.sscan(STATE_KEY + state, cursor, count=count)
+        return int(cursor), [as_text(p) for p in paths]
+
+    def get_many(self, paths: list[str]) -> dict[str, FileRecord]:
+        if not paths:
+            return {}
+        values = self.redis.mget([FILE_KEY + p for p in paths])
+        return {p: FileRecord.model_validate_json(v) for p, v in zip(paths, values, strict=True) if v}
+
+    def mark_failed(self, path: str, revision: int, failure: Failure) -> bool:
+        """The file's ``revision`` cannot be indexed: state failed, with the reason recorded.
+        Its content hash is kept, so a rescan leaves it alone until the file changes (or
+        ``dateline ingest --force``). False when the file moved on to a newer revision."""
+        failed = False
+
+        def update(pipe: redis.client.Pipeline) -> None:
+            nonlocal failed
+            raw = pipe.get(FILE_KEY + path)
+            record = FileRecord.model_validate_json(raw) if raw else None
+            if record is None or record.revision != revision or record.state == "deleted":
+                return
+            failed = True
+            record.state = "failed"
+            record.updated_at = utcnow()
+            pipe.multi()
+            pipe.set(FILE_KEY + path, record.model_dump_json())
+            for state in FILE_STATES:
+                (pipe.sadd if state == "failed" else pipe.srem)(STATE_KEY + state, path)
+            pipe.hset(FAILURES_KEY, failure.key, failure.model_dump_json())
+
+        self.redis.transaction(update, FILE_KEY + path)
+        return failed
+
     # --- failures -----------------------------------------------------------------------
     def record_failure(self, failure: Failure) -> None:
         self.redis.hset(FAILURES_KEY, failure.key, failure.model_dump_json())

@@ -143,6 +143,10 @@ class StageTask(WireModel):
         default_factory=lambda: list(STAGES),
         description="Stages still to run, in order; the first is this task's.",
     )
+    ticket: int | None = Field(
+        None, description="Order of queueing (a Redis counter, set when queued): the reconciler "
+        "tells a task still waiting in its FIFO queue from a lost one by it (shared/progress.py).",
+    )
 
 
 class IndexRequest(WireModel):

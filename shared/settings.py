@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_IGNORE_PATTERNS = [
@@ -30,6 +30,11 @@ DEFAULT_IGNORE_PATTERNS = [
     ".#*",
     "*.lock",
 ]
+
+
+# After the soft time limit stops a stage, the task still hands the article on: this long at
+# most, before the hard limit replaces the pool process.
+TASK_HAND_ON_SECONDS = 15
 
 
 def used_by(*services: str) -> dict[str, Any]:
@@ -95,11 +100,18 @@ class Settings(BaseSettings):
     summary_sentences: int = Field(3, json_schema_extra=used_by("worker"))
     torch_threads: int = Field(1, description="Torch threads per worker process.", json_schema_extra=used_by("worker"))
     worker_concurrency: int = Field(1, json_schema_extra=used_by("worker"))
-    task_max_retries: int = Field(5, json_schema_extra=used_by("worker"))
+    task_max_retries: int = Field(
+        2, ge=0,
+        description="Times an article's stage is started again after the worker process running it "
+        "died (killed, out of memory, the hard time limit) before the stage is skipped, with the "
+        "reason in the document's provenance.",
+        json_schema_extra=used_by("worker"),
+    )
     task_visibility_timeout: int = Field(
-        900,
+        90, gt=0,
         description="Seconds before a task taken by a worker that vanished (killed, host lost) "
-        "is delivered again; longer than the slowest article's stage.",
+        "is delivered again; longer than a task may run (the soft time limit plus "
+        "TASK_HAND_ON_SECONDS), so a live worker's task is never delivered twice.",
         json_schema_extra=used_by("worker"),
     )
 
@@ -128,6 +140,68 @@ class Settings(BaseSettings):
         "512m", pattern=r"^[0-9]+[kmgKMG]$", description="Heap of the local Elasticsearch node (-Xms/-Xmx).",
         json_schema_extra=used_by("stack"),
     )
+
+    # --- delivery bounds (README: "Delivery guarantees") ------------------------------------
+    # With the defaults a dead worker's task is back on its queue within
+    # task_visibility_timeout + RESTORE_SECONDS (shared/celery_app.py) = 100 s; a task that got
+    # lost is queued again within reconcile_stuck_seconds + reconcile_seconds = 150 s.
+    task_soft_time_limit: int = Field(
+        60, gt=0,
+        description="Seconds one task (one stage, or language and summary together) may run. Then "
+        "the stage is stopped and recorded as failed in provenance, and the article is indexed "
+        "without it. Sized on the slowest stage measured: NER of a long article with a large model.",
+        json_schema_extra=used_by("worker"),
+    )
+    worker_proc_alive_timeout: float = Field(
+        120.0, gt=0,
+        description="Seconds a new worker pool process may take to load its models before Celery "
+        "kills it as hung (Celery's default of 4 s is shorter than loading torch and a NER model).",
+        json_schema_extra=used_by("worker"),
+    )
+    reconcile_seconds: float = Field(
+        30.0, gt=0, description="Period of the reconciler's pass over articles in flight.",
+        json_schema_extra=used_by("ingest"),
+    )
+    reconcile_stuck_seconds: float = Field(
+        120.0, gt=0,
+        description="An article in flight that has not moved for this long, that no live worker "
+        "holds and that no queue holds, is queued again; longer than a task may run.",
+        json_schema_extra=used_by("ingest"),
+    )
+    reconcile_audit_seconds: float = Field(
+        300.0, gt=0,
+        description="Period of the index audit: files registered as indexed whose documents the "
+        "index behind the alias lacks (a new, wiped or renamed index) are queued again.",
+        json_schema_extra=used_by("ingest"),
+    )
+    reconcile_max_requeues: int = Field(
+        3, ge=1,
+        description="Times the reconciler queues the same content of a file again before it marks "
+        "the file failed with the reason (where it got stuck).",
+        json_schema_extra=used_by("ingest"),
+    )
+
+    @model_validator(mode="after")
+    def _delivery_bounds_fit(self) -> Settings:
+        """A live worker's task must never look lost: it may run task_time_limit seconds."""
+        limit = self.task_time_limit
+        if self.task_visibility_timeout <= limit:
+            raise ValueError(
+                f"DATELINE_TASK_VISIBILITY_TIMEOUT ({self.task_visibility_timeout} s) must be longer than a "
+                f"task may run ({limit} s: DATELINE_TASK_SOFT_TIME_LIMIT {self.task_soft_time_limit} s + "
+                f"{TASK_HAND_ON_SECONDS} s to hand on), or a running task would be delivered twice"
+            )
+        if self.reconcile_stuck_seconds <= limit:
+            raise ValueError(
+                f"DATELINE_RECONCILE_STUCK_SECONDS ({self.reconcile_stuck_seconds:g} s) must be longer than a "
+                f"task may run ({limit} s), or the reconciler would queue running articles again"
+            )
+        return self
+
+    @property
+    def task_time_limit(self) -> int:
+        """The hard limit: the pool process running a task is replaced after this long."""
+        return self.task_soft_time_limit + TASK_HAND_ON_SECONDS
 
     @field_validator("ner_models", mode="before")
     @classmethod

@@ -15,10 +15,11 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal
 
+from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel
 
 from shared.schemas import ArticleDocument, StageName, StageRecord
-from shared.settings import Settings, get_settings
+from shared.settings import TASK_HAND_ON_SECONDS, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,11 @@ class Stage(ABC):
             record = StageRecord(
                 model=result.model, version=result.version, status=result.status, error=result.reason
             )
+        except SoftTimeLimitExceeded:
+            # The task's time budget ran out in this stage: the article goes on without it.
+            log.error("stage %s stopped by the time limit on %s", self.name, document.source_path)
+            model, version = self.describe()
+            record = StageRecord(model=model, version=version, status="failed", error=self.time_limit_reason())
         except Exception as exc:  # noqa: BLE001 - recorded in provenance, article kept
             log.exception("stage %s failed on %s", self.name, document.source_path)
             model, version = self.describe()
@@ -82,6 +88,15 @@ class Stage(ABC):
         record.seconds = round(time.perf_counter() - started, 4)
         setattr(document.provenance, self.name, record)
         return document
+
+    def time_limit_reason(self) -> str:
+        limit = self.settings.task_soft_time_limit
+        return (
+            f"stopped after the time limit of {limit} s (DATELINE_TASK_SOFT_TIME_LIMIT): the article is "
+            f"too long for this model on this machine. Raise the limit (and DATELINE_TASK_VISIBILITY_TIMEOUT "
+            f"above it plus {TASK_HAND_ON_SECONDS} s), choose a faster model, or split the article; then "
+            f"`dateline reprocess --stage {self.name} --failed-only`."
+        )
 
     def status(self) -> dict[str, Any]:
         """This stage's model and whether it is usable (shown in heartbeats and status)."""

@@ -11,6 +11,9 @@ disagree.
 - Documents a stage failed on, and stages skipped by reason, come from Elasticsearch
   (``shared/search/outcomes.py``); rate and ETA from per-minute counters
   (``shared/throughput.py``). Nothing here scans every file or document.
+- Delivery: articles in flight (progress records), what the reconciler did, pool
+  processes that died and crash loops (``shared/progress.py``, ``shared/reconciliation.py``,
+  ``shared/crashes.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import redis
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from pydantic import BaseModel, Field, computed_field
 
+from shared.crashes import CrashLoop, WorkerDeath, crash_loops, read_deaths
 from shared.expected import WORKER_SERVICE, Part, expected_parts
 from shared.heartbeat import Heartbeat, read_heartbeats
+from shared.progress import ProgressLog
 from shared.queues import (
     FAILURES_KEY,
     FILE_KEY,
@@ -35,6 +40,7 @@ from shared.queues import (
     STATE_KEY,
     TASK_DEAD_LETTER_KEY,
 )
+from shared.reconciliation import Reconciliation, read_reconciliation
 from shared.redis_client import as_text
 from shared.registry import FILE_STATES, Failure, FileRecord, FileState
 from shared.schemas import utcnow
@@ -51,7 +57,9 @@ MISSING_EFFECT = {
     "ingest": "files dropped into the inbox are not read",
     "indexer": "enriched documents are not written to Elasticsearch",
     "api": "the search page and the HTTP API are not served",
+    "reconciler": "articles lost or stuck on their way are not queued again, and a new index is not refilled",
 }
+RECENT_DEATHS = 10
 
 
 class QueueDepth(BaseModel):
@@ -101,7 +109,9 @@ class Assessment(BaseModel):
 class Status(BaseModel):
     files: dict[str, int] = Field(description="Files per registry state (one Redis transaction with `problems`).")
     queues: list[QueueDepth]
-    processing: list[dict[str, Any]]
+    processing: list[dict[str, Any]] = Field(
+        description="Stages running now; worker_alive is false for a process that is gone (the "
+        "reconciler clears such entries once its heartbeat has expired).")
     heartbeats: list[Heartbeat] = Field(description="Every live process, workers included.")
     failures: list[Failure] = Field(description="Every recorded failure (also grouped by file in `problems`).")
     problems: list[FileProblems] = Field(
@@ -113,6 +123,12 @@ class Status(BaseModel):
     throughput: Throughput | None = None
     index: IndexInfo | None = Field(None, description="Elasticsearch's side; None when not asked.")
     at: datetime
+    in_flight: int = Field(0, description="Articles with a progress record: queued, processing or indexing.")
+    reconciliation: Reconciliation = Field(default_factory=Reconciliation,
+                                           description="What the reconciler did: last pass, totals, recent actions.")
+    crash_loops: list[CrashLoop] = Field(default_factory=list,
+                                         description="Workers whose pool processes keep dying, with the cause.")
+    recent_deaths: list[WorkerDeath] = Field(default_factory=list, description="Pool process deaths, newest first.")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -195,6 +211,11 @@ def assess(status: Status) -> Assessment:
                     f"documents are indexed without it; fix the model setting, then "
                     f"`dateline reprocess --stage {stage} --failed-only`."
                 )
+    for loop in status.crash_loops:
+        reasons.append(
+            f"The worker {loop.node} on {loop.host} is in a crash loop: {loop.deaths} pool processes died "
+            f"lately, the last one {loop.last_cause}."
+        )
     return Assessment(state="degraded" if reasons else "ok", reasons=reasons)
 
 
@@ -284,10 +305,14 @@ def collect_status(client: redis.Redis, es: Elasticsearch | None = None, *, es_u
     (``outcomes=False``: its health only, for the frequent health checks)."""
     queues = [QueueDepth(name=stage, waiting=int(client.llen(q))) for stage, q in STAGE_QUEUES.items()]
     queues.append(_index_stream_depth(client))
+    heartbeats = read_heartbeats(client)
+    live = {f"{beat.host}:{beat.pid}" for beat in heartbeats}
     processing = [json.loads(v) for v in client.hvals(PROCESSING_KEY)]
     files, failures, problems = _files_and_problems(client)
-    heartbeats = read_heartbeats(client)
     backlog = sum(q.waiting + q.pending for q in queues) + len(processing)
+    for item in processing:
+        item["worker_alive"] = item.get("worker") in live
+    deaths = read_deaths(client)
     return Status(
         files=files,
         queues=queues,
@@ -300,4 +325,8 @@ def collect_status(client: redis.Redis, es: Elasticsearch | None = None, *, es_u
         throughput=read_throughput(client, backlog),
         index=_index_info(es, es_url, alias, outcomes) if es is not None else None,
         at=utcnow(),
+        in_flight=ProgressLog(client).count(),
+        reconciliation=read_reconciliation(client),
+        crash_loops=crash_loops(deaths),
+        recent_deaths=deaths[:RECENT_DEATHS],
     )

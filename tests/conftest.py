@@ -40,6 +40,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).parts
         if "integration" in parts:
             item.add_marker(pytest.mark.integration)
+            if "faults" in parts:
+                item.add_marker(pytest.mark.faults)
         elif "unit" in parts:
             item.add_marker(pytest.mark.unit)
 

@@ -51,6 +51,7 @@ def print_status(status: Status, console: Console) -> None:
     _processes(status, console)
     _failures(status, console)
     _failed_documents(status, console)
+    print_delivery(console, status)
 
 
 def _state(status: Status, console: Console) -> None:
@@ -105,8 +106,9 @@ def _queues(status: Status, console: Console) -> None:
     console.print(queues)
     console.print(f"[bold]Processing now[/bold]: {len(status.processing)}")
     for item in status.processing[:20]:
+        gone = "" if item.get("worker_alive", True) else " [red](worker gone: the reconciler takes care of it)[/red]"
         console.print(f"  {item.get('stage')}: {escape(str(item.get('path')))} on {item.get('worker')} "
-                      f"since {item.get('since')}")
+                      f"since {item.get('since')}{gone}")
 
 
 def _processes(status: Status, console: Console) -> None:
@@ -172,3 +174,32 @@ def _failed_documents(status: Status, console: Console) -> None:
         console.print(f"  [dim]What to do: fix the cause, then `dateline reprocess --stage {stage} --failed-only`.[/dim]")
     if outcomes.failed_documents > len(outcomes.failed[:SHOWN]):
         console.print(f"  ... the {len(outcomes.failed[:SHOWN])} most recent are shown")
+
+
+def print_delivery(console: Console, status: Status) -> None:
+    """Articles in flight, what the reconciler did, and pool processes that keep dying."""
+    console.print(f"[bold]Delivery[/bold]  in flight {status.in_flight} article(s)")
+    reconciliation = status.reconciliation
+    last = reconciliation.last_pass
+    if last is None:
+        console.print("  reconciler: no pass yet (it runs in the ingest service)")
+    else:
+        console.print(f"  reconciler: last pass {last.at:%Y-%m-%d %H:%M:%S} on {last.host} ({last.seconds:.1f} s): "
+                      f"{last.examined} looked at, {last.stuck} stuck")
+        if last.audit is not None:
+            audit = last.audit
+            console.print(f"  index audit {audit.at:%H:%M:%S} of {audit.alias}: {audit.expected} document(s) "
+                          f"expected, {audit.found} found" + (f", {audit.missing} missing, "
+                          f"{audit.requeued_files} file(s) queued again" if audit.missing else ""))
+    if reconciliation.totals:
+        totals = ", ".join(f"{reason} {count}" for reason, count in sorted(reconciliation.totals.items()))
+        console.print(f"  files queued again or repaired, so far: {totals}")
+    for action in reconciliation.recent[:5]:
+        console.print(f"  {action.at:%H:%M:%S} {escape(action.path)}: {action.reason} ({escape(action.detail)}) "
+                      f"-> {action.outcome}")
+    for loop in status.crash_loops:
+        console.print(f"  [bold red]crash loop[/bold red] {loop.node}: {loop.deaths} pool process deaths since "
+                      f"{loop.since:%H:%M:%S}; last: {loop.last_cause}")
+    if status.recent_deaths and not status.crash_loops:
+        death = status.recent_deaths[0]
+        console.print(f"  last pool process death {death.at:%H:%M:%S} ({death.node}): {death.cause}")

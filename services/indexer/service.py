@@ -17,6 +17,7 @@ from elasticsearch import Elasticsearch
 
 from services.indexer.consumer import Entry, Malformed, StreamConsumer, decode
 from services.indexer.writer import BulkWriter, ElasticsearchUnavailable
+from shared.progress import ProgressLog
 from shared.registry import Failure, Registry
 from shared.schemas import IndexRequest, utcnow
 from shared.search.index import ensure_index
@@ -44,6 +45,7 @@ class Indexer(ServiceLoop):
         self.writer = writer
         self.consumer = consumer
         self.registry = registry
+        self.progress = ProgressLog(registry.redis)
         self.indexed = 0
         self.errors = 0
         self.last_batch_at: datetime | None = None
@@ -104,24 +106,32 @@ class Indexer(ServiceLoop):
                 self.consumer.touch([entry_id for entry_id, _ in requests])
         self.outages.up()
 
+        rejected = []
         for rejection in result.rejected:
             self.errors += 1
             doc = rejection.request.document
             where = f" (record {doc.record})" if doc is not None and doc.record else ""
-            self.registry.record_failure(
-                Failure(
-                    path=rejection.request.source_path,
-                    reason=f"Elasticsearch rejected document {rejection.doc_id}{where}: "
-                    f"{rejection.reason}. The index mapping does not accept this value; "
-                    "fix the article or the mapping, then reprocess the file.",
-                    stage="index",
-                )
-            )
+            rejected.append(Failure(
+                path=rejection.request.source_path,
+                reason=f"Elasticsearch rejected document {rejection.doc_id}{where}: "
+                f"{rejection.reason}. The index mapping does not accept this value; "
+                "fix the article or the mapping, then reprocess the file.",
+                stage="index",
+            ))
         self.consumer.ack([entry_id for entry_id, _ in requests])
+        # After the ack: a crash before these lines leaves documents in Elasticsearch that the
+        # registry does not know about yet; the reconciler finds them there and catches up.
+        for rejection, failure in zip(result.rejected, rejected, strict=True):
+            # The file ends failed with the reason: it can never be wholly indexed as it is.
+            # (Not when it moved on to a newer revision meanwhile: that one is judged by itself.)
+            self.registry.mark_failed(failure.path, rejection.request.revision, failure)
+            if rejection.request.action == "upsert":
+                self.progress.finished(rejection.doc_id, rejection.request.revision)
         upserts = 0
         for _entry_id, request in result.written:
             if request.action == "upsert" and request.document is not None:
                 self.registry.mark_indexed(request.source_path, request.revision, request.document.id)
+                self.progress.finished(request.document.id, request.revision)
                 upserts += 1
         self.indexed += upserts
         # The per-minute counter behind the status views' rate and ETA.
@@ -145,17 +155,14 @@ class Indexer(ServiceLoop):
 
     def _is_stale(self, entry_id: str, request: IndexRequest) -> bool:
         """An upsert whose file was deleted or has moved on to a newer revision."""
-        if request.action != "upsert":
+        if request.action != "upsert" or request.document is None:
             return False  # deletes are versioned: an old one cannot remove newer documents
-        record = self.registry.get(request.source_path)
-        if record is None or record.state == "deleted" or record.revision > request.revision:
-            log.info(
-                "skipping stale document of %s (revision %d; registry: %s)",
-                request.source_path, request.revision,
-                "missing" if record is None else f"{record.state} r{record.revision}",
-            )
-            return True
-        return False
+        why = self.registry.superseded(request.source_path, request.revision)
+        if why is None:
+            return False
+        log.info("skipping stale document of %s (revision %d): %s", request.source_path, request.revision, why)
+        self.progress.finished(request.document.id, request.revision)
+        return True
 
 def build_indexer(
     settings: Settings,

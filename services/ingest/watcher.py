@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -24,9 +25,10 @@ from services.ingest.deletions import PendingDeletions
 from services.ingest.paths import absolute, is_within, walk_files
 from services.ingest.pending import PendingFiles
 from services.ingest.processor import Ingestor
+from services.ingest.reconciler import build_reconciler
 from shared.schemas import utcnow
 from shared.service import ServiceLoop
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 
 log = logging.getLogger("dateline.ingest")
 
@@ -169,5 +171,15 @@ class Watcher(ServiceLoop):
 
 
 def run_service() -> None:
-    """Entry point of ``python -m services.ingest``."""
-    Watcher(Ingestor.from_settings()).run()
+    """Entry point of ``python -m services.ingest``: the watcher, and the reconciler in a
+    thread beside it; SIGTERM stops both."""
+    settings = get_settings()
+    stop = threading.Event()
+    reconciler = build_reconciler(settings, stop=stop)
+    beside = threading.Thread(target=reconciler.run, name="reconciler", daemon=True)
+    beside.start()
+    try:
+        Watcher(Ingestor.from_settings(settings), stop=stop).run()
+    finally:
+        stop.set()
+        beside.join(timeout=60)

@@ -14,6 +14,7 @@ from typing import Any
 
 from celery.signals import celeryd_after_setup, worker_process_init, worker_process_shutdown
 
+from services.worker.logs import quiet_celery_notices
 from services.worker.process import leave_process, serve, start_process, stop_process
 from shared.queues import STAGE_QUEUES
 from shared.schemas import STAGES
@@ -24,6 +25,7 @@ def remember_queues(sender: Any, instance: Any, **_: Any) -> None:
     """In the parent: the stages whose queues this worker consumes."""
     queues = set(instance.app.amqp.queues.consume_from or {})
     serve([s for s in STAGES if STAGE_QUEUES[s] in queues], node=str(sender))
+    quiet_celery_notices()
 
 
 @worker_process_init.connect

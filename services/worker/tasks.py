@@ -1,40 +1,44 @@
 """The Celery tasks: one thin wrapper per stage queue.
 
 Each hands its message to this process's :class:`WorkerProcess` (decode, run the stage and
-the following ones this worker serves, hand on). When Redis is unreachable mid-task the
-task is retried with exponential back-off; the stages' work is simply redone.
+the following ones this worker serves, hand on). There is no Celery retry: a retry is a new
+message, and publishing it needs the broker that just went away, so Celery would reject the
+task into nothing. Instead the process waits for Redis inside the task; if the task's time
+runs out first, it goes back on its queue (``Reject(requeue=True)``), and while Redis is
+still away kombu keeps it unacknowledged and restores it after the visibility timeout.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import redis
-from kombu.exceptions import OperationalError
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from services.worker.app import app
 from services.worker.process import current_process
 from shared.queues import STAGE_TASKS
-from shared.settings import get_settings
-
-RETRY_OPTIONS: dict[str, Any] = {
-    "autoretry_for": (redis.ConnectionError, redis.TimeoutError, OperationalError),
-    "retry_backoff": True,
-    "retry_backoff_max": 60,
-    "retry_kwargs": {"max_retries": get_settings().task_max_retries},
-}
+from shared.schemas import StageName
 
 
-@app.task(name=STAGE_TASKS["language"], **RETRY_OPTIONS)
+def _run(stage: StageName, payload: dict[str, Any]) -> None:
+    try:
+        current_process().handle(stage, payload)
+    except SoftTimeLimitExceeded as exc:
+        # Out of time outside a stage (stages record a time-out in provenance and go on):
+        # waiting for Redis to come back. The work is redone from the message.
+        raise Reject(f"{stage}: out of time while Redis was unreachable", requeue=True) from exc
+
+
+@app.task(name=STAGE_TASKS["language"])
 def language(payload: dict[str, Any]) -> None:
-    current_process().handle("language", payload)
+    _run("language", payload)
 
 
-@app.task(name=STAGE_TASKS["summary"], **RETRY_OPTIONS)
+@app.task(name=STAGE_TASKS["summary"])
 def summary(payload: dict[str, Any]) -> None:
-    current_process().handle("summary", payload)
+    _run("summary", payload)
 
 
-@app.task(name=STAGE_TASKS["entities"], **RETRY_OPTIONS)
+@app.task(name=STAGE_TASKS["entities"])
 def entities(payload: dict[str, Any]) -> None:
-    current_process().handle("entities", payload)
+    _run("entities", payload)

@@ -223,6 +223,30 @@ def test_mapping_rejection_becomes_a_failure_and_is_acked(es, rclient, settings,
     rclient.hdel("dateline:failures", path)
 
 
+def test_a_rejected_document_ends_its_file_failed_and_its_progress(es, rclient, settings, stream):
+    from shared.progress import ProgressLog
+
+    ensure_index(es, settings.index, settings)
+    indexer = make_indexer(es, rclient, settings, stream)
+    path = f"{uuid.uuid4().hex}.jsonl"
+    register(rclient, path, revision=1, articles=2)
+    good, bad = article(path, 0), article(path, 1)
+    progress = ProgressLog(rclient)
+    for doc in (good, bad):
+        progress.processing(doc, "entities", "host:1")
+    push(rclient, stream, upsert(good))
+    raw = json.loads(upsert(bad).model_dump_json())
+    raw["document"]["entity_list"] = [{"name": "Hamburg", "type": "location", "count": 2**40}]
+    rclient.xadd(stream, {"request": json.dumps(raw)})
+    assert drain(indexer)
+
+    # Never wholly indexable as it is: failed, with the reason, and nothing left in flight.
+    assert Registry(rclient).get(path).state == "failed"
+    assert any(f.path == path and f.stage == "index" for f in Registry(rclient).failures())
+    assert progress.get([good.id, bad.id]) == {}
+    rclient.hdel("dateline:failures", path)
+
+
 def test_entries_stay_pending_while_elasticsearch_is_down_then_land(es, rclient, settings, stream):
     ensure_index(es, settings.index, settings)
     path = f"{uuid.uuid4().hex}.jsonl"

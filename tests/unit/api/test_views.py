@@ -154,3 +154,34 @@ def test_the_article_page_escapes_the_text_and_keeps_it_exact():
         doc=doc, body=marked_body(doc), origin="/inbox/x.txt", stages=stage_rows(doc), back="", asset_version="1")
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'class="ent ent-location" data-start="43" data-end="48"' in html
+
+
+def test_the_pipeline_page_shows_what_the_reconciler_did_and_crash_loops():
+    from services.api.views import pipeline_view
+    from services.api.web import templates
+    from shared.crashes import WorkerDeath, crash_loops
+    from shared.reconciliation import Action, AuditReport, ReconcilerReport, Reconciliation
+    from shared.schemas import utcnow
+    from shared.status import Status
+
+    deaths = [WorkerDeath(host="h1", node="ner@h1", parent_pid=4, pid=100 + n, exitcode=-9) for n in range(3)]
+    reconciliation = Reconciliation(
+        last_pass=ReconcilerReport(host="h1", pid=7, seconds=0.2, in_flight=2, examined=12, stuck=1,
+                                   audit=AuditReport(alias="articles", indices=["articles-v2"], expected=40,
+                                                     found=38, checked_ids=True, missing=2, requeued_files=2)),
+        totals={"worker died": 1, "missing from the index": 2},
+        recent=[Action(path="/inbox/<b>a</b>.txt", reason="worker died", detail="entities on h1:9, which is gone",
+                       outcome="queued again")],
+    )
+    status = Status(files={}, queues=[], processing=[{"stage": "entities", "path": "b.txt", "worker": "h1:9",
+                                                      "worker_alive": False}],
+                    heartbeats=[], failures=[], dead_letters=0, at=utcnow(), in_flight=2,
+                    reconciliation=reconciliation, crash_loops=crash_loops(deaths), recent_deaths=deaths)
+    html = templates.env.get_template("_pipeline_body.html").render(
+        status=status, down=None, view=pipeline_view(status), refresh=5, shown_problems=20)
+    assert "2 article(s) on their way" in html
+    assert "12 looked at, 1 stuck" in html and "38 of 40 document(s) found, 2 missing, 2 file(s) queued again" in html
+    assert "&lt;b&gt;a&lt;/b&gt;.txt" in html and "<b>a</b>" not in html
+    assert "worker died" in html and "queued again" in html
+    assert "Crash loop" in html and "ner@h1" in html and "3 pool process deaths" in html
+    assert "worker gone: the reconciler takes care of it" in html

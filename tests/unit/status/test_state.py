@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from services.stack.topology import DATELINE_SERVICES, PROGRAMS
 from shared.expected import SERVICES, expected_parts, stages_served
+from shared.crashes import WorkerDeath, crash_loops
 from shared.heartbeat import Heartbeat
 from shared.schemas import STAGES
 from shared.status import IndexInfo, Status, unreachable
@@ -23,13 +24,13 @@ def beat(service: str, pid: int, *, state: str = "running", queues: list[str] | 
     return Heartbeat(service=service, host="h1", pid=pid, started_at=NOW, state=state, interval=10, details=details)
 
 
-EVERYTHING = [beat("ingest", 1), beat("indexer", 2), beat("api", 3),
+EVERYTHING = [beat("ingest", 1), beat("reconciler", 1), beat("indexer", 2), beat("api", 3),
               beat("worker", 4, queues=["entities"]), beat("worker", 5, queues=["language", "summary"])]
 
 
-def status(heartbeats: list[Heartbeat], index: IndexInfo | None = None) -> Status:
+def status(heartbeats: list[Heartbeat], index: IndexInfo | None = None, **fields) -> Status:
     return Status(files={}, queues=[], processing=[], heartbeats=heartbeats, failures=[], dead_letters=0,
-                  parts=expected_parts(heartbeats), index=index, at=NOW)
+                  parts=expected_parts(heartbeats), index=index, at=NOW, **fields)
 
 
 def test_everything_running_is_ok():
@@ -84,3 +85,18 @@ def test_the_local_stack_runs_exactly_the_expected_services_and_serves_every_sta
             queues = program.serve_args[program.serve_args.index("--queues") + 1].split(",")
             served |= set(stages_served(beat("worker", 1, queues=queues)))
     assert served == set(STAGES)
+
+
+def test_a_missing_reconciler_or_a_crash_loop_is_degraded_with_the_reason():
+    without = status([b for b in EVERYTHING if b.service != "reconciler"])
+    assert without.state == "degraded"
+    (reason,) = without.reasons
+    assert "No reconciler process" in reason and "not queued again" in reason and "runs inside ingest" in reason
+
+    deaths = [WorkerDeath(host="h1", node="ner@h1", parent_pid=4, pid=100 + n, exitcode=-9, phase="starting")
+              for n in range(3)]
+    looping = status(EVERYTHING, crash_loops=crash_loops(deaths), recent_deaths=deaths)
+    assert looping.state == "degraded"
+    (reason,) = looping.reasons
+    assert "ner@h1 on h1 is in a crash loop: 3 pool processes died" in reason
+    assert "killed by SIGKILL while loading its models" in reason
