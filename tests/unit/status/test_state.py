@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from services.stack.topology import DATELINE_SERVICES, PROGRAMS
-from shared.expected import SERVICES, expected_parts, stages_served
 from shared.crashes import WorkerDeath, crash_loops
+from shared.expected import SERVICES, expected_parts, stages_served
 from shared.heartbeat import Heartbeat
 from shared.schemas import STAGES
 from shared.status import IndexInfo, Status, unreachable
