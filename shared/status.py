@@ -4,6 +4,7 @@ processes and failures. Read by `dateline status` and the API's /status."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,14 @@ import redis
 from pydantic import BaseModel, Field, computed_field
 
 from shared.heartbeat import Heartbeat, read_heartbeats
-from shared.queues import INDEX_GROUP, INDEX_STREAM, PROCESSING_KEY, STAGE_QUEUES, TASK_DEAD_LETTER_KEY
+from shared.queues import (
+    INDEX_GROUP,
+    INDEX_STREAM,
+    PROCESSING_KEY,
+    STAGE_QUEUES,
+    TASK_DEAD_LETTER_KEY,
+    UNTAGGED_LANGUAGE_KEY,
+)
 from shared.redis_client import as_text
 from shared.registry import Failure, Registry
 from shared.schemas import utcnow
@@ -33,6 +41,11 @@ class Status(BaseModel):
     failures: list[Failure]
     dead_letters: int
     at: datetime
+    untagged_languages: dict[str, int] = Field(
+        default_factory=dict,
+        description="Documents indexed without entities because no NER model covers their "
+        "language, per language (not failures: DATELINE_NER_MODELS fixes them).",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -91,4 +104,11 @@ def collect_status(client: redis.Redis) -> Status:
         failures=Registry(client).failures(),
         dead_letters=int(client.llen(TASK_DEAD_LETTER_KEY)),
         at=utcnow(),
+        untagged_languages=untagged_languages(client),
     )
+
+
+def untagged_languages(client: redis.Redis) -> dict[str, int]:
+    """How many documents of each language no NER model covers, most first."""
+    counts = Counter(as_text(value) for value in client.hvals(UNTAGGED_LANGUAGE_KEY))
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -63,6 +63,14 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Machi
     for service in status.services:
         console.print(f"service {service.service} on {service.host} (pid {service.pid}, {service.state})")
 
+    if status.untagged_languages:
+        counts = ", ".join(f"{lang} {n}" for lang, n in status.untagged_languages.items())
+        console.print(
+            f"[bold]Not tagged: no NER model for the language[/bold] ({counts}). Not failures: "
+            "map a model to the language in DATELINE_NER_MODELS, then `dateline reprocess "
+            "--stage entities --language CODE`.", highlight=False,
+        )
+
     if status.failures:
         console.print(f"[bold red]Failures ({len(status.failures)})[/bold red]")
         for failure in status.failures:

@@ -20,13 +20,13 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
-from services.worker.stages.entities import EntityStage
+from services.worker.stages.entities import UNCOVERED, EntityStage
 from services.worker.stages.language import LanguageStage
 from services.worker.stages.summary import SummaryStage
 from shared.celery_app import make_app
 from shared.heartbeat import HeartbeatWriter
 from shared.pipeline import push_index_request, send_stage_task
-from shared.queues import PROCESSING_KEY, TASK_DEAD_LETTER_KEY
+from shared.queues import PROCESSING_KEY, TASK_DEAD_LETTER_KEY, UNTAGGED_LANGUAGE_KEY
 from shared.redis_client import connect
 from shared.registry import Failure, Registry
 from shared.schemas import STAGES, IndexRequest, SchemaVersionError, StageName, StageTask, utcnow
@@ -103,6 +103,8 @@ class WorkerProcess:
             name = remaining.pop(0)
             with self._processing(document.id, document.source_path, name):
                 self.stages[name].run(document)
+            if name == "entities":
+                self._note_language_coverage(document)
         self._hand_on(StageTask(document=document, stages=remaining))
         self.tasks_done += 1
 
@@ -128,6 +130,15 @@ class WorkerProcess:
             IndexRequest(action="upsert", source_path=document.source_path, revision=document.revision,
                          document=document),
         )
+
+    def _note_language_coverage(self, document: Any) -> None:
+        """Remember a document no NER model covers (by its language), for `dateline status`;
+        forget it once a later run tagged it."""
+        record = document.provenance.entities
+        if record is not None and record.status == "skipped" and (record.error or "").startswith(UNCOVERED):
+            self.redis.hset(UNTAGGED_LANGUAGE_KEY, document.id, document.language or "und")
+        else:
+            self.redis.hdel(UNTAGGED_LANGUAGE_KEY, document.id)
 
     @contextmanager
     def _processing(self, doc_id: str, path: str, stage: StageName) -> Iterator[None]:

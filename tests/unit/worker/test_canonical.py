@@ -4,15 +4,8 @@ import re
 
 import pytest
 
-from services.worker.nlp.canonical import (
-    RawMention,
-    canonicalise,
-    clean_mention,
-    initials,
-    is_acronym,
-    label_type,
-    strip_titles,
-)
+from services.worker.nlp.canonical import canonicalise, initials, is_acronym
+from services.worker.nlp.mentions import RawMention, clean_mention, label_type, strip_titles
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from services.worker.nlp.canonical import RawMention
+from services.worker.nlp.mentions import RawMention
 from services.worker.stages.entities import EntityStage, merge_adjacent
 from shared.settings import get_settings
 

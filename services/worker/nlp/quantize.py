@@ -1,0 +1,95 @@
+"""int8 inference on CPU: dynamic quantization of a flair tagger's slow layers.
+
+The time of a flair NER model goes into its recurrent layers (the character language
+models of FlairEmbeddings, the tagger's BiLSTM) or, for transformer-embedding models, into
+the transformer's Linear layers. Those are quantized to int8 with torch's dynamic
+quantization (weights int8 once, activations per batch), which needs no calibration data.
+The tagger's own output Linear stays fp32: flair's ``predict`` reads its
+``linear.weight.dtype``, which a quantized Linear does not have.
+
+torch's eager quantization API (``torch.ao.quantization.quantize_dynamic``) is deprecated:
+where it is missing, or quantizing or a test prediction fails, the tagger runs in fp32 and
+the log says why. On a GPU the tagger runs as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+INT8 = "int8"
+FP32 = "fp32"
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """Which form of a model runs, and why (recorded in provenance and status)."""
+
+    name: str  # INT8 or FP32
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.detail})"
+
+
+def quantizable_layers(tagger: Any) -> dict[str, type]:
+    """Submodule name -> layer type to quantize: every LSTM/GRU, and the Linear layers inside
+    transformer embeddings (never the tagger's own ``linear``)."""
+    import torch
+    from flair.embeddings import TransformerEmbeddings
+
+    found: dict[str, type] = {}
+    transformers = [name for name, module in tagger.named_modules() if isinstance(module, TransformerEmbeddings)]
+    for name, module in tagger.named_modules():
+        if isinstance(module, (torch.nn.LSTM, torch.nn.GRU)):
+            found[name] = type(module)
+        elif isinstance(module, torch.nn.Linear) and any(name.startswith(f"{t}.") for t in transformers):
+            found[name] = torch.nn.Linear
+    return found
+
+
+def _smoke_test(tagger: Any) -> None:
+    """One prediction, so a quantized model that flair cannot run is caught at load."""
+    from flair.data import Sentence
+
+    sentence = Sentence("Dateline checks that Angela Merkel met officials in Berlin .")
+    tagger.predict([sentence])
+    sentence.clear_embeddings()
+
+
+def for_cpu(tagger: Any, enabled: bool) -> tuple[Any, Form]:
+    """The tagger to run, quantized where that is possible and asked for."""
+    import flair
+    import torch
+
+    if not enabled:
+        return tagger, Form(FP32, "DATELINE_NER_QUANTIZE is off")
+    if flair.device.type != "cpu":
+        return tagger, Form(FP32, f"running on {flair.device.type}")
+    try:
+        from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+    except ImportError as exc:
+        log.warning("NER runs in fp32: this torch has no dynamic quantization (%s)", exc)
+        return tagger, Form(FP32, f"torch {torch.__version__} has no dynamic quantization")
+    layers = quantizable_layers(tagger)
+    if not layers:
+        return tagger, Form(FP32, "no recurrent or transformer layers to quantize")
+    try:
+        with warnings.catch_warnings():
+            # The eager API's deprecation notice: the fallback below covers its removal.
+            warnings.simplefilter("ignore", category=DeprecationWarning)
+            warnings.simplefilter("ignore", category=FutureWarning)
+            quantized = quantize_dynamic(
+                tagger, {name: default_dynamic_qconfig for name in layers}, dtype=torch.qint8
+            )
+        quantized.eval()
+        _smoke_test(quantized)
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the fp32 model in use
+        log.warning("NER runs in fp32: int8 quantization failed (%s: %s)", type(exc).__name__, exc)
+        return tagger, Form(FP32, f"int8 quantization failed: {type(exc).__name__}")
+    kinds = sorted({kind.__name__ for kind in layers.values()})
+    return quantized, Form(INT8, f"dynamic, {len(layers)} {'/'.join(kinds)} layers")
