@@ -4,7 +4,8 @@ The tagger finds surface mentions: ``Ambassador Khalilzad``, ``Khalilzad``, ``Pa
 ``TTP``. Search and facets need one name per real-world entity. ``canonicalise`` runs these
 phases, each a function below:
 
-1. ``clean``: every mention is cleaned (``mentions.clean_mention``); noise and fragments go:
+1. ``clean``: every mention is cleaned (``mentions.clean_mention``, and a compound is cut to
+   its name: ``US-backed`` -> ``US``); noise and fragments go:
    no letters or digits, uncapitalised words in a cased script (function words, "abroad"),
    a span cut at a hyphen (``Tehreek-``), a lone title or office word (``Foreign``,
    ``Council``), a piece of a longer name the body spells out around it. Person names lose
@@ -45,6 +46,7 @@ from services.worker.nlp.mentions import (
     is_lone_title_word,
     is_title_only,
     strip_titles,
+    trim_compound,
     uncapitalised,
 )
 from shared.names.aliases import AliasTable
@@ -179,7 +181,7 @@ def clean(mentions: list[RawMention], body: str = "") -> list[Cleaned]:
     """Phase 1: cleaned names of the mentions that are names (not noise, not fragments)."""
     kept: list[Cleaned] = []
     for mention in mentions:
-        surface = drop_leading_article(clean_mention(mention.text))
+        surface = trim_compound(drop_leading_article(clean_mention(mention.text)))
         if _is_noise(surface) or is_lone_title_word(surface) or is_cut_at_hyphen(mention, body):
             continue
         name = strip_titles(surface) if mention.type == "person" else surface

@@ -77,20 +77,23 @@ class SentenceEncoder:
         """int8 Linear layers (per output channel); fp32 where torch cannot."""
         import torch
 
+        original = self.model
         try:
             from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=DeprecationWarning)
                 warnings.simplefilter("ignore", category=FutureWarning)
+                warnings.filterwarnings("ignore", message=".*deprecated and will be removed.*")
+                # A quantized copy: the fp32 model stays as it was if anything fails.
                 self.model = quantize_dynamic(
-                    self.model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+                    original, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
                 )
             self.encode(["A sentence to check the int8 encoder runs."])
-        except Exception as exc:  # noqa: BLE001 - any failure: keep (reload) the fp32 model
+        except Exception as exc:  # noqa: BLE001 - any failure: the fp32 model
             log.warning("sentence encoder runs in fp32: int8 quantization failed (%s: %s)",
                         type(exc).__name__, exc)
-            self.__init__(batch_size=self.batch_size, max_tokens=self.max_tokens)  # type: ignore[misc]
+            self.model = original
             return
         self.form = "int8"
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from shared.names.folding import APOSTROPHES as _FOLDED_APOSTROPHES
-from shared.names.folding import fold_key
+from shared.names.folding import ARTICLE_PARTICLES, EZAFE_PARTICLES, fold_key
 from shared.schemas import EntityType
 
 # --- labels --------------------------------------------------------------------------------
@@ -96,6 +96,21 @@ def uncapitalised(value: str) -> bool:
 
 
 _LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+(?=\S)")
+_HYPHENS = "-\u2010\u2011"
+# "US-backed", "Taliban-led", "Abu Dhabi-based": a name made into an adjective.
+_ADJECTIVE_SUFFIX = re.compile(f"[{_HYPHENS}][a-z]+$")
+# "pro-Taliban", "anti-US", "ex-Senator": a prefix the tagger took along.
+_PREFIX = re.compile(f"^(?:pro|anti|ex|non|post|pre|neo|mid)[{_HYPHENS}](?=[A-Z])")
+# "Hilary Clinton,during": a word glued on after a comma without a space.
+_GLUED_WORD = re.compile(r"[,;][a-z]+$")
+
+
+def trim_compound(name: str) -> str:
+    """The name inside a compound the tagger took whole: ``US-backed`` -> ``US``,
+    ``pro-Taliban`` -> ``Taliban``, ``Clinton,during`` -> ``Clinton``."""
+    value = _GLUED_WORD.sub("", name)
+    value = _PREFIX.sub("", value)
+    return _ADJECTIVE_SUFFIX.sub("", value) or name
 
 
 def drop_leading_article(name: str) -> str:
@@ -173,13 +188,20 @@ def is_lone_title_word(name: str) -> bool:
 # --- fragments -----------------------------------------------------------------------------
 
 
+_NAME_GOES_ON = re.compile(f"^[{_HYPHENS}]([A-Za-z]+)([{_HYPHENS}])?")
+
+
 def is_cut_at_hyphen(mention: RawMention, body: str) -> bool:
     """``Tehreek-`` or ``Tehreek`` out of ``Tehreek-e-Taliban``: the span ends on a hyphen, or
-    the word goes on after it with a hyphen and a letter."""
-    if mention.text.rstrip().endswith(("-", "\u2010", "\u2011")):
+    the name goes on after it - a hyphen and a capital (``Al`` of ``Al-Qaeda``) or a
+    particle and another hyphen (``-e-``). ``US`` of ``US-backed`` is a whole name."""
+    if mention.text.rstrip().endswith(tuple(_HYPHENS)):
         return True
-    after = body[mention.end : mention.end + 2] if body else ""
-    return len(after) == 2 and after[0] in "-\u2010\u2011" and after[1].isalpha()
+    match = _NAME_GOES_ON.match(body[mention.end : mention.end + 12]) if body else None
+    if match is None:
+        return False
+    word = match.group(1)
+    return word[0].isupper() or (word in EZAFE_PARTICLES | ARTICLE_PARTICLES and match.group(2) is not None)
 
 
 def inside_longer_name(mention: RawMention, longer: list[RawMention], body: str) -> bool:

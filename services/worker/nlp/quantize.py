@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +62,12 @@ def _smoke_test(tagger: Any) -> None:
     sentence.clear_embeddings()
 
 
-def for_cpu(tagger: Any, enabled: bool) -> tuple[Any, Form]:
-    """The tagger to run, quantized where that is possible and asked for."""
+def for_cpu(tagger: Any, enabled: bool, reload: Callable[[], Any]) -> tuple[Any, Form]:
+    """The tagger to run, quantized where that is possible and asked for.
+
+    Quantization replaces layers in place (a copy would need ``deepcopy``, which flair's
+    transformer embeddings do not survive), so when it fails half-way the fp32 model is
+    loaded again with ``reload``."""
     import flair
     import torch
 
@@ -71,7 +76,7 @@ def for_cpu(tagger: Any, enabled: bool) -> tuple[Any, Form]:
     if flair.device.type != "cpu":
         return tagger, Form(FP32, f"running on {flair.device.type}")
     try:
-        from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+        from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
     except ImportError as exc:
         log.warning("NER runs in fp32: this torch has no dynamic quantization (%s)", exc)
         return tagger, Form(FP32, f"torch {torch.__version__} has no dynamic quantization")
@@ -83,13 +88,18 @@ def for_cpu(tagger: Any, enabled: bool) -> tuple[Any, Form]:
             # The eager API's deprecation notice: the fallback below covers its removal.
             warnings.simplefilter("ignore", category=DeprecationWarning)
             warnings.simplefilter("ignore", category=FutureWarning)
-            quantized = quantize_dynamic(
-                tagger, {name: default_dynamic_qconfig for name in layers}, dtype=torch.qint8
-            )
+            warnings.filterwarnings("ignore", message=".*deprecated and will be removed.*")
+            # Linear weights get one scale per output channel (closer to fp32 for the
+            # same speed); recurrent layers take one per tensor, all torch offers them.
+            spec = {
+                name: per_channel_dynamic_qconfig if kind is torch.nn.Linear else default_dynamic_qconfig
+                for name, kind in layers.items()
+            }
+            quantized = quantize_dynamic(tagger, spec, dtype=torch.qint8, inplace=True)
         quantized.eval()
         _smoke_test(quantized)
-    except Exception as exc:  # noqa: BLE001 - any failure leaves the fp32 model in use
+    except Exception as exc:  # noqa: BLE001 - any failure: the fp32 model, loaded again
         log.warning("NER runs in fp32: int8 quantization failed (%s: %s)", type(exc).__name__, exc)
-        return tagger, Form(FP32, f"int8 quantization failed: {type(exc).__name__}")
+        return reload(), Form(FP32, f"int8 quantization failed: {type(exc).__name__}")
     kinds = sorted({kind.__name__ for kind in layers.values()})
     return quantized, Form(INT8, f"dynamic, {len(layers)} {'/'.join(kinds)} layers")

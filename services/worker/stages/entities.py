@@ -32,7 +32,7 @@ from typing import Any
 from services.worker.nlp import ner_models, quantize
 from services.worker.nlp.canonical import canonicalise
 from services.worker.nlp.mentions import RawMention
-from shared.names.aliases import AliasTable, alias_table
+from shared.names.aliases import alias_table
 from shared.schemas import ArticleDocument
 from shared.settings import Settings
 from shared.stage import Stage, StageResult
@@ -119,14 +119,13 @@ class EntityStage(Stage):
         self._models: dict[str, LoadedModel] = {}
         self._failures: dict[str, str] = {}  # model name -> why it cannot be used
         self._versions: dict[str, str] = {}
-        self._aliases: AliasTable | None = None
 
     # --- models -------------------------------------------------------------------------
     def load(self) -> None:
         import torch
 
         torch.set_num_threads(self.settings.torch_threads)
-        self._aliases = alias_table(self.settings.entity_aliases)
+        alias_table(self.settings.entity_aliases)  # a bad alias file is reported at start
         default = self.settings.ner_model
         if not default:
             return  # no default model: only languages with their own model are tagged
@@ -142,7 +141,7 @@ class EntityStage(Stage):
         except ModelUnavailable as exc:
             self._failures[name] = str(exc)
             raise
-        tagger, form = quantize.for_cpu(tagger, self.settings.ner_quantize)
+        tagger, form = quantize.for_cpu(tagger, self.settings.ner_quantize, reload=lambda: _load_tagger(name))
         model = LoadedModel(tagger, form, ner_models.declared_languages(name, tagger))
         self._models[name] = model
         log.info("NER model %s loaded (%s; languages %s)", name, self._version(name), model.languages)
@@ -223,9 +222,9 @@ class EntityStage(Stage):
             return StageResult(status="skipped", reason=reason)
         model = self._model(name)  # raises ModelUnavailable with the fix in its message
         mentions = self.tag(model.tagger, document.body)
-        if self._aliases is None:
-            self._aliases = alias_table(self.settings.entity_aliases)
-        result = canonicalise(mentions, document.body, self._aliases)
+        # Per article (cached while the file is unchanged): an edited alias file applies to
+        # the next article, and `dateline reprocess --stage entities` to indexed ones.
+        result = canonicalise(mentions, document.body, alias_table(self.settings.entity_aliases))
         document.entities = result.entities
         document.entity_list = result.entity_list
         document.mentions = result.mentions
