@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP)
-	@bash deploy/local/redis.sh install
-	@bash deploy/local/elasticsearch.sh install
+	@bash deploy/local/redis.sh install >/dev/null
+	@bash deploy/local/elasticsearch.sh install >/dev/null
 	@echo "[dateline] setup complete: $(BIN)/dateline is ready"
 
 run: setup
@@ -35,9 +35,10 @@ run: setup
 up: setup
 	$(BIN)/dateline stack up
 
+# Everything runs under one supervisord; without the venv nothing of ours can be running.
 down:
 	@if [ -x $(BIN)/dateline ]; then $(BIN)/dateline stack down; \
-	else bash deploy/local/redis.sh stop; bash deploy/local/elasticsearch.sh stop; fi
+	else echo "[dateline] not installed, so nothing of Dateline's is running"; fi
 
 status: $(STAMP)
 	$(BIN)/dateline status

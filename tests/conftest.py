@@ -1,8 +1,9 @@
 """Test setup shared by the whole suite.
 
 Integration tests get real services: Redis and Elasticsearch are installed (if missing)
-and started by the same `deploy/local` scripts users run, on test ports and under a test
-data folder, so a running development stack is never touched.
+by the same `deploy/local` scripts users run and run under a supervisord of the session's
+own, as the programs of `services/stack/topology.py` that `dateline stack` runs, on test
+ports and under a test data folder, so a running development stack is never touched.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ TEST_ES_PORT = int(os.environ.get("DATELINE_TEST_ES_PORT") or free_port())
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    # The services were stopped with their fixtures; their data goes with the session.
+    # The services were stopped with their fixtures (this catches a fixture that failed
+    # half-way); their data goes with the session.
     if not os.environ.get("DATELINE_TEST_KEEP_SERVICES"):
+        SERVICES.shutdown()
         shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
 
 
@@ -71,7 +74,6 @@ def es_url() -> Iterator[str]:
     yield url
     if not os.environ.get("DATELINE_TEST_KEEP_SERVICES"):
         SERVICES.stop("elasticsearch")
-
 
 
 @pytest.fixture

@@ -1,6 +1,10 @@
-# Shared settings of the local service scripts (sourced, not run).
+# Shared settings of the local install scripts (sourced, not run).
+# The scripts only install (Debian packages, a JDK, Elasticsearch, its user); starting and
+# stopping is `dateline stack up|down` (make up/down), which runs everything under supervisord.
 # Everything lives under one project folder ($DATELINE_DATA_DIR, default <repo>/.dateline);
 # downloads are cached in $DATELINE_CACHE_DIR so fresh clones on one machine share them.
+# Each script ends by printing KEY=VALUE lines on stdout: where it installed things, for
+# services/stack/install.py. Messages go to stderr.
 set -euo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -9,14 +13,9 @@ case "$DATA_DIR" in /*) ;; *) DATA_DIR="$REPO_DIR/$DATA_DIR" ;; esac
 CACHE_DIR="${DATELINE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dateline}"
 
 ES_VERSION="${DATELINE_ES_VERSION:-8.19.7}"
-ES_PORT="${DATELINE_ES_PORT:-9250}"
-ES_HEAP="${DATELINE_ES_HEAP:-512m}"
 ES_USER="${DATELINE_ES_USER:-dateline-es}"
-REDIS_PORT="${DATELINE_REDIS_PORT:-6390}"
 
-RUN_DIR="$DATA_DIR/run"
-LOG_DIR="$DATA_DIR/logs"
-mkdir -p "$RUN_DIR" "$LOG_DIR" "$CACHE_DIR"
+mkdir -p "$DATA_DIR" "$CACHE_DIR"
 
 say() { printf '[dateline] %s\n' "$*" >&2; }
 die() { printf '[dateline] error: %s\n' "$*" >&2; exit 1; }
@@ -35,27 +34,13 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-wait_for() {
-    # wait_for <seconds> <description> <command...>: retry a check until it passes.
-    local limit=$1 what=$2; shift 2
-    local waited=0
-    until "$@" >/dev/null 2>&1; do
-        sleep 1; waited=$((waited + 1))
-        [ "$waited" -lt "$limit" ] || return 1
-    done
-}
-
-stop_pid_file() {
-    # stop_pid_file <name> <pid file> <seconds>: SIGTERM (a clean shutdown for Redis and
-    # Elasticsearch alike), SIGKILL if it is still there after <seconds>.
-    local name=$1 pid_file=$2 limit=$3
-    if pid_alive "$pid_file"; then
-        local pid; pid=$(cat "$pid_file")
-        kill "$pid" 2>/dev/null || true
-        wait_for "$limit" "$name stop" bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
-        say "$name stopped"
-    fi
-    rm -f "$pid_file"
+only_install() {
+    # The scripts' one action; the old start/stop/status moved to the supervisor.
+    case "${1:-install}" in
+        install) install ;;
+        start) die "deploy/local only installs; start everything with 'make up' (.venv/bin/dateline stack up)" ;;
+        stop) die "deploy/local only installs; stop everything with 'make down' (.venv/bin/dateline stack down)" ;;
+        status) die "deploy/local only installs; see what runs with '.venv/bin/dateline stack status'" ;;
+        *) die "usage: $0 [install]" ;;
+    esac
 }

@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
 # Local Elasticsearch for Dateline, without Docker: Elastic's integration-test distribution
-# from Maven Central (the real server, without X-Pack and without a bundled JDK), run by an
-# unprivileged user on a loopback port. Idempotent.
-# The 8.x integ-test zip carries the security module; it is switched off because the node
-# only listens on loopback for local development and tests (compose users get Elastic's image).
-# Usage: deploy/local/elasticsearch.sh install|start|stop|status
+# from Maven Central (the real server, without X-Pack and without a bundled JDK), a JDK,
+# and an unprivileged user to run it (Elasticsearch refuses to run as root). Idempotent.
+# `dateline stack` runs it (in the foreground, under supervisord, as that user) on the port
+# of DATELINE_ELASTICSEARCH_URL.
+# Usage: deploy/local/elasticsearch.sh [install]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ES_ROOT="$DATA_DIR/elasticsearch"
 ES_HOME="$ES_ROOT/elasticsearch-$ES_VERSION"
 ES_ZIP="$CACHE_DIR/elasticsearch-$ES_VERSION.zip"
-PID_FILE="$RUN_DIR/elasticsearch.pid"
-URL="http://127.0.0.1:$ES_PORT"
 
 java_major() { "$1/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1; }
 
@@ -35,7 +33,7 @@ install() {
         local tmp; tmp=$(mktemp -d)
         mvn -q dependency:copy \
             -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
-            -DoutputDirectory="$tmp" || die "could not download Elasticsearch $ES_VERSION with Maven"
+            -DoutputDirectory="$tmp" >&2 || die "could not download Elasticsearch $ES_VERSION with Maven"
         mv "$tmp/elasticsearch-$ES_VERSION.zip" "$ES_ZIP"; rm -rf "$tmp"
     fi
     if [ ! -x "$ES_HOME/bin/elasticsearch" ]; then
@@ -43,56 +41,21 @@ install() {
         mkdir -p "$ES_ROOT"
         unzip -q -o "$ES_ZIP" -d "$ES_ROOT"
     fi
+    mkdir -p "$ES_ROOT/data" "$ES_ROOT/logs"
+    local user=""
     if is_root; then
-        # Elasticsearch refuses to run as root: it gets a system user of its own.
+        user="$ES_USER"
         id -u "$ES_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$ES_USER"
-        chown -R "$ES_USER" "$ES_ROOT"
+        # Only when something is not its own yet: the data folder can grow large.
+        if [ -n "$(find "$ES_ROOT" ! -user "$ES_USER" -print -quit)" ]; then chown -R "$ES_USER" "$ES_ROOT"; fi
         runuser -u "$ES_USER" -- test -x "$ES_HOME/bin" \
             || die "user $ES_USER cannot reach $ES_ROOT; put the data elsewhere with DATELINE_DATA_DIR=/var/lib/dateline"
     fi
+    echo "ES_HOME=$ES_HOME"
+    echo "ES_JAVA_HOME=$(find_java)"
+    echo "ES_DATA=$ES_ROOT/data"
+    echo "ES_LOGS=$ES_ROOT/logs"
+    echo "ES_USER=$user"
 }
 
-healthy() {
-    curl -fsS "$URL/_cluster/health?wait_for_status=yellow&timeout=1s" 2>/dev/null | grep -q '"status":"\(green\|yellow\)"'
-}
-
-start() {
-    install
-    if pid_alive "$PID_FILE"; then
-        if healthy; then say "elasticsearch already running on $URL"; return 0; fi
-        # One node per data folder: an instance on another port (or hung) must go first.
-        say "an elasticsearch of this data folder is not answering on $URL; restarting it"
-        stop
-    fi
-    if curl -fsS "$URL" >/dev/null 2>&1; then
-        die "port $ES_PORT is taken by another service; stop it or set DATELINE_ES_PORT"
-    fi
-    local java; java=$(find_java)
-    mkdir -p "$ES_ROOT/data" "$ES_ROOT/logs"
-    is_root && chown -R "$ES_USER" "$ES_ROOT"
-    local -a as_user=()
-    is_root && as_user=(runuser -u "$ES_USER" --)
-    say "starting Elasticsearch $ES_VERSION on $URL (java: $java)"
-    env ES_JAVA_HOME="$java" ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" \
-        "${as_user[@]}" "$ES_HOME/bin/elasticsearch" -d -p "$ES_ROOT/es.pid" \
-        -E discovery.type=single-node -E network.host=127.0.0.1 -E http.port="$ES_PORT" \
-        -E transport.port=0 -E cluster.name=dateline-local \
-        -E path.data="$ES_ROOT/data" -E path.logs="$ES_ROOT/logs" \
-        -E cluster.routing.allocation.disk.threshold_enabled=false \
-        -E action.destructive_requires_name=false \
-        -E xpack.security.enabled=false \
-        >"$LOG_DIR/elasticsearch.out" 2>&1 || die "elasticsearch did not start; see $LOG_DIR/elasticsearch.out and $ES_ROOT/logs"
-    cp "$ES_ROOT/es.pid" "$PID_FILE"
-    if ! wait_for 180 elasticsearch healthy; then
-        die "elasticsearch is not healthy after 180 s; see $ES_ROOT/logs/dateline-local.log"
-    fi
-    say "elasticsearch ready on $URL"
-}
-
-stop() { stop_pid_file elasticsearch "$PID_FILE" 60; }
-
-status() {
-    if pid_alive "$PID_FILE" && healthy; then echo "elasticsearch: running on $URL"; else echo "elasticsearch: stopped"; return 1; fi
-}
-
-case "${1:-status}" in install|start|stop|status) "$1" ;; *) die "usage: $0 install|start|stop|status" ;; esac
+only_install "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from services.cli.health import health_command
 from services.cli.index import index_app
 from services.cli.reprocess import reprocess_command
 from services.cli.search import search_command
@@ -22,6 +23,7 @@ app.command("status")(status_command)
 app.command("reprocess")(reprocess_command)
 app.command("ingest")(ingest_command)
 app.command("search")(search_command)
+app.command("health")(health_command)
 app.add_typer(index_app, name="index")
 ner_app = typer.Typer(help="Named-entity models: train your own for your domain.")
 ner_app.command("train")(ner_train_command)

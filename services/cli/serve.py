@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import typer
 
+from services.stack.environment import load_env_file
 from shared.logging import setup_logging
 from shared.queues import STAGE_QUEUES
 from shared.settings import get_settings
 
 serve_app = typer.Typer(help="Run one Dateline service in the foreground.")
+
+
+@serve_app.callback()
+def load_program_environment() -> None:
+    """Under `dateline stack`, settings come from the program's env file (DATELINE_ENV_FILE),
+    loaded here, before any setting is read: supervisord starts programs with a clean
+    environment, and no value has to survive its config syntax."""
+    try:
+        loaded = load_env_file()
+    except (OSError, ValueError) as exc:
+        typer.echo(f"[dateline] error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if loaded is not None:
+        get_settings.cache_clear()
 
 
 @serve_app.command()

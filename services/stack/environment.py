@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -98,9 +98,10 @@ def read_env_file(path: Path) -> dict[str, str] | None:
     return values
 
 
-def load_env_file(environ: os._Environ[str] | dict[str, str] = os.environ) -> Path | None:
-    """Load the file named by ``DATELINE_ENV_FILE`` (if set) into ``environ``; its values
-    win over what is there. Returns the file loaded."""
+def load_env_file(environ: MutableMapping[str, str] | None = None) -> Path | None:
+    """Load the file named by ``DATELINE_ENV_FILE`` (if set) into ``environ`` (default: this
+    process's environment); its values win over what is there. Returns the file loaded."""
+    environ = os.environ if environ is None else environ
     name = environ.get(ENV_FILE_VARIABLE)
     if not name:
         return None

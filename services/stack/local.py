@@ -82,6 +82,26 @@ def _port_taken(url: str, default: int) -> bool:
         return False
 
 
+def wait_healthy(supervisor: Supervisor, program: Program, settings: Settings,
+                 abort: Callable[[], bool] = lambda: False) -> None:
+    """Wait until a started program passes its health check; fail with the end of its log
+    as soon as it stops, or after its ``ready_seconds``."""
+    deadline = time.monotonic() + program.ready_seconds
+    detail = ""
+    while time.monotonic() < deadline and not abort():
+        ok, detail = health.check(program.health, settings)
+        if ok:
+            return
+        info = supervisor.info(program.name)
+        if info is not None and info.state in ("FATAL", "EXITED", "STOPPED"):
+            raise StackError(f"{program.name} stopped ({info.state}: {info.description}); the end of "
+                             f"{info.log}:\n{tail(info.log)}")
+        time.sleep(0.5)
+    if not abort():
+        raise StackError(f"{program.name} is not healthy after {program.ready_seconds:.0f} s ({detail}); "
+                         f"see {supervisor.log_of(program.name)}")
+
+
 class LocalStack:
     def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None,
                  say: Callable[[str], None] = print, dotenv: Path | None = None):
@@ -219,26 +239,14 @@ class LocalStack:
         failed = [info for info in last.values() if info.state != "RUNNING"]
         if failed:
             raise StackError("\n".join(
-                f"{info.name} did not start ({info.state}: {info.description or info.spawn_error}); "
+                f"{info.name} did not start ({info.state}: {info.spawn_error or info.description}; "
+                f"last exit: {self.supervisor.last_exit(info.name)}); "
                 f"the end of {info.log}:\n{tail(info.log)}" for info in failed
             ) + "\nFix the cause and run `make up` again (or `make down` to stop the rest).")
         return started
 
     def _wait_healthy(self, program: Program) -> None:
-        deadline = time.monotonic() + program.ready_seconds
-        detail = ""
-        while time.monotonic() < deadline and not self._interrupted:
-            ok, detail = health.check(program.health, self.settings)
-            if ok:
-                return
-            info = self.supervisor.info(program.name)
-            if info is not None and info.state in ("FATAL", "EXITED", "STOPPED"):
-                raise StackError(f"{program.name} stopped ({info.state}: {info.description}); the end of "
-                                 f"{info.log}:\n{tail(info.log)}")
-            time.sleep(0.5)
-        if not self._interrupted:
-            raise StackError(f"{program.name} is not healthy after {program.ready_seconds:.0f} s ({detail}); "
-                             f"see {self.supervisor.log_of(program.name)}")
+        wait_healthy(self.supervisor, program, self.settings, abort=lambda: self._interrupted)
 
     def banner(self) -> None:
         self.settings.inbox_path.mkdir(parents=True, exist_ok=True)
@@ -324,8 +332,10 @@ class LocalStack:
             healthy, detail = None, info.description
             if info.state == "RUNNING" and check is not None:
                 healthy, detail = health.check(check, self.settings, info.pid if check.kind == "heartbeat" else None)
-            elif info.state in ("EXITED", "FATAL", "BACKOFF"):
-                detail = f"exit status {info.exit_status}; {info.description or info.spawn_error}"
+            elif info.state == "EXITED":
+                detail = f"exit status {info.exit_status}; {info.description}"
+            elif info.state in ("FATAL", "BACKOFF"):
+                detail = f"{info.spawn_error or info.description}; last exit: {self.supervisor.last_exit(info.name)}"
             rows.append(Row(name=info.name, state=info.state, pid=info.pid or None, uptime=info.uptime,
                             healthy=healthy, detail=detail, log=info.log))
         return sorted(rows, key=lambda r: (priority_of(r.name), r.name))

@@ -275,23 +275,24 @@ class Supervisor:
         supervisord; kill what is left if that takes longer than ``timeout``."""
         pid = self.pid()
         try:
-            infos = self.infos()
-            # supervisord stops one program after another, each within its stopwaitsecs.
-            worst = sum(int(config["stopwaitsecs"]) for config in self._rpc().getAllConfigInfo())
+            groups = {info.pid: info.name for info in self.infos() if info.pid}
+            stop_seconds = {c["name"]: int(c["stopwaitsecs"]) for c in self._rpc().getAllConfigInfo()}
             self._rpc().shutdown()
         except (OSError, xmlrpc.client.Error):
             return  # not running
+        # supervisord stops one program after another, each within its stopwaitsecs.
+        worst = sum(stop_seconds.values())
         deadline = time.monotonic() + (worst + 30 if timeout is None else timeout)
         while pid and _alive(pid) and time.monotonic() < deadline:
             if self._foreground is not None and self._foreground.poll() is not None:
                 break
             time.sleep(0.2)
         if pid and _alive(pid):
-            # Last resort: supervisord hung; leave no process of ours behind.
-            _kill_group(pid)
-            for info in infos:
-                if info.pid:
-                    _kill_group(info.pid)
+            _kill_group(pid)  # last resort: supervisord hung
+        # supervisord waited for each main process only; what is left of a group gets the
+        # program's stop timeout, then SIGKILL.
+        for group, name in groups.items():
+            _wait_group_gone(group, stop_seconds.get(name, 10))
         if self._foreground is not None:
             self._foreground.wait(timeout=30)
             self._foreground = None
@@ -352,6 +353,18 @@ class Supervisor:
     def infos(self) -> list[ProcessInfo]:
         return [ProcessInfo.from_rpc(info) for info in self._rpc().getAllProcessInfo()]
 
+    def last_exit(self, name: str) -> str | None:
+        """How the program's last process ended ("exit status 3", "terminated by SIGKILL"),
+        from supervisord's log: its RPC forgets the status of a start that failed."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 256 * 1024))
+                text = log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return None
+        found = re.findall(rf"exited: {re.escape(name)} \((.+?)(?:; (?:not )?expected)?\)\n", text)
+        return found[-1] if found else None
+
     def wait_started(self, names: Iterable[str], timeout: float,
                      abort: Callable[[], bool] = lambda: False) -> dict[str, ProcessInfo]:
         """Wait until each program is RUNNING (up ``startsecs``) or has given up; returns the
@@ -382,20 +395,28 @@ def _alive(pid: int) -> bool:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # members exist, run by another user (Elasticsearch's)
+    """Whether a process group still has a member that is not a zombie (``killpg(pgid, 0)``
+    counts zombies that nobody has reaped yet)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if fields[0] != "Z" and fields[2] == str(pgid):
+            return True
+    return False
 
 
 def _wait_group_gone(pgid: int, timeout: float) -> None:
+    """Give the group ``timeout`` seconds to end, then SIGKILL it and wait until it has."""
     deadline = time.monotonic() + timeout
     while _group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    _kill_group(pgid)
+    if _group_alive(pgid):
+        _kill_group(pgid)
+        deadline = time.monotonic() + 10
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def _kill_group(pid: int) -> None:

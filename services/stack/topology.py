@@ -54,7 +54,11 @@ class Program:
     priority: int  # started in ascending order, stopped in descending order
     stop_seconds: int  # from SIGTERM to SIGKILL (of the whole process group)
     service: str | None = None  # the settings-service; None for Redis and Elasticsearch
-    start_seconds: int = 3  # alive this long after spawning counts as started
+    # Alive this long after spawning counts as started. A program that dies sooner is retried
+    # and ends FATAL; one that dies later is restarted for ever, so this must outlast the
+    # slowest start failure (the API binds its port after importing everything: ~4 s while
+    # the workers load their models on 2 cores).
+    start_seconds: int = 10
     ready_seconds: float = 60  # how long it may take to become healthy after that
     environment: Mapping[str, str] = field(default_factory=dict)  # fixed, never settings
     user: str | None = None
@@ -73,12 +77,13 @@ def serve_command(*args: str) -> tuple[str, ...]:
     return (sys.executable, "-m", "services.cli.main", "serve", *args)
 
 
-def dateline_program(name: str, *args: str, priority: int = 50, stop_seconds: int = 30) -> Program:
+def dateline_program(name: str, *args: str, priority: int = 50) -> Program:
     """A ``dateline serve SERVICE ...`` program; its settings-service is ``args[0]``."""
     service = args[0]
     if service not in DATELINE_SERVICES:
         raise ValueError(f"unknown service {service!r}; choose from {DATELINE_SERVICES}")
     health = Health("http", "/health") if service == "api" else Health("heartbeat", service)
+    stop_seconds = WORKER_STOP_SECONDS if service == "worker" else 30
     return Program(name=name, command=serve_command(*args), health=health, priority=priority,
                    stop_seconds=stop_seconds, service=service)
 
@@ -87,10 +92,8 @@ def dateline_program(name: str, *args: str, priority: int = 50, stop_seconds: in
 # has a worker of its own; the indexer starts first so nothing waits on it.
 PROGRAMS: tuple[Program, ...] = (
     dateline_program("indexer", "indexer", priority=30),
-    dateline_program("worker-ner", "worker", "--queues", "entities", "--name", "ner",
-                     priority=40, stop_seconds=WORKER_STOP_SECONDS),
-    dateline_program("worker-light", "worker", "--queues", "language,summary", "--name", "light",
-                     priority=40, stop_seconds=WORKER_STOP_SECONDS),
+    dateline_program("worker-ner", "worker", "--queues", "entities", "--name", "ner", priority=40),
+    dateline_program("worker-light", "worker", "--queues", "language,summary", "--name", "light", priority=40),
     dateline_program("ingest", "ingest", priority=50),
     dateline_program("api", "api", priority=60),
 )

@@ -119,14 +119,14 @@ def bench_pipeline(services: BackingServices, documents: list[ArticleDocument], 
     from tests.support.processes import wait_until
     from tests.support.stack import Stack
 
-    stack = Stack(redis_base_url=services.redis_url, es_url=services.es_url,
-                  log_dir=BENCH_DATA / "logs", ner_model=str(model), inbox=BENCH_DATA / "inbox")
+    # The stack's own supervisord, apart from the one running Redis and Elasticsearch.
+    stack = Stack(redis_base_url=services.redis_url, es_url=services.es_url, log_dir=BENCH_DATA / "logs",
+                  run_dir=BENCH_DATA / "stack", ner_model=str(model), inbox=BENCH_DATA / "inbox")
     try:
         processes = [*stack.start_workers(), stack.start_indexer()]
         # Wait until every worker process has loaded its models before the clock starts.
-        wait_until(lambda: sum(beat.service == "worker" and beat.state == "running"
-                               for beat in read_heartbeats(stack.redis)) >= 2, timeout=300,
-                   what="workers warmed up", processes=processes)
+        wait_until(lambda: len([b for b in read_heartbeats(stack.redis, "worker") if b.state == "running"]) >= 2,
+                   timeout=300, what="workers warmed up", processes=processes)
         wait_until(lambda: stack.es.indices.exists_alias(name=stack.alias), timeout=120,
                    what="index created", processes=processes)
         app = Celery(broker=stack.redis_url)

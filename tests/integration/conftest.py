@@ -3,15 +3,17 @@ processes (Celery workers, indexer, ingest watcher) against real Redis and Elast
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_DIR
+from tests.conftest import REPO_DIR, TEST_DATA_DIR
 from tests.support.stack import Stack
 
 MODEL_CACHE = REPO_DIR / ".dateline" / "test" / "models"
+_stack_numbers = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +31,9 @@ def make_stack(redis_url: str, es_url: str, ner_model_path: Path,
     stacks: list[Stack] = []
 
     def make(**kwargs: object) -> Stack:
-        stack = Stack(redis_base_url=redis_url, es_url=es_url, log_dir=tmp_path / "logs",
+        # A supervisord per stack; its run folder stays short (the socket path is limited).
+        run_dir = TEST_DATA_DIR / f"stack-{next(_stack_numbers)}"
+        stack = Stack(redis_base_url=redis_url, es_url=es_url, log_dir=tmp_path / "logs", run_dir=run_dir,
                       ner_model=str(kwargs.pop("ner_model", ner_model_path)),
                       inbox=tmp_path / "inbox", **kwargs)  # type: ignore[arg-type]
         stacks.append(stack)

@@ -1,4 +1,5 @@
-"""A whole Dateline stack of real processes for one test module or benchmark run.
+"""A whole Dateline stack of real processes for one test module or benchmark run: the
+programs of ``services/stack/topology.py`` under a supervisord of the stack's own.
 
 Each stack gets its own Redis database and Elasticsearch alias, so stacks never share
 queues, registry entries or documents.
@@ -14,6 +15,8 @@ from pathlib import Path
 import redis
 from elasticsearch import Elasticsearch
 
+from services.stack.supervisor import Supervisor
+from services.stack.topology import PROGRAMS, dateline_program, priority_of
 from tests.support.indices import drop_dateline_index
 from tests.support.processes import ServiceProcess
 
@@ -21,7 +24,7 @@ _databases = itertools.count()
 
 
 class Stack:
-    def __init__(self, *, redis_base_url: str, es_url: str, log_dir: Path, ner_model: str,
+    def __init__(self, *, redis_base_url: str, es_url: str, log_dir: Path, run_dir: Path, ner_model: str,
                  inbox: Path, extra_env: dict[str, str] | None = None):
         db = 1 + next(_databases) % 15  # database 0 is left to the session fixtures
         self.redis_url = redis_base_url.rsplit("/", 1)[0] + f"/{db}"
@@ -44,21 +47,26 @@ class Stack:
             "TRANSFORMERS_OFFLINE": "1",
             **(extra_env or {}),
         }
+        self.supervisor = Supervisor(run_dir, log_dir, identifier=f"dateline-{self.alias}")
         self.processes: list[ServiceProcess] = []
         self.redis = redis.Redis.from_url(self.redis_url)
         self.redis.flushdb()
         self.es = Elasticsearch(es_url)
 
-    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> ServiceProcess:
-        process = ServiceProcess(name, list(args), {**self.env, **(env or {})}, self.log_dir).start()
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None,
+              autorestart: bool = False) -> ServiceProcess:
+        """``dateline serve ARGS`` as program ``name``, with the stack's environment plus ``env``."""
+        if not self.supervisor.is_up():
+            self.supervisor.launch()
+        program = dateline_program(name, *args, priority=priority_of(name))
+        process = ServiceProcess(self.supervisor, program, {**self.env, **(env or {})},
+                                 autorestart=autorestart).start()
         self.processes.append(process)
         return process
 
     def start_workers(self, env: dict[str, str] | None = None) -> list[ServiceProcess]:
-        return [
-            self.start("worker-ner", "worker", "--queues", "entities", "--name", f"ner-{self.alias}", env=env),
-            self.start("worker-light", "worker", "--queues", "language,summary", "--name", f"light-{self.alias}", env=env),
-        ]
+        """The workers of the topology: NER apart from the light stages."""
+        return [self.start(p.name, *p.serve_args, env=env) for p in PROGRAMS if p.service == "worker"]
 
     def start_indexer(self) -> ServiceProcess:
         return self.start("indexer", "indexer")
@@ -79,7 +87,7 @@ class Stack:
         return [h["_source"] | {"_id": h["_id"]} for h in hits]
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
+        # supervisord stops what still runs, highest priority (ingest, api) first.
+        self.supervisor.shutdown()
         drop_dateline_index(self.es, self.alias)
         self.redis.flushdb()

@@ -7,6 +7,7 @@ import yaml
 from typer.testing import CliRunner
 
 from services.cli.main import app
+from services.stack.topology import PROGRAMS
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -14,7 +15,9 @@ SERVICES = COMPOSE["services"]
 
 
 def test_compose_has_every_part():
-    assert {"redis", "elasticsearch", "kibana", "kibana-setup", "ingest", "worker", "indexer", "api"} <= set(SERVICES)
+    # One worker for NER and one for the light stages, as in the local stack (was: one `worker`).
+    assert {"redis", "elasticsearch", "kibana", "kibana-setup", "ingest", "worker-ner", "worker-light",
+            "indexer", "api"} <= set(SERVICES)
 
 
 def test_elasticsearch_and_kibana_match_the_tested_version():
@@ -60,4 +63,41 @@ def test_inbox_is_mounted_read_only_into_ingest():
 
 def test_worker_is_scalable():
     # --scale needs no fixed container name or host port.
-    assert "container_name" not in SERVICES["worker"] and "ports" not in SERVICES["worker"]
+    for worker in ("worker-ner", "worker-light"):
+        assert "container_name" not in SERVICES[worker] and "ports" not in SERVICES[worker]
+
+
+# --- compose runs the topology of the local stack (services/stack/topology.py) ---------------
+
+APP_SERVICES = {name: s for name, s in SERVICES.items() if s.get("image") == "dateline:latest"
+                and s.get("restart") != "no"}  # kibana-setup: a one-shot job, not a program
+
+
+def test_compose_runs_the_programs_of_the_topology_with_the_same_commands():
+    assert set(APP_SERVICES) == {p.name for p in PROGRAMS}
+    for program in PROGRAMS:
+        assert APP_SERVICES[program.name]["command"] == ["dateline", "serve", *program.serve_args], program.name
+
+
+def test_every_app_service_has_the_topology_health_check():
+    runner = CliRunner()
+    for program in PROGRAMS:
+        check = APP_SERVICES[program.name].get("healthcheck")
+        assert check and check.get("test"), f"{program.name} has no healthcheck"
+        test = check["test"]
+        if program.health.kind == "heartbeat":
+            assert test == ["CMD", "dateline", "health", program.health.target], program.name
+            result = runner.invoke(app, [*test[2:], "--help"])
+            assert result.exit_code == 0, result.output
+        else:
+            assert program.health.kind == "http"
+            assert test[0] == "CMD" and any(arg.endswith(":8000" + program.health.target) for arg in test), test
+
+
+def test_app_services_wait_for_healthy_redis_and_elasticsearch():
+    for name, service in APP_SERVICES.items():
+        depends = service.get("depends_on", {})
+        assert {"redis", "elasticsearch"} <= set(depends), name
+        assert all(d.get("condition") == "service_healthy" for d in depends.values()), (name, depends)
+        for dependency in depends:
+            assert SERVICES[dependency].get("healthcheck"), f"{name} waits for {dependency}, which has no healthcheck"

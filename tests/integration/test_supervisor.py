@@ -1,0 +1,88 @@
+"""The supervisor the stack, the tests and the benchmark share, with real processes and
+real signals: whole process groups are stopped and killed, programs restart only when told."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.stack.health import process_tree
+from services.stack.supervisor import Supervisor
+from services.stack.topology import Health, Program
+from tests.conftest import TEST_DATA_DIR
+from tests.support.processes import ServiceProcess, wait_until
+
+# A main process with a child that ignores SIGTERM, like a pool process busy in native code.
+STUBBORN = ("bash", "-c", "(trap '' TERM; sleep 1000) & exec sleep 1000")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _program(name: str, command: tuple[str, ...] = STUBBORN) -> Program:
+    return Program(name=name, command=command, health=Health("heartbeat", "none"), priority=50,
+                   stop_seconds=2, start_seconds=1)
+
+
+@pytest.fixture
+def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
+    run = TEST_DATA_DIR / f"supervisor-{os.getpid()}"
+    supervisor = Supervisor(run, tmp_path / "logs", identifier="dateline-test")
+    supervisor.launch()
+    yield supervisor
+    supervisor.shutdown()
+
+
+def _family(process: ServiceProcess) -> set[int]:
+    """The program's processes once both run: the main sleep and the child ignoring SIGTERM."""
+    pid = process.pid
+    assert pid is not None
+
+    def grown() -> set[int] | None:
+        tree = process_tree(pid)
+        return tree if len(tree) >= 2 else None
+
+    return wait_until(grown, timeout=30, what=f"{process.name}'s child processes")  # type: ignore[return-value]
+
+
+def test_stop_leaves_no_process_of_the_group(supervisor):
+    process = ServiceProcess(supervisor, _program("stubborn")).start()
+    family = _family(process)
+    process.stop()
+    # supervisord saw the main process go at once; the child that ignored SIGTERM was
+    # killed with the group once the program's stop timeout had passed.
+    assert not [pid for pid in family if _alive(pid)]
+    assert not process.running and process.info.state == "STOPPED"
+
+
+def test_killed_program_stays_down_unless_it_may_restart(supervisor):
+    once = ServiceProcess(supervisor, _program("once")).start()
+    family = _family(once)
+    once.kill()  # SIGKILL to the whole group: a crash
+    assert not [pid for pid in family if _alive(pid)]
+    assert not once.running and once.pid is None
+    assert once.info.state in ("EXITED", "FATAL")
+
+    again = ServiceProcess(supervisor, _program("again"), autorestart=True).start()
+    first = _family(again)
+    again.kill()
+    restarted = wait_until(lambda: again.pid if again.running and again.pid not in first else None,
+                           timeout=60, what="the program restarted by supervisord")
+    assert restarted not in first and not [pid for pid in first if _alive(pid)]
+
+
+def test_shutdown_stops_every_program_and_supervisord(supervisor):
+    processes = [ServiceProcess(supervisor, _program(f"p{n}")).start() for n in range(2)]
+    families = set().union(*(_family(p) for p in processes))
+    pid = supervisor.pid()
+    assert pid and _alive(pid)
+    supervisor.shutdown()
+    assert not supervisor.is_up() and not _alive(pid)
+    assert not [p for p in families if _alive(p)], "supervisord's shutdown killed the groups too"

@@ -1,0 +1,82 @@
+"""The one definition of what runs: programs, commands, health checks, ports from the URLs."""
+
+from pathlib import Path
+
+import pytest
+
+from services.stack.topology import (
+    DATELINE_SERVICES,
+    PROGRAMS,
+    ElasticsearchInstall,
+    RedisInstall,
+    backing_programs,
+    dateline_program,
+    health_of,
+    priority_of,
+)
+from shared.settings import Settings
+
+REDIS = RedisInstall(server="/usr/bin/redis-server", data=Path("/data/redis"))
+ES = ElasticsearchInstall(home=Path("/data/es/elasticsearch-8.19.7"), java_home=Path("/jvm"),
+                          data=Path("/data/es/data"), logs=Path("/data/es/logs"), user="dateline-es")
+
+
+def _settings(**values: str) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def test_the_local_stack_runs_ner_apart_from_the_light_stages():
+    by_name = {p.name: p for p in PROGRAMS}
+    assert set(by_name) == {"ingest", "worker-ner", "worker-light", "indexer", "api"}
+    assert by_name["worker-ner"].serve_args == ("worker", "--queues", "entities", "--name", "ner")
+    assert by_name["worker-light"].serve_args == ("worker", "--queues", "language,summary", "--name", "light")
+    assert {p.service for p in PROGRAMS} == set(DATELINE_SERVICES)
+    for program in PROGRAMS:
+        assert program.command[1:5] == ("-m", "services.cli.main", "serve", program.service)
+        # Each settings-service is one Settings knows (it decides what restarts a program).
+        assert Settings.names_used_by(program.service or "")
+
+
+def test_health_checks_and_start_order():
+    assert health_of("api").kind == "http" and health_of("api").target == "/health"
+    for name in ("ingest", "indexer", "worker-ner", "worker-light"):
+        check = health_of(name)
+        assert check is not None and check.kind == "heartbeat"
+    assert health_of("worker-ner").target == "worker"
+    assert health_of("redis").kind == "redis" and health_of("elasticsearch").kind == "elasticsearch"
+    assert health_of("kibana") is None
+    # Backing services first, the indexer before the workers, ingest and the API last.
+    order = ["redis", "elasticsearch", "indexer", "worker-ner", "ingest", "api"]
+    assert sorted(order, key=priority_of) == order
+    # A worker gets long enough to finish the article in hand before SIGKILL.
+    assert dateline_program("w", "worker").stop_seconds > dateline_program("i", "ingest").stop_seconds
+
+
+def test_unknown_service_is_refused():
+    with pytest.raises(ValueError, match="unknown service"):
+        dateline_program("x", "kibana")
+
+
+def test_backing_ports_come_from_the_urls():
+    settings = _settings(redis_url="redis://127.0.0.1:7001/3", elasticsearch_url="http://localhost:7002",
+                         es_heap="1g")
+    redis, es = backing_programs(settings, REDIS, ES)
+    assert redis.command == ("/usr/bin/redis-server", "--bind", "127.0.0.1", "--port", "7001", "--dir", "/data/redis",
+                             "--appendonly", "yes", "--save", "", "--daemonize", "no")
+    options = dict(es.command[i + 1].split("=", 1) for i in range(1, len(es.command), 2))
+    assert es.command[0] == "/data/es/elasticsearch-8.19.7/bin/elasticsearch"
+    assert options["http.port"] == "7002" and options["network.host"] == "127.0.0.1"
+    assert options["discovery.type"] == "single-node" and options["xpack.security.enabled"] == "false"
+    assert options["path.data"] == "/data/es/data"
+    assert "-d" not in es.command  # in the foreground, watched by supervisord
+    assert es.environment["ES_JAVA_OPTS"] == "-Xms1g -Xmx1g" and es.user == "dateline-es"
+
+
+def test_default_ports_and_remote_services():
+    both = backing_programs(_settings(redis_url="redis://localhost/0", elasticsearch_url="http://127.0.0.1"),
+                            REDIS, ES)
+    assert [p.command[p.command.index("--port") + 1] for p in both if p.name == "redis"] == ["6379"]
+    assert any("http.port=9200" in arg for arg in both[1].command)
+    # Redis or Elasticsearch elsewhere: used, not run here.
+    remote = _settings(redis_url="redis://cache.example:6379/0", elasticsearch_url="http://search.example:9200")
+    assert backing_programs(remote, REDIS, ES) == []
