@@ -99,7 +99,12 @@ class Settings(BaseSettings):
         "the built-in countries and news aliases).",
         json_schema_extra=used_by("worker", "api"),
     )
-    ner_batch_size: int = Field(16, json_schema_extra=used_by("worker"))
+    ner_batch_size: int = Field(
+        8, ge=1,
+        description="Sentences per NER batch. Small batches pad each sentence less to the longest "
+        "in its batch (the character LMs read every padded character); measured with make bench.",
+        json_schema_extra=used_by("worker"),
+    )
     summary_sentences: int = Field(3, json_schema_extra=used_by("worker"))
     torch_threads: int = Field(1, description="Torch threads per worker process.", json_schema_extra=used_by("worker"))
     worker_concurrency: int = Field(1, json_schema_extra=used_by("worker"))

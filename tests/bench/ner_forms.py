@@ -3,7 +3,8 @@
 Each stand-in (``standins.py``) and its int8 form tag every seed article in turn, fp32 and
 int8 alternating article by article over several rounds; an article's time is its median
 over the rounds (the machine is shared, so medians of interleaved runs keep the ratio
-honest). Token agreement is measured on the same runs' tags.
+honest). Token agreement is measured on the same runs' tags. Other work to compare with
+(the light stages) runs in the same loop, on the same article, right after.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class FormTimes:
     int8_ms: float
     agreement: float
     form: str
+    others_ms: dict[str, float]
 
     @property
     def speedup(self) -> float:
@@ -36,24 +38,37 @@ def _time_article(tagger: Any, body: str) -> tuple[float, list[str]]:
     return time.perf_counter() - started, tags
 
 
-def compare_forms(make: Callable[[], Any], bodies: list[str], rounds: int) -> FormTimes:
+def compare_forms(
+    make: Callable[[], Any], bodies: list[str], rounds: int,
+    others: dict[str, Callable[[int], object]] | None = None,
+) -> FormTimes:
     """Per-article milliseconds of the tagger ``make`` builds, in fp32 and int8, and their
-    token agreement (``make`` must build the same weights each time)."""
+    token agreement (``make`` must build the same weights each time). ``others``: name ->
+    work on article ``i``, timed per article in the same loop."""
     fp32 = make()
     int8, form = for_cpu(make(), enabled=True, reload=make)
-    for model in (fp32, int8):  # first calls pay one-off costs
-        token_tags(model, bodies[:1])
-    times: dict[str, list[list[float]]] = {"fp32": [[] for _ in bodies], "int8": [[] for _ in bodies]}
+    work: dict[str, Callable[[int], object]] = {
+        "fp32": lambda i: token_tags(fp32, [bodies[i]]),
+        "int8": lambda i: token_tags(int8, [bodies[i]]),
+        **(others or {}),
+    }
+    for run in work.values():  # first calls pay one-off costs
+        run(0)
+    times: dict[str, list[list[float]]] = {name: [[] for _ in bodies] for name in work}
     tags: dict[str, list[str]] = {"fp32": [], "int8": []}
     for round_ in range(rounds):
-        for index, body in enumerate(bodies):
-            for name, model in (("fp32", fp32), ("int8", int8)):
-                seconds, found = _time_article(model, body)
-                times[name][index].append(seconds)
-                if round_ == 0:
-                    tags[name] += found
+        for index in range(len(bodies)):
+            for name, run in work.items():
+                started = time.perf_counter()
+                result = run(index)
+                times[name][index].append(time.perf_counter() - started)
+                if round_ == 0 and name in tags:
+                    tags[name] += result  # type: ignore[arg-type]
     per_article = {
         name: 1000 * statistics.mean(statistics.median(article) for article in runs)
         for name, runs in times.items()
     }
-    return FormTimes(per_article["fp32"], per_article["int8"], agreement(tags["fp32"], tags["int8"]), str(form))
+    return FormTimes(
+        per_article.pop("fp32"), per_article.pop("int8"), agreement(tags["fp32"], tags["int8"]), str(form),
+        per_article,
+    )

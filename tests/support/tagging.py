@@ -7,9 +7,10 @@ from typing import Any
 from shared.text.sentences import split_sentences
 
 
-def token_tags(tagger: Any, texts: list[str], batch_size: int = 16) -> list[str]:
-    """One tag per token of ``texts`` (each split into sentences as the entity stage does):
-    the label of the span the token is in, or ``O``."""
+def token_tags(tagger: Any, texts: list[str], batch_size: int = 8) -> list[str]:
+    """One tag per token of ``texts`` (each split into sentences and tagged in batches of the
+    default ``DATELINE_NER_BATCH_SIZE``, as the entity stage does): the label of the span the
+    token is in, or ``O``."""
     from flair.data import Sentence
 
     sentences = [Sentence(span.text) for text in texts for span in split_sentences(text)]

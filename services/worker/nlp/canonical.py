@@ -18,7 +18,8 @@ phases, each a function below:
 4. ``link_short_names``: a short person name joins the one full name it is part of
    (``Khalilzad`` -> ``Zalmay Khalilzad``) - only when exactly one full name fits;
 5. ``name_groups``: linked names form one entity named by its longest form, typed by the
-   majority of its mentions ("one sense per document": ORG ten times and MISC once is ORG);
+   majority of its mentions ("one sense per document": ORG ten times and MISC once is ORG;
+   a tie goes to the type the tagger was surer of);
 6. ``archive_names`` (when the stage passes an alias table): the entity's name across the
    archive - the alias table's canonical name (``US`` -> ``United States``), otherwise the
    name's facet form, a function of its folded key alone (``shared.names``), so two
@@ -107,11 +108,13 @@ def _expansion_in_body(acronym: str, body: str) -> str | None:
 _TYPE_PRIORITY: dict[EntityType, int] = {"person": 0, "organization": 1, "location": 2, "misc": 3}
 
 
-def _majority(counter: Counter[EntityType]) -> EntityType:
+def _majority(counter: Counter[EntityType], confidence: dict[EntityType, float] | None = None) -> EntityType:
     if not counter:
         return "misc"
-    # Most votes; a tie goes to the more specific type (misc is the catch-all).
-    return min(counter, key=lambda t: (-counter[t], _TYPE_PRIORITY[t]))
+    sure = confidence or {}
+    # Most votes; a tie goes to a specific type over misc (the catch-all), then to the type
+    # the tagger was surer of (its scores summed), then to the more specific type.
+    return min(counter, key=lambda t: (-counter[t], t == "misc", -sure.get(t, 0.0), _TYPE_PRIORITY[t]))
 
 
 # --- the phases' data ----------------------------------------------------------------------
@@ -153,12 +156,13 @@ class Nodes:
 
     spellings: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     types: dict[str, Counter[EntityType]] = field(default_factory=lambda: defaultdict(Counter))
+    confidence: dict[str, dict[EntityType, float]] = field(default_factory=lambda: defaultdict(dict))
     first_seen: dict[str, int] = field(default_factory=dict)
     extra_names: dict[str, str] = field(default_factory=dict)  # expansions found only in the body
     links: _UnionFind = field(default_factory=_UnionFind)
 
     def type_of(self, key: str) -> EntityType:
-        return _majority(self.types[key])
+        return _majority(self.types[key], self.confidence[key])
 
     def display(self, key: str) -> str:
         """The most frequent spelling; ties go to the one with more capitals ("TTP" > "Ttp")."""
@@ -205,6 +209,8 @@ def collect(cleaned: list[Cleaned]) -> Nodes:
         key = match_key(item.name)
         nodes.spellings[key][item.name] += 1
         nodes.types[key][item.mention.type] += 1
+        sure = nodes.confidence[key]
+        sure[item.mention.type] = sure.get(item.mention.type, 0.0) + float(item.mention.score)
         nodes.first_seen.setdefault(key, index)
         nodes.links.find(key)
     return nodes
@@ -261,11 +267,14 @@ def name_groups(nodes: Nodes, cleaned_count: int) -> tuple[dict[str, str], dict[
             key=lambda k: (len(nodes.display(k)), nodes.count(k), -nodes.first_seen.get(k, cleaned_count)),
         )
         group_types: Counter[EntityType] = Counter()
+        group_confidence: dict[EntityType, float] = defaultdict(float)
         for k in keys:
             group_types.update(nodes.types.get(k, Counter()))
+            for entity_type, score in nodes.confidence.get(k, {}).items():
+                group_confidence[entity_type] += score
         for k in keys:
             canonical_of[k] = nodes.display(best)
-        type_of[root] = _majority(group_types)
+        type_of[root] = _majority(group_types, group_confidence)
     return canonical_of, type_of
 
 

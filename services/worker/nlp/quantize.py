@@ -2,10 +2,11 @@
 
 The time of a flair NER model goes into its recurrent layers (the character language
 models of FlairEmbeddings, the tagger's BiLSTM) or, for transformer-embedding models, into
-the transformer's Linear layers. Those are quantized to int8 with torch's dynamic
-quantization (weights int8 once, activations per batch), which needs no calibration data.
-The tagger's own output Linear stays fp32: flair's ``predict`` reads its
-``linear.weight.dtype``, which a quantized Linear does not have.
+the transformer's Linear layers; next comes the tagger's re-projection of the stacked
+embeddings (``embedding2nn``, 2048 x 2048 per token for the fast English model). Those are
+quantized to int8 with torch's dynamic quantization (weights int8 once, activations per
+batch), which needs no calibration data. The tagger's own output Linear stays fp32:
+flair's ``predict`` reads its ``linear.weight.dtype``, which a quantized Linear does not have.
 
 torch's eager quantization API (``torch.ao.quantization.quantize_dynamic``) is deprecated:
 where it is missing, or quantizing or a test prediction fails, the tagger runs in fp32 and
@@ -38,8 +39,8 @@ class Form:
 
 
 def quantizable_layers(tagger: Any) -> dict[str, type]:
-    """Submodule name -> layer type to quantize: every LSTM/GRU, and the Linear layers inside
-    transformer embeddings (never the tagger's own ``linear``)."""
+    """Submodule name -> layer type to quantize: every LSTM/GRU, the Linear layers inside
+    transformer embeddings, and the embeddings' re-projection (never the output ``linear``)."""
     import torch
     from flair.embeddings import TransformerEmbeddings
 
@@ -48,7 +49,9 @@ def quantizable_layers(tagger: Any) -> dict[str, type]:
     for name, module in tagger.named_modules():
         if isinstance(module, (torch.nn.LSTM, torch.nn.GRU)):
             found[name] = type(module)
-        elif isinstance(module, torch.nn.Linear) and any(name.startswith(f"{t}.") for t in transformers):
+        elif isinstance(module, torch.nn.Linear) and (
+            name == "embedding2nn" or any(name.startswith(f"{t}.") for t in transformers)
+        ):
             found[name] = torch.nn.Linear
     return found
 
@@ -76,7 +79,11 @@ def for_cpu(tagger: Any, enabled: bool, reload: Callable[[], Any]) -> tuple[Any,
     if flair.device.type != "cpu":
         return tagger, Form(FP32, f"running on {flair.device.type}")
     try:
-        from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
+        from torch.ao.quantization import (
+            default_dynamic_qconfig,
+            per_channel_dynamic_qconfig,
+            quantize_dynamic,
+        )
     except ImportError as exc:
         log.warning("NER runs in fp32: this torch has no dynamic quantization (%s)", exc)
         return tagger, Form(FP32, f"torch {torch.__version__} has no dynamic quantization")

@@ -243,3 +243,12 @@ def test_archive_names_do_not_depend_on_which_document_came_first() -> None:
     assert {e.name: e.count for e in second.entity_list}["United States"] == 2
     # The mentions keep their own text; only the canonical name is the archive's.
     assert [m.text for m in second.mentions] == ["al-Qaeda", "United States", "U.S."]
+
+
+def test_a_type_tie_goes_to_the_type_the_tagger_was_surer_of() -> None:
+    body = "Pakistan said. Pakistan went. Pakistan came. Pakistan left."
+    starts = [m.start() for m in re.finditer("Pakistan", body)]
+    labels = [("ORG", 0.62), ("LOC", 0.67), ("ORG", 0.64), ("LOC", 0.92)]
+    mentions = [RawMention("Pakistan", label, score, s, s + 8) for s, (label, score) in zip(starts, labels, strict=True)]
+    result = canonicalise(mentions, body)
+    assert result.entities.location == ["Pakistan"] and result.entities.organization == []
