@@ -74,3 +74,42 @@ def build_standin(size: str, seed: int = SEED) -> Any:
     )
     tagger.eval()
     return tagger
+
+
+TRANSFORMER_LARGE = {  # XLM-RoBERTa large: what flair's *-large NER models fine-tune
+    "num_hidden_layers": 24, "hidden_size": 1024, "num_attention_heads": 16, "intermediate_size": 4096,
+}
+
+
+def build_transformer_standin(folder: Any, seed: int = SEED) -> Any:
+    """A FLERT-style tagger (transformer with document context, linear output) of XLM-R
+    large's size, random weights. The vocabulary is MiniLM's (the tokenizer shipped here):
+    its size changes the embedding table, not the time per token."""
+    from pathlib import Path
+
+    import flair
+    import torch
+    from flair.embeddings import TransformerWordEmbeddings
+    from flair.models import SequenceTagger
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from services.worker.nlp.embeddings import minilm_path
+
+    flair.device = torch.device("cpu")
+    torch.manual_seed(seed)
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()), local_files_only=True)
+        config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=512, **TRANSFORMER_LARGE)
+        BertModel(config).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    embeddings = TransformerWordEmbeddings(
+        str(folder), layers="-1", subtoken_pooling="first", fine_tune=False, use_context=True,
+        allow_long_sentences=True,
+    )
+    tagger = SequenceTagger(
+        hidden_size=256, embeddings=embeddings, tag_dictionary=_span_tags(), tag_type="ner",
+        use_crf=False, use_rnn=False, reproject_embeddings=False,
+    )
+    tagger.eval()
+    return tagger

@@ -18,6 +18,7 @@ no more than N sentences is its own summary.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
@@ -36,6 +37,7 @@ FALLBACK_METHOD = "char-ngram-tfidf+lead-prior+mmr"
 WHOLE_BODY = "whole-body"
 
 
+@lru_cache(maxsize=None)  # package metadata is read from disk: once per process, not per article
 def _version(package: str) -> str:
     try:
         return version(package)
