@@ -8,6 +8,7 @@ runs under one supervisord whose socket, configuration and env files live in
 from __future__ import annotations
 
 import json
+import os
 
 import typer
 from rich.console import Console
@@ -16,12 +17,17 @@ from rich.table import Table
 from services.stack.install import InstallError
 from services.stack.local import LocalStack, Row, StackError
 from services.stack.supervisor import SupervisorError
+from shared.paths import PROJECT_DIR
 from shared.settings import get_settings
 
 stack_app = typer.Typer(help="Run the whole system locally (Redis, Elasticsearch, services) under supervisord.")
 
 
 def _stack() -> LocalStack:
+    # The programs run in the project folder: so does this, so that `.env` and a relative
+    # inbox mean the same to both, whatever folder the command was started from.
+    os.chdir(PROJECT_DIR)
+    get_settings.cache_clear()
     return LocalStack(get_settings(), say=lambda line: typer.echo(line))
 
 

@@ -22,7 +22,7 @@ from types import FrameType
 from services.stack import health
 from services.stack.environment import changed_settings, program_environment, read_env_file, write_env_file
 from services.stack.install import install_elasticsearch, install_redis
-from services.stack.supervisor import MB, ProcessInfo, Supervisor
+from services.stack.supervisor import MB, ProcessInfo, Supervisor, alive
 from services.stack.topology import (
     ELASTICSEARCH_DEFAULT_PORT,
     PROGRAMS,
@@ -102,13 +102,59 @@ def wait_healthy(supervisor: Supervisor, program: Program, settings: Settings,
                          f"see {supervisor.log_of(program.name)}")
 
 
+# Before supervisord, `dateline stack` and deploy/local kept one pid file per process in
+# <data>/run. `down` stops such a stack once, so an upgrade needs no manual clean-up; the
+# command line is checked first, as a stale pid may belong to another process by now.
+LEGACY_COMMANDS = ("redis-server", "elasticsearch", "services.cli.main")
+
+
+def stop_legacy(run: Path, say: Callable[[str], None]) -> bool:
+    """Stop the processes of a stack started before supervisord; True if there were any."""
+    found = False
+    for pid_file in sorted(run.glob("*.pid")):
+        if pid_file.name == "supervisord.pid":
+            continue
+        try:
+            pid = int(pid_file.read_text().strip())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (ValueError, FileNotFoundError, ProcessLookupError):
+            command = ""
+        if any(name in command for name in LEGACY_COMMANDS):
+            found = True
+            say(f"[dateline] stopping {pid_file.stem} (pid {pid}, started before the supervisor)")
+            _terminate([pid])
+        pid_file.unlink(missing_ok=True)
+    return found
+
+
+def _terminate(pids: list[int], timeout: float = 60) -> None:
+    """SIGTERM (a clean shutdown for every one of them) to each process's group, else the
+    process; SIGKILL to what is left after ``timeout``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.killpg(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pids = [pid for pid in pids if alive(pid)]
+        if not pids:
+            return
+
+
 class LocalStack:
     def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None,
                  say: Callable[[str], None] = print, dotenv: Path | None = None):
         self.settings = settings
         self.environ = dict(os.environ if environ is None else environ)
         self.say = say
-        # The .env that the caller's settings were read from (pydantic reads it from the cwd).
+        # The .env that the caller's settings were read from (pydantic reads it from the cwd,
+        # and `dateline stack` runs in the project folder, as the programs do).
         self.dotenv = dotenv if dotenv is not None else Path(str(Settings.model_config.get("env_file") or ".env"))
         self.supervisor = supervisor_for(settings)
         self._interrupted = False
@@ -122,10 +168,7 @@ class LocalStack:
         return sorted([*backing_programs(self.settings, redis, es), *PROGRAMS], key=lambda p: p.priority)
 
     def program_env(self) -> dict[str, str]:
-        env = program_environment(self.environ, self.dotenv)
-        # Programs run in the project folder; the inbox is the one this caller means.
-        env["DATELINE_INBOX"] = str(self.settings.inbox_path)
-        return env
+        return program_environment(self.environ, self.dotenv)
 
     def _configure(self, programs: list[Program]) -> None:
         self.supervisor.write_config()
@@ -149,6 +192,7 @@ class LocalStack:
         self.banner()
 
     def _fresh(self, programs: list[Program]) -> None:
+        self._check_leftovers()
         self._check_ports(programs)
         self._configure(programs)
         env = self.program_env()
@@ -160,6 +204,15 @@ class LocalStack:
         for name, url in (("Redis", self.settings.redis_url), ("Elasticsearch", self.settings.elasticsearch_url)):
             if not is_local(url):
                 self.say(f"[dateline] using the {name} at {url} (not on this machine, so not started here)")
+
+    def _check_leftovers(self) -> None:
+        """Before a supervisord starts: nothing of an earlier one may still run."""
+        if any(path.name != "supervisord.pid" for path in self.supervisor.run_dir.glob("*.pid")):
+            raise StackError(f"a stack started by an older Dateline may still run (pid files in "
+                             f"{self.supervisor.run_dir}); stop it with `make down`, then start again")
+        if self.supervisor.orphans():
+            raise StackError("programs of a supervisord that died still run; stop them with `make down`, "
+                             "then start again")
 
     def _check_ports(self, programs: list[Program]) -> None:
         names = {p.name for p in programs}
@@ -300,9 +353,18 @@ class LocalStack:
     def down(self) -> bool:
         """Stop every program (Dateline's first, Redis last) and supervisord. False when
         nothing was running."""
+        legacy = stop_legacy(self.supervisor.run_dir, self.say)
         if not self.supervisor.is_up():
+            orphans = self.supervisor.orphans()
+            for name in sorted(set(orphans.values())):
+                pids = sorted(pid for pid, owner in orphans.items() if owner == name)
+                self.say(f"[dateline] stopping {name} (pids {', '.join(map(str, pids))}), "
+                         "left running by a supervisord that died")
+                _terminate(pids, timeout=self.supervisor.configured_stop_seconds(name))
             self._forget_env()
-            return False
+            if legacy or orphans:
+                self.say("[dateline] stopped")
+            return legacy or bool(orphans)
         self.stop_all()
         return True
 

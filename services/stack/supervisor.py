@@ -214,6 +214,15 @@ class Supervisor:
     def undefine(self, name: str) -> None:
         (self.programs_dir / f"{name}.conf").unlink(missing_ok=True)
 
+    def configured_stop_seconds(self, name: str, default: int = 60) -> int:
+        """A program's stop timeout from its section (readable without supervisord)."""
+        try:
+            text = (self.programs_dir / f"{name}.conf").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return default
+        found = re.search(r"^stopwaitsecs=(\d+)$", text, re.MULTILINE)
+        return int(found.group(1)) if found else default
+
     def defined(self) -> set[str]:
         return {path.stem for path in self.programs_dir.glob("*.conf")}
 
@@ -250,6 +259,8 @@ class Supervisor:
                 stdout=None if foreground else out, stderr=None if foreground else subprocess.STDOUT,
                 start_new_session=True,
             )
+        if foreground:
+            self._foreground = process  # from now on: a Ctrl-C while it starts still stops it
         if not foreground and process.wait(timeout=60) != 0:
             raise SupervisorError(f"supervisord did not start: {start_log.read_text(errors='replace')[-2000:]}")
         deadline = time.monotonic() + 30
@@ -259,10 +270,7 @@ class Supervisor:
             if time.monotonic() > deadline:
                 raise SupervisorError(f"supervisord does not answer on {self.socket_path}; see {self.log_path}")
             time.sleep(0.1)
-        if foreground:
-            self._foreground = process
-            return process
-        return None
+        return process if foreground else None
 
     def pid(self) -> int | None:
         try:
@@ -279,15 +287,20 @@ class Supervisor:
             stop_seconds = {c["name"]: int(c["stopwaitsecs"]) for c in self._rpc().getAllConfigInfo()}
             self._rpc().shutdown()
         except (OSError, xmlrpc.client.Error):
+            if self._foreground is not None and self._foreground.poll() is None:
+                # Ours, not answering yet (interrupted while starting): SIGTERM is its shutdown.
+                self._foreground.terminate()
+                self._foreground.wait(timeout=300)
+            self._foreground = None
             return  # not running
         # supervisord stops one program after another, each within its stopwaitsecs.
         worst = sum(stop_seconds.values())
         deadline = time.monotonic() + (worst + 30 if timeout is None else timeout)
-        while pid and _alive(pid) and time.monotonic() < deadline:
+        while pid and alive(pid) and time.monotonic() < deadline:
             if self._foreground is not None and self._foreground.poll() is not None:
                 break
             time.sleep(0.2)
-        if pid and _alive(pid):
+        if pid and alive(pid):
             _kill_group(pid)  # last resort: supervisord hung
         # supervisord waited for each main process only; what is left of a group gets the
         # program's stop timeout, then SIGKILL.
@@ -296,6 +309,22 @@ class Supervisor:
         if self._foreground is not None:
             self._foreground.wait(timeout=30)
             self._foreground = None
+
+    def orphans(self) -> dict[int, str]:
+        """Processes of this supervisord's programs that outlived it (a supervisord killed
+        with SIGKILL leaves its programs running): pid -> program. supervisord gives every
+        program ``SUPERVISOR_SERVER_URL=unix://<its socket>``, and their children inherit it."""
+        marker = f"SUPERVISOR_SERVER_URL=unix://{os.path.normpath(self.socket_path)}".encode()
+        found = {}
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            try:
+                fields = environ.read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marker in fields and alive(int(environ.parent.name)):
+                names = [f.split(b"=", 1)[1].decode() for f in fields if f.startswith(b"SUPERVISOR_PROCESS_NAME=")]
+                found[int(environ.parent.name)] = names[0] if names else "?"
+        return found
 
     # --- programs ------------------------------------------------------------------------
     def apply(self) -> Changes:
@@ -386,7 +415,8 @@ class Supervisor:
         return last
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (which no signal can end)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError, IndexError):

@@ -99,13 +99,6 @@ PROGRAMS: tuple[Program, ...] = (
 )
 
 
-def program(name: str) -> Program:
-    for candidate in PROGRAMS:
-        if candidate.name == name:
-            return candidate
-    raise KeyError(f"no program {name!r}; the programs are {[p.name for p in PROGRAMS]}")
-
-
 def health_of(name: str) -> Health | None:
     """The health check of any program of the stack, by name (None: not one of ours)."""
     if name in BACKING_HEALTH:

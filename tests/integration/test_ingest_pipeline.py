@@ -23,9 +23,7 @@ from shared.queues import INDEX_STREAM, STAGE_QUEUES
 from shared.registry import Registry
 from shared.schemas import IndexRequest, StageTask, document_id
 from shared.settings import get_settings
-from tests.conftest import FIXTURES, SEEDS
-
-pytestmark = pytest.mark.integration
+from tests.support.paths import FIXTURES, SEEDS
 
 LANGUAGE_QUEUE = STAGE_QUEUES["language"]
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
@@ -93,7 +91,7 @@ def test_seeds_are_queued_once_and_skipped_after_restart(env: Path) -> None:
     assert len(tasks) == 5
     for task in tasks:
         doc = task.document
-        assert task.stages == ["language", "entities", "summary"]
+        assert task.stages == ["language", "summary", "entities"]
         assert doc.source_path.startswith("Reuters/")
         assert doc.id == document_id(doc.source_path, 0)
         assert doc.source == "Reuters"  # the folder under the inbox
@@ -245,10 +243,10 @@ def test_deleted_file_keeps_documents_when_configured(
 
 
 def _drain(watcher: Watcher) -> None:
-    """Rescan, then tick until nothing is pending (stable_seconds is 0 here)."""
+    """Rescan, then process stable files until nothing is pending (stable_seconds is 0 here)."""
     watcher.rescan()
     for _ in range(5):
-        watcher.tick()
+        watcher.process_stable()
 
 
 def test_rename_found_by_rescan_leaves_one_document(
@@ -275,7 +273,7 @@ def test_moved_event_renames(env: Path) -> None:
     (env / "a.txt").rename(env / "b.txt")
     watcher.moved(env / "a.txt", env / "b.txt")
     for _ in range(3):
-        watcher.tick()
+        watcher.process_stable()
     assert registry().paths() == {"b.txt"}
     assert [r.source_path for r in index_requests()] == ["a.txt"]
 

@@ -5,6 +5,7 @@ and `down` (or Ctrl-C on `run`) leaves no process of ours running."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import redis
 
 from services.stack.health import process_tree
 from shared.heartbeat import read_heartbeats
-from tests.conftest import REPO_DIR, SEEDS
+from tests.support.paths import REPO_DIR, SEEDS
 from tests.support.processes import wait_until
 from tests.support.services import free_port
 
@@ -70,13 +71,15 @@ class LocalStack:
         return {name: p["pid"] for name, p in self.programs().items()}
 
 
-@pytest.fixture
-def local_stack(ner_model_path: Path) -> Iterator[Callable[[], LocalStack]]:
+_numbers = itertools.count()
+
+
+def _make_local_stacks(ner_model: Path) -> Iterator[Callable[[], LocalStack]]:
     made: list[LocalStack] = []
 
     def make() -> LocalStack:
         # The Elasticsearch user must reach the data folder, so it lives in the repository.
-        stack = LocalStack(REPO_DIR / ".dateline" / "test" / f"stack-{os.getpid()}-{len(made)}", ner_model_path)
+        stack = LocalStack(REPO_DIR / ".dateline" / "test" / f"stack-{os.getpid()}-{next(_numbers)}", ner_model)
         made.append(stack)
         return stack
 
@@ -84,6 +87,21 @@ def local_stack(ner_model_path: Path) -> Iterator[Callable[[], LocalStack]]:
     for stack in made:
         stack("stack", "down")
         shutil.rmtree(stack.data, ignore_errors=True)
+
+
+@pytest.fixture
+def local_stack(ner_model_path: Path) -> Iterator[Callable[[], LocalStack]]:
+    yield from _make_local_stacks(ner_model_path)
+
+
+@pytest.fixture(scope="module")
+def running_stack(ner_model_path: Path) -> Iterator[LocalStack]:
+    """One stack that is up, shared by the tests that change it (a stack start costs ~30 s)."""
+    for make in _make_local_stacks(ner_model_path):
+        dateline = make()
+        up = dateline("stack", "up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield dateline
 
 
 def test_stack_up_serves_the_inbox_and_down_stops_everything(local_stack):
@@ -118,10 +136,8 @@ def test_stack_up_serves_the_inbox_and_down_stops_everything(local_stack):
     assert dateline("stack", "status").returncode == 1
 
 
-def test_stack_up_restarts_exactly_the_programs_whose_settings_changed(local_stack, tmp_path):
-    dateline = local_stack()
-    first = dateline("stack", "up")
-    assert first.returncode == 0, first.stdout + first.stderr
+def test_stack_up_restarts_exactly_the_programs_whose_settings_changed(running_stack, tmp_path):
+    dateline = running_stack
     before = dateline.pids()
 
     again = dateline("stack", "up")
@@ -158,10 +174,8 @@ def test_stack_up_restarts_exactly_the_programs_whose_settings_changed(local_sta
     assert dateline("stack", "up").stdout.count("already running, settings unchanged") == 1
 
 
-def test_crashed_program_is_restarted_and_one_that_cannot_start_is_shown_fatal(local_stack):
-    dateline = local_stack()
-    up = dateline("stack", "up")
-    assert up.returncode == 0, up.stdout + up.stderr
+def test_crashed_program_is_restarted_and_one_that_cannot_start_is_shown_fatal(running_stack):
+    dateline = running_stack
 
     # A crash: the whole process group of the ingest service killed at once.
     crashed = dateline.pids()["ingest"]
@@ -208,3 +222,23 @@ def test_stack_run_stops_everything_on_ctrl_c(local_stack, tmp_path):
     assert "[dateline] stopped" in output.read_text()
     assert not [pid for pid in [run.pid, *pids.values()] if _alive(pid)]
     assert not _leftovers(dateline.data)
+
+
+def test_down_stops_a_stack_started_before_the_supervisor(local_stack):
+    dateline = local_stack()
+    run = dateline.data / "run"
+    run.mkdir(parents=True)
+    # What the old scripts left: a daemonized Redis and its pid file (and a stale one).
+    old_redis = subprocess.Popen(["bash", "-c", "exec -a redis-server sleep 1000"], start_new_session=True)
+    (run / "redis.pid").write_text(str(old_redis.pid))
+    (run / "ingest.pid").write_text("999999999")
+    wait_until(lambda: "redis-server" in Path(f"/proc/{old_redis.pid}/cmdline").read_text(), timeout=30,
+               what="the old Redis running")
+    refused = dateline("stack", "up")
+    assert refused.returncode == 1 and "make down" in refused.stderr
+
+    down = dateline("stack", "down")
+    assert down.returncode == 0, down.stderr
+    assert f"stopping redis (pid {old_redis.pid}" in down.stdout
+    assert old_redis.wait(timeout=60) == -signal.SIGTERM
+    assert not list(run.glob("*.pid"))

@@ -4,14 +4,17 @@ real signals: whole process groups are stopped and killed, programs restart only
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from services.stack.health import process_tree
+from services.stack.local import LocalStack
 from services.stack.supervisor import Supervisor
 from services.stack.topology import Health, Program
+from shared.settings import Settings
 from tests.conftest import TEST_DATA_DIR
 from tests.support.processes import ServiceProcess, wait_until
 
@@ -86,3 +89,22 @@ def test_shutdown_stops_every_program_and_supervisord(supervisor):
     supervisor.shutdown()
     assert not supervisor.is_up() and not _alive(pid)
     assert not [p for p in families if _alive(p)], "supervisord's shutdown killed the groups too"
+
+
+def test_down_stops_programs_a_killed_supervisord_left_behind(tmp_path):
+    settings = Settings(data_dir=TEST_DATA_DIR / f"orphans-{os.getpid()}")
+    stack = LocalStack(settings, say=lambda line: None)
+    stack.supervisor.launch()
+    process = ServiceProcess(stack.supervisor, _program("left")).start()
+    family = _family(process)
+    supervisord = stack.supervisor.pid()
+    assert supervisord is not None
+    os.kill(supervisord, signal.SIGKILL)  # its programs live on, now nobody's
+    wait_until(lambda: not _alive(supervisord), timeout=30, what="supervisord gone")
+    assert all(_alive(pid) for pid in family)
+    assert set(stack.supervisor.orphans()) == family
+    assert set(stack.supervisor.orphans().values()) == {"left"}
+
+    assert stack.down() is True
+    assert not [pid for pid in family if _alive(pid)]
+    assert stack.supervisor.orphans() == {}

@@ -7,8 +7,6 @@ import pytest
 from services.worker.nlp.canonical import canonicalise, initials, is_acronym
 from services.worker.nlp.mentions import RawMention, clean_mention, label_type, strip_titles
 
-pytestmark = pytest.mark.unit
-
 
 def mentions_in(body: str, spans: list[tuple[str, str]]) -> list[RawMention]:
     """RawMentions for each (text, label) at its successive occurrences in ``body``."""
