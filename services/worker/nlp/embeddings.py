@@ -105,11 +105,14 @@ class SentenceEncoder:
 
         if not sentences:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
+        # Batches of similar lengths: a batch is padded to its longest sentence.
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        ordered = [sentences[i] for i in order]
         chunks = []
         with torch.inference_mode():
-            for i in range(0, len(sentences), self.batch_size):
+            for i in range(0, len(ordered), self.batch_size):
                 batch = self.tokenizer(
-                    sentences[i : i + self.batch_size],
+                    ordered[i : i + self.batch_size],
                     padding=True,
                     truncation=True,
                     max_length=self.max_tokens,
@@ -119,7 +122,9 @@ class SentenceEncoder:
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 chunks.append(torch.nn.functional.normalize(pooled, p=2, dim=1).numpy())
-        return np.concatenate(chunks, axis=0)
+        vectors = np.empty((len(sentences), self.model.config.hidden_size), dtype=np.float32)
+        vectors[order] = np.concatenate(chunks, axis=0)
+        return vectors
 
 
 @lru_cache(maxsize=1)

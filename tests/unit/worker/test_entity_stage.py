@@ -133,9 +133,9 @@ ARABIC = ("وقال المبعوث الأمريكي زلماي خليل زاد �
 
 
 @pytest.fixture
-def english_stage(tiny_ner_model: Path, settings_env: pytest.MonkeyPatch) -> EntityStage:
+def english_stage(ner_model_path: Path, settings_env: pytest.MonkeyPatch) -> EntityStage:
     """The stage as a user who trained an English model has it: no per-language map."""
-    settings_env.setenv("DATELINE_NER_MODEL", str(tiny_ner_model))
+    settings_env.setenv("DATELINE_NER_MODEL", str(ner_model_path))
     settings_env.delenv("DATELINE_NER_MODELS", raising=False)
     get_settings.cache_clear()
     stage = EntityStage()
@@ -185,12 +185,12 @@ def test_the_five_seeds_get_entities_with_one_facet_value_per_entity(english_sta
         assert not [n for n in names if n.endswith("-") or n.islower()], names
 
 
-def test_dateline_ner_train_records_the_language(tiny_ner_model: Path) -> None:
+def test_dateline_ner_train_records_the_language(ner_model_path: Path) -> None:
     from flair.models import SequenceTagger
 
     from services.worker.nlp.ner_models import recorded_languages
 
-    assert recorded_languages(SequenceTagger.load(str(tiny_ner_model))) == ("en",)
+    assert recorded_languages(SequenceTagger.load(str(ner_model_path))) == ("en",)
 
 
 def test_hub_models_declare_their_languages() -> None:
@@ -204,11 +204,11 @@ def test_hub_models_declare_their_languages() -> None:
 
 
 def test_a_model_that_declares_no_language_cannot_be_the_default_but_can_be_mapped(
-    tiny_ner_model: Path, settings_env: pytest.MonkeyPatch, tmp_path: Path, document
+    ner_model_path: Path, settings_env: pytest.MonkeyPatch, tmp_path: Path, document
 ) -> None:
     from flair.models import SequenceTagger
 
-    tagger = SequenceTagger.load(str(tiny_ner_model))
+    tagger = SequenceTagger.load(str(ner_model_path))
     tagger.model_card.pop("dateline")
     anonymous = tmp_path / "anonymous.pt"
     tagger.save(anonymous)

@@ -22,10 +22,10 @@ def _loader(path: Path):
     return lambda: SequenceTagger.load(str(path))
 
 
-def test_int8_and_fp32_tags_agree_on_at_least_99_percent_of_tokens(tiny_ner_model: Path, seed) -> None:
+def test_int8_and_fp32_tags_agree_on_at_least_99_percent_of_tokens(ner_model_path: Path, seed) -> None:
     import torch
 
-    load = _loader(tiny_ner_model)
+    load = _loader(ner_model_path)
     fp32 = load()
     int8, form = for_cpu(load(), enabled=True, reload=load)
     assert form.name == INT8, form
@@ -40,8 +40,8 @@ def test_int8_and_fp32_tags_agree_on_at_least_99_percent_of_tokens(tiny_ner_mode
     assert agreement(fp32_tags, int8_tags) >= 0.99
 
 
-def test_provenance_records_which_form_ran(tiny_ner_model: Path, settings_env: pytest.MonkeyPatch, document) -> None:
-    settings_env.setenv("DATELINE_NER_MODEL", str(tiny_ner_model))
+def test_provenance_records_which_form_ran(ner_model_path: Path, settings_env: pytest.MonkeyPatch, document) -> None:
+    settings_env.setenv("DATELINE_NER_MODEL", str(ner_model_path))
     get_settings.cache_clear()
     doc = EntityStage().run(document("Zalmay Khalilzad arrived in Kabul.", language="en"))
     assert doc.provenance.entities is not None and "int8 (dynamic" in (doc.provenance.entities.version or "")
@@ -55,13 +55,13 @@ def test_provenance_records_which_form_ran(tiny_ner_model: Path, settings_env: p
 
 
 def test_torch_without_eager_quantization_falls_back_to_fp32_and_says_why(
-    tiny_ner_model: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ner_model_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     import torch.ao.quantization
 
     # As in a torch release that has removed the deprecated eager API.
     monkeypatch.delattr(torch.ao.quantization, "quantize_dynamic")
-    load = _loader(tiny_ner_model)
+    load = _loader(ner_model_path)
     with caplog.at_level(logging.WARNING):
         tagger, form = for_cpu(load(), enabled=True, reload=load)
     assert form.name == FP32 and "no dynamic quantization" in form.detail
