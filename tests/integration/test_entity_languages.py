@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.conftest import REPO_DIR, SEEDS
+from tests.support.paths import REPO_DIR, SEEDS
 from tests.support.processes import wait_until
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
