@@ -9,8 +9,8 @@ layers in int8 (torch dynamic quantization, one scale per output channel, which 
 rankings where one scale per tensor did not), and only each sentence's first
 ``RANKING_TOKENS`` tokens - enough to tell what a sentence is about, and the cost of a
 transformer grows with every token. The int8 kernels are oneDNN's where torch has them
-(faster here than the default x86/fbgemm ones for these shapes, and closer to fp32: they
-use all 8 bits of the activations); the engine is switched only around this encoder's own
+(faster here than the default x86/fbgemm ones for these shapes, and `make eval` scores
+them higher); the engine is switched only around this encoder's own
 calls, so other models in the process keep theirs. Where torch's (deprecated) eager
 quantization API is missing or fails, the encoder stays fp32 and the log says why.
 """
