@@ -29,7 +29,15 @@ from shared.pipeline import push_index_request, send_stage_task
 from shared.queues import PROCESSING_KEY, TASK_DEAD_LETTER_KEY, UNTAGGED_LANGUAGE_KEY
 from shared.redis_client import connect
 from shared.registry import Failure, Registry
-from shared.schemas import STAGES, IndexRequest, SchemaVersionError, StageName, StageTask, utcnow
+from shared.schemas import (
+    STAGES,
+    ArticleDocument,
+    IndexRequest,
+    SchemaVersionError,
+    StageName,
+    StageTask,
+    utcnow,
+)
 from shared.settings import Settings, get_settings
 from shared.stage import Stage
 
@@ -131,7 +139,7 @@ class WorkerProcess:
                          document=document),
         )
 
-    def _note_language_coverage(self, document: Any) -> None:
+    def _note_language_coverage(self, document: ArticleDocument) -> None:
         """Remember a document no NER model covers (by its language), for `dateline status`;
         forget it once a later run tagged it."""
         record = document.provenance.entities
