@@ -28,6 +28,8 @@ STATE_KEY = PREFIX + ":files:state:"  # set of files per state
 INDEXED_DOCS_KEY = PREFIX + ":indexed:"  # set of doc ids indexed for a file's revision
 FAILURES_KEY = PREFIX + ":failures"  # hash: failure key -> Failure JSON
 PROCESSING_KEY = PREFIX + ":processing"  # hash: doc id + stage -> who and since when
+# hash: doc id -> language, for documents whose language no configured NER model covers
+# (written by the worker after the entities stage; counted per language by `dateline status`).
 # One heartbeat per process: dateline:service:{service}:{host}:{pid} (shared/heartbeat.py).
 HEARTBEAT_PREFIX = PREFIX + ":service:"
 TASK_DEAD_LETTER_KEY = PREFIX + ":tasks:dead"  # list of raw task payloads that could not be read

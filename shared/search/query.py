@@ -16,7 +16,8 @@ from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
-from shared.schemas import ArticleDocument
+from shared.names.aliases import AliasFileError, alias_table
+from shared.schemas import ENTITY_TYPES, ArticleDocument
 from shared.search.models import (
     FACET_FIELDS,
     Copy,
@@ -27,6 +28,7 @@ from shared.search.models import (
     parse_when,
 )
 from shared.search.template import LANGUAGE_SUBFIELDS
+from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ def filters(params: SearchParams) -> list[dict[str, Any]]:
     if params.dateline:
         found.append({"terms": {"dateline": params.dateline}})
     for kind, name in params.entity_filters:
-        found.append({"term": {f"entities.{kind}": name}})
+        found.append(entity_filter(kind, name))
     if params.since or params.until:
         bounds: dict[str, str] = {}
         if params.since:
@@ -100,6 +102,26 @@ def filters(params: SearchParams) -> list[dict[str, Any]]:
             bounds["lte"] = parse_when(params.until, end=True)
         found.append({"range": {"published_at": bounds}})
     return found
+
+
+def entity_values(name: str) -> list[str]:
+    """The stored values that mean ``name``: the archive's name for it (the alias table's
+    canonical name or its facet form, as the worker writes them), the listed spellings of
+    that name, and ``name`` as given (documents enriched before the table knew it)."""
+    try:
+        table = alias_table(get_settings().entity_aliases)
+    except AliasFileError as exc:
+        raise SearchInputError(str(exc)) from exc
+    canonical = table.facet_value(name)
+    return sorted({name, canonical} | table.spellings(canonical))
+
+
+def entity_filter(kind: str | None, name: str) -> dict[str, Any]:
+    """Documents with the entity ``name`` of type ``kind`` (any type when None)."""
+    values = entity_values(name)
+    fields = [f"entities.{kind}"] if kind else [f"entities.{k}" for k in ENTITY_TYPES]
+    clauses = [{"term": {f: values[0]}} if len(values) == 1 else {"terms": {f: values}} for f in fields]
+    return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses, "minimum_should_match": 1}}
 
 
 def build_search(params: SearchParams, subfields: Collection[str], syntax: str = "query_string") -> dict[str, Any]:

@@ -16,11 +16,12 @@ from tests.support.paths import NER_CORPUS as CORPUS
 
 EPOCHS = 50
 SEED = 13
+LANGUAGE = "en"  # recorded in the saved model (a model that records none is retrained)
 FINGERPRINT = "tiny-model.json"
 
 
 def _fingerprint() -> str:
-    digest = hashlib.sha256(f"epochs={EPOCHS};seed={SEED}".encode())
+    digest = hashlib.sha256(f"epochs={EPOCHS};seed={SEED};language={LANGUAGE}".encode())
     for split in ("train", "dev", "test"):
         digest.update((CORPUS / f"{split}.txt").read_bytes())
     return digest.hexdigest()
@@ -36,7 +37,7 @@ def train_tiny_model(out_dir: Path) -> Path:
     if model.is_file() and stamp.is_file():
         if json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
             return model
-    result = train_ner(CORPUS, out_dir, epochs=EPOCHS, seed=SEED)
+    result = train_ner(CORPUS, out_dir, epochs=EPOCHS, seed=SEED, language=LANGUAGE)
     stamp.write_text(
         json.dumps({"fingerprint": fingerprint, "test_f1": result.test_f1}, indent=2)
     )

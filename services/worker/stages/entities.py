@@ -1,26 +1,39 @@
-"""Named entities with a flair ``SequenceTagger``, canonicalised per document.
+"""Named entities with flair ``SequenceTagger``s, canonicalised per document and named
+once across the archive.
 
-- Model per language: ``settings.ner_model_for(document.language)`` - a hub name (fetched
-  by flair, so it needs the internet) or a local ``.pt`` path. ``und`` or a missing
-  language uses the default model; a language mapped to "" in ``ner_models`` is skipped.
+- Which model tags a document (``services.worker.nlp.ner_models``): the model mapped to its
+  language in ``DATELINE_NER_MODELS``, else ``DATELINE_NER_MODEL`` if that model was trained
+  for the language (or the language is undetermined). A document in a language no
+  configured model covers is not tagged: the stage is ``skipped`` with the reason and the
+  setting that fixes it, and the worker counts it per language for ``dateline status``.
 - ``load`` loads the default model once per worker process; other languages' models load
   on first use and stay cached (failures too, so a broken model is not retried per article).
+  On CPU each model is quantized to int8 (``services.worker.nlp.quantize``); provenance's
+  version says which form ran.
 - Only the body is tagged: mention offsets then point into ``document.body`` and never
   need to say which field they came from. The title's entities are nearly always repeated
   in the body.
-- Sentences come from ``split_sentences`` (offsets kept) and are tagged in batches of
-  ``settings.ner_batch_size``.
+- Sentences come from ``split_sentences`` (offsets kept) and go to flair in one call:
+  ``predict`` sorts them by length and tags them in batches of ``settings.ner_batch_size``,
+  so each batch pads little.
+- Names: ``canonicalise`` with the archive's alias table (``shared.names``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.worker.nlp.canonical import RawMention, canonicalise
+from services.worker.nlp import ner_models, quantize
+from services.worker.nlp.canonical import canonicalise
+from services.worker.nlp.mentions import RawMention
+from shared.names.aliases import alias_table
+from shared.search.outcomes import NO_MODEL_FOR_LANGUAGE, UNDETERMINED_LANGUAGE
 from shared.schemas import ArticleDocument
 from shared.settings import Settings
 from shared.stage import Stage, StageResult
@@ -37,6 +50,9 @@ HOW_TO_FIX = (
     "`dateline ner train tests/fixtures/ner --out models/ner` "
     "(then DATELINE_NER_MODEL=models/ner/final-model.pt)"
 )
+# Reasons that start so mean "this language is not covered": status counts them per language.
+UNCOVERED = NO_MODEL_FOR_LANGUAGE
+UNDETERMINED = UNDETERMINED_LANGUAGE
 
 
 class ModelUnavailable(RuntimeError):
@@ -78,12 +94,30 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def how_to_tag(language: str) -> str:
+    """The setting that would get ``language`` tagged."""
+    suggestion = ner_models.CPU_DEFAULTS.get(language)
+    if suggestion:
+        return f"set DATELINE_NER_MODELS='{json.dumps({language: suggestion})}' to tag it"
+    return (
+        f"train a model for it (`dateline ner train CORPUS --language {language}`) and set "
+        f"DATELINE_NER_MODELS='{json.dumps({language: '/models/ner-' + language + '.pt'})}' to tag it"
+    )
+
+
+@dataclass
+class LoadedModel:
+    tagger: Any
+    form: quantize.Form
+    languages: tuple[str, ...] | None  # None: the model does not say
+
+
 class EntityStage(Stage):
     name = "entities"
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
-        self._taggers: dict[str, Any] = {}  # model name -> SequenceTagger
+        self._models: dict[str, LoadedModel] = {}
         self._failures: dict[str, str] = {}  # model name -> why it cannot be used
         self._versions: dict[str, str] = {}
 
@@ -92,14 +126,15 @@ class EntityStage(Stage):
         import torch
 
         torch.set_num_threads(self.settings.torch_threads)
+        alias_table(self.settings.entity_aliases)  # a bad alias file is reported at start
         default = self.settings.ner_model
         if not default:
             return  # no default model: only languages with their own model are tagged
-        self._tagger(default)
+        self._languages_of_default(self._model(default))
 
-    def _tagger(self, name: str) -> Any:
-        if name in self._taggers:
-            return self._taggers[name]
+    def _model(self, name: str) -> LoadedModel:
+        if name in self._models:
+            return self._models[name]
         if name in self._failures:
             raise ModelUnavailable(self._failures[name])
         try:
@@ -107,13 +142,54 @@ class EntityStage(Stage):
         except ModelUnavailable as exc:
             self._failures[name] = str(exc)
             raise
-        self._taggers[name] = tagger
-        log.info("NER model %s loaded (%s)", name, self._version(name))
-        return tagger
+        tagger, form = quantize.for_cpu(tagger, self.settings.ner_quantize, reload=lambda: _load_tagger(name))
+        model = LoadedModel(tagger, form, ner_models.declared_languages(name, tagger))
+        self._models[name] = model
+        log.info("NER model %s loaded (%s; languages %s)", name, self._version(name), model.languages)
+        return model
 
-    def _model_name(self, document: ArticleDocument | None) -> str | None:
-        language = (document.language if document is not None else None) or "und"
-        return self.settings.ner_model_for(language)
+    def _languages_of_default(self, model: LoadedModel) -> tuple[str, ...]:
+        if model.languages is None:
+            name = self.settings.ner_model
+            raise ModelUnavailable(
+                f"NER model {name} does not say which languages it was trained for, so it cannot "
+                "be the default model (DATELINE_NER_MODEL): retrain it with `dateline ner train "
+                f"CORPUS --language xx`, or map it to its languages in DATELINE_NER_MODELS, e.g. "
+                f"{json.dumps({'en': name})}"
+            )
+        return model.languages
+
+    def _default_languages(self) -> tuple[str, ...]:
+        """The default model's languages: from the catalogue for hub names (no loading),
+        otherwise from the loaded model."""
+        name = self.settings.ner_model
+        entry = ner_models.hub_entry(name)
+        if entry is not None and not _is_local(name):
+            return entry.languages
+        return self._languages_of_default(self._model(name))
+
+    def choose(self, language: str) -> tuple[str | None, str | None]:
+        """(model name, None) for a document in ``language``, or (None, why not)."""
+        mapped = self.settings.ner_models
+        if language in mapped:
+            if mapped[language]:
+                return mapped[language], None
+            return None, (
+                f"{UNCOVERED} {language!r}: DATELINE_NER_MODELS maps it to \"\"; "
+                f"{how_to_tag(language)}"
+            )
+        default = self.settings.ner_model
+        if not default:
+            return None, f"{UNCOVERED} {language!r} and no DATELINE_NER_MODEL; {how_to_tag(language)}"
+        if language == UNDETERMINED:
+            return default, None
+        languages = self._default_languages()
+        if language in languages:
+            return default, None
+        return None, (
+            f"{UNCOVERED} {language!r}: {default} is trained for {', '.join(languages)}, not "
+            f"{language!r}, and DATELINE_NER_MODELS names none for it; {how_to_tag(language)}"
+        )
 
     def _version(self, name: str) -> str:
         if name not in self._versions:
@@ -126,24 +202,30 @@ class EntityStage(Stage):
             else:
                 version += "; model hub"
             self._versions[name] = version
-        return self._versions[name]
+        form = self._models[name].form if name in self._models else None
+        return f"{self._versions[name]}; {form}" if form else self._versions[name]
 
     def describe(self) -> tuple[str | None, str | None]:
-        name = self._model_name(None)
+        name = self.settings.ner_model
         return (name, self._version(name)) if name else (None, None)
+
+    def status(self) -> dict[str, Any]:
+        info = super().status()
+        name = self.settings.ner_model
+        if name in self._models:
+            info["form"] = str(self._models[name].form)
+        return info
 
     # --- tagging ------------------------------------------------------------------------
     def process(self, document: ArticleDocument) -> StageResult:
-        name = self._model_name(document)
+        name, reason = self.choose(document.language or UNDETERMINED)
         if name is None:
-            return StageResult(
-                status="skipped",
-                reason=f"no NER model for language {document.language!r}; map it in "
-                'DATELINE_NER_MODELS (e.g. {"de": "/models/ner-de.pt"}) to tag it',
-            )
-        tagger = self._tagger(name)  # raises ModelUnavailable with the fix in its message
-        mentions = self.tag(tagger, document.body)
-        result = canonicalise(mentions, document.body)
+            return StageResult(status="skipped", reason=reason)
+        model = self._model(name)  # raises ModelUnavailable with the fix in its message
+        mentions = self.tag(model.tagger, document.body)
+        # Per article (cached while the file is unchanged): an edited alias file applies to
+        # the next article, and `dateline reprocess --stage entities` to indexed ones.
+        result = canonicalise(mentions, document.body, alias_table(self.settings.entity_aliases))
         document.entities = result.entities
         document.entity_list = result.entity_list
         document.mentions = result.mentions
@@ -157,6 +239,7 @@ class EntityStage(Stage):
         sentences = [Sentence(span.text) for span in spans]
         if not sentences:
             return []
+        # One call for the article: flair sorts the sentences by length and batches them.
         tagger.predict(sentences, mini_batch_size=self.settings.ner_batch_size)
         found: list[RawMention] = []
         label_type = getattr(tagger, "label_type", "ner")

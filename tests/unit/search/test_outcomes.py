@@ -34,3 +34,13 @@ def test_each_failed_stage_of_a_document_is_listed_with_its_error_and_fix():
     assert "dateline reprocess --stage entities --failed-only" in doc.fix
     (skip,) = outcomes.skipped
     assert (skip.stage, skip.documents) == ("entities", 3)
+
+
+def test_documents_no_model_covers_are_counted_per_language_most_first():
+    untagged = build_outcomes_request()["aggs"]["untagged"]
+    assert {"prefix": {"provenance.entities.error.keyword": "no NER model for language"}} in (
+        untagged["filter"]["bool"]["filter"])
+    response = {"hits": {"total": {"value": 0}, "hits": []}, "aggregations": {
+        "untagged": {"doc_count": 4, "languages": {"buckets": [
+            {"key": "de", "doc_count": 1}, {"key": "ar", "doc_count": 1}, {"key": "ur", "doc_count": 2}]}}}}
+    assert list(to_outcomes(response).untagged_languages.items()) == [("ur", 2), ("ar", 1), ("de", 1)]

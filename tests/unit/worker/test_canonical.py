@@ -4,15 +4,8 @@ import re
 
 import pytest
 
-from services.worker.nlp.canonical import (
-    RawMention,
-    canonicalise,
-    clean_mention,
-    initials,
-    is_acronym,
-    label_type,
-    strip_titles,
-)
+from services.worker.nlp.canonical import canonicalise, initials, is_acronym
+from services.worker.nlp.mentions import RawMention, clean_mention, label_type, strip_titles
 
 
 def mentions_in(body: str, spans: list[tuple[str, str]]) -> list[RawMention]:
@@ -191,3 +184,69 @@ def test_ordering_most_mentioned_first_then_name() -> None:
     spans = [("Kabul", "LOC"), ("Doha", "LOC"), ("Kabul", "LOC"), ("Islamabad", "LOC")]
     result = canonicalise(mentions_in(body, spans), body)
     assert result.entities.location == ["Kabul", "Doha", "Islamabad"]
+
+
+# --- fragments and names across the archive ------------------------------------------------
+
+
+def _names(result) -> set[str]:
+    return {e.name for e in result.entity_list}
+
+
+def test_fragments_never_become_entities() -> None:
+    body = (
+        "The Tehreek-e-Taliban Pakistan claimed it. Officials of the Tehreek-e-Taliban Pakistan "
+        "said the Foreign Office and the National Security Council met. The Council said and "
+        "the Minister spoke."
+    )
+    second = body.index("Tehreek-e-Taliban Pakistan said")
+    council = body.index("Council met")
+    mentions = [
+        *mentions_in(body, [("Tehreek-e-Taliban Pakistan", "ORG")]),
+        RawMention("Tehreek-", "ORG", 0.6, second, second + 8),  # a trailing hyphen
+        RawMention("Pakistan", "LOC", 0.7, second + 18, second + 26),  # a piece of a longer name
+        *mentions_in(body, [("Foreign Office", "ORG"), ("National Security Council", "ORG")]),
+        RawMention("Council", "ORG", 0.5, council, council + 7),  # inside "National Security Council"
+        *mentions_in(body, [("and", "ORG")]),  # a lowercase function word
+        *mentions_in(body, [("Minister", "PER")]),  # a lone title word
+    ]
+    names = _names(canonicalise(mentions, body))
+    assert names == {"Tehreek-e-Taliban Pakistan", "Foreign Office", "National Security Council"}
+
+
+def test_a_lone_office_word_is_dropped_but_a_name_standing_alone_is_kept() -> None:
+    body = "Foreign said. Taliban fighters attacked. The Tehrik-e-Taliban Pakistan denied it."
+    mentions = mentions_in(body, [("Foreign", "ORG"), ("Taliban", "ORG"), ("Tehrik-e-Taliban Pakistan", "ORG")])
+    assert _names(canonicalise(mentions, body)) == {"Taliban", "Tehrik-e-Taliban Pakistan"}
+
+
+def test_compounds_are_cut_to_their_name() -> None:
+    body = "The US-backed government and pro-Taliban groups met Hillary Clinton,during talks."
+    mentions = mentions_in(body, [("US-backed", "LOC"), ("pro-Taliban", "ORG"), ("Hillary Clinton,during", "PER")])
+    assert _names(canonicalise(mentions, body)) == {"US", "Taliban", "Hillary Clinton"}
+
+
+def test_archive_names_do_not_depend_on_which_document_came_first() -> None:
+    from shared.names.aliases import build_table
+
+    table = build_table(None)
+    one = "Al-Qaeda and the US met."
+    two = "al-Qaeda and the United States met; U.S. officials said."
+    first = canonicalise(mentions_in(one, [("Al-Qaeda", "ORG"), ("US", "LOC")]), one, table)
+    second = canonicalise(
+        mentions_in(two, [("al-Qaeda", "ORG"), ("United States", "LOC"), ("U.S.", "LOC")]), two, table
+    )
+    assert first.entities.organization == second.entities.organization == ["Al-Qaeda"]
+    assert first.entities.location == second.entities.location == ["United States"]
+    assert {e.name: e.count for e in second.entity_list}["United States"] == 2
+    # The mentions keep their own text; only the canonical name is the archive's.
+    assert [m.text for m in second.mentions] == ["al-Qaeda", "United States", "U.S."]
+
+
+def test_a_type_tie_goes_to_the_type_the_tagger_was_surer_of() -> None:
+    body = "Pakistan said. Pakistan went. Pakistan came. Pakistan left."
+    starts = [m.start() for m in re.finditer("Pakistan", body)]
+    labels = [("ORG", 0.62), ("LOC", 0.67), ("ORG", 0.64), ("LOC", 0.92)]
+    mentions = [RawMention("Pakistan", label, score, s, s + 8) for s, (label, score) in zip(starts, labels, strict=True)]
+    result = canonicalise(mentions, body)
+    assert result.entities.location == ["Pakistan"] and result.entities.organization == []

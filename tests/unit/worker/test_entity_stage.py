@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from services.worker.nlp.canonical import RawMention
+from services.worker.nlp.mentions import RawMention
 from services.worker.stages.entities import EntityStage, merge_adjacent
 from shared.settings import get_settings
 
@@ -120,3 +120,110 @@ def test_merge_adjacent_single_token_spans() -> None:
     )
     assert [m.text for m in merged] == ["Shah Mehmood Qureshi", "Khalilzad", "Janjua"]
     assert all(body[m.start : m.end] == m.text for m in merged)
+
+
+# --- languages: a model never tags a language it was not trained for -----------------------
+
+GERMAN = ("Selon Angaben der Regierung sollen die Mittel in die Grundversorgung fließen. Das "
+          "Mädchen wurde in Berlin von Außenministerin Annalena Baerbock empfangen.")
+FRENCH = ("Selon le ministre des Affaires étrangères, Amir Khan Muttaqi, le régime de Kaboul "
+          "veut être reconnu. Les Nations unies ont rappelé leurs conditions à Doha.")
+ARABIC = ("وقال المبعوث الأمريكي زلماي خليل زاد إن المحادثات مع حركة طالبان في الدوحة ستستمر. "
+          "وقال مصدر مطلع إن الجانبين ناقشا تبادل الأسرى.")
+
+
+@pytest.fixture
+def english_stage(ner_model_path: Path, settings_env: pytest.MonkeyPatch) -> EntityStage:
+    """The stage as a user who trained an English model has it: no per-language map."""
+    settings_env.setenv("DATELINE_NER_MODEL", str(ner_model_path))
+    settings_env.delenv("DATELINE_NER_MODELS", raising=False)
+    get_settings.cache_clear()
+    stage = EntityStage()
+    stage.warm_up()
+    assert stage.load_error is None
+    return stage
+
+
+@pytest.mark.parametrize(("language", "text"), [("de", GERMAN), ("fr", FRENCH), ("ar", ARABIC)])
+def test_language_the_model_was_not_trained_for_is_skipped(english_stage, document, language, text) -> None:
+    doc = document(text, language=language)
+    english_stage.run(doc)
+    record = doc.provenance.entities
+    assert record is not None and record.status == "skipped"
+    reason = record.error or ""
+    assert f"'{language}'" in reason and "trained for en" in reason and "DATELINE_NER_MODELS" in reason
+    assert doc.mentions == [] and doc.entity_list == [] and doc.entities.person == []
+
+
+def test_skipped_reason_names_the_cpu_default_for_the_language(english_stage, document) -> None:
+    doc = english_stage.run(document(GERMAN, language="de"))
+    assert '"de": "flair/ner-german"' in (doc.provenance.entities.error or "")  # type: ignore[union-attr]
+
+
+def test_undetermined_language_goes_to_the_default_model(english_stage, document) -> None:
+    doc = english_stage.run(document("Zalmay Khalilzad met Tehmina Janjua in Islamabad.", language="und"))
+    assert doc.provenance.entities is not None and doc.provenance.entities.status == "ok"
+    assert doc.entity_list
+
+
+def test_the_five_seeds_get_entities_with_one_facet_value_per_entity(english_stage, document, seed) -> None:
+    from shared.names.aliases import build_table
+
+    table = build_table(None)
+    facets: dict[str, set[str]] = {}
+    for prefix in ("000", "001", "002", "003", "004"):
+        doc = english_stage.run(document(seed(prefix), language="en"))
+        assert doc.provenance.entities is not None and doc.provenance.entities.status == "ok"
+        assert doc.entity_list, prefix
+        for kind, names in doc.entities.model_dump().items():
+            facets.setdefault(kind, set()).update(names)
+        if prefix == "002":  # says "US", never "United States"
+            assert "United States" not in doc.body and "United States" in doc.entities.location
+    for kind, names in facets.items():
+        assert len({n.casefold() for n in names}) == len(names), f"{kind}: values equal but for case: {names}"
+        assert all(table.facet_value(n) == n for n in names), f"{kind}: a value is another's alias: {names}"
+        assert not [n for n in names if n.endswith("-") or n.islower()], names
+
+
+def test_dateline_ner_train_records_the_language(ner_model_path: Path) -> None:
+    from flair.models import SequenceTagger
+
+    from services.worker.nlp.ner_models import recorded_languages
+
+    assert recorded_languages(SequenceTagger.load(str(ner_model_path))) == ("en",)
+
+
+def test_hub_models_declare_their_languages() -> None:
+    from services.worker.nlp.ner_models import CATALOGUE, CPU_DEFAULTS, hub_entry
+
+    assert hub_entry("flair/ner-english-fast").languages == ("en",)  # type: ignore[union-attr]
+    assert hub_entry("de-ner").languages == ("de",)  # type: ignore[union-attr]  # flair's short name
+    assert set(hub_entry("flair/ner-multi-fast").languages) == {"en", "de", "nl", "es"}  # type: ignore[union-attr]
+    for language, model in CPU_DEFAULTS.items():
+        assert language in CATALOGUE[model].languages
+
+
+def test_a_model_that_declares_no_language_cannot_be_the_default_but_can_be_mapped(
+    ner_model_path: Path, settings_env: pytest.MonkeyPatch, tmp_path: Path, document
+) -> None:
+    from flair.models import SequenceTagger
+
+    tagger = SequenceTagger.load(str(ner_model_path))
+    tagger.model_card.pop("dateline")
+    anonymous = tmp_path / "anonymous.pt"
+    tagger.save(anonymous)
+
+    settings_env.setenv("DATELINE_NER_MODEL", str(anonymous))
+    settings_env.delenv("DATELINE_NER_MODELS", raising=False)
+    get_settings.cache_clear()
+    stage = EntityStage()
+    stage.warm_up()
+    assert stage.load_error and "--language" in stage.load_error and "DATELINE_NER_MODELS" in stage.load_error
+
+    settings_env.setenv("DATELINE_NER_MODEL", "")
+    settings_env.setenv("DATELINE_NER_MODELS", f'{{"en": "{anonymous}"}}')  # the map declares it
+    get_settings.cache_clear()
+    doc = EntityStage().run(document("Zalmay Khalilzad arrived in Kabul.", language="en"))
+    assert doc.provenance.entities is not None and doc.provenance.entities.status == "ok"
+    fr = EntityStage().run(document(FRENCH, language="fr"))
+    assert fr.provenance.entities is not None and fr.provenance.entities.status == "skipped"
