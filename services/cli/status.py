@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.redis_client import connect
+from shared.redis_client import connect, display_url
 from shared.registry import format_failure
 from shared.settings import get_settings
 from shared.status import collect_status
@@ -22,7 +22,7 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Machi
         status = collect_status(connect(settings.redis_url))
     except redis.ConnectionError as exc:
         typer.echo(
-            f"Cannot reach Redis at {settings.redis_url} ({exc}). Start Dateline with "
+            f"Cannot reach Redis at {display_url(settings.redis_url)} ({exc}). Start Dateline with "
             "`make up` (or `make run`), or set DATELINE_REDIS_URL.",
             err=True,
         )

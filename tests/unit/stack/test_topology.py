@@ -78,5 +78,7 @@ def test_default_ports_and_remote_services():
     assert [p.command[p.command.index("--port") + 1] for p in both if p.name == "redis"] == ["6379"]
     assert any("http.port=9200" in arg for arg in both[1].command)
     # Redis or Elasticsearch elsewhere: used, not run here.
-    remote = _settings(redis_url="redis://cache.example:6379/0", elasticsearch_url="http://search.example:9200")
+    # (Beyond loopback the settings require secrets: see tests/unit/test_security_settings.py.)
+    remote = _settings(redis_url="redis://:k7Vq2pXw@cache.example:6379/0", elasticsearch_url="http://search.example:9200",
+                       elasticsearch_username="dateline", elasticsearch_password="R4nd0m-9qLz")
     assert backing_programs(remote, REDIS, ES) == []
