@@ -120,6 +120,11 @@ def query_string_text(text: str) -> str:
     return "".join(out)
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """A piece of the query, quoted for a message, never long enough to repeat the input."""
+    return repr(text if len(text) <= limit else text[:limit - 1] + "…")
+
+
 def _check_characters(text: str) -> None:
     for position, char in enumerate(text):
         if "\ud800" <= char <= "\udfff":
@@ -228,7 +233,7 @@ class _Scanner:
         if wildcards and written != "*":
             if wildcards[0] < MIN_WILDCARD_PREFIX:
                 raise SearchInputError(
-                    f"the wildcard term {written!r} needs at least {MIN_WILDCARD_PREFIX} letters "
+                    f"the wildcard term {_shown(written)} needs at least {MIN_WILDCARD_PREFIX} letters "
                     "before its first * or ? (a leading wildcard scans every word in the archive)"
                 )
             self.shape.expanding.append(written)
@@ -237,7 +242,7 @@ class _Scanner:
     def _field(self, name: str) -> None:
         if name not in SEARCHABLE_FIELDS:
             raise SearchInputError(
-                f"{name!r} is not a field you can search; the fields are "
+                f"{_shown(name)} is not a field you can search; the fields are "
                 f"{', '.join(DOCUMENTED_FIELDS)} (field:value). To search for a colon as text, "
                 "put the words in quotes or write \\:"
             )
@@ -250,6 +255,12 @@ class _Scanner:
             found = _NUMBER.match(self.text, self.i + 1)
             number = found.group(0) if found else ""
             self.i = found.end() if found else self.i + 1
+            if self.i < len(self.text) and self.text[self.i] not in _TERM_END and self.text[self.i] not in "+-":
+                # Lucene reads the rest of the word as the modifier's value: flood~rhine, flood^2x.
+                raise SearchInputError(
+                    f"{kind} takes a number: flood~1 (one letter off), \"flood warning\"~3 (words apart), "
+                    f"title:flood^2 (weight); to search for {kind} as text, write \\{kind}"
+                )
             if kind == "^":
                 if not number or float(number) > MAX_BOOST:
                     raise SearchInputError(
@@ -265,6 +276,6 @@ class _Scanner:
                 if number and float(number) > MAX_FUZZY_EDITS:
                     raise SearchInputError(
                         f"a fuzzy term allows at most {MAX_FUZZY_EDITS} edits (harbour~1, harbour~2); "
-                        f"got {term}~{number}"
+                        f"got {_shown(term + '~' + number)}"
                     )
                 self.shape.expanding.append(f"{term}~{number}")

@@ -53,6 +53,13 @@ class ElasticsearchNodes:
         if self.install.user:
             subprocess.run(["chown", "-R", self.install.user, str(self.folder)], check=True)
 
+    def start_node(self) -> None:
+        """One node as the local stack runs it (single-node discovery, loopback)."""
+        url = f"http://127.0.0.1:{free_port()}"
+        self.urls["elasticsearch"] = url
+        self.settings = Settings(_env_file=None, elasticsearch_url=url)
+        self._run([elasticsearch_program(url, self.heap, self.install, conf_dir=self._config("elasticsearch"))])
+
     def start_cluster(self, size: int, name: str = "dateline-test-cluster") -> None:
         """``size`` nodes that form one cluster on loopback (each master-eligible and data)."""
         names = [f"es-{i + 1}" for i in range(size)]
@@ -67,7 +74,6 @@ class ElasticsearchNodes:
             self.urls[node_name] = url
             programs.append(elasticsearch_program(url, self.heap, self.install, node=node,
                                                   conf_dir=self._config(node_name)))
-        self._prepare()
         self.settings = Settings(_env_file=None, elasticsearch_url=self.url)
         # All at once: no node is healthy before enough of them have met to elect a master.
         self._run(programs)
@@ -89,7 +95,6 @@ class ElasticsearchNodes:
             env={**os.environ, "ES_PATH_CONF": str(conf), "ES_JAVA_HOME": str(self.install.java_home)},
             check=True, capture_output=True,
         )
-        self._prepare()
         url = f"http://127.0.0.1:{free_port()}"
         self.urls["elasticsearch"] = url
         self.settings = Settings(_env_file=None, elasticsearch_url=url, elasticsearch_username=user,
@@ -98,6 +103,7 @@ class ElasticsearchNodes:
                                          security=True)])
 
     def _run(self, programs: list[Program]) -> None:
+        self._prepare()  # everything the nodes use belongs to their user
         if not self.supervisor.is_up():
             self.supervisor.launch()
         for program in programs:
