@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import MODEL_CACHE, TEST_DATA
 from tests.support.services import BackingServices, free_port
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-FIXTURES = REPO_DIR / "tests" / "fixtures"
-SEEDS = FIXTURES / "seeds"
 # One data folder per test session: sessions running side by side never share a node.
-TEST_DATA_DIR = REPO_DIR / ".dateline" / "test" / f"session-{os.getpid()}"
+TEST_DATA_DIR = TEST_DATA / f"session-{os.getpid()}"
 # Free ports unless given: two checkouts (or a dev stack) can run tests side by side.
 TEST_REDIS_PORT = int(os.environ.get("DATELINE_TEST_REDIS_PORT") or free_port())
 TEST_ES_PORT = int(os.environ.get("DATELINE_TEST_ES_PORT") or free_port())
@@ -95,3 +93,12 @@ def _clear_settings() -> None:
     from shared.settings import get_settings
 
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def ner_model_path() -> Path:
+    """The one tiny real flair SequenceTagger of the suite, trained by `dateline ner train`'s
+    code on tests/fixtures/ner and kept between runs while the corpus is unchanged."""
+    from tests.support.ner_model import train_tiny_model
+
+    return train_tiny_model(MODEL_CACHE)

@@ -1,4 +1,4 @@
-"""Fixtures for integration tests: a trained tiny NER model and whole stacks of real
+"""Fixtures for integration tests: whole stacks of real
 processes (Celery workers, indexer, ingest watcher) against real Redis and Elasticsearch."""
 
 from __future__ import annotations
@@ -9,20 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_DIR, TEST_DATA_DIR
+from tests.conftest import TEST_DATA_DIR
 from tests.support.stack import Stack
 
-MODEL_CACHE = REPO_DIR / ".dateline" / "test" / "models"
 _stack_numbers = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def ner_model_path() -> Path:
-    """A real flair SequenceTagger, trained by `dateline ner train`'s code on the corpus in
-    tests/fixtures/ner (kept between runs while the corpus is unchanged)."""
-    from tests.support.ner_model import train_tiny_model
-
-    return train_tiny_model(MODEL_CACHE)
 
 
 @pytest.fixture

@@ -20,8 +20,6 @@ from shared.search.index import ensure_index
 from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def settings(es_url: str, redis_url: str) -> Iterator[Settings]:

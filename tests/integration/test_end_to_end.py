@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from segtok.segmenter import split_single
 
-from tests.conftest import REPO_DIR, SEEDS
+from tests.support.paths import REPO_DIR, SEEDS
 from tests.support.processes import wait_until
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))

@@ -11,7 +11,7 @@ import sys
 import redis
 
 from shared.heartbeat import Heartbeat, HeartbeatWriter
-from tests.conftest import REPO_DIR
+from tests.support.paths import REPO_DIR
 
 
 def _health(service: str, redis_url: str) -> subprocess.CompletedProcess:

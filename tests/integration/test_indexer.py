@@ -23,8 +23,6 @@ from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
 from tests.support.processes import wait_until
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def es(es_url: str) -> Elasticsearch:

@@ -23,9 +23,7 @@ from shared.queues import INDEX_STREAM, STAGE_QUEUES
 from shared.registry import Registry
 from shared.schemas import IndexRequest, StageTask, document_id
 from shared.settings import get_settings
-from tests.conftest import FIXTURES, SEEDS
-
-pytestmark = pytest.mark.integration
+from tests.support.paths import FIXTURES, SEEDS
 
 LANGUAGE_QUEUE = STAGE_QUEUES["language"]
 SEED_FILES = sorted(SEEDS.glob("*.txt"))

@@ -21,10 +21,8 @@ from shared.heartbeat import read_heartbeats
 from shared.queues import STAGE_QUEUES
 from shared.registry import Registry
 from shared.settings import get_settings
-from tests.conftest import REPO_DIR, SEEDS
+from tests.support.paths import REPO_DIR, SEEDS
 from tests.support.processes import wait_until
-
-pytestmark = pytest.mark.integration
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 

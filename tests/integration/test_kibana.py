@@ -19,8 +19,6 @@ from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
 from tests.support.paths import KIBANA_DIR
 
-pytestmark = pytest.mark.integration
-
 NDJSON = KIBANA_DIR / "dateline.ndjson"
 EXPECTED_IDS = {
     "dateline-articles", "dateline-search-articles", "dateline-search-failures",

@@ -20,8 +20,6 @@ from shared.search.query import search
 from shared.settings import Settings, get_settings
 from tests.support.indices import drop_dateline_index
 
-pytestmark = pytest.mark.integration
-
 
 def article(i: int) -> ArticleDocument:
     return ArticleDocument(

@@ -22,8 +22,6 @@ from shared.search.query import search
 from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
 
-pytestmark = pytest.mark.integration
-
 DOCS = 3000  # six copy chunks: the copy takes a while and reports progress several times
 WAIT = 120.0  # safety net only: how long a progress callback waits for the searcher
 

@@ -22,7 +22,6 @@ import pytest
 
 from shared.heartbeat import read_heartbeats
 from shared.registry import Registry
-from tests.conftest import REPO_DIR
 from tests.support.corpus import (
     CORPUS_WORD,
     IGNORED_WORD,
@@ -32,6 +31,7 @@ from tests.support.corpus import (
     build_mixed_corpus,
     collapse,
 )
+from tests.support.paths import REPO_DIR
 from tests.support.processes import ServiceProcess, wait_until
 from tests.support.stack import Stack
 

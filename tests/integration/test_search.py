@@ -18,8 +18,6 @@ from shared.search.template import language_analyzers_available
 from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
 
-pytestmark = pytest.mark.integration
-
 
 def doc(path: str, title: str, body: str, language: str, source: str, day: str, sha: str | None = None,
         **entities: list[str]) -> ArticleDocument:

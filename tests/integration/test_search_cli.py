@@ -18,8 +18,6 @@ from shared.search.index import ensure_index
 from shared.settings import Settings, get_settings
 from tests.support.indices import drop_dateline_index
 
-pytestmark = pytest.mark.integration
-
 app = typer.Typer()
 app.command("search")(search_command)
 app.command("noop")(lambda: None)  # two commands, so "search" is a sub-command as in main

@@ -44,10 +44,8 @@ from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.search.models import FACET_FIELDS
 from shared.settings import Settings
-from tests.conftest import REPO_DIR, SEEDS
 from tests.support.indices import drop_dateline_index
-
-pytestmark = pytest.mark.integration
+from tests.support.paths import REPO_DIR, SEEDS
 
 FACET_SIZE = 10  # SearchParams.facet_size default: what the CLI and API ask for
 

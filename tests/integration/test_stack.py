@@ -21,7 +21,7 @@ import redis
 
 from services.stack.health import process_tree
 from shared.heartbeat import read_heartbeats
-from tests.conftest import REPO_DIR, SEEDS
+from tests.support.paths import REPO_DIR, SEEDS
 from tests.support.processes import wait_until
 from tests.support.services import free_port
 

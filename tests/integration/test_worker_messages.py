@@ -10,7 +10,7 @@ from celery import Celery
 
 from shared.queues import STAGE_QUEUES, STAGE_TASKS, TASK_DEAD_LETTER_KEY
 from shared.registry import Registry
-from tests.conftest import SEEDS
+from tests.support.paths import SEEDS
 from tests.support.processes import wait_until
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
-from tests.conftest import SEEDS
+from tests.support.paths import SEEDS
 
 CORPUS_WORD = "mixcorpus"
 IGNORED_WORD = "ignoredmarker"

@@ -8,8 +8,6 @@ import pytest
 
 from services.ingest.decoding import DecodeError, decode_bytes
 
-pytestmark = pytest.mark.unit
-
 TEXT = "Islamabad talks “resume” – the minister’s café meeting, naïve or not.\nSecond line."
 
 

@@ -9,8 +9,6 @@ import pytest
 
 from services.ingest.readers import ReadError, read_file
 
-pytestmark = pytest.mark.unit
-
 # Python's own messages: none of them may reach the user.
 PYTHON_FRAGMENTS = re.compile(r"Expecting|Unterminated|delimiter|enclosed in|Extra data|\bat;")
 

@@ -10,8 +10,6 @@ import pytest
 from services.ingest.readers import ParsedArticle, ReadError, read_file
 from services.ingest.readers.markdown import markdown_to_text
 
-pytestmark = pytest.mark.unit
-
 
 def read_md(text: str) -> ParsedArticle:
     (article,) = read_file(Path("x.md"), text.encode()).articles

@@ -13,8 +13,6 @@ from services.ingest.readers.base import ParsedArticle
 from shared.schemas import document_id
 from shared.settings import DEFAULT_IGNORE_PATTERNS
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     "parts,expected",

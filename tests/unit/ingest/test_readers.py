@@ -23,8 +23,6 @@ from services.ingest.readers.json import JsonReader
 from services.ingest.readers.jsonl import JsonLinesReader
 from services.ingest.readers.text import TextReader
 
-pytestmark = pytest.mark.unit
-
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "ingest"
 SEEDS = Path(__file__).parents[2] / "fixtures" / "seeds"
 

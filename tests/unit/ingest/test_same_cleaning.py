@@ -12,8 +12,6 @@ import pytest
 from services.ingest.readers import ParsedArticle, read_file
 from shared.text.article import CleanedText, clean_text
 
-pytestmark = pytest.mark.unit
-
 SEEDS = Path(__file__).parents[2] / "fixtures" / "seeds"
 
 DATED = (

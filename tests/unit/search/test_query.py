@@ -8,8 +8,6 @@ from pydantic import ValidationError
 from shared.search.models import SearchInputError, SearchParams, parse_entity, parse_when
 from shared.search.query import build_search, text_clause
 
-pytestmark = pytest.mark.unit
-
 
 def test_entity_filters_parse_and_reject_bad_types():
     assert parse_entity("person=Angela Merkel") == ("person", "Angela Merkel")

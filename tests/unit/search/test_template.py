@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from shared.schemas import ArticleDocument, Entities, Provenance, StageRecord
 from shared.search.template import (
     SUBFIELD_ANALYZERS,
@@ -14,8 +12,6 @@ from shared.search.template import (
     versioned_index,
 )
 from shared.settings import Settings
-
-pytestmark = pytest.mark.unit
 
 
 def test_every_schema_field_is_mapped():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -44,14 +43,6 @@ def seed() -> Callable[[str], str]:
 @pytest.fixture
 def document() -> Callable[..., ArticleDocument]:
     return make_document
-
-
-@pytest.fixture(scope="session")
-def tiny_ner_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real flair tagger trained once per session on tests/fixtures/ner (CPU, ~1 min)."""
-    from tests.support.ner_model import train_tiny_model
-
-    return train_tiny_model(tmp_path_factory.mktemp("tiny-ner"))
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ from services.worker.nlp.canonical import (
     strip_titles,
 )
 
-pytestmark = pytest.mark.unit
-
 
 def mentions_in(body: str, spans: list[tuple[str, str]]) -> list[RawMention]:
     """RawMentions for each (text, label) at its successive occurrences in ``body``."""

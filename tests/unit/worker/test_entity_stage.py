@@ -8,12 +8,10 @@ from services.worker.nlp.canonical import RawMention
 from services.worker.stages.entities import EntityStage, merge_adjacent
 from shared.settings import get_settings
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture
-def tiny_stage(tiny_ner_model: Path, settings_env: pytest.MonkeyPatch) -> EntityStage:
-    settings_env.setenv("DATELINE_NER_MODEL", str(tiny_ner_model))
+def tiny_stage(ner_model_path: Path, settings_env: pytest.MonkeyPatch) -> EntityStage:
+    settings_env.setenv("DATELINE_NER_MODEL", str(ner_model_path))
     settings_env.setenv("DATELINE_NER_MODELS", '{"de": ""}')
     get_settings.cache_clear()
     stage = EntityStage()
@@ -50,12 +48,12 @@ def test_seed_003_acronym_joins_its_expansion(tiny_stage, document, seed) -> Non
     assert "TTP" not in doc.entities.organization
 
 
-def test_provenance_names_the_model_file_and_version(tiny_stage, tiny_ner_model, document) -> None:
+def test_provenance_names_the_model_file_and_version(tiny_stage, ner_model_path, document) -> None:
     doc = document("Zalmay Khalilzad met Tehmina Janjua in Islamabad.", language="und")
     tiny_stage.run(doc)
     record = doc.provenance.entities
     assert record is not None and record.status == "ok"
-    assert record.model == str(tiny_ner_model)
+    assert record.model == str(ner_model_path)
     assert record.version is not None and "flair" in record.version and "sha256" in record.version
 
 

@@ -4,8 +4,6 @@ import pytest
 
 from services.worker.stages.language import LanguageStage
 
-pytestmark = pytest.mark.unit
-
 PARAGRAPHS = {
     "en": "The foreign minister arrived in the capital on Tuesday for two days of talks on "
     "border security and trade. Officials said both sides hoped to agree on a new framework "

@@ -13,9 +13,6 @@ from services.worker.ner_training import (
 )
 from tests.support.paths import NER_CORPUS as CORPUS
 
-pytestmark = pytest.mark.unit
-
-
 
 def test_bracket_notation_to_bio() -> None:
     tokens = bracket_to_conll("Ambassador [PER Zalmay Khalilzad] met the [ORG TTP] in [LOC Kabul] .")
@@ -46,13 +43,13 @@ def test_missing_corpus_files_are_named(tmp_path: Path) -> None:
         train_ner(tmp_path, tmp_path / "out", epochs=1)
 
 
-def test_tiny_model_is_a_real_trained_tagger(tiny_ner_model: Path) -> None:
+def test_tiny_model_is_a_real_trained_tagger(ner_model_path: Path) -> None:
     from flair.data import Sentence
     from flair.models import SequenceTagger
 
-    stamp = json.loads((tiny_ner_model.parent / "tiny-model.json").read_text())
+    stamp = json.loads((ner_model_path.parent / "tiny-model.json").read_text())
     assert stamp["test_f1"] >= 0.6  # measured on held-out sentences by flair's evaluator
-    tagger = SequenceTagger.load(str(tiny_ner_model))
+    tagger = SequenceTagger.load(str(ner_model_path))
     # A sentence that is not in the corpus.
     sentence = Sentence("Rahimullah Yusufzai said the Taliban would not talk to Islamabad.")
     tagger.predict(sentence)

@@ -1,11 +1,7 @@
 from __future__ import annotations
 
-import pytest
-
 from services.worker.evaluation import clean_article, lead, load_articles
 from shared.text.sentences import split_sentences
-
-pytestmark = pytest.mark.unit
 
 
 def test_every_evaluation_article_has_an_abstractive_reference() -> None:

@@ -7,8 +7,6 @@ from services.worker.nlp import textrank
 from services.worker.stages.summary import EMBEDDING_METHOD, FALLBACK_METHOD, SummaryStage
 from shared.text.sentences import split_sentences
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def stage() -> SummaryStage:

@@ -16,8 +16,6 @@ from shared.text.article import (
 )
 from shared.text.whitespace import normalize_whitespace
 
-pytestmark = pytest.mark.unit
-
 SEEDS = Path(__file__).parents[3] / "fixtures" / "seeds"
 
 

@@ -4,8 +4,6 @@ import pytest
 
 from shared.text.chrome import is_caption, is_datestamp, is_label, trailing_chrome_start
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     "line",

@@ -4,8 +4,6 @@ import pytest
 
 from shared.text.datelines import extract_dateline
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     "paragraph,place,rest",

@@ -6,8 +6,6 @@ import pytest
 
 from shared.text.dates import extract_leading_date, parse_date
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     "line,when,rest",

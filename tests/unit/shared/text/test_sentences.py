@@ -4,8 +4,6 @@ import pytest
 
 from shared.text.sentences import ends_sentence, first_sentence, split_sentences
 
-pytestmark = pytest.mark.unit
-
 
 def texts(text: str) -> list[str]:
     return [s.text for s in split_sentences(text)]

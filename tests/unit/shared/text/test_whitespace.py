@@ -2,11 +2,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from shared.text.whitespace import content_sha256, join_lines, normalize_whitespace
-
-pytestmark = pytest.mark.unit
 
 
 def test_normalize_whitespace() -> None:
