@@ -32,7 +32,7 @@ from tests.support.documents import seed_documents
 from tests.support.elasticsearch_nodes import ElasticsearchNodes
 from tests.support.processes import wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+pytestmark = pytest.mark.faults  # integration: by folder (tests/conftest.py)
 
 DOCS = 1200
 KILL_AT = DOCS // 4  # documents indexed before the kill; the feeder is still pushing then

@@ -32,8 +32,6 @@ from tests.conftest import TEST_DATA_DIR
 from tests.support.elasticsearch_nodes import ElasticsearchNodes
 from tests.support.indices import drop_dateline_index
 
-pytestmark = pytest.mark.integration
-
 OPERATORS = ["+", "-", "=", "&&", "||", ">", "<", "!", "(", ")", "{", "}", "[", "]", "^", '"', "~", "*", "?", ":",
              "\\", "/", "AND", "OR", "NOT", "TO"]
 # Each of these could hurt the cluster or reach what is not for searching: always refused.

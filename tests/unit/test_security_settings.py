@@ -14,8 +14,6 @@ from shared.redis_client import display_url
 from shared.search.client import make_client
 from shared.settings import Settings, get_settings, is_loopback, is_placeholder
 
-pytestmark = pytest.mark.unit
-
 
 def settings(**values: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

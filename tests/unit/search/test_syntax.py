@@ -20,8 +20,6 @@ from shared.search.syntax import (
     query_string_text,
 )
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize("text", [
     "*",
