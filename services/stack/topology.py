@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
@@ -63,6 +63,12 @@ class Program:
     environment: Mapping[str, str] = field(default_factory=dict)  # fixed, never settings
     user: str | None = None
     directory: Path = PROJECT_DIR
+
+    def launched_by(self, launcher: Sequence[str], name: str) -> Program:
+        """The same program, named ``name``, started through ``launcher``: a command that runs
+        the rest of its arguments elsewhere as the same process (another host's network
+        namespace: ``ip netns exec NS ...``), so supervisord's signals still reach it."""
+        return replace(self, name=name, command=(*launcher, *self.command))
 
     @property
     def serve_args(self) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -61,11 +62,14 @@ class Stack:
         ))
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None,
-              autorestart: bool = False) -> ServiceProcess:
-        """``dateline serve ARGS`` as program ``name``, with the stack's environment plus ``env``."""
+              autorestart: bool = False, launcher: Sequence[str] = ()) -> ServiceProcess:
+        """``dateline serve ARGS`` as program ``name``, with the stack's environment plus ``env``;
+        through ``launcher`` when it runs elsewhere (a second host's namespace)."""
         if not self.supervisor.is_up():
             self.supervisor.launch()
         program = dateline_program(name, *args, priority=priority_of(name))
+        if launcher:
+            program = program.launched_by(launcher, name)
         process = ServiceProcess(self.supervisor, program, {**self.env, **(env or {})},
                                  autorestart=autorestart).start()
         self.processes.append(process)
