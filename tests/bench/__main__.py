@@ -27,6 +27,7 @@ from rich.table import Table  # noqa: E402
 from services.ingest.documents import build_document  # noqa: E402
 from services.ingest.readers import reader_for  # noqa: E402
 from shared.schemas import ArticleDocument  # noqa: E402
+from tests.bench.scaling import bench_scaling  # noqa: E402
 from tests.support.services import BackingServices, free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -174,6 +175,7 @@ def main() -> None:
             table.add_row("pipeline: 2 worker processes + indexer + Elasticsearch", f"{pipeline:.2f}")
             table.add_row("[bold]ratio pipeline / NER alone[/bold]", f"[bold]{pipeline / ner_alone:.2f}[/bold]")
             console.print(table)
+            bench_scaling(services, documents, model, console)
         index_docs = seed_documents(args.index_docs)
         bulk, single = bench_indexing(services, index_docs)
         table = Table("mode", "docs/s", title=f"3. Indexing {args.index_docs} documents")
