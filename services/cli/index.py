@@ -41,7 +41,8 @@ def status_command(json_output: Annotated[bool, typer.Option("--json", help="Pri
     if found.index is None:
         console.print(f"alias [bold]{found.alias}[/] does not exist yet (the indexer creates it)")
     else:
-        console.print(f"alias [bold]{found.alias}[/] -> [bold]{found.index}[/] ({found.docs} documents)")
+        docs = f"{found.docs} documents" if found.docs is not None else "documents: unknown, part of the index is unavailable"
+        console.print(f"alias [bold]{found.alias}[/] -> [bold]{found.index}[/] ({docs})")
         console.print(f"template version in index: {found.template_version}; in this release: {TEMPLATE_VERSION}")
         if found.template_version is not None and found.template_version < TEMPLATE_VERSION:
             console.print("[yellow]the index is older than the template: run `dateline index migrate`[/]")

@@ -169,7 +169,7 @@ class IndexStatus(BaseModel):
     index: str | None
     generation: int | None
     template_version: int | None
-    docs: int
+    docs: int | None  # None: part of the index does not answer (a primary shard is lost)
     other_versions: list[str]
     cluster: ClusterHealth
 
@@ -184,7 +184,12 @@ def index_status(es: Elasticsearch, alias: str) -> IndexStatus:
             other_versions=sorted(versions), cluster=cluster_health(es),
         )
     meta = es.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
-    docs = int(es.count(index=alias)["count"])
+    try:
+        docs: int | None = int(es.count(index=alias)["count"])
+    except ApiError as exc:
+        if exc.meta.status != 503:
+            raise
+        docs = None  # shards unavailable: the cluster's health below says why
     return IndexStatus(
         alias=alias,
         index=index,
