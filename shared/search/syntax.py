@@ -97,7 +97,8 @@ def check_query(text: str) -> QueryShape:
     if len(shape.expanding) > MAX_EXPANDING_TERMS:
         raise SearchInputError(
             f"the query has {len(shape.expanding)} wildcard, fuzzy or range terms "
-            f"({', '.join(shape.expanding[:3])}, ...); at most {MAX_EXPANDING_TERMS} are allowed"
+            f"({', '.join(_shown(term) for term in shape.expanding[:3])}, ...); at most {MAX_EXPANDING_TERMS} "
+            "are allowed"
         )
     return shape
 
