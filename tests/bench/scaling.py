@@ -70,7 +70,7 @@ def ner_rate(services: BackingServices, documents: list[ArticleDocument], model:
 
 
 def bench_scaling(services: BackingServices, documents: list[ArticleDocument], model: Path,
-                  console: Console, rounds: int = 2) -> dict[str, float]:
+                  console: Console, rounds: int = 3) -> dict[str, float]:
     """Record and print ``scaling_2_vs_1`` (and the two rates it divides)."""
     best = {1: 0.0, 2: 0.0}
     for _ in range(rounds):
