@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run up down status test test-unit test-integration bench eval lint typecheck clean help
+.PHONY: setup run up down status test test-unit test-integration bench eval lint typecheck screenshots clean help
 
 help:
 	@echo "make run    - start everything in the foreground (Ctrl-C stops it)"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench  - benchmarks (figures go in the README)"
 	@echo "make eval   - summary quality (ROUGE) against Lead-3"
 	@echo "make status - what is queued, processing, indexed and failed"
+	@echo "make screenshots - the README's pictures of the pages, from a stack of their own (docs/screenshots)"
 	@echo "make lint   - static checks: ruff, and the import contracts (services never import each other)"
 	@echo "make typecheck - mypy over services/ and shared/"
 
@@ -62,6 +63,9 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+screenshots: setup
+	$(BIN)/python -m tests.screenshots
 
 eval: $(STAMP)
 	$(BIN)/python -m services.worker.evaluation

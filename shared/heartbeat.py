@@ -142,13 +142,16 @@ class HeartbeatWriter:
         self._failing = False
         return True
 
-    def stop(self) -> None:
-        """Stop beating and delete the key: a stopped process leaves status at once."""
+    def stop(self, client: redis.Redis | None = None) -> None:
+        """Stop beating and delete the key: a stopped process leaves status at once.
+
+        ``client``: a connection of its own, for a signal handler that may have interrupted
+        this process in the middle of a Redis call on the usual one."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         try:
-            self._connect().delete(self.key)
+            (client or self._connect()).delete(self.key)
         except redis.RedisError as exc:
             log.warning("could not delete heartbeat %s (%s); it expires in %d s", self.key, exc, self.ttl_seconds)
 

@@ -32,3 +32,6 @@ PROCESSING_KEY = PREFIX + ":processing"  # hash: doc id + stage -> who and since
 HEARTBEAT_PREFIX = PREFIX + ":service:"
 TASK_DEAD_LETTER_KEY = PREFIX + ":tasks:dead"  # list of raw task payloads that could not be read
 INDEX_DEAD_LETTER_STREAM = PREFIX + ":index:dead"  # stream entries the indexer could not apply
+# Documents indexed per minute: dateline:rate:indexed:{minute since the epoch} -> count,
+# written by the indexer, read by status for the rate and the backlog's ETA (shared/throughput.py).
+INDEXED_PER_MINUTE_KEY = PREFIX + ":rate:indexed:"

@@ -118,6 +118,13 @@ class Settings(BaseSettings):
         0.5, description="How often the watcher checks pending files for stability.",
         json_schema_extra=used_by("ingest"),
     )
+    source_from_folder: bool = Field(
+        True,
+        description="A document's source is the publisher the file names itself (JSON/front-matter "
+        "'source' ...); failing that, with this on, the first folder under the inbox "
+        "(inbox/Reuters/a.txt -> Reuters). Off: only the file's own metadata.",
+        json_schema_extra=used_by("ingest"),
+    )
 
     # --- workers ----------------------------------------------------------------------
     ner_model: str = Field(

@@ -1,4 +1,5 @@
-"""The HTTP API: search, single articles, health and status (FastAPI; OpenAPI at /docs).
+"""The HTTP API: search, single articles, health and status (FastAPI; OpenAPI at /docs),
+and the pages for people (``web.py``: search, article view, pipeline, docs).
 
 Every read goes through the Dateline alias from settings; no endpoint takes an index name
 or a path, so the API cannot be turned into a general Elasticsearch proxy.
@@ -16,18 +17,20 @@ from elasticsearch import ApiError, NotFoundError, TransportError
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from typing_extensions import Annotated
 
+from services.api import web
 from services.api.deps import elasticsearch_for, redis_for
-from shared.heartbeat import Heartbeat, HeartbeatWriter, read_heartbeats
+from shared.expected import Part as ExpectedPart
+from shared.heartbeat import Heartbeat, HeartbeatWriter
 from shared.redis_client import display_url
 from shared.schemas import ArticleDocument
-from shared.search.client import describe_failure
+from shared.search.client import describe_failure, quick
 from shared.search.models import SearchInputError, SearchParams, SearchResult, describe_errors
 from shared.search.query import get_article, search
 from shared.settings import Settings, get_settings
-from shared.status import WORKER_SERVICE
+from shared.status import State, collect_status, unreachable
 
 DOC_ID_PATTERN = r"^[0-9a-f]{32}$"
 log = logging.getLogger(__name__)
@@ -49,10 +52,13 @@ class WorkersPart(Part):
 
 
 class Health(BaseModel):
-    ok: bool
+    ok: bool = Field(description="True when the state is ok.")
+    state: State = Field(description="ok; degraded (see reasons); down: Redis does not answer.")
+    reasons: List[str] = Field(description="Why the state is not ok, one sentence each (as `dateline status`).")
     redis: Part
     elasticsearch: ElasticsearchPart
     workers: WorkersPart
+    parts: List[ExpectedPart] = Field(description="Each expected service and stage, and what serves it.")
 
 
 def _unavailable(what: str, exc: Exception) -> HTTPException:
@@ -91,9 +97,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Dateline",
-        description="Search an enriched archive of news articles.",
+        description="Search an enriched archive of news articles. The search page is at /, "
+        "the pipeline's state at /pipeline.",
         version="1",
         lifespan=lifespan,
+        # /docs is served by web.py from local files (the default loads Swagger UI from a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, _invalid_request)
 
@@ -124,60 +134,62 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     def health() -> JSONResponse:
+        """200 while searches can be answered (state ok, or degraded with reasons); 503 when
+        Redis or Elasticsearch does not answer."""
         cfg = current()
         body = check_health(cfg)
-        return JSONResponse(body.model_dump(mode="json"), status_code=200 if body.ok else 503)
+        serving = body.state != "down" and body.elasticsearch.ok
+        return JSONResponse(body.model_dump(mode="json"), status_code=200 if serving else 503)
 
     @app.get("/status")
     def status() -> Any:
-        from shared.status import collect_status
-
+        """Everything `dateline status --json` shows: state and reasons, files, queues,
+        processes, failures grouped by file, failed documents, rate and ETA."""
         cfg = current()
         try:
-            return collect_status(redis_for(cfg.redis_url)).model_dump(mode="json")
+            return collect_status(redis_for(cfg.redis_url), elasticsearch_for(cfg.elasticsearch_url, cfg),
+                                  es_url=cfg.elasticsearch_url, alias=cfg.index).model_dump(mode="json")
         except redis.RedisError as exc:
             raise _unavailable("Redis", exc) from None
 
+    web.install(app, current)
     return app
 
 
 def check_health(cfg: Settings) -> Health:
-    client = redis_for(cfg.redis_url)
+    """The shared status's state and reasons, with each backing part spelled out."""
+    es = elasticsearch_for(cfg.elasticsearch_url, cfg)
     try:
-        client.ping()
-        redis_part = Part(ok=True)
+        status = collect_status(redis_for(cfg.redis_url), es, es_url=cfg.elasticsearch_url, alias=cfg.index,
+                                outcomes=False)
     except redis.RedisError as exc:
-        log.warning("Redis health check failed: %r", exc)
-        redis_part = Part(ok=False, detail=f"{display_url(cfg.redis_url)} does not answer")
+        down = unreachable(cfg.redis_url, exc)
+        return Health(ok=False, state=down.state, reasons=down.reasons,
+                      redis=Part(ok=False, detail=f"{display_url(cfg.redis_url)} does not answer"),
+                      elasticsearch=_elasticsearch_part(cfg), workers=WorkersPart(ok=False, detail="Redis is down"),
+                      parts=[])
+    index = status.index
+    assert index is not None  # asked for above
+    es_part = ElasticsearchPart(ok=index.reachable and index.cluster in ("green", "yellow"), status=index.cluster,
+                                index=cfg.index if index.alias_exists else None,
+                                detail="" if index.reachable else f"{cfg.elasticsearch_url}: {index.detail}")
+    stages = [p for p in status.parts if p.kind == "stage"]
+    missing = [p.name for p in stages if p.presence != "running"]
+    workers = WorkersPart(
+        ok=not missing, count=len(status.workers), workers=status.workers,
+        detail=f"no running worker for: {', '.join(missing)}" if missing else "",
+    )
+    return Health(ok=status.state == "ok", state=status.state, reasons=status.reasons, redis=Part(ok=True),
+                  elasticsearch=es_part, workers=workers, parts=status.parts)
 
+
+def _elasticsearch_part(cfg: Settings) -> ElasticsearchPart:
     try:
-        es = elasticsearch_for(cfg.elasticsearch_url, cfg)
-        cluster = es.cluster.health(timeout="5s")
-        status = str(cluster["status"])
-        index = cfg.index if es.indices.exists_alias(name=cfg.index) else None
-        es_part = ElasticsearchPart(
-            ok=status in ("green", "yellow"), status=status, index=index,
-            detail="" if status != "red" else "cluster health is red: some data is unavailable",
-        )
+        cluster = str(quick(elasticsearch_for(cfg.elasticsearch_url, cfg), 5).cluster.health(timeout="5s")["status"])
     except (TransportError, ApiError) as exc:
         log.warning("Elasticsearch health check failed: %r", exc)
-        es_part = ElasticsearchPart(ok=False, detail=f"{cfg.elasticsearch_url} {describe_failure(exc)}")
-
-    workers_part = WorkersPart(ok=False, detail="Redis is down" if not redis_part.ok else "")
-    if redis_part.ok:
-        try:
-            beats = read_heartbeats(client, WORKER_SERVICE)
-            workers_part = WorkersPart(
-                ok=bool(beats), count=len(beats), workers=beats,
-                detail="" if beats else "no enrichment worker has a live heartbeat; start one",
-            )
-        except redis.RedisError as exc:
-            log.warning("reading heartbeats failed: %r", exc)
-            workers_part = WorkersPart(ok=False, detail="Redis does not answer")
-    return Health(
-        ok=redis_part.ok and es_part.ok and workers_part.ok,
-        redis=redis_part, elasticsearch=es_part, workers=workers_part,
-    )
+        return ElasticsearchPart(ok=False, detail=f"{cfg.elasticsearch_url} {describe_failure(exc)}")
+    return ElasticsearchPart(ok=cluster in ("green", "yellow"), status=cluster)
 
 
 app = create_app()

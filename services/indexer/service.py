@@ -22,6 +22,7 @@ from shared.schemas import IndexRequest, utcnow
 from shared.search.index import ensure_index
 from shared.service import Backoff, ServiceLoop
 from shared.settings import Settings
+from shared.throughput import record_indexed
 
 log = logging.getLogger("dateline.indexer")
 
@@ -117,10 +118,14 @@ class Indexer(ServiceLoop):
                 )
             )
         self.consumer.ack([entry_id for entry_id, _ in requests])
+        upserts = 0
         for _entry_id, request in result.written:
             if request.action == "upsert" and request.document is not None:
                 self.registry.mark_indexed(request.source_path, request.revision, request.document.id)
-                self.indexed += 1
+                upserts += 1
+        self.indexed += upserts
+        # The per-minute counter behind the status views' rate and ETA.
+        record_indexed(self.registry.redis, upserts)
         self.last_batch_at = utcnow()
         return True
 

@@ -22,9 +22,13 @@ def source_path_for(path: Path, inbox: Path) -> str:
         return Path(os.path.abspath(path)).as_posix()
 
 
-def folder_source(path: Path, root: Path | None) -> str | None:
-    """The first folder under ``root`` (``inbox/Reuters/x.txt`` -> ``Reuters``), if any."""
-    if root is None:
+def folder_source(path: Path, root: Path | None, *, enabled: bool = True) -> str | None:
+    """The first folder under ``root`` (``inbox/Reuters/x.txt`` -> ``Reuters``), if any.
+
+    The source rule (``DATELINE_SOURCE_FROM_FOLDER``): the file's own metadata names the
+    source first (``build_document``); this folder name is the fallback, unless turned off.
+    """
+    if root is None or not enabled:
         return None
     try:
         parts = path.relative_to(root).parts

@@ -132,7 +132,8 @@ class Ingestor:
             return FileOutcome(sp, "failed", failures=failures, detail=failures[0].reason)
 
         revision = self.registry.next_revision(sp)
-        folder = folder_source(path, self.inbox if is_within(path, self.inbox) else root)
+        folder = folder_source(path, self.inbox if is_within(path, self.inbox) else root,
+                               enabled=self.settings.source_from_folder)
         docs = [build_document(a, source_path=sp, revision=revision, folder=folder) for a in result.articles]
         record = FileRecord(
             path=sp, size=len(data), mtime=admission.mtime, sha256=sha, state="queued",

@@ -306,8 +306,9 @@ class LocalStack:
         self.say(
             "\n[dateline] Dateline is running.\n"
             f"  Drop article files into: {self.settings.inbox_path}\n"
-            "  Search:  .venv/bin/dateline search 'taliban'   (or --json)\n"
-            "  Status:  .venv/bin/dateline status            (the programs: .venv/bin/dateline stack status)\n"
+            f"  Search:  {health.api_url(self.settings)}/   or  .venv/bin/dateline search 'taliban'\n"
+            f"  Status:  {health.api_url(self.settings)}/pipeline   or  .venv/bin/dateline status"
+            "   (the programs: .venv/bin/dateline stack status)\n"
             f"  API:     {health.api_url(self.settings)}/docs\n"
             f"  Logs:    {self.supervisor.log_dir}/<program>.log (rotated at {self.settings.log_max_mb:g} MB, "
             f"{self.settings.log_backups} kept)\n"

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
+from shared.expected import SERVICES
 from shared.paths import PROJECT_DIR
 from shared.settings import Settings
 
 # The settings-services: each reads ``Settings.names_used_by(service)`` and writes its
-# heartbeat as ``dateline:service:{service}:{host}:{pid}``.
-DATELINE_SERVICES = ("ingest", "worker", "indexer", "api")
+# heartbeat as ``dateline:service:{service}:{host}:{pid}``. What status expects to run is
+# defined with them in shared/expected.py, so the stack and the status views agree.
+DATELINE_SERVICES = SERVICES
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 REDIS_DEFAULT_PORT = 6379
 ELASTICSEARCH_DEFAULT_PORT = 9200

@@ -191,3 +191,10 @@ def current_process() -> WorkerProcess:
 def stop_process() -> None:
     if _current is not None:
         _current.stop()
+
+
+def leave_process() -> None:
+    """From a signal handler: delete the heartbeat over a connection of its own (the
+    interrupted code may hold the usual one)."""
+    if _current is not None:
+        _current.heartbeat.stop(client=connect(_current.settings.redis_url))

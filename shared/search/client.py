@@ -41,6 +41,12 @@ def make_client(url: str | None = None, *, timeout: float = 30.0, retries: int =
     )
 
 
+def quick(es: Elasticsearch, timeout: float) -> Elasticsearch:
+    """``es`` for a question that must be answered fast (status, health): ``timeout`` seconds
+    and no retries, except failing over to the cluster's other nodes."""
+    return es.options(request_timeout=timeout, max_retries=len(es.transport.node_pool.all()) - 1)
+
+
 def describe_failure(exc: Exception) -> str:
     """What went wrong talking to Elasticsearch, in words for a person: never the client's
     exception class or the cluster's internal message (those go to the log)."""

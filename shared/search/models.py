@@ -115,6 +115,9 @@ class SearchParams(BaseModel):
     page: int = Field(1, ge=1, description="Page number, from 1.")
     collapse: bool = Field(True, description="Show one of each set of identical articles.")
     facet_size: int = Field(10, ge=1, le=100, description="Values shown per facet (at most 100).")
+    dateline: list[str] = Field(default_factory=list, description="Datelines, e.g. ISLAMABAD (any of).")
+    sort: str = Field("relevance", pattern="^(relevance|date)$",
+                      description="relevance (best match first) or date (newest first).")
 
     @field_validator("query")
     @classmethod
@@ -165,12 +168,24 @@ class SearchParams(BaseModel):
         return [parse_entity(item) for item in self.entity]
 
 
+class Copy(BaseModel):
+    """Another document with the same text as a collapsed hit."""
+
+    id: str
+    source_path: str
+    source: str | None = None
+    title: str = ""
+    published_at: datetime | None = None
+
+
 class SearchHit(ArticleDocument):
     """A stored document as search returns it: the document (without the fields search
     leaves out of ``_source``), its score and highlighted fragments."""
 
     score: float | None = None
     highlight: dict[str, list[str]] = Field(default_factory=dict)
+    copy_count: int = Field(0, description="Other matching documents with the same text (collapsed into this hit).")
+    copies: list[Copy] = Field(default_factory=list, description="The first of those copies.")
     # Left out of ``_source`` by search (see ``query.SOURCE_EXCLUDES``): not in a hit at all.
     mentions: list[Mention] = Field(default_factory=list, exclude=True)
     entity_list: list[Entity] = Field(default_factory=list, exclude=True)
@@ -180,7 +195,11 @@ class SearchHit(ArticleDocument):
 class SearchResult(BaseModel):
     total: int
     hits: list[SearchHit]
-    facets: dict[str, dict[str, int]]
+    facets: dict[str, dict[str, int]] = Field(
+        description="Counts per value; with collapse, identical articles count once, as the total does. "
+        "published_at counts per day, month or year (YYYY-MM-DD, YYYY-MM or YYYY, oldest first; "
+        "each a valid since/until)."
+    )
     page: int
     size: int
     partial: bool = Field(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
+from datetime import datetime, timezone
 from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
@@ -18,6 +19,7 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 from shared.schemas import ArticleDocument
 from shared.search.models import (
     FACET_FIELDS,
+    Copy,
     SearchHit,
     SearchInputError,
     SearchParams,
@@ -31,6 +33,18 @@ log = logging.getLogger(__name__)
 
 BOOSTS = {"title": 3.0, "summary": 1.5, "body": 1.0}
 SOURCE_EXCLUDES = ["mentions", "summary_sentences", "entity_list"]
+# Distinct texts are counted exactly up to this many per bucket (approximately beyond).
+DISTINCT_PRECISION = 3000
+DISTINCT = "texts"
+PUBLISHED = "published_at"  # the date facet: matches per day, month or year
+PUBLISHED_RANGE = "published_range"
+# The finest calendar interval that draws the matches' dates in at most this many bars; each
+# bucket is named as `since`/`until` accept it, so a bar is also a filter.
+DATE_BUCKETS = 36
+DATE_INTERVALS = (("day", "%Y-%m-%d", 1), ("month", "%Y-%m", 31), ("year", "%Y", 366))
+COPIES = "copies"
+COPIES_SHOWN = 5
+COPY_FIELDS = ["source_path", "source", "title", "published_at"]
 _SUBFIELD_CACHE: dict[tuple[int, str], tuple[float, frozenset[str]]] = {}
 _SUBFIELD_TTL = 60.0
 
@@ -80,6 +94,8 @@ def filters(params: SearchParams) -> list[dict[str, Any]]:
         found.append({"terms": {"language": [code.lower() for code in params.lang]}})
     if params.source:
         found.append({"terms": {"source": params.source}})
+    if params.dateline:
+        found.append({"terms": {"dateline": params.dateline}})
     for kind, name in params.entity_filters:
         found.append({"term": {f"entities.{kind}": name}})
     if params.since or params.until:
@@ -98,15 +114,10 @@ def build_search(params: SearchParams, subfields: Collection[str], syntax: str =
         "query": {"bool": {"must": [text_clause(params.query, subfields, syntax)], "filter": filters(params)}},
         "from_": (params.page - 1) * params.size,
         "size": params.size,
-        "sort": [
-            {"_score": "desc"},
-            {"published_at": {"order": "desc", "missing": "_last", "unmapped_type": "date"}},
-        ],
+        "sort": _sort(params),
         "track_total_hits": True,
         "source": {"excludes": SOURCE_EXCLUDES},
-        "aggs": {
-            field: {"terms": {"field": field, "size": params.facet_size}} for field in FACET_FIELDS
-        },
+        "aggs": aggregations(params),
         "highlight": {
             "fields": {
                 "title": {"number_of_fragments": 0},
@@ -122,9 +133,82 @@ def build_search(params: SearchParams, subfields: Collection[str], syntax: str =
         # One hit per identical text; the total counts distinct texts, not documents.
         body["collapse"] = {"field": "content_sha256"}
         body["aggs"]["distinct_texts"] = {
-            "cardinality": {"field": "content_sha256", "precision_threshold": 40000}
+            "cardinality": {"field": "content_sha256", "precision_threshold": DISTINCT_PRECISION}
         }
     return body
+
+
+def _sort(params: SearchParams) -> list[dict[str, Any]]:
+    newest = {"published_at": {"order": "desc", "missing": "_last", "unmapped_type": "date"}}
+    if params.sort == "date":
+        return [newest, {"_score": "desc"}]
+    return [{"_score": "desc"}, newest]
+
+
+def _counted(agg: dict[str, Any], params: SearchParams) -> dict[str, Any]:
+    """With collapse, a bucket also counts distinct texts: an article stored twice counts
+    once, as in the hits and the total."""
+    if params.collapse:
+        agg["aggs"] = {DISTINCT: {"cardinality": {"field": "content_sha256", "precision_threshold": DISTINCT_PRECISION}}}
+    return agg
+
+
+def aggregations(params: SearchParams) -> dict[str, Any]:
+    """Facets, and the first and last publication dates (they size the date histogram)."""
+    aggs = {field: _counted({"terms": {"field": field, "size": params.facet_size}}, params) for field in FACET_FIELDS}
+    aggs[PUBLISHED_RANGE] = {"stats": {"field": "published_at"}}
+    return aggs
+
+
+def date_interval(first_ms: float, last_ms: float) -> tuple[str, str]:
+    """(calendar interval, bucket name format) drawing [first, last] in few enough bars."""
+    days = (last_ms - first_ms) / 86_400_000
+    for unit, name, unit_days in DATE_INTERVALS:
+        if days / unit_days < DATE_BUCKETS:
+            return unit, name
+    return DATE_INTERVALS[-1][:2]
+
+
+def details_request(params: SearchParams, body: dict[str, Any], response: Any,
+                    hits: list[SearchHit]) -> dict[str, Any] | None:
+    """The second request of a search page, over the same query and filters: the date
+    histogram (its interval chosen from the first request's date range) and, with collapse,
+    the copies of each hit's text. None when there is nothing to ask."""
+    aggs: dict[str, Any] = {}
+    dates = response.get("aggregations", {}).get(PUBLISHED_RANGE, {})
+    if dates.get("count"):
+        unit, _ = date_interval(dates["min"], dates["max"])
+        aggs[PUBLISHED] = _counted({"date_histogram": {"field": "published_at", "calendar_interval": unit}}, params)
+    hashes = sorted({hit.content_sha256 for hit in hits if hit.content_sha256})
+    if params.collapse and hashes:
+        aggs[COPIES] = {"filter": {"terms": {"content_sha256": hashes}}, "aggs": {"texts": {
+            "terms": {"field": "content_sha256", "size": len(hashes)},
+            "aggs": {"first": {"top_hits": {"size": COPIES_SHOWN + 1, "_source": COPY_FIELDS,
+                                            "sort": [{"source_path": "asc"}]}}},
+        }}}
+    if not aggs:
+        return None
+    return {"size": 0, "query": body["query"], "aggs": aggs}
+
+
+def add_details(result: SearchResult, params: SearchParams, details: Any, first: Any) -> None:
+    """The date facet and each hit's copies, from the answer to ``details_request``."""
+    aggs = details.get("aggregations", {})
+    dates = first.get("aggregations", {}).get(PUBLISHED_RANGE, {})
+    if PUBLISHED in aggs and dates.get("count"):
+        _, name = date_interval(dates["min"], dates["max"])
+        result.facets[PUBLISHED] = {
+            datetime.fromtimestamp(b["key"] / 1000, tz=timezone.utc).strftime(name): _count(b, params)
+            for b in aggs[PUBLISHED].get("buckets", [])
+        }
+    groups = {b["key"]: b for b in aggs.get(COPIES, {}).get("texts", {}).get("buckets", [])}
+    for hit in result.hits:
+        group = groups.get(hit.content_sha256)
+        if group is None:
+            continue
+        hit.copy_count = max(0, int(group["doc_count"]) - 1)
+        others = [h for h in group["first"]["hits"]["hits"] if h["_id"] != hit.id][:COPIES_SHOWN]
+        hit.copies = [Copy.model_validate({**h["_source"], "id": h["_id"]}) for h in others]
 
 
 def text_subfields(es: Elasticsearch, alias: str) -> frozenset[str]:
@@ -151,8 +235,9 @@ def _is_syntax_error(exc: BadRequestError) -> bool:
 
 def search(es: Elasticsearch, alias: str, params: SearchParams) -> SearchResult:
     subfields = text_subfields(es, alias)
+    body = build_search(params, subfields)
     try:
-        response = es.search(index=alias, **build_search(params, subfields))
+        response = es.search(index=alias, **body)
     except BadRequestError as exc:
         if not _is_syntax_error(exc):
             raise _refused(exc, params) from None
@@ -160,11 +245,16 @@ def search(es: Elasticsearch, alias: str, params: SearchParams) -> SearchResult:
         # the forgiving simple syntax rather than failing the person's search.
         log.info("query %r is not valid query_string syntax; using simple_query_string", params.query)
         simple = params.model_copy(update={"query": to_simple_syntax(params.query)})
+        body = build_search(simple, subfields, syntax="simple")
         try:
-            response = es.search(index=alias, **build_search(simple, subfields, syntax="simple"))
+            response = es.search(index=alias, **body)
         except BadRequestError as again:
             raise _refused(again, params) from None
-    return to_result(response, params)
+    result = to_result(response, params)
+    details = details_request(params, body, response, result.hits)
+    if details is not None:
+        add_details(result, params, es.search(index=alias, **details), response)
+    return result
 
 
 def _refused(exc: BadRequestError, params: SearchParams) -> SearchInputError:
@@ -196,10 +286,11 @@ def to_result(response: Any, params: SearchParams) -> SearchResult:
     else:
         total = int(response["hits"]["total"]["value"])
     hits = [_hit(raw) for raw in response["hits"]["hits"]]
-    facets = {
-        field: {str(b.get("key_as_string", b["key"])): int(b["doc_count"]) for b in aggs.get(field, {}).get("buckets", [])}
-        for field in FACET_FIELDS
-    }
+    facets = {}
+    for field in FACET_FIELDS:
+        counts = {str(b.get("key_as_string", b["key"])): _count(b, params) for b in aggs.get(field, {}).get("buckets", [])}
+        # Stable order by what is shown: most first, then by name.
+        facets[field] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     shards = response.get("_shards", {})
     partial = bool(shards.get("failed")) or bool(response.get("timed_out"))
     if partial:
@@ -207,6 +298,13 @@ def to_result(response: Any, params: SearchParams) -> SearchResult:
                     shards.get("failed"), shards.get("total"))
     return SearchResult(total=total, hits=hits, facets=facets, page=params.page, size=params.size,
                         partial=partial)
+
+
+def _count(bucket: dict[str, Any], params: SearchParams) -> int:
+    if params.collapse and DISTINCT in bucket:
+        # A cardinality estimate never exceeds the documents it saw.
+        return min(int(bucket[DISTINCT]["value"]), int(bucket["doc_count"]))
+    return int(bucket["doc_count"])
 
 
 def _hit(raw: dict[str, Any]) -> SearchHit:

@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=60)
     parser.add_argument("--index-docs", type=int, default=2000)
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--search-docs", type=int, default=20000)
     args = parser.parse_args()
 
     model = ner_model()
@@ -183,6 +184,12 @@ def main() -> None:
         table.add_row("one request per document", f"{single:.0f}")
         table.add_row("[bold]ratio bulk / single[/bold]", f"[bold]{bulk / single:.1f}[/bold]")
         console.print(table)
+
+        from elasticsearch import Elasticsearch
+
+        from tests.bench.search import bench_search
+
+        bench_search(Elasticsearch(services.es_url), services.es_url, args.search_docs, 40, console)
     finally:
         services.stop()
 

@@ -275,3 +275,18 @@ def test_service_loop_beats_while_running_and_deletes_its_heartbeat_on_stop(es, 
         thread.join(timeout=30)
     assert not thread.is_alive()
     assert rclient.get(beat.key) is None  # a stopped indexer does not look alive
+
+
+def test_documents_written_are_counted_per_minute_for_the_rate(es, rclient, settings, stream):
+    from shared.throughput import read_throughput
+
+    indexer = make_indexer(es, rclient, settings, stream)
+    before = sum(m.indexed for m in read_throughput(rclient, backlog=0).minutes)
+    register(rclient, "rate/a.txt", 1, 1)
+    register(rclient, "rate/b.txt", 1, 1)
+    for path in ("rate/a.txt", "rate/b.txt"):
+        push(rclient, stream, IndexRequest(action="upsert", source_path=path, revision=1, document=article(path)))
+    assert indexer.handle(indexer.consumer.read(10, 1.0))
+    after = read_throughput(rclient, backlog=4)
+    assert sum(m.indexed for m in after.minutes) - before == 2
+    assert after.rate_per_minute > 0 and after.eta_seconds is not None and after.eta_seconds > 0

@@ -161,11 +161,13 @@ def test_large_mixed_drop_is_indexed_reported_and_left_untouched(mixed) -> None:
         found = _cli_json(stack, "search", "--json", "--no-collapse", "--size", "100",
                           "--page", str(page), CORPUS_WORD)
         assert found["total"] == len(articles)
+        assert found["facets"]["language"] == {"en": len(articles)}  # without collapse, documents
         ids |= {hit["id"] for hit in found["hits"]}
     assert ids == {d["_id"] for d in documents}
     collapsed = _cli_json(stack, "search", "--json", CORPUS_WORD)
     assert collapsed["total"] == len(articles) - len(corpus.duplicates)
-    assert collapsed["facets"]["language"] == {"en": len(articles)}
+    # Collapsed, facets count what the hits show: each text once.
+    assert collapsed["facets"]["language"] == {"en": len(articles) - len(corpus.duplicates)}
     for article in (articles[0], articles[-1], *[a for a in articles if a.path.endswith(".html")][:1]):
         found = _cli_json(stack, "search", "--json", article.marker)
         assert found["total"] == 1, article.marker

@@ -62,13 +62,23 @@ def test_everything_collapses_identical_texts(es, alias):
     result = search(es, alias, SearchParams())
     assert result.total == 3
     assert len(result.hits) == 3
-    assert result.facets["language"] == {"en": 2, "de": 1, "fr": 1}  # facets count documents
-    assert result.facets["entities.location"]["Hamburg"] == 3
+    # Facets count what the hits show: the two identical English articles count once.
+    assert result.facets["language"] == {"en": 1, "de": 1, "fr": 1}
+    assert result.facets["entities.location"]["Hamburg"] == 2
     assert result.facets["entities.organization"] == {"UN": 1}
-    assert result.facets["dateline"] == {"HAMBURG": 2}
+    assert result.facets["dateline"] == {"HAMBURG": 1}
+    assert result.facets["published_at"] == {"2023-12": 1, "2024-01": 0, "2024-02": 0, "2024-03": 1, "2024-04": 1}
+    (hit,) = [h for h in result.hits if h.content_sha256 == "same"]
+    assert hit.copy_count == 1 and [c.source_path for c in hit.copies] == [
+        "b.txt" if hit.source_path == "a.txt" else "a.txt"]
 
+    # Without collapsing, facets count documents.
     everything = search(es, alias, SearchParams(collapse=False))
     assert everything.total == 4 and len(everything.hits) == 4
+    assert everything.facets["language"] == {"en": 2, "de": 1, "fr": 1}
+    assert everything.facets["entities.location"]["Hamburg"] == 3
+    assert everything.facets["dateline"] == {"HAMBURG": 2}
+    assert all(h.copy_count == 0 for h in everything.hits)
 
 
 def test_query_and_highlight(es, alias):

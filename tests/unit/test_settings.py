@@ -32,3 +32,11 @@ def test_invalid_values_are_rejected(monkeypatch):
     monkeypatch.setenv("DATELINE_ON_DELETE", "archive")
     with pytest.raises(ValueError):
         Settings(_env_file=None)
+
+
+def test_the_source_folder_rule_is_an_ingest_setting(monkeypatch):
+    assert Settings().source_from_folder is True
+    monkeypatch.setenv("DATELINE_SOURCE_FROM_FOLDER", "false")
+    assert Settings().source_from_folder is False
+    assert "source_from_folder" in Settings.names_used_by("ingest")
+    assert "source_from_folder" not in Settings.names_used_by("worker")

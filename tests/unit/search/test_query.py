@@ -69,3 +69,61 @@ def test_each_language_is_matched_on_its_own_subfield():
     assert sorted(rest["bool"]["must_not"][0]["terms"]["language"]) == sorted(["en", "de", "zh", "ja", "ko"])
     assert text_clause("*", {"en"}) == {"match_all": {}}
     assert "query_string" in text_clause("x", set())
+
+
+def test_collapsed_facets_count_distinct_texts_and_uncollapsed_count_documents():
+    from shared.search.query import DISTINCT, PUBLISHED, details_request
+
+    collapsed = build_search(SearchParams(), subfields=set())
+    assert collapsed["aggs"]["language"]["aggs"][DISTINCT]["cardinality"]["field"] == "content_sha256"
+    dates = {"aggregations": {"published_range": {"count": 2, "min": 0, "max": 40 * 86_400_000}}}
+    details = details_request(SearchParams(), collapsed, dates, [])
+    assert details is not None and details["query"] == collapsed["query"]
+    assert details["aggs"][PUBLISHED]["date_histogram"]["calendar_interval"] == "month"
+    assert details["aggs"][PUBLISHED]["aggs"][DISTINCT]["cardinality"]["field"] == "content_sha256"
+    every = build_search(SearchParams(collapse=False), subfields=set())
+    assert "aggs" not in every["aggs"]["language"]
+    assert "aggs" not in details_request(SearchParams(collapse=False), every, dates, [])["aggs"][PUBLISHED]
+    assert details_request(SearchParams(), collapsed, {"aggregations": {}}, []) is None
+
+
+def test_results_take_each_buckets_distinct_count_when_collapsed():
+    from shared.search.query import add_details, to_result
+
+    response = {
+        "hits": {"total": {"value": 3}, "hits": []},
+        "aggregations": {
+            "distinct_texts": {"value": 2},
+            "language": {"buckets": [{"key": "en", "doc_count": 3, "texts": {"value": 2}}]},
+            "source": {"buckets": [{"key": "Wire", "doc_count": 2, "texts": {"value": 1}},
+                                   {"key": "APP", "doc_count": 1, "texts": {"value": 1}}]},
+            "published_range": {"count": 3, "min": 1685577600000, "max": 1685577600000 + 400 * 86_400_000},
+        },
+    }
+    details = {"aggregations": {"published_at": {"buckets": [
+        {"key": 1685577600000, "doc_count": 3, "texts": {"value": 2}}]}}}
+    collapsed = to_result(response, SearchParams())
+    add_details(collapsed, SearchParams(), details, response)
+    assert collapsed.total == 2
+    assert collapsed.facets["language"] == {"en": 2}
+    assert list(collapsed.facets["source"].items()) == [("APP", 1), ("Wire", 1)]
+    assert collapsed.facets["published_at"] == {"2023-06": 2}
+    every = to_result(response, SearchParams(collapse=False))
+    add_details(every, SearchParams(collapse=False), details, response)
+    assert every.total == 3 and every.facets["language"] == {"en": 3} and every.facets["published_at"] == {"2023-06": 3}
+
+
+def test_the_date_facet_is_as_fine_as_the_range_allows():
+    from shared.search.query import date_interval
+
+    day = 86_400_000
+    assert date_interval(0, 20 * day) == ("day", "%Y-%m-%d")
+    assert date_interval(0, 400 * day) == ("month", "%Y-%m")
+    assert date_interval(0, 40 * 366 * day) == ("year", "%Y")
+
+
+def test_sort_by_date_puts_the_newest_first_and_dateline_filters():
+    body = build_search(SearchParams(sort="date", dateline=["KABUL"]), subfields=set())
+    assert list(body["sort"][0]) == ["published_at"]
+    assert {"terms": {"dateline": ["KABUL"]}} in body["query"]["bool"]["filter"]
+    assert build_search(SearchParams(), subfields=set())["sort"][0] == {"_score": "desc"}

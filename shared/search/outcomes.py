@@ -1,0 +1,126 @@
+"""What the enrichment stages did to the indexed documents, read from Elasticsearch: the
+documents a stage failed on (with the error, newest first) and the stages skipped, counted
+by their reason. Read by the status views; one request, aggregations over keyword fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch, NotFoundError
+from pydantic import BaseModel, Field, computed_field
+
+from shared.schemas import STAGES, StageName
+
+FAILED_SHOWN = 50
+SKIP_REASONS_SHOWN = 20
+NO_REASON = "no reason recorded"
+
+
+class FailedDocument(BaseModel):
+    """A document indexed without one stage's results."""
+
+    id: str
+    source_path: str
+    record: int = 0
+    title: str = ""
+    stage: StageName
+    error: str = NO_REASON
+    model: str | None = None
+    at: datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def fix(self) -> str:
+        return (f"Fix the cause above, then `dateline reprocess --stage {self.stage} --failed-only` "
+                "runs the stage again on the stored text.")
+
+
+class SkippedStage(BaseModel):
+    stage: StageName
+    reason: str
+    documents: int
+
+
+class StageOutcomes(BaseModel):
+    documents: int = Field(description="Documents in the index.")
+    failed_documents: int = Field(description="Documents with at least one failed stage.")
+    failed_by_stage: dict[str, int]
+    failed: list[FailedDocument] = Field(description=f"Up to {FAILED_SHOWN}, most recently enriched first.")
+    skipped: list[SkippedStage] = Field(description="Stages skipped on purpose, by reason (most first).")
+
+    @classmethod
+    def empty(cls) -> StageOutcomes:
+        """Before the first document: no index yet."""
+        return cls(documents=0, failed_documents=0, failed_by_stage={}, failed=[], skipped=[])
+
+
+def _status_is(stage: StageName, status: str) -> dict[str, Any]:
+    return {"term": {f"provenance.{stage}.status": status}}
+
+
+def build_outcomes_request(shown: int = FAILED_SHOWN) -> dict[str, Any]:
+    """Aggregations over every document; hits are only the failed ones (``post_filter``)."""
+    any_failed = {"bool": {"should": [_status_is(s, "failed") for s in STAGES], "minimum_should_match": 1}}
+    aggs: dict[str, Any] = {
+        # hits.total counts the post-filtered hits; this counts every document.
+        "documents": {"filter": {"match_all": {}}},
+        "failed_any": {"filter": any_failed},
+    }
+    for stage in STAGES:
+        aggs[f"failed_{stage}"] = {"filter": _status_is(stage, "failed")}
+        aggs[f"skipped_{stage}"] = {
+            "filter": _status_is(stage, "skipped"),
+            "aggs": {"reasons": {"terms": {"field": f"provenance.{stage}.error.keyword",
+                                           "size": SKIP_REASONS_SHOWN, "missing": NO_REASON}}},
+        }
+    return {
+        "size": shown,
+        "query": {"match_all": {}},
+        "post_filter": any_failed,
+        "sort": [{"enriched_at": {"order": "desc", "unmapped_type": "date", "missing": "_last"}}],
+        "source": ["source_path", "record", "title", "provenance"],
+        "track_total_hits": True,
+        "aggs": aggs,
+    }
+
+
+def stage_outcomes(es: Elasticsearch, alias: str, shown: int = FAILED_SHOWN) -> StageOutcomes:
+    """Failed and skipped stages over the documents behind ``alias`` (empty before any)."""
+    try:
+        response = es.search(index=alias, **build_outcomes_request(shown))
+    except NotFoundError:  # no index yet: nothing was indexed
+        return StageOutcomes.empty()
+    return to_outcomes(response)
+
+
+def to_outcomes(response: Any) -> StageOutcomes:
+    aggs = response.get("aggregations", {})
+    failed: list[FailedDocument] = []
+    for hit in response["hits"]["hits"]:
+        source = hit.get("_source", {})
+        provenance = source.get("provenance") or {}
+        for stage in STAGES:
+            record = provenance.get(stage) or {}
+            if record.get("status") == "failed":
+                failed.append(FailedDocument(
+                    id=hit["_id"], source_path=source.get("source_path", ""), record=source.get("record") or 0,
+                    title=source.get("title") or "", stage=stage, error=record.get("error") or NO_REASON,
+                    model=record.get("model"), at=record.get("at"),
+                ))
+    skipped = [
+        SkippedStage(stage=stage, reason=str(bucket["key"]), documents=int(bucket["doc_count"]))
+        for stage in STAGES
+        for bucket in aggs.get(f"skipped_{stage}", {}).get("reasons", {}).get("buckets", [])
+    ]
+    skipped.sort(key=lambda s: (-s.documents, s.stage, s.reason))
+    return StageOutcomes(
+        documents=int(aggs.get("documents", {}).get("doc_count", 0)),
+        failed_documents=int(aggs.get("failed_any", {}).get("doc_count", 0)),
+        failed_by_stage={s: int(aggs.get(f"failed_{s}", {}).get("doc_count", 0)) for s in STAGES
+                         if aggs.get(f"failed_{s}", {}).get("doc_count")},
+        failed=failed,
+        skipped=skipped,
+    )
+

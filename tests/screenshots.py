@@ -1,0 +1,116 @@
+"""`make screenshots`: the README's pictures of the pages, taken from a real stack.
+
+Starts Redis, Elasticsearch and every Dateline program on free loopback ports (under
+.dateline/screenshots), feeds them the demo archive (tests/support/demo.py), and saves PNGs
+of the search page, a facet applied, an article, the pipeline page, a narrow screen and the
+API docs into docs/screenshots/. Everything is stopped afterwards.
+
+Usage: python -m tests.screenshots [--out DIR] [--keep]   (--keep: leave the stack running
+and print its URL, to look around; stop it with Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from tests.support.browser import chromium, recording_page  # noqa: E402
+from tests.support.demo import run_demo  # noqa: E402
+from tests.support.paths import MODEL_CACHE, REPO_DIR  # noqa: E402
+from tests.support.services import BackingServices, free_port  # noqa: E402
+from tests.support.stack import Stack  # noqa: E402
+
+DATA = REPO_DIR / ".dateline" / "screenshots"
+OUT = REPO_DIR / "docs" / "screenshots"
+PERSON = "Zalmay Khalilzad"
+
+
+def take(url: str, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+    with chromium() as browser:
+        page, requests = recording_page(browser, width=1280, height=860)
+
+        def shot(name: str, *, full: bool = False) -> None:
+            page.wait_for_load_state("networkidle")
+            path = out / f"{name}.png"
+            page.screenshot(path=str(path), full_page=full)
+            shots.append(path)
+
+        page.goto(f"{url}/?q=Taliban")  # once to warm Elasticsearch's caches: the page shows its time
+        page.goto(f"{url}/?q=Taliban")
+        shot("search")
+        # A facet value clicked (a chip shows it), and a hit that stands for two copies.
+        page.goto(f"{url}/?q=Khalilzad")
+        page.get_by_role("link", name=re.compile(f"^{PERSON}, ")).click()
+        page.locator("details.copies summary").first.click()
+        shot("search-filtered")
+        page.goto(f"{url}/?q=Taliban")
+        page.locator(".hit-title a").first.click()
+        page.wait_for_selector(".body-text")
+        shot("article", full=True)
+        page.goto(f"{url}/pipeline")
+        shot("pipeline", full=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"{url}/?q=Pakistan")
+        shot("search-narrow")
+        page.set_viewport_size({"width": 1280, "height": 860})
+        page.goto(f"{url}/docs")
+        page.wait_for_selector(".opblock")
+        shot("docs")
+        leaving = requests.leaving_loopback()
+        if leaving:
+            raise SystemExit(f"the pages asked for something outside this machine: {leaving}")
+    return shots
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--keep", action="store_true", help="keep the stack running afterwards")
+    args = parser.parse_args()
+
+    from tests.support.ner_model import train_tiny_model
+
+    # SIGTERM (and SIGINT where a background shell ignores it) stops everything as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    shutil.rmtree(DATA, ignore_errors=True)
+    services = BackingServices(DATA, free_port(), free_port())
+    stack: Stack | None = None
+    try:
+        print("[screenshots] starting Redis and Elasticsearch", flush=True)
+        services.start()
+        model = train_tiny_model(MODEL_CACHE)
+        stack = Stack(redis_base_url=services.redis_url, es_url=services.es_url, log_dir=DATA / "logs",
+                      run_dir=DATA / "stack", ner_model=str(model), inbox=DATA / "inbox")
+        print("[screenshots] starting the pipeline and feeding it the demo archive", flush=True)
+        demo, url, _ = run_demo(stack)
+        print(f"[screenshots] {demo.documents} documents indexed; taking screenshots of {url}", flush=True)
+        for path in take(url, args.out):
+            print(f"[screenshots] wrote {path.relative_to(REPO_DIR) if path.is_relative_to(REPO_DIR) else path}")
+        if args.keep:
+            print(f"[screenshots] the stack runs at {url}; Ctrl-C stops it", flush=True)
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if stack is not None:
+            stack.stop()
+        services.shutdown()
+
+
+if __name__ == "__main__":
+    main()

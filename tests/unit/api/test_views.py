@@ -1,0 +1,156 @@
+"""What the pages show, without a browser or a cluster: links that add and remove filters,
+facets, the date histogram, safe highlights, paging, and the article body's marks."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from pydantic import ValidationError
+
+from services.api.views import (
+    PageState,
+    chips,
+    facet_views,
+    highlighted,
+    histogram,
+    marked_body,
+    page_numbers,
+    search_params,
+)
+from shared.schemas import ArticleDocument, Mention
+from shared.text.sentences import split_sentences
+
+
+def _query(url: str) -> list[tuple[str, str]]:
+    return parse_qsl(urlsplit(url).query)
+
+
+def test_filters_are_added_and_removed_by_links_and_start_again_at_page_one():
+    state = PageState.from_pairs([("q", "Taliban"), ("page", "3"), ("lang", "en"), ("bogus", "x")])
+    assert ("bogus", "x") not in state.items
+    added = state.adding("entity", "person=Zalmay Khalilzad")
+    assert _query(added.url()) == [("q", "Taliban"), ("lang", "en"), ("entity", "person=Zalmay Khalilzad")]
+    assert _query(added.removing("lang", "en").url()) == [("q", "Taliban"), ("entity", "person=Zalmay Khalilzad")]
+    assert _query(state.adding("sort", "date").adding("sort", "relevance").url())[-1] == ("sort", "relevance")
+    assert _query(state.at_page(2).url())[-1] == ("page", "2")
+    assert ("page", "1") not in _query(state.at_page(1).url())
+
+
+def test_chips_name_each_active_filter_and_remove_only_it():
+    state = PageState.from_pairs([("q", "x"), ("lang", "en"), ("entity", "location=Kabul"), ("since", "2023-07")])
+    found = {chip.label: _query(chip.remove_url) for chip in chips(state)}
+    assert set(found) == {"Language: English", "Place: Kabul", "From 2023-07"}
+    assert found["Place: Kabul"] == [("q", "x"), ("lang", "en"), ("since", "2023-07")]
+
+
+def test_facet_values_filter_and_active_values_unfilter():
+    state = PageState.from_pairs([("source", "APP")])
+    views = {view.facet.title: view for view in facet_views(state, {
+        "source": {"APP": 4, "The Nation": 5}, "entities.person": {"Hina Rabbani Khar": 1}, "language": {"en": 9},
+    })}
+    app, nation = views["Source"].values
+    assert app.active and _query(app.url) == []
+    assert not nation.active and _query(nation.url) == [("source", "APP"), ("source", "The Nation")]
+    (person,) = views["People"].values
+    assert _query(person.url)[-1] == ("entity", "person=Hina Rabbani Khar")
+    assert views["Language"].values[0].label == "English"
+    assert views["Dateline"].values == []
+
+
+def test_histogram_bars_filter_to_their_period():
+    bars = histogram(PageState.from_pairs([("q", "x")]), {"2023-06": 2, "2023-07": 1, "2023-08": 0})
+    assert [(b.label, b.count, b.height) for b in bars] == [("Jun 2023", 2, 100.0), ("Jul 2023", 1, 50.0),
+                                                            ("Aug 2023", 0, 0.0)]
+    assert _query(bars[0].url) == [("q", "x"), ("since", "2023-06"), ("until", "2023-06")]
+    (day,) = histogram(PageState(()), {"2023-06-01": 1})
+    assert day.label == "1 Jun 2023" and _query(day.url) == [("since", "2023-06-01"), ("until", "2023-06-01")]
+    assert histogram(PageState(()), {"2023": 4})[0].label == "2023"
+    assert histogram(PageState(()), {}) == []
+
+
+def test_highlights_keep_marks_and_escape_the_article_text():
+    html = str(highlighted('<script>alert(1)</script> the <em>Taliban</em> & "peace"'))
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html and "<mark>Taliban</mark>" in html and "&amp;" in html
+
+
+def test_page_numbers_show_gaps():
+    assert page_numbers(1, 5, 10) == [1]
+    assert page_numbers(5, 200, 10) == [1, None, 3, 4, 5, 6, 7, None, 20]
+    assert page_numbers(1, 0, 10) == [1]
+
+
+def test_bad_input_gets_the_apis_message():
+    with pytest.raises(ValidationError, match="not understood"):
+        search_params(PageState.from_pairs([("since", "last tuesday")]), 10)
+    with pytest.raises(ValidationError, match="relevance|date"):
+        search_params(PageState.from_pairs([("sort", "random")]), 10)
+    assert search_params(PageState.from_pairs([("q", "a"), ("dateline", "KABUL")]), 10).dateline == ["KABUL"]
+
+
+BODY = ("ISLAMABAD - Zalmay Khalilzad met Pakistani officials on Monday. The talks were long.\n\n"
+        "Afghanistan's neighbours watched closely. Kabul said nothing.")
+
+
+def _doc(**fields: object) -> ArticleDocument:
+    return ArticleDocument.model_validate({"id": "a" * 32, "source_path": "x.txt", "format": "text", "title": "T",
+                                           "body": BODY, "content_sha256": "s", **fields})
+
+
+def _mention(text: str, kind: str, start: int | None = None) -> Mention:
+    at = BODY.index(text) if start is None else start
+    return Mention(text=text, label=kind[:3].upper(), type=kind, canonical=text, score=0.9, start=at,
+                   end=at + len(text))
+
+
+def test_article_body_marks_mentions_at_their_offsets_and_summary_sentences():
+    sentences = split_sentences(BODY)
+    doc = _doc(mentions=[_mention("Zalmay Khalilzad", "person"), _mention("Kabul", "location"),
+                         _mention("Afghanistan", "location")],
+               summary_sentences=[0, 3])
+    marked = marked_body(doc)
+    assert "".join(s.text for s in marked.segments) == BODY  # nothing lost, nothing moved
+    offset = 0
+    for segment in marked.segments:
+        if segment.mention is not None:
+            assert (segment.mention.start, segment.mention.end) == (offset, offset + len(segment.text))
+        offset += len(segment.text)
+    in_summary = "".join(s.text for s in marked.segments if s.summary)
+    assert in_summary == sentences[0].text + sentences[3].text
+    marks = [(s.text, s.mention.type, s.summary) for s in marked.segments if s.mention]
+    assert marks == [("Zalmay Khalilzad", "person", True), ("Afghanistan", "location", False),
+                     ("Kabul", "location", True)]
+
+
+def test_mentions_that_do_not_fit_the_body_are_left_out_and_counted():
+    moved = _mention("Zalmay Khalilzad", "person", start=3)  # offsets of another text
+    overlapping = Mention(text="Khalilzad", label="PER", type="person", canonical="Khalilzad", score=0.5,
+                          start=BODY.index("Khalilzad"), end=BODY.index("Khalilzad") + 9)
+    doc = _doc(mentions=[moved, _mention("Zalmay Khalilzad", "person"), overlapping])
+    marked = marked_body(doc)
+    assert marked.ignored_mentions == 2
+    assert [s.text for s in marked.segments if s.mention] == ["Zalmay Khalilzad"]
+    assert "".join(s.text for s in marked.segments) == BODY
+
+
+def test_snippets_already_in_the_summary_are_not_shown_twice():
+    from services.api.views import new_snippets
+
+    summary = "The Afghan Taliban asked Pakistan to talk. Kabul said nothing."
+    fragments = ["The Afghan <em>Taliban</em> asked Pakistan to talk.", "Later the <em>Taliban</em> left."]
+    assert new_snippets(fragments, summary) == ["Later the <em>Taliban</em> left."]
+    assert new_snippets(fragments, None) == fragments
+
+
+def test_the_article_page_escapes_the_text_and_keeps_it_exact():
+    from services.api.views import stage_rows
+    from services.api.web import templates
+
+    body = 'He said "<script>alert(1)</script>" & left Kabul.'
+    doc = _doc(body=body, mentions=[Mention(text="Kabul", label="LOC", type="location", canonical="Kabul",
+                                            score=0.9, start=body.index("Kabul"), end=body.index("Kabul") + 5)])
+    html = templates.env.get_template("article.html").render(
+        doc=doc, body=marked_body(doc), origin="/inbox/x.txt", stages=stage_rows(doc), back="", asset_version="1")
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'class="ent ent-location" data-start="43" data-end="48"' in html
