@@ -28,6 +28,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	@bash deploy/local/redis.sh install >/dev/null
 	@bash deploy/local/elasticsearch.sh install >/dev/null
+	@$(BIN)/python deploy/env_secrets.py
 	@echo "[dateline] setup complete: $(BIN)/dateline is ready"
 
 run: setup

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import redis
 
 from shared.heartbeat import HeartbeatWriter
-from shared.redis_client import connect
+from shared.redis_client import connect, display_url
 from shared.schemas import utcnow
 from shared.settings import Settings
 
@@ -202,7 +202,7 @@ class ServiceLoop(ABC):
         return details
 
     def _dependency_url(self, dependency: str) -> str:
-        return {"Redis": self.settings.redis_url, "Elasticsearch": self.settings.elasticsearch_url}.get(
+        return {"Redis": display_url(self.settings.redis_url), "Elasticsearch": self.settings.elasticsearch_url}.get(
             dependency, dependency
         )
 

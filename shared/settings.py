@@ -6,12 +6,14 @@ the defaults suit one machine running the local services that ``deploy/local`` s
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlparse
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_IGNORE_PATTERNS = [
@@ -35,6 +37,49 @@ DEFAULT_IGNORE_PATTERNS = [
 # After the soft time limit stops a stage, the task still hands the article on: this long at
 # most, before the hard limit replaces the pool process.
 TASK_HAND_ON_SECONDS = 15
+
+
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+# Values copied from examples and templates, never real secrets.
+PLACEHOLDER_SECRETS = {
+    "changeme", "change-me", "change_me", "password", "passwd", "secret", "example", "placeholder",
+    "default", "todo", "none", "null", "redis", "elastic", "admin", "test", "xxx", "123456",
+}
+
+
+def split_urls(value: str) -> list[str]:
+    """``"http://a:9200, http://b:9200"`` -> both URLs."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def is_loopback(url: str) -> bool:
+    """Whether a URL names this machine's loopback (or a unix socket): the only place where
+    Redis and Elasticsearch may run without secrets."""
+    parsed = urlparse(url)
+    if parsed.scheme == "unix":
+        return True
+    host = (parsed.hostname or "").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_placeholder(secret: str | None) -> bool:
+    """Empty, or a value from an example: ``change-me``, ``<password>``, ``${REDIS_PASSWORD}``."""
+    text = unquote(secret or "").strip()
+    if not text:
+        return True
+    lowered = text.lower()
+    return (lowered in PLACEHOLDER_SECRETS or lowered.startswith(("change", "your-", "your_"))
+            or (text[0], text[-1]) in {("<", ">"), ("{", "}"), ("[", "]")} or text.startswith("${")
+            or len(set(text)) == 1)
+
+
+def _why(secret: str | None) -> str:
+    return "missing" if not (secret or "").strip() else "the value given is a placeholder: generate a real one"
 
 
 def used_by(*services: str) -> dict[str, Any]:
@@ -223,6 +268,19 @@ class Settings(BaseSettings):
         """The hard limit: the pool process running a task is replaced after this long."""
         return self.task_soft_time_limit + TASK_HAND_ON_SECONDS
 
+    # --- security: credentials for Redis and Elasticsearch beyond this machine ------------
+    # Redis takes its password in DATELINE_REDIS_URL (redis://:PASSWORD@host:6379/0).
+    elasticsearch_username: str | None = Field(
+        None, description="Elasticsearch user (basic authentication), with elasticsearch_password."
+    )
+    elasticsearch_password: SecretStr | None = Field(None, description="Password of elasticsearch_username.")
+    elasticsearch_api_key: SecretStr | None = Field(
+        None, description="Elasticsearch API key (the encoded form), instead of a user and password."
+    )
+    elasticsearch_ca_certs: Path | None = Field(
+        None, description="CA certificate (PEM) that signed Elasticsearch's HTTPS certificate."
+    )
+
     @field_validator("ner_models", mode="before")
     @classmethod
     def _model_map(cls, value: object) -> object:
@@ -252,6 +310,63 @@ class Settings(BaseSettings):
                 "mapping canonical names to aliases (e.g. 'United States: [US, USA]') or unset it"
             )
         return path
+
+    @field_validator("elasticsearch_url")
+    @classmethod
+    def _elasticsearch_urls(cls, value: str) -> str:
+        for url in split_urls(value):
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(f"{url!r} is not an Elasticsearch URL; write http(s)://HOST:PORT, several "
+                                 "separated by commas for the nodes of one cluster")
+            if parsed.username or parsed.password:
+                raise ValueError("put Elasticsearch credentials in DATELINE_ELASTICSEARCH_USERNAME and "
+                                 "DATELINE_ELASTICSEARCH_PASSWORD (or DATELINE_ELASTICSEARCH_API_KEY), not in the URL")
+        return value
+
+    @field_validator("elasticsearch_ca_certs")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_file():
+            raise ValueError(f"the CA certificate {value} does not exist; give the PEM file that signed "
+                             "Elasticsearch's certificate")
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_beyond_loopback(self) -> Settings:
+        """Redis and Elasticsearch on this machine's loopback (the local stack) need no
+        secrets; anywhere else they must have real ones: an empty value or a placeholder
+        copied from an example is refused, before any client connects."""
+        problems = []
+        redis_url = urlparse(self.redis_url)
+        if not is_loopback(self.redis_url) and is_placeholder(redis_url.password):
+            problems.append(
+                f"Redis at {redis_url.hostname} is not on this machine's loopback, so DATELINE_REDIS_URL needs "
+                "its password: redis://:PASSWORD@HOST:PORT/DB (" + _why(redis_url.password) + ")"
+            )
+        if not all(is_loopback(url) for url in split_urls(self.elasticsearch_url)):
+            key = self.elasticsearch_api_key
+            password = self.elasticsearch_password
+            if key is not None:
+                if is_placeholder(key.get_secret_value()):
+                    problems.append("DATELINE_ELASTICSEARCH_API_KEY " + _why(key.get_secret_value()))
+            elif is_placeholder(self.elasticsearch_username) or password is None \
+                    or is_placeholder(password.get_secret_value()):
+                problems.append(
+                    "Elasticsearch at " + ", ".join(split_urls(self.elasticsearch_url)) + " is not on this "
+                    "machine's loopback, so it needs credentials: DATELINE_ELASTICSEARCH_USERNAME and "
+                    "DATELINE_ELASTICSEARCH_PASSWORD, or DATELINE_ELASTICSEARCH_API_KEY ("
+                    + (_why(password.get_secret_value()) if password is not None and self.elasticsearch_username
+                       else "missing") + ")"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def elasticsearch_hosts(self) -> list[str]:
+        """The node URLs in DATELINE_ELASTICSEARCH_URL (one, or several of one cluster)."""
+        return split_urls(self.elasticsearch_url)
 
     def ner_model_for(self, language: str) -> str | None:
         """The NER model for a language: its own entry, else the default (None: skip)."""

@@ -19,6 +19,7 @@ disagree.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any, Literal
 
@@ -41,9 +42,10 @@ from shared.queues import (
     TASK_DEAD_LETTER_KEY,
 )
 from shared.reconciliation import Reconciliation, read_reconciliation
-from shared.redis_client import as_text
+from shared.redis_client import as_text, display_url
 from shared.registry import FILE_STATES, Failure, FileRecord, FileState
 from shared.schemas import utcnow
+from shared.search.client import describe_failure, quick
 from shared.search.outcomes import StageOutcomes, stage_outcomes
 from shared.throughput import Throughput, read_throughput
 
@@ -51,6 +53,7 @@ __all__ = ["WORKER_SERVICE", "Status", "collect_status", "unreachable", "Assessm
 
 State = Literal["ok", "degraded", "down"]
 # Elasticsearch questions from a status view must not hang a page or a health check.
+log = logging.getLogger(__name__)
 ES_TIMEOUT_SECONDS = 5.0
 # What happens to the pipeline when a part is missing, in a user's words.
 MISSING_EFFECT = {
@@ -230,7 +233,7 @@ def assess(status: Status) -> Assessment:
 def unreachable(redis_url: str, exc: Exception) -> Assessment:
     """The state when Redis does not answer: nothing can be queued, enriched or counted."""
     return Assessment(state="down", reasons=[
-        f"Redis at {redis_url} does not answer ({exc}): nothing is queued, enriched or indexed. Start Dateline "
+        f"Redis at {display_url(redis_url)} does not answer ({exc}): nothing is queued, enriched or indexed. Start Dateline "
         "with `make up` (or `make run`), or set DATELINE_REDIS_URL."
     ])
 
@@ -295,15 +298,17 @@ def _no_reason(path: str) -> Failure:
 
 
 def _index_info(es: Elasticsearch, url: str, alias: str, outcomes: bool) -> IndexInfo:
-    quick = es.options(request_timeout=ES_TIMEOUT_SECONDS, max_retries=0)
+    client = quick(es, ES_TIMEOUT_SECONDS)
     try:
-        cluster = str(quick.cluster.health(timeout=f"{int(ES_TIMEOUT_SECONDS)}s")["status"])
-        exists = bool(quick.indices.exists_alias(name=alias))
+        cluster = str(client.cluster.health(timeout=f"{int(ES_TIMEOUT_SECONDS)}s")["status"])
+        exists = bool(client.indices.exists_alias(name=alias))
         found = None
         if outcomes:
-            found = stage_outcomes(quick, alias) if exists else StageOutcomes.empty()
+            found = stage_outcomes(client, alias) if exists else StageOutcomes.empty()
     except (TransportError, ApiError) as exc:
-        return IndexInfo(reachable=False, url=url, alias=alias, detail=f"{type(exc).__name__}: {exc}")
+        # In words: the client's exception and the cluster's message go to the log.
+        log.warning("Elasticsearch at %s: %r", url, exc)
+        return IndexInfo(reachable=False, url=url, alias=alias, detail=f"it {describe_failure(exc)}")
     return IndexInfo(reachable=True, url=url, alias=alias, cluster=cluster, alias_exists=exists, outcomes=found)
 
 

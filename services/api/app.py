@@ -7,13 +7,15 @@ or a path, so the API cannot be turned into a general Elasticsearch proxy.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, List, Optional
 
 import redis
 from elasticsearch import ApiError, NotFoundError, TransportError
-from fastapi import FastAPI, HTTPException, Path, Query
+from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from typing_extensions import Annotated
@@ -22,13 +24,16 @@ from services.api import web
 from services.api.deps import elasticsearch_for, redis_for
 from shared.expected import Part as ExpectedPart
 from shared.heartbeat import Heartbeat, HeartbeatWriter
+from shared.redis_client import display_url
 from shared.schemas import ArticleDocument
-from shared.search.models import SearchInputError, SearchParams, SearchResult
+from shared.search.client import describe_failure, quick
+from shared.search.models import SearchInputError, SearchParams, SearchResult, describe_errors
 from shared.search.query import get_article, search
 from shared.settings import Settings, get_settings
 from shared.status import State, collect_status, unreachable
 
 DOC_ID_PATTERN = r"^[0-9a-f]{32}$"
+log = logging.getLogger(__name__)
 
 
 class Part(BaseModel):
@@ -57,7 +62,21 @@ class Health(BaseModel):
 
 
 def _unavailable(what: str, exc: Exception) -> HTTPException:
-    return HTTPException(status_code=503, detail=f"{what} is unavailable: {type(exc).__name__}: {exc}")
+    """A 503 in plain words: the client's exception (class, internal message) goes to the log."""
+    log.warning("%s failed: %r", what, exc)
+    why = describe_failure(exc) if what == "Elasticsearch" else "does not answer"
+    return HTTPException(status_code=503, detail=f"{what} is unavailable: it {why}; try again shortly")
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """A 422 that says why in one sentence (``detail``), plus each error's field and message;
+    the input is not echoed back."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse(status_code=422, content={
+        "detail": describe_errors(errors),
+        "errors": [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")).removeprefix("Value error, "),
+                    "type": e.get("type")} for e in errors],
+    })
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -86,14 +105,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_exception_handler(RequestValidationError, _invalid_request)
 
     @app.get("/search", response_model=SearchResult)
     def search_articles(params: Annotated[SearchParams, Query()]) -> SearchResult:
         cfg = current()
         try:
-            return search(elasticsearch_for(cfg.elasticsearch_url), cfg.index, params)
+            return search(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, params)
         except SearchInputError as exc:
-            raise HTTPException(status_code=400, detail=str(exc)) from None
+            raise HTTPException(status_code=422, detail=str(exc)) from None
         except NotFoundError:
             raise HTTPException(
                 status_code=503, detail=f"the index {cfg.index!r} does not exist yet; start the indexer"
@@ -105,7 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def article(doc_id: Annotated[str, Path(pattern=DOC_ID_PATTERN, description="32 hex digits.")]) -> Any:
         cfg = current()
         try:
-            found = get_article(elasticsearch_for(cfg.elasticsearch_url), cfg.index, doc_id)
+            found = get_article(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, doc_id)
         except (TransportError, ApiError) as exc:
             raise _unavailable("Elasticsearch", exc) from None
         if found is None:
@@ -127,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         processes, failures grouped by file, failed documents, rate and ETA."""
         cfg = current()
         try:
-            return collect_status(redis_for(cfg.redis_url), elasticsearch_for(cfg.elasticsearch_url),
+            return collect_status(redis_for(cfg.redis_url), elasticsearch_for(cfg.elasticsearch_url, cfg),
                                   es_url=cfg.elasticsearch_url, alias=cfg.index).model_dump(mode="json")
         except redis.RedisError as exc:
             raise _unavailable("Redis", exc) from None
@@ -138,14 +158,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def check_health(cfg: Settings) -> Health:
     """The shared status's state and reasons, with each backing part spelled out."""
-    es = elasticsearch_for(cfg.elasticsearch_url)
+    es = elasticsearch_for(cfg.elasticsearch_url, cfg)
     try:
         status = collect_status(redis_for(cfg.redis_url), es, es_url=cfg.elasticsearch_url, alias=cfg.index,
                                 outcomes=False)
     except redis.RedisError as exc:
         down = unreachable(cfg.redis_url, exc)
         return Health(ok=False, state=down.state, reasons=down.reasons,
-                      redis=Part(ok=False, detail=f"{cfg.redis_url}: {exc}"),
+                      redis=Part(ok=False, detail=f"{display_url(cfg.redis_url)} does not answer"),
                       elasticsearch=_elasticsearch_part(cfg), workers=WorkersPart(ok=False, detail="Redis is down"),
                       parts=[])
     index = status.index
@@ -165,10 +185,10 @@ def check_health(cfg: Settings) -> Health:
 
 def _elasticsearch_part(cfg: Settings) -> ElasticsearchPart:
     try:
-        cluster = str(elasticsearch_for(cfg.elasticsearch_url).options(request_timeout=5, max_retries=0)
-                      .cluster.health(timeout="5s")["status"])
+        cluster = str(quick(elasticsearch_for(cfg.elasticsearch_url, cfg), 5).cluster.health(timeout="5s")["status"])
     except (TransportError, ApiError) as exc:
-        return ElasticsearchPart(ok=False, detail=f"{cfg.elasticsearch_url}: {type(exc).__name__}: {exc}")
+        log.warning("Elasticsearch health check failed: %r", exc)
+        return ElasticsearchPart(ok=False, detail=f"{cfg.elasticsearch_url} {describe_failure(exc)}")
     return ElasticsearchPart(ok=cluster in ("green", "yellow"), status=cluster)
 
 

@@ -1,4 +1,4 @@
-"""Clients for the API, one per process and URL (both clients pool their connections)."""
+"""Clients for the API, one per process and cluster (both clients pool their connections)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,25 @@ from elasticsearch import Elasticsearch
 
 from shared.redis_client import connect
 from shared.search.client import make_client
+from shared.settings import Settings, get_settings
+
+_elasticsearch: dict[tuple[str, ...], Elasticsearch] = {}
 
 
-@lru_cache(maxsize=8)
-def elasticsearch_for(url: str) -> Elasticsearch:
-    return make_client(url, timeout=10.0)
+def elasticsearch_for(url: str, settings: Settings | None = None) -> Elasticsearch:
+    """The client for ``url`` with the credentials of ``settings`` (default: the process's)."""
+    cfg = settings or get_settings()
+    key = (
+        url,
+        cfg.elasticsearch_username or "",
+        cfg.elasticsearch_password.get_secret_value() if cfg.elasticsearch_password else "",
+        cfg.elasticsearch_api_key.get_secret_value() if cfg.elasticsearch_api_key else "",
+        str(cfg.elasticsearch_ca_certs or ""),
+    )
+    client = _elasticsearch.get(key)
+    if client is None:
+        client = _elasticsearch[key] = make_client(url, timeout=10.0, settings=cfg)
+    return client
 
 
 @lru_cache(maxsize=8)

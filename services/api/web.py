@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from services.api import views
 from services.api.deps import elasticsearch_for, redis_for
+from shared.search.client import describe_failure
 from shared.search.models import SearchInputError, input_errors
 from shared.search.query import PUBLISHED as PUBLISHED_FACET
 from shared.search.query import get_article, search
@@ -91,7 +92,7 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
                            "search may contain.")
         try:
             started = time.perf_counter()
-            result = search(elasticsearch_for(cfg.elasticsearch_url), cfg.index, params)
+            result = search(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, params)
             took = time.perf_counter() - started
         except SearchInputError as exc:
             return refused(422, "This search cannot be run", str(exc),
@@ -102,7 +103,7 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
                            "Start Dateline with `make up` and drop article files into the inbox.")
         except (TransportError, ApiError) as exc:
             return refused(503, "Search is unavailable",
-                           f"Elasticsearch at {cfg.elasticsearch_url} does not answer ({type(exc).__name__}).",
+                           f"Elasticsearch at {cfg.elasticsearch_url} {describe_failure(exc)}.",
                            "Start it with `make up`; the pipeline page and `dateline status` say what else is down.")
         context.update(
             result=result, params=params, took=took,
@@ -119,10 +120,10 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
             return _problem(request, 404, "No such article",
                             f"{doc_id!r} is not an article id (ids are 32 hexadecimal digits).")
         try:
-            document = get_article(elasticsearch_for(cfg.elasticsearch_url), cfg.index, doc_id)
+            document = get_article(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, doc_id)
         except (TransportError, ApiError) as exc:
             return _problem(request, 503, "The article cannot be shown",
-                            f"Elasticsearch at {cfg.elasticsearch_url} does not answer ({type(exc).__name__}).",
+                            f"Elasticsearch at {cfg.elasticsearch_url} {describe_failure(exc)}.",
                             "Start it with `make up`, then reload this page.")
         if document is None:
             return _problem(request, 404, "No such article",
@@ -138,7 +139,7 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
         status: Status | None = None
         down = None
         try:
-            status = collect_status(redis_for(cfg.redis_url), elasticsearch_for(cfg.elasticsearch_url),
+            status = collect_status(redis_for(cfg.redis_url), elasticsearch_for(cfg.elasticsearch_url, cfg),
                                     es_url=cfg.elasticsearch_url, alias=cfg.index)
         except redis.RedisError as exc:
             down = unreachable(cfg.redis_url, exc)

@@ -10,7 +10,7 @@ import typer
 
 from services.stack.health import live_heartbeats
 from services.stack.topology import DATELINE_SERVICES
-from shared.redis_client import connect
+from shared.redis_client import connect, display_url
 from shared.settings import get_settings
 
 
@@ -25,7 +25,7 @@ def health_command(
     try:
         beats = live_heartbeats(connect(settings.redis_url), service, host)
     except redis.RedisError as exc:
-        typer.echo(f"unhealthy: Redis at {settings.redis_url} does not answer ({exc})", err=True)
+        typer.echo(f"unhealthy: Redis at {display_url(settings.redis_url)} does not answer ({exc})", err=True)
         raise typer.Exit(1) from None
     running = [beat for beat in beats if beat.state == "running"]
     if running:

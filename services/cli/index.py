@@ -7,14 +7,15 @@ import json
 import typer
 from elasticsearch import ApiError, TransportError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typing_extensions import Annotated
 
-from shared.search.client import make_client
-from shared.search.index import IndexSetupError, index_status
+from services.cli.settings import settings_or_exit
+from shared.search.client import describe_failure, make_client
+from shared.search.index import ClusterHealth, IndexSetupError, index_status
 from shared.search.migrate import migrate
 from shared.search.template import TEMPLATE_VERSION
-from shared.settings import get_settings
 
 index_app = typer.Typer(help="The Elasticsearch index: status and migration to a new mapping.", no_args_is_help=True)
 
@@ -26,25 +27,46 @@ def _fail(message: str) -> typer.Exit:
 
 @index_app.command("status")
 def status_command(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Where the alias points, its template version and document count."""
-    settings = get_settings()
+    """Where the alias points, its template version and document count, and the health of
+    the cluster: status, nodes, unassigned shards."""
+    settings = settings_or_exit()
     try:
-        found = index_status(make_client(settings.elasticsearch_url), settings.index)
+        found = index_status(make_client(settings.elasticsearch_url, settings=settings), settings.index)
     except (TransportError, ApiError) as exc:
-        raise _fail(f"Elasticsearch at {settings.elasticsearch_url} is not answering ({type(exc).__name__})") from None
+        raise _fail(f"Elasticsearch at {settings.elasticsearch_url} {describe_failure(exc)}") from None
     if json_output:
         typer.echo(json.dumps({**found.model_dump(), "code_template_version": TEMPLATE_VERSION}))
         return
     console = Console()
     if found.index is None:
         console.print(f"alias [bold]{found.alias}[/] does not exist yet (the indexer creates it)")
-        return
-    console.print(f"alias [bold]{found.alias}[/] -> [bold]{found.index}[/] ({found.docs} documents)")
-    console.print(f"template version in index: {found.template_version}; in this release: {TEMPLATE_VERSION}")
-    if found.template_version is not None and found.template_version < TEMPLATE_VERSION:
-        console.print("[yellow]the index is older than the template: run `dateline index migrate`[/]")
-    if found.other_versions:
-        console.print(f"other versions kept: {', '.join(found.other_versions)}")
+    else:
+        docs = f"{found.docs} documents" if found.docs is not None else "documents: unknown, part of the index is unavailable"
+        console.print(f"alias [bold]{found.alias}[/] -> [bold]{found.index}[/] ({docs})")
+        console.print(f"template version in index: {found.template_version}; in this release: {TEMPLATE_VERSION}")
+        if found.template_version is not None and found.template_version < TEMPLATE_VERSION:
+            console.print("[yellow]the index is older than the template: run `dateline index migrate`[/]")
+        if found.other_versions:
+            console.print(f"other versions kept: {', '.join(found.other_versions)}")
+    print_cluster(found.cluster, console)
+
+
+_COLOURS = {"green": "green", "yellow": "yellow", "red": "red"}
+
+
+def print_cluster(cluster: ClusterHealth, console: Console) -> None:
+    colour = _COLOURS.get(cluster.status, "white")
+    index = f"; this index {cluster.index_status}, {cluster.replicas} replica(s)" if cluster.index_status else ""
+    console.print(
+        f"cluster [bold]{escape(cluster.name)}[/]: [bold {colour}]{cluster.status}[/] - {cluster.node_count} "
+        f"node(s), {cluster.data_nodes} holding data; shards {cluster.active_shards} active, "
+        f"{cluster.unassigned_shards} unassigned, {cluster.initializing_shards} initializing, "
+        f"{cluster.relocating_shards} relocating ({cluster.active_shards_percent:.0f}% active){index}"
+    )
+    for node in cluster.nodes:
+        console.print(f"  {'*' if node.master else ' '} {escape(node.name)}  {escape(node.address)}  roles {node.roles}")
+    if cluster.advice:
+        console.print(f"[{colour}]{escape(cluster.advice)}[/]")
 
 
 @index_app.command("migrate")
@@ -55,8 +77,8 @@ def migrate_command(
 ) -> None:
     """Copy the archive into a new index version built from the current template, then
     switch the alias to it atomically (searches keep working throughout)."""
-    settings = get_settings()
-    es = make_client(settings.elasticsearch_url, timeout=120.0)
+    settings = settings_or_exit()
+    es = make_client(settings.elasticsearch_url, timeout=120.0, settings=settings)
     columns = (TextColumn("copying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, transient=True) as bar:

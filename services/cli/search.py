@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shared.search.client import make_client
+from services.cli.settings import settings_or_exit
+from shared.search.client import describe_failure, make_client
 from shared.search.models import SearchHit, SearchInputError, SearchParams, SearchResult, input_errors
 from shared.search.query import search
-from shared.settings import get_settings
 
 _EM = re.compile(r"</?em>")
 
@@ -31,9 +31,9 @@ def search_command(query: str, json_output: bool, **options: Any) -> None:
         err.print(f"[red]error:[/] {escape(input_errors(exc))}")
         raise typer.Exit(2) from None
 
-    settings = get_settings()
+    settings = settings_or_exit()
     try:
-        result = search(make_client(settings.elasticsearch_url), settings.index, params)
+        result = search(make_client(settings.elasticsearch_url, settings=settings), settings.index, params)
     except SearchInputError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -42,8 +42,8 @@ def search_command(query: str, json_output: bool, **options: Any) -> None:
                   "(it creates the index) and ingest some articles.")
         raise typer.Exit(1) from None
     except (TransportError, ApiError) as exc:
-        err.print(f"[red]error:[/] Elasticsearch at {settings.elasticsearch_url} is not answering "
-                  f"({type(exc).__name__}); is it running? Try `dateline status`.")
+        err.print(f"[red]error:[/] Elasticsearch at {escape(settings.elasticsearch_url)} "
+                  f"{escape(describe_failure(exc))}. Try `dateline status`.")
         raise typer.Exit(1) from None
 
     if json_output:
@@ -106,6 +106,9 @@ def print_result(result: SearchResult, console: Console) -> None:
     first = (result.page - 1) * result.size + 1 if result.hits else 0
     last = first + len(result.hits) - 1 if result.hits else 0
     console.print(f"[bold]{result.total}[/] articles; showing {first}–{last} (page {result.page})")
+    if result.partial:
+        console.print("[yellow]part of the archive did not answer (a node of the cluster is down or "
+                      "recovering): the results may be incomplete; `dateline index status` shows the cluster[/]")
     if result.hits:
         table = Table(show_lines=True, expand=True)
         table.add_column("title / snippet", ratio=5)

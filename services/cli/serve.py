@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from services.cli.settings import settings_or_exit
 from services.stack.environment import load_env_file
 from shared.logging import setup_logging
 from shared.queues import STAGE_QUEUES
@@ -24,6 +25,7 @@ def load_program_environment() -> None:
         raise typer.Exit(2) from None
     if loaded is not None:
         get_settings.cache_clear()
+    settings_or_exit()  # a refused secret or a bad URL stops the service before it connects
 
 
 @serve_app.command()

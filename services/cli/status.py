@@ -29,7 +29,7 @@ def status_command(json_output: bool = typer.Option(False, "--json", help="Machi
     and ETA, workers and their models, every failure by file, and documents a stage failed on."""
     settings = get_settings()
     try:
-        status = collect_status(connect(settings.redis_url), make_client(settings.elasticsearch_url),
+        status = collect_status(connect(settings.redis_url), make_client(settings.elasticsearch_url, settings=settings),
                                 es_url=settings.elasticsearch_url, alias=settings.index)
     except redis.RedisError as exc:
         down = unreachable(settings.redis_url, exc)

@@ -342,4 +342,4 @@ class Reconciler(ServiceLoop):
 def build_reconciler(settings: Settings, **kwargs: Any) -> Reconciler:
     """A reconciler with an ingestor of its own (its own Redis client and Celery app), so it
     shares nothing with the watcher it runs beside."""
-    return Reconciler(Ingestor.from_settings(settings), make_client(settings.elasticsearch_url), settings, **kwargs)
+    return Reconciler(Ingestor.from_settings(settings), make_client(settings.elasticsearch_url, settings=settings), settings, **kwargs)

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import redis
+from elasticsearch import ApiError, TransportError
 
 from services.stack.topology import Health
 from shared.heartbeat import Heartbeat, read_heartbeats
+from shared.search.client import describe_failure, make_client
 from shared.settings import Settings
 
 TIMEOUT = 3.0
@@ -25,7 +26,7 @@ def check(health: Health, settings: Settings, pid: int | None = None) -> tuple[b
             redis.Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT).ping()
             return True, "answers PING"
         if health.kind == "elasticsearch":
-            return _elasticsearch(settings.elasticsearch_url)
+            return _elasticsearch(health.target or settings.elasticsearch_url, settings)
         if health.kind == "http":
             return _http(api_url(settings) + health.target)
         return heartbeat(settings, health.target, pid)
@@ -44,13 +45,17 @@ def api_url(settings: Settings) -> str:
     return f"http://{host}:{settings.api_port}"
 
 
-def _elasticsearch(url: str) -> tuple[bool, str]:
-    address = url.rstrip("/") + "/_cluster/health?wait_for_status=yellow&timeout=1s"
+def _elasticsearch(url: str, settings: Settings) -> tuple[bool, str]:
+    """The node at ``url`` answers, with the settings' credentials, and its cluster is
+    yellow or green (a node of several is healthy once it has joined a formed cluster)."""
     try:
-        with urllib.request.urlopen(address, timeout=TIMEOUT) as response:
-            status = json.load(response).get("status")
-    except urllib.error.HTTPError as exc:  # 408 while the cluster is red
-        return False, f"cluster health answered {exc.code}"
+        found = make_client(url, settings=settings, timeout=TIMEOUT).cluster.health(
+            wait_for_status="yellow", timeout="1s")
+    except ApiError as exc:  # 408 while the cluster is red or not formed yet
+        return False, f"cluster health answered {exc.meta.status}"
+    except TransportError as exc:
+        return False, f"{url} {describe_failure(exc)}"
+    status = found.get("status")
     return status in ("green", "yellow"), f"cluster {status}"
 
 

@@ -13,11 +13,11 @@ Where they were installed is reported by ``deploy/local/*.sh install`` (``instal
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from shared.expected import SERVICES
 from shared.paths import PROJECT_DIR
@@ -40,7 +40,7 @@ class Health:
     """How to tell that a program does its job, resolved against the settings when checked.
 
     ``redis``/``elasticsearch``: the server at ``DATELINE_REDIS_URL``/``..._ELASTICSEARCH_URL``
-    answers; ``http``: the API answers ``target`` (a path) with 200; ``heartbeat``: a process of
+    (or at ``target``, a URL: one node of several) answers; ``http``: the API answers ``target`` (a path) with 200; ``heartbeat``: a process of
     service ``target`` on this host has a live heartbeat (``dateline health SERVICE``).
     """
 
@@ -65,6 +65,12 @@ class Program:
     environment: Mapping[str, str] = field(default_factory=dict)  # fixed, never settings
     user: str | None = None
     directory: Path = PROJECT_DIR
+
+    def launched_by(self, launcher: Sequence[str], name: str) -> Program:
+        """The same program, named ``name``, started through ``launcher``: a command that runs
+        the rest of its arguments elsewhere as the same process (another host's network
+        namespace: ``ip netns exec NS ...``), so supervisord's signals still reach it."""
+        return replace(self, name=name, command=(*launcher, *self.command))
 
     @property
     def serve_args(self) -> tuple[str, ...]:
@@ -154,25 +160,50 @@ def port_of(url: str, default: int) -> int:
     return urlparse(url).port or default
 
 
-def redis_program(url: str, install: RedisInstall) -> Program:
+def redis_program(url: str, install: RedisInstall, *, also_listen: Sequence[str] = ()) -> Program:
+    """Redis on the port of ``url``, on loopback and the ``also_listen`` addresses (another
+    host's route to this machine). A password in the URL (``redis://:PASSWORD@...``) is
+    required of every client (``--requirepass``)."""
     # Foreground (supervisord watches it); append-only persistence so the registry and
     # queued work survive a restart.
-    command = (
-        install.server, "--bind", _bind_address(url), "--port", str(port_of(url, REDIS_DEFAULT_PORT)),
+    command: tuple[str, ...] = (
+        install.server, "--bind", _bind_address(url), *also_listen, "--port", str(port_of(url, REDIS_DEFAULT_PORT)),
         "--dir", str(install.data), "--appendonly", "yes", "--save", "", "--daemonize", "no",
     )
+    password = urlparse(url).password
+    if password:
+        command += ("--requirepass", unquote(password))
     return Program(name=REDIS, command=command, health=BACKING_HEALTH[REDIS], priority=BACKING_PRIORITY[REDIS],
                    stop_seconds=30, start_seconds=1, ready_seconds=30)
 
 
-def elasticsearch_program(url: str, heap: str, install: ElasticsearchInstall) -> Program:
-    """One node, the options ``deploy/local/elasticsearch.sh`` used. The zip carries the
-    security module, which would turn TLS on: it is off because the node listens on loopback
-    only, for local use and tests (compose users get Elastic's image). The disk threshold is
-    off so a nearly full developer disk does not turn the index read-only."""
+@dataclass(frozen=True)
+class ClusterNode:
+    """One node of a cluster of several on this machine: its own name, transport port, data
+    and log folders (under the install's, by name), and how the cluster forms the first time."""
+
+    name: str
+    transport_port: int
+    seed_ports: tuple[int, ...]  # transport ports of every node, this one included
+    masters: tuple[str, ...]  # the master-eligible nodes that elect the first master
+    cluster: str = "dateline-local"
+
+
+def elasticsearch_program(url: str, heap: str, install: ElasticsearchInstall, *, node: ClusterNode | None = None,
+                          also_listen: Sequence[str] = (), conf_dir: Path | None = None,
+                          security: bool = False) -> Program:
+    """An Elasticsearch node on the port of ``url``, the options ``deploy/local/elasticsearch.sh``
+    used: the local stack's single node, or with ``node`` one node of a cluster (program
+    ``node.name``). The zip carries the security module, which would turn TLS on: it is off
+    because the node listens on loopback, for local use and tests (compose users get Elastic's
+    image); ``security`` turns authentication on (users from ``conf_dir``, Elasticsearch's
+    config folder), still without TLS. ``also_listen``: more HTTP addresses (another host's
+    route to this machine); transport stays on loopback, so the node keeps its development
+    mode. The disk threshold is off so a nearly full developer disk does not turn the index
+    read-only."""
+    bind = _bind_address(url)
     options = {
-        "discovery.type": "single-node",
-        "network.host": _bind_address(url),
+        "network.host": bind,
         "http.port": str(port_of(url, ELASTICSEARCH_DEFAULT_PORT)),
         "transport.port": "0",
         "cluster.name": "dateline-local",
@@ -182,14 +213,37 @@ def elasticsearch_program(url: str, heap: str, install: ElasticsearchInstall) ->
         "action.destructive_requires_name": "false",
         "xpack.security.enabled": "false",
     }
+    if node is None:
+        options = {"discovery.type": "single-node", **options}
+    else:
+        # Each node its own folders (8.x refuses to share one); discovery through the others'
+        # transport ports, and the first election among ``masters``.
+        options |= {
+            "node.name": node.name,
+            "cluster.name": node.cluster,
+            "transport.port": str(node.transport_port),
+            "discovery.seed_hosts": ",".join(f"{bind}:{port}" for port in node.seed_ports),
+            "cluster.initial_master_nodes": ",".join(node.masters),
+            "path.data": str(install.data / node.name),
+            "path.logs": str(install.logs / node.name),
+        }
+    if also_listen:
+        options |= {"http.host": ",".join((bind, *also_listen)), "transport.host": bind}
+    if security:
+        options |= {"xpack.security.enabled": "true", "xpack.security.http.ssl.enabled": "false",
+                    "xpack.security.transport.ssl.enabled": "false"}
     command = (str(install.home / "bin" / "elasticsearch"),
                *(arg for key, value in options.items() for arg in ("-E", f"{key}={value}")))
     environment = {"ES_JAVA_HOME": str(install.java_home), "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}"}
+    if conf_dir is not None:
+        environment["ES_PATH_CONF"] = str(conf_dir)
     if install.user:
         # supervisord's user= changes only the uid: the JVM still wants a home it may write.
         environment |= {"HOME": str(install.home.parent), "USER": install.user}
-    return Program(name=ELASTICSEARCH, command=command, health=BACKING_HEALTH[ELASTICSEARCH],
-                   priority=BACKING_PRIORITY[ELASTICSEARCH],
+    name = node.name if node is not None else ELASTICSEARCH
+    # A node of several answers its own health check, on its own port.
+    health = BACKING_HEALTH[ELASTICSEARCH] if node is None and not also_listen else Health("elasticsearch", url)
+    return Program(name=name, command=command, health=health, priority=BACKING_PRIORITY[ELASTICSEARCH],
                    stop_seconds=120, start_seconds=5, ready_seconds=180, environment=environment,
                    user=install.user, directory=install.home)
 

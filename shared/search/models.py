@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.schemas import ENTITY_TYPES, ArticleDocument, Entity, Mention
+from shared.search.errors import SearchInputError
+from shared.search.syntax import check_query
 
 # Elasticsearch's default index.max_result_window: from + size may not exceed it.
 MAX_RESULT_WINDOW = 10_000
+# Filter values: a handful per search. Keywords are stored up to 256 characters
+# (``ignore_above``), so a longer value can never match.
+MAX_FILTER_VALUES = 50
+MAX_FILTER_CHARS = 256
 FACET_FIELDS = (
     "language",
     "source",
@@ -25,16 +33,23 @@ FACET_FIELDS = (
 
 def input_errors(exc: ValidationError) -> str:
     """Pydantic's errors as one line a person can act on (CLI and API say the same)."""
+    return describe_errors(exc.errors())
+
+
+def describe_errors(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Validation errors (pydantic's, or FastAPI's for a request) as one line: ``field:
+    what is wrong`` per error. The input itself is never repeated back."""
     parts = []
-    for error in exc.errors():
-        field = ".".join(str(p) for p in error.get("loc", ()) if not isinstance(p, int))
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
+        if loc and loc[0] in _REQUEST_PARTS:
+            loc = loc[1:]  # FastAPI says where in the request: the field name is enough
         message = str(error.get("msg", "")).removeprefix("Value error, ")
-        parts.append(f"{field}: {message}" if field else message)
+        parts.append(f"{'.'.join(loc)}: {message}" if loc else message)
     return "; ".join(parts)
 
 
-class SearchInputError(ValueError):
-    """Bad input from a person: the message says what is wrong and how to write it."""
+_REQUEST_PARTS = {"query", "path", "body", "header", "cookie"}
 
 
 def parse_entity(value: str) -> tuple[str | None, str]:
@@ -113,6 +128,26 @@ class SearchParams(BaseModel):
     sort: str = Field("relevance", pattern="^(relevance|date)$",
                       description="relevance (best match first) or date (newest first).")
 
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        check_query(value)
+        return value
+
+    @field_validator("lang", "source", "entity")
+    @classmethod
+    def _filter_values(cls, value: list[str]) -> list[str]:
+        """Empty values (``?lang=``, ``--source ""``) mean no filter, not "match nothing"."""
+        kept = [item for item in value if item.strip()]
+        if len(kept) > MAX_FILTER_VALUES:
+            raise SearchInputError(f"{len(kept)} values given; at most {MAX_FILTER_VALUES} are allowed")
+        for item in kept:
+            if len(item) > MAX_FILTER_CHARS:
+                raise SearchInputError(
+                    f"a value of {len(item)} characters cannot match anything (at most {MAX_FILTER_CHARS})"
+                )
+        return kept
+
     @field_validator("entity")
     @classmethod
     def _entities(cls, value: list[str]) -> list[str]:
@@ -176,3 +211,7 @@ class SearchResult(BaseModel):
     )
     page: int
     size: int
+    partial: bool = Field(
+        False, description="Part of the archive did not answer (a node of the cluster is down or "
+        "recovering): hits and counts may be incomplete."
+    )

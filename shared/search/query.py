@@ -27,6 +27,7 @@ from shared.search.models import (
     SearchResult,
     parse_when,
 )
+from shared.search.syntax import FUZZY_MAX_EXPANSIONS, MAX_DETERMINIZED_STATES, query_string_text
 from shared.search.template import LANGUAGE_SUBFIELDS
 from shared.settings import get_settings
 
@@ -51,9 +52,14 @@ _SUBFIELD_TTL = 60.0
 
 
 def _text_query(text: str, fields: list[str], syntax: str) -> dict[str, Any]:
+    """The text checked by ``syntax.check_query`` (``SearchParams`` did), with Elasticsearch's
+    own bounds set as well: no leading wildcards, fewer fuzzy expansions, smaller automata."""
+    common = {"fields": fields, "default_operator": "and", "lenient": True,
+              "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS}
     if syntax == "simple":
-        return {"simple_query_string": {"query": text, "fields": fields, "default_operator": "and", "lenient": True}}
-    return {"query_string": {"query": text, "fields": fields, "default_operator": "and", "lenient": True}}
+        return {"simple_query_string": {"query": text, **common}}
+    return {"query_string": {"query": query_string_text(text), **common, "allow_leading_wildcard": False,
+                             "max_determinized_states": MAX_DETERMINIZED_STATES}}
 
 
 def _fields(subfield: str | None) -> list[str]:
@@ -256,7 +262,7 @@ def search(es: Elasticsearch, alias: str, params: SearchParams) -> SearchResult:
         response = es.search(index=alias, **body)
     except BadRequestError as exc:
         if not _is_syntax_error(exc):
-            raise SearchInputError(f"Elasticsearch refused the search: {_reason(exc)}") from exc
+            raise _refused(exc, params) from None
         # Not valid query-string syntax (say an unbalanced quote or bracket): fall back to
         # the forgiving simple syntax rather than failing the person's search.
         log.info("query %r is not valid query_string syntax; using simple_query_string", params.query)
@@ -265,12 +271,28 @@ def search(es: Elasticsearch, alias: str, params: SearchParams) -> SearchResult:
         try:
             response = es.search(index=alias, **body)
         except BadRequestError as again:
-            raise SearchInputError(f"Elasticsearch refused the search: {_reason(again)}") from again
+            raise _refused(again, params) from None
     result = to_result(response, params)
     details = details_request(params, body, response, result.hits)
     if details is not None:
         add_details(result, params, es.search(index=alias, **details), response)
     return result
+
+
+def _refused(exc: BadRequestError, params: SearchParams) -> SearchInputError:
+    """Elasticsearch refused a query that passed our checks: say what to change in our words.
+    Its own message (class names, parser internals) goes to the log, not to the person."""
+    reason = _reason(exc)
+    log.warning("Elasticsearch refused the query %r: %s", params.query[:200], reason)
+    lowered = reason.lower()
+    if "clause" in lowered:
+        return SearchInputError("the query expands to too many terms for the archive; use fewer words, "
+                                "wildcards or fields")
+    if "determiniz" in lowered or "too complex" in lowered:
+        return SearchInputError("a wildcard in the query is too complex; write more letters before "
+                                "* or ?, or use fewer of them")
+    return SearchInputError("the archive cannot run this query; write plain words, \"quoted phrases\", "
+                            "AND / OR / NOT and field:value")
 
 
 def to_simple_syntax(text: str) -> str:
@@ -291,7 +313,13 @@ def to_result(response: Any, params: SearchParams) -> SearchResult:
         counts = {str(b.get("key_as_string", b["key"])): _count(b, params) for b in aggs.get(field, {}).get("buckets", [])}
         # Stable order by what is shown: most first, then by name.
         facets[field] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return SearchResult(total=total, hits=hits, facets=facets, page=params.page, size=params.size)
+    shards = response.get("_shards", {})
+    partial = bool(shards.get("failed")) or bool(response.get("timed_out"))
+    if partial:
+        log.warning("search answered from part of the archive only: %s of %s shards failed",
+                    shards.get("failed"), shards.get("total"))
+    return SearchResult(total=total, hits=hits, facets=facets, page=params.page, size=params.size,
+                        partial=partial)
 
 
 def _count(bucket: dict[str, Any], params: SearchParams) -> int:

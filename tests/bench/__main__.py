@@ -33,6 +33,7 @@ from rich.table import Table  # noqa: E402
 
 from shared.schemas import ArticleDocument  # noqa: E402
 from tests.bench.results import RESULTS, record, start_run  # noqa: E402
+from tests.bench.scaling import bench_scaling  # noqa: E402
 from tests.support.documents import seed_documents  # noqa: E402
 from tests.support.paths import MODEL_CACHE, REPO_DIR, SEEDS  # noqa: E402
 from tests.support.services import BackingServices, free_port  # noqa: E402
@@ -249,6 +250,7 @@ def main() -> None:
             table.add_row("pipeline: 2 worker processes + indexer + Elasticsearch", f"{pipeline:.2f}")
             table.add_row("[bold]pipeline efficiency (pipeline / ideal)[/bold]", f"[bold]{pipeline / ideal:.2f}[/bold]")
             console.print(table)
+            bench_scaling(services, documents, model, console)
         rates = bench_indexing(services, seed_documents(args.index_docs, prefix="index"))
         record({"indexer_docs_per_s": rates["indexer"], "raw_bulk_docs_per_s": rates["raw_bulk"],
                 "single_docs_per_s": rates["single"], "indexer_vs_raw_bulk": rates["indexer"] / rates["raw_bulk"],

@@ -23,9 +23,8 @@ def make_stack(redis_url: str, es_url: str, ner_model_path: Path,
     def make(**kwargs: object) -> Stack:
         # A supervisord per stack; its run folder stays short (the socket path is limited).
         run_dir = TEST_DATA_DIR / f"stack-{next(_stack_numbers)}"
-        # A test may bring a Redis of its own (one it kills): redis_base_url=...
-        base = str(kwargs.pop("redis_base_url", redis_url))
-        stack = Stack(redis_base_url=base, es_url=es_url, log_dir=tmp_path / "logs", run_dir=run_dir,
+        stack = Stack(redis_base_url=str(kwargs.pop("redis_base_url", redis_url)),
+                      es_url=str(kwargs.pop("es_url", es_url)), log_dir=tmp_path / "logs", run_dir=run_dir,
                       ner_model=str(kwargs.pop("ner_model", ner_model_path)),
                       inbox=tmp_path / "inbox", **kwargs)  # type: ignore[arg-type]
         stacks.append(stack)

@@ -8,11 +8,12 @@ from datetime import datetime, timezone
 
 import pytest
 from elasticsearch import Elasticsearch
+from pydantic import ValidationError
 
 from shared.schemas import ArticleDocument, Entities, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index
-from shared.search.models import SearchInputError, SearchParams
+from shared.search.models import SearchInputError, SearchParams, input_errors
 from shared.search.query import get_article, search
 from shared.search.template import language_analyzers_available
 from shared.settings import Settings
@@ -125,6 +126,8 @@ def test_odd_queries_never_raise_raw_errors(es, alias):
             search(es, alias, SearchParams(query=text))
         except SearchInputError:
             pass  # a result or a SearchInputError, nothing else
+        except ValidationError as exc:  # ... or refused by the checks before Elasticsearch, in words
+            assert "is not a field you can search" in input_errors(exc), input_errors(exc)
 
 
 def test_get_article(es, alias):

@@ -49,7 +49,8 @@ def test_json_output_has_the_documented_shape(alias):
     result = CliRunner().invoke(app, ["search", "engines", "--json", "--entity", "person=Ada Lovelace"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    assert set(body) == {"total", "hits", "facets", "page", "size"}
+    assert set(body) == {"total", "hits", "facets", "page", "size", "partial"}
+    assert body["partial"] is False  # every shard answered
     assert body["total"] == 1
     hit = body["hits"][0]
     assert {"id", "title", "body", "summary", "language", "entities", "provenance", "source_path", "source",

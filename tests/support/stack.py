@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -17,6 +18,8 @@ from elasticsearch import Elasticsearch
 
 from services.stack.supervisor import Supervisor
 from services.stack.topology import PROGRAMS, dateline_program, priority_of
+from shared.search.client import make_client
+from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
 from tests.support.processes import ServiceProcess
 
@@ -51,14 +54,22 @@ class Stack:
         self.processes: list[ServiceProcess] = []
         self.redis = redis.Redis.from_url(self.redis_url)
         self.redis.flushdb()
-        self.es = Elasticsearch(es_url)
+        # The stack's own credentials; several node URLs for a cluster (comma-separated).
+        self.es: Elasticsearch = make_client(es_url, timeout=60.0, settings=Settings(
+            _env_file=None, elasticsearch_url=es_url,
+            elasticsearch_username=self.env.get("DATELINE_ELASTICSEARCH_USERNAME"),
+            elasticsearch_password=self.env.get("DATELINE_ELASTICSEARCH_PASSWORD"),
+        ))
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None,
-              autorestart: bool = False) -> ServiceProcess:
-        """``dateline serve ARGS`` as program ``name``, with the stack's environment plus ``env``."""
+              autorestart: bool = False, launcher: Sequence[str] = ()) -> ServiceProcess:
+        """``dateline serve ARGS`` as program ``name``, with the stack's environment plus ``env``;
+        through ``launcher`` when it runs elsewhere (a second host's namespace)."""
         if not self.supervisor.is_up():
             self.supervisor.launch()
         program = dateline_program(name, *args, priority=priority_of(name))
+        if launcher:
+            program = program.launched_by(launcher, name)
         process = ServiceProcess(self.supervisor, program, {**self.env, **(env or {})},
                                  autorestart=autorestart).start()
         self.processes.append(process)

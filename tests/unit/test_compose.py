@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -101,3 +102,80 @@ def test_app_services_wait_for_healthy_redis_and_elasticsearch():
         assert all(d.get("condition") == "service_healthy" for d in depends.values()), (name, depends)
         for dependency in depends:
             assert SERVICES[dependency].get("healthcheck"), f"{name} waits for {dependency}, which has no healthcheck"
+
+
+# --- security on by default --------------------------------------------------------------
+
+def _secret_names(text: str) -> set[str]:
+    return set(re.findall(r"\$\{([A-Z_]+):\?", text))
+
+
+COMPOSE_TEXT = (REPO / "docker-compose.yml").read_text()
+
+
+def _interpolate(value: str, secrets: dict[str, str]) -> str:
+    """Compose's ${NAME:?message} and ${NAME:-default}, with ``secrets`` as the .env."""
+    value = re.sub(r"\$\{([A-Z_]+):\?[^}]*\}", lambda m: secrets[m.group(1)], str(value))
+    return re.sub(r"\$\{([A-Z_]+):-([^}]*)\}", lambda m: secrets.get(m.group(1), m.group(2)), value)
+
+
+def test_every_secret_comes_from_env_and_make_setup_generates_it():
+    from deploy.env_secrets import SECRETS
+
+    assert _secret_names(COMPOSE_TEXT) == set(SECRETS)
+    assert "deploy/env_secrets.py" in (REPO / "Makefile").read_text().split("\nsetup:", 1)[1].split("\n\n", 1)[0]
+    # No secret is written into the file itself.
+    assert not re.search(r"(PASSWORD|ENCRYPTIONKEY):\s+[^$\s]", COMPOSE_TEXT)
+
+
+def test_elasticsearch_requires_logins_and_its_health_check_logs_in_as_dateline():
+    es = SERVICES["elasticsearch"]
+    assert es["environment"]["xpack.security.enabled"] == "true"
+    assert es["environment"]["ELASTIC_PASSWORD"].startswith("${ELASTIC_PASSWORD:?")
+    check = " ".join(es["healthcheck"]["test"])
+    # Healthy only once es-setup has made the user the services log in as.
+    user = APP_SERVICES["indexer"]["environment"]["DATELINE_ELASTICSEARCH_USERNAME"]
+    assert f'-u "{user}:$$ES_DATELINE_PASSWORD"' in check
+
+
+def test_es_setup_makes_the_accounts_once():
+    job = SERVICES["es-setup"]
+    assert job["image"] == SERVICES["elasticsearch"]["image"] and job["restart"] == "no"
+    mount = next(v for v in job["volumes"] if v.endswith(":ro"))
+    script = (REPO / mount.split(":")[0]).read_text()
+    assert job["command"][-1] == mount.split(":")[1]
+    assert "/_security/user/kibana_system/_password" in script and "KIBANA_SYSTEM_PASSWORD" in script
+    assert "/_security/user/dateline" in script and "/_security/role/dateline" in script
+    assert job["depends_on"]["elasticsearch"]["condition"] == "service_started"  # it waits itself
+
+
+def test_kibana_has_its_own_account():
+    env = SERVICES["kibana"]["environment"]
+    assert env["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    assert env["ELASTICSEARCH_PASSWORD"].startswith("${KIBANA_SYSTEM_PASSWORD:?")
+    assert all(env[k].startswith("${KIBANA_ENCRYPTION_KEY:?") for k in env if k.endswith("ENCRYPTIONKEY"))
+
+
+def test_redis_requires_a_password_and_its_health_check_authenticates():
+    redis = SERVICES["redis"]
+    assert "--requirepass" in " ".join(redis["command"])
+    assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
+    assert "PONG" in " ".join(redis["healthcheck"]["test"])  # NOAUTH would not do
+
+
+def test_dateline_services_settings_accept_the_compose_secrets_and_refuse_placeholders():
+    from shared.settings import Settings
+
+    real = {name: f"Rnd-{i}-q8ZxL2" for i, name in enumerate(_secret_names(COMPOSE_TEXT))}
+    placeholders = dict.fromkeys(real, "change-me")
+    for name, service in APP_SERVICES.items():
+        for secrets, ok in ((real, True), (placeholders, False)):
+            values = {key.removeprefix("DATELINE_").lower(): _interpolate(value, secrets)
+                      for key, value in service["environment"].items() if key.startswith("DATELINE_")}
+            if ok:
+                settings = Settings(_env_file=None, **values)
+                assert settings.redis_url.startswith("redis://:Rnd-"), name
+                assert settings.elasticsearch_password is not None, name
+            else:
+                with pytest.raises(ValueError, match="placeholder"):
+                    Settings(_env_file=None, **values)

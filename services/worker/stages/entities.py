@@ -33,8 +33,8 @@ from services.worker.nlp import ner_models, quantize
 from services.worker.nlp.canonical import canonicalise
 from services.worker.nlp.mentions import RawMention
 from shared.names.aliases import alias_table
-from shared.search.outcomes import NO_MODEL_FOR_LANGUAGE, UNDETERMINED_LANGUAGE
 from shared.schemas import ArticleDocument
+from shared.search.outcomes import NO_MODEL_FOR_LANGUAGE, UNDETERMINED_LANGUAGE
 from shared.settings import Settings
 from shared.stage import Stage, StageResult
 from shared.text.sentences import split_sentences

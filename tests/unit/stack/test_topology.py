@@ -78,5 +78,56 @@ def test_default_ports_and_remote_services():
     assert [p.command[p.command.index("--port") + 1] for p in both if p.name == "redis"] == ["6379"]
     assert any("http.port=9200" in arg for arg in both[1].command)
     # Redis or Elasticsearch elsewhere: used, not run here.
-    remote = _settings(redis_url="redis://cache.example:6379/0", elasticsearch_url="http://search.example:9200")
+    # (Beyond loopback the settings require secrets: see tests/unit/test_security_settings.py.)
+    remote = _settings(redis_url="redis://:k7Vq2pXw@cache.example:6379/0", elasticsearch_url="http://search.example:9200",
+                       elasticsearch_username="dateline", elasticsearch_password="R4nd0m-9qLz")
     assert backing_programs(remote, REDIS, ES) == []
+
+
+def _options(program) -> dict[str, str]:
+    return dict(program.command[i + 1].split("=", 1) for i in range(1, len(program.command), 2))
+
+
+def test_one_elasticsearch_program_runs_a_node_of_a_cluster():
+    from services.stack.topology import ClusterNode, elasticsearch_program
+
+    node = ClusterNode(name="es-2", transport_port=9302, seed_ports=(9301, 9302, 9303), masters=("es-1", "es-2", "es-3"),
+                       cluster="archive")
+    es = elasticsearch_program("http://127.0.0.1:9202", "512m", ES, node=node, conf_dir=Path("/conf/es-2"))
+    options = _options(es)
+    assert es.name == "es-2" and "discovery.type" not in options
+    assert options["discovery.seed_hosts"] == "127.0.0.1:9301,127.0.0.1:9302,127.0.0.1:9303"
+    assert options["cluster.initial_master_nodes"] == "es-1,es-2,es-3" and options["cluster.name"] == "archive"
+    assert options["http.port"] == "9202" and options["transport.port"] == "9302"
+    assert options["path.data"] == "/data/es/data/es-2" and options["path.logs"] == "/data/es/logs/es-2"
+    assert es.environment["ES_PATH_CONF"] == "/conf/es-2"
+    assert es.health.kind == "elasticsearch" and es.health.target == "http://127.0.0.1:9202"  # its own port
+    single = elasticsearch_program("http://127.0.0.1:9200", "512m", ES)
+    assert _options(single)["discovery.type"] == "single-node" and single.health.target == ""
+
+
+def test_elasticsearch_reachable_from_another_host_with_security():
+    from services.stack.topology import elasticsearch_program
+
+    es = elasticsearch_program("http://127.0.0.1:9200", "512m", ES, also_listen=["10.213.0.1"], security=True)
+    options = _options(es)
+    # HTTP on both addresses, transport on loopback only (the node stays in development mode).
+    assert options["http.host"] == "127.0.0.1,10.213.0.1" and options["transport.host"] == "127.0.0.1"
+    assert options["xpack.security.enabled"] == "true" and options["xpack.security.http.ssl.enabled"] == "false"
+
+
+def test_redis_takes_its_password_from_the_url_and_listens_where_asked():
+    from services.stack.topology import redis_program
+
+    redis = redis_program("redis://:s3cr%40t@127.0.0.1:7001/0", REDIS, also_listen=["10.213.0.1"])
+    assert redis.command[1:4] == ("--bind", "127.0.0.1", "10.213.0.1")
+    assert redis.command[-2:] == ("--requirepass", "s3cr@t")
+    assert "--requirepass" not in redis_program("redis://127.0.0.1:7001/0", REDIS).command
+
+
+def test_a_program_can_run_through_a_launcher_on_another_host():
+    worker = dateline_program("worker-ner", "worker", "--queues", "entities")
+    remote = worker.launched_by(("ip", "netns", "exec", "h2"), "h2-worker-ner")
+    assert remote.name == "h2-worker-ner" and remote.command[:4] == ("ip", "netns", "exec", "h2")
+    assert remote.command[4:] == worker.command and remote.serve_args == worker.serve_args
+    assert remote.service == "worker" and remote.stop_seconds == worker.stop_seconds
