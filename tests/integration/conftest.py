@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
+from shared.settings import get_settings
 from tests.conftest import TEST_DATA_DIR
 from tests.support.stack import Stack
 
@@ -33,3 +35,25 @@ def make_stack(redis_url: str, es_url: str, ner_model_path: Path,
     yield make
     for stack in stacks:
         stack.stop()
+
+
+@pytest.fixture
+def clean_settings(redis_url: str, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, str]]]:
+    """``clean_settings(STABLE_SECONDS="0", ...)``: an empty Redis database, an inbox under
+    ``tmp_path`` (not created: some tests leave that to the service) and these
+    ``DATELINE_`` settings for this test; returns them as environment variables."""
+    client = redis.Redis.from_url(redis_url)
+
+    def apply(**settings: str) -> dict[str, str]:
+        values = {"DATELINE_REDIS_URL": redis_url, "DATELINE_INBOX": str(tmp_path / "inbox")}
+        values.update({f"DATELINE_{name.upper()}": value for name, value in settings.items()})
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        client.flushdb()
+        return values
+
+    yield apply
+    client.flushdb()
+    get_settings.cache_clear()

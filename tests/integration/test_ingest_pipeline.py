@@ -10,7 +10,7 @@ import base64
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,19 +30,10 @@ SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 
 @pytest.fixture
-def env(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    inbox = tmp_path / "inbox"
+def env(clean_settings: Callable[..., dict[str, str]]) -> Path:
+    inbox = Path(clean_settings(STABLE_SECONDS="0", ON_DELETE="remove")["DATELINE_INBOX"])
     inbox.mkdir()
-    monkeypatch.setenv("DATELINE_REDIS_URL", redis_url)
-    monkeypatch.setenv("DATELINE_INBOX", str(inbox))
-    monkeypatch.setenv("DATELINE_STABLE_SECONDS", "0")
-    monkeypatch.setenv("DATELINE_ON_DELETE", "remove")
-    get_settings.cache_clear()
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    yield inbox
-    client.flushdb()
-    get_settings.cache_clear()
+    return inbox
 
 
 def ingestor() -> Ingestor:

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,6 @@ from services.ingest.cli import ingest_command, wait_until_indexed
 from shared.heartbeat import read_heartbeats
 from shared.queues import STAGE_QUEUES
 from shared.registry import Registry
-from shared.settings import get_settings
 from tests.support.paths import REPO_DIR, SEEDS
 from tests.support.processes import wait_until
 
@@ -28,24 +27,10 @@ SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 
 @pytest.fixture
-def env(
-    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, str]]:
-    values = {
-        "DATELINE_REDIS_URL": redis_url,
-        "DATELINE_INBOX": str(tmp_path / "inbox"),  # not created: the service creates it
-        "DATELINE_STABLE_SECONDS": "0.3",
-        "DATELINE_RESCAN_SECONDS": "2",
-        "DATELINE_HEARTBEAT_SECONDS": "1",
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    yield {**os.environ, **values}
-    client.flushdb()
-    get_settings.cache_clear()
+def env(clean_settings: Callable[..., dict[str, str]]) -> dict[str, str]:
+    # The inbox is not created: the service creates it.
+    values = clean_settings(STABLE_SECONDS="0.3", RESCAN_SECONDS="2", HEARTBEAT_SECONDS="1")
+    return {**os.environ, **values}
 
 
 def test_service_watches_processes_and_stops_gracefully(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,18 +36,10 @@ LANGUAGE_QUEUE = STAGE_QUEUES["language"]
 
 
 @pytest.fixture
-def env(redis_url: str, es_url: str, index_alias: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    inbox = tmp_path / "inbox"
+def env(clean_settings: Callable[..., dict[str, str]], es_url: str, index_alias: str) -> Path:
+    inbox = Path(clean_settings(RECONCILE_MAX_REQUEUES="2")["DATELINE_INBOX"])
     inbox.mkdir()
-    monkeypatch.setenv("DATELINE_INBOX", str(inbox))
-    monkeypatch.setenv("DATELINE_RECONCILE_MAX_REQUEUES", "2")
-    get_settings.cache_clear()
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    yield inbox
-    client.flushdb()
-    get_settings.cache_clear()
+    return inbox
 
 
 def settings() -> Settings:
