@@ -185,3 +185,21 @@ def test_the_pipeline_page_shows_what_the_reconciler_did_and_crash_loops():
     assert "worker died" in html and "queued again" in html
     assert "Crash loop" in html and "ner@h1" in html and "3 pool process deaths" in html
     assert "worker gone: the reconciler takes care of it" in html
+
+
+def test_the_pipeline_page_counts_untagged_languages():
+    from services.api.views import pipeline_view
+    from services.api.web import templates
+    from shared.schemas import utcnow
+    from shared.search.outcomes import SkippedStage, StageOutcomes
+    from shared.status import IndexInfo, Status
+
+    outcomes = StageOutcomes(documents=5, failed_documents=0, failed_by_stage={}, failed=[],
+                             skipped=[SkippedStage(stage="entities", reason="no NER model for language 'de'", documents=2)],
+                             untagged_languages={"de": 2, "ar": 1})
+    status = Status(files={}, queues=[], processing=[], heartbeats=[], failures=[], dead_letters=0, at=utcnow(),
+                    index=IndexInfo(reachable=True, url="http://127.0.0.1:9200", alias="articles", cluster="green",
+                                    alias_exists=True, outcomes=outcomes))
+    html = templates.env.get_template("_pipeline_body.html").render(
+        status=status, down=None, view=pipeline_view(status), refresh=5, shown_problems=20)
+    assert "<strong>de</strong> 2 · <strong>ar</strong> 1" in html and "DATELINE_NER_MODELS" in html
