@@ -11,31 +11,26 @@ from pathlib import Path
 import redis
 
 from services.ingest.processor import Ingestor
+from shared.celery_app import make_app
+from shared.pipeline import tasks_near_ends
 from shared.registry import Registry
-from shared.schemas import ArticleDocument
 from shared.settings import Settings
 from tests.support.paths import SEEDS
 
 
-class _Captured:
-    """Ingest's Celery app, keeping what it would queue (no broker, no workers needed)."""
-
-    def __init__(self) -> None:
-        self.documents: list[ArticleDocument] = []
-
-    def send_task(self, name: str, args: list[dict], **_: object) -> None:
-        self.documents.append(ArticleDocument.model_validate(args[0]["document"]))
-
-
 def _sources(redis_url: str, inbox: Path, **settings: object) -> dict[str, str | None]:
-    client = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/12")
+    """Ingest every file with the real Celery app on a Redis database of this module's own,
+    then read the documents back from the queued tasks (no worker takes them here)."""
+    url = redis_url.rsplit("/", 1)[0] + "/12"
+    client = redis.Redis.from_url(url)
     client.flushdb()
     try:
-        app = _Captured()
-        ingestor = Ingestor(Registry(client), app, Settings(redis_url=redis_url, inbox=inbox, **settings))
+        config = Settings(redis_url=url, inbox=inbox, **settings)  # type: ignore[arg-type]
+        ingestor = Ingestor(Registry(client), make_app(config), config)
         for path in sorted(p for p in inbox.rglob("*") if p.is_file()):
             ingestor.process(path)
-        return {doc.source_path: doc.source for doc in app.documents}
+        queued = tasks_near_ends(client, "language", count=100)
+        return {task.document.source_path: task.document.source for task in queued}
     finally:
         client.flushdb()
 

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from services.api.app import create_app
 from services.ingest.processor import Ingestor
+from shared.celery_app import make_app
 from shared.heartbeat import HeartbeatWriter
 from shared.registry import FileRecord, Registry
 from shared.schemas import ArticleDocument, Provenance, StageRecord, document_id
@@ -89,7 +90,8 @@ def _ingest_like_a_user(env: Env) -> dict[str, str]:
         '{"title": "Broken\n'
         '{"title": "Rail line", "body": "The Lahore rail line was upgraded on Tuesday, officials said."}\n')
     (env.inbox / "cut.json").write_text('{"title": "Budget", "body": "The bud')
-    ingestor = Ingestor(Registry(env.client), _no_broker(), env.settings)
+    # The real Celery app on this module's Redis database: no worker takes the tasks here.
+    ingestor = Ingestor(Registry(env.client), make_app(env.settings), env.settings)
     for name in ("good.txt", "feed.jsonl", "cut.json"):
         ingestor.process(env.inbox / name)
     registry = Registry(env.client)
@@ -100,17 +102,6 @@ def _ingest_like_a_user(env: Env) -> dict[str, str]:
             registry.mark_indexed(path, record.revision, doc_id)
     registry.put(FileRecord(path="lost.txt", state="failed", revision=3))
     return {"partly": "feed.jsonl", "failed": "cut.json", "silent": "lost.txt"}
-
-
-class _NoBroker:
-    """Ingest's Celery app, minus the broker: the tasks go nowhere (no workers run here)."""
-
-    def send_task(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-def _no_broker():  # type: ignore[no-untyped-def]
-    return _NoBroker()
 
 
 def test_counts_agree_with_lists_and_a_partly_failed_file_is_indexed_and_listed(env):
@@ -174,7 +165,7 @@ def _process(writer: HeartbeatWriter, pid: int) -> HeartbeatWriter:
 def test_health_status_and_cli_share_one_state(env):
     client = env.client
     writers = [_process(HeartbeatWriter(lambda: client, service, 60), 1000 + i)
-               for i, service in enumerate(("ingest", "indexer", "api"))]
+               for i, service in enumerate(("ingest", "reconciler", "indexer", "api"))]
     light = _process(HeartbeatWriter(lambda: client, "worker", 60,
                                      lambda: {"queues": ["language", "summary"], "stages": {}}), 2000)
     ner_stage = {"model": "m.pt", "loaded": False, "error": None}
@@ -263,7 +254,7 @@ def test_every_service_deletes_its_heartbeat_on_a_clean_stop(make_stack):
         beats = read_heartbeats(stack.redis)
         return {b.service for b in beats} | {f"worker:{q}" for b in beats for q in b.details.get("queues", [])}
 
-    expected = {"ingest", "indexer", "api", "worker", "worker:language", "worker:summary", "worker:entities"}
+    expected = {"ingest", "reconciler", "indexer", "api", "worker", "worker:language", "worker:summary", "worker:entities"}
     wait_until(lambda: services() >= expected, timeout=600, what="every heartbeat", processes=processes)
     for process in processes:
         family = process_tree(process.process.pid)  # Celery's pool processes beat for a worker

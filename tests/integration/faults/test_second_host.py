@@ -33,11 +33,13 @@ from services.stack.install import install_redis
 from services.stack.local import wait_healthy
 from services.stack.supervisor import Supervisor
 from services.stack.topology import redis_program
+from shared.celery_app import RESTORE_SECONDS
 from shared.heartbeat import HEARTBEAT_TTL_FACTOR, read_heartbeats
 from shared.registry import Registry
 from shared.settings import Settings
 from shared.status import collect_status
 from tests.conftest import TEST_DATA_DIR
+from tests.integration.faults.conftest import FAST_BOUNDS
 from tests.support.elasticsearch_nodes import ElasticsearchNodes
 from tests.support.netns import SecondHost, existing_namespaces, second_host
 from tests.support.paths import REPO_DIR, SEEDS
@@ -49,14 +51,13 @@ pytestmark = pytest.mark.faults  # integration: by folder (tests/conftest.py)
 HOSTNAME = "dateline-h2"
 ES_USER = "dateline"
 ARTICLES = 4
-# Redelivery of a task whose worker vanished: short here, so the test is quick (default 900).
-VISIBILITY_TIMEOUT = 20
-# Kombu's Redis transport looks for such tasks every unacked_restore_interval (10 s) times
-# unacked_restore_throttle (10): a held task comes back within the timeout plus this sweep.
-REDELIVERY_SWEEP = 100
+# Redelivery of a task whose worker vanished: the fault tests' short bounds, so the test is
+# quick (the defaults bring it back within two minutes: test_fault_worker.py).
+VISIBILITY_TIMEOUT = int(FAST_BOUNDS["DATELINE_TASK_VISIBILITY_TIMEOUT"])
+# kombu's Redis transport looks for such tasks every RESTORE_SECONDS (shared/celery_app.py).
+REDELIVERY_SWEEP = RESTORE_SECONDS
 PROCESSING_ALLOWANCE = 180  # the article itself, on a busy 2-core machine
 BOUND = VISIBILITY_TIMEOUT + REDELIVERY_SWEEP + PROCESSING_ALLOWANCE
-HEARTBEAT_SECONDS = 2
 WAIT = 900.0  # safety net only
 
 
@@ -106,8 +107,7 @@ def _processing_on(stack, hostname: str) -> list[dict]:
 
 def test_second_host_killed_mid_article_its_work_ends_indexed_on_the_first(host, backing, make_stack):
     secured = {"DATELINE_ELASTICSEARCH_USERNAME": ES_USER, "DATELINE_ELASTICSEARCH_PASSWORD": backing["es_password"],
-               "DATELINE_TASK_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-               "DATELINE_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)}
+               **FAST_BOUNDS}
     stack = make_stack(redis_base_url=backing["redis_url"], es_url=backing["es_url"], extra_env=secured)
     remote = {"DATELINE_REDIS_URL": _on_second_host(stack.redis_url, host.host_address),
               "DATELINE_ELASTICSEARCH_URL": _on_second_host(stack.es_url, host.host_address)}
@@ -156,7 +156,7 @@ def test_second_host_killed_mid_article_its_work_ends_indexed_on_the_first(host,
 
     # Status: the dead host's worker leaves within its heartbeat's lifetime.
     wait_until(lambda: not [b for b in read_heartbeats(stack.redis, "worker") if b.host == HOSTNAME],
-               timeout=HEARTBEAT_SECONDS * HEARTBEAT_TTL_FACTOR + 30, what="the dead host's heartbeat expired")
+               timeout=float(FAST_BOUNDS["DATELINE_HEARTBEAT_SECONDS"]) * HEARTBEAT_TTL_FACTOR + 30, what="the dead host's heartbeat expired")
     assert [b for b in collect_status(stack.redis).workers if b.host != HOSTNAME]
 
     processes = [ner_h1, *first]
