@@ -199,7 +199,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=60)
     parser.add_argument("--index-docs", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per NER stand-in")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per NER stand-in")
     parser.add_argument("--rss-articles", type=int, default=1000)
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--search-docs", type=int, default=20000)
