@@ -103,9 +103,8 @@ class Registry:
 
         def update(pipe: redis.client.Pipeline) -> None:
             nonlocal indexed
-            raw = pipe.get(FILE_KEY + path)
-            record = FileRecord.model_validate_json(raw) if raw else None
-            if record is None or record.revision != revision or record.state == "deleted":
+            record = _record_at(pipe, path, revision)
+            if record is None:
                 indexed = False  # a stale document of an older revision, or of a deleted file
                 return
             done = {as_text(m) for m in pipe.smembers(docs_key)}
@@ -163,9 +162,8 @@ class Registry:
 
         def update(pipe: redis.client.Pipeline) -> None:
             nonlocal failed
-            raw = pipe.get(FILE_KEY + path)
-            record = FileRecord.model_validate_json(raw) if raw else None
-            if record is None or record.revision != revision or record.state == "deleted":
+            record = _record_at(pipe, path, revision)
+            if record is None:
                 return
             failed = True
             record.state = "failed"
@@ -201,3 +199,13 @@ class Registry:
 def format_failure(failure: Failure) -> str:
     where = failure.path if failure.line is None else f"{failure.path} line {failure.line}"
     return f"{where}: {failure.reason} [{failure.stage}, {failure.at:%Y-%m-%d %H:%M:%S}]"
+
+
+def _record_at(pipe: redis.client.Pipeline, path: str, revision: int) -> FileRecord | None:
+    """The file's record inside a watched transaction, if the file is still at ``revision``
+    and not deleted; None for a document of an older revision or of a deleted file."""
+    raw = pipe.get(FILE_KEY + path)
+    record = FileRecord.model_validate_json(raw) if raw else None
+    if record is None or record.revision != revision or record.state == "deleted":
+        return None
+    return record
