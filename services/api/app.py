@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import Annotated
 
 from services.api import web
-from services.api.deps import elasticsearch_for, redis_for
+from services.api.deps import elasticsearch_for, redis_for, status_for
 from shared.expected import Part as ExpectedPart
 from shared.heartbeat import Heartbeat, HeartbeatWriter
 from shared.redis_client import display_url
@@ -30,7 +30,7 @@ from shared.search.client import describe_failure, quick
 from shared.search.models import SearchInputError, SearchParams, SearchResult, describe_errors
 from shared.search.query import get_article, search
 from shared.settings import Settings, get_settings
-from shared.status import State, collect_status, unreachable
+from shared.status import State, unreachable
 
 DOC_ID_PATTERN = r"^[0-9a-f]{32}$"
 log = logging.getLogger(__name__)
@@ -147,8 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         processes, failures grouped by file, failed documents, rate and ETA."""
         cfg = current()
         try:
-            return collect_status(redis_for(cfg.redis_url), elasticsearch_for(cfg.elasticsearch_url, cfg),
-                                  es_url=cfg.elasticsearch_url, alias=cfg.index).model_dump(mode="json")
+            return status_for(cfg).model_dump(mode="json")
         except redis.RedisError as exc:
             raise _unavailable("Redis", exc) from None
 
@@ -158,10 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def check_health(cfg: Settings) -> Health:
     """The shared status's state and reasons, with each backing part spelled out."""
-    es = elasticsearch_for(cfg.elasticsearch_url, cfg)
     try:
-        status = collect_status(redis_for(cfg.redis_url), es, es_url=cfg.elasticsearch_url, alias=cfg.index,
-                                outcomes=False)
+        status = status_for(cfg, outcomes=False)
     except redis.RedisError as exc:
         down = unreachable(cfg.redis_url, exc)
         return Health(ok=False, state=down.state, reasons=down.reasons,

@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 from shared.redis_client import connect
 from shared.search.client import make_client
 from shared.settings import Settings, get_settings
+from shared.status import Status, collect_status
 
 _elasticsearch: dict[tuple[str, ...], Elasticsearch] = {}
 
@@ -33,3 +34,10 @@ def elasticsearch_for(url: str, settings: Settings | None = None) -> Elasticsear
 @lru_cache(maxsize=8)
 def redis_for(url: str) -> redis.Redis:
     return connect(url)
+
+
+def status_for(cfg: Settings, *, outcomes: bool = True) -> Status:
+    """What /status, /health and the pipeline page show, through this process's clients
+    (raises redis.RedisError when Redis does not answer)."""
+    return collect_status(redis_for(cfg.redis_url), elasticsearch_for(cfg.elasticsearch_url, cfg),
+                          es_url=cfg.elasticsearch_url, alias=cfg.index, outcomes=outcomes)

@@ -25,13 +25,13 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from services.api import views
-from services.api.deps import elasticsearch_for, redis_for
+from services.api.deps import elasticsearch_for, status_for
 from shared.search.client import describe_failure
 from shared.search.models import SearchInputError, input_errors
 from shared.search.query import PUBLISHED as PUBLISHED_FACET
 from shared.search.query import get_article, search
 from shared.settings import Settings
-from shared.status import Status, collect_status, unreachable
+from shared.status import Status, unreachable
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -139,8 +139,7 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
         status: Status | None = None
         down = None
         try:
-            status = collect_status(redis_for(cfg.redis_url), elasticsearch_for(cfg.elasticsearch_url, cfg),
-                                    es_url=cfg.elasticsearch_url, alias=cfg.index)
+            status = status_for(cfg)
         except redis.RedisError as exc:
             down = unreachable(cfg.redis_url, exc)
         name = "_pipeline_body.html" if part == "body" else "pipeline.html"
