@@ -50,9 +50,6 @@ HOW_TO_FIX = (
     "`dateline ner train tests/fixtures/ner --out models/ner` "
     "(then DATELINE_NER_MODEL=models/ner/final-model.pt)"
 )
-# Reasons that start so mean "this language is not covered": status counts them per language.
-UNCOVERED = NO_MODEL_FOR_LANGUAGE
-UNDETERMINED = UNDETERMINED_LANGUAGE
 
 
 class ModelUnavailable(RuntimeError):
@@ -175,19 +172,19 @@ class EntityStage(Stage):
             if mapped[language]:
                 return mapped[language], None
             return None, (
-                f"{UNCOVERED} {language!r}: DATELINE_NER_MODELS maps it to \"\"; "
+                f"{NO_MODEL_FOR_LANGUAGE} {language!r}: DATELINE_NER_MODELS maps it to \"\"; "
                 f"{how_to_tag(language)}"
             )
         default = self.settings.ner_model
         if not default:
-            return None, f"{UNCOVERED} {language!r} and no DATELINE_NER_MODEL; {how_to_tag(language)}"
-        if language == UNDETERMINED:
+            return None, f"{NO_MODEL_FOR_LANGUAGE} {language!r} and no DATELINE_NER_MODEL; {how_to_tag(language)}"
+        if language == UNDETERMINED_LANGUAGE:
             return default, None
         languages = self._default_languages()
         if language in languages:
             return default, None
         return None, (
-            f"{UNCOVERED} {language!r}: {default} is trained for {', '.join(languages)}, not "
+            f"{NO_MODEL_FOR_LANGUAGE} {language!r}: {default} is trained for {', '.join(languages)}, not "
             f"{language!r}, and DATELINE_NER_MODELS names none for it; {how_to_tag(language)}"
         )
 
@@ -218,7 +215,7 @@ class EntityStage(Stage):
 
     # --- tagging ------------------------------------------------------------------------
     def process(self, document: ArticleDocument) -> StageResult:
-        name, reason = self.choose(document.language or UNDETERMINED)
+        name, reason = self.choose(document.language or UNDETERMINED_LANGUAGE)
         if name is None:
             return StageResult(status="skipped", reason=reason)
         model = self._model(name)  # raises ModelUnavailable with the fix in its message
