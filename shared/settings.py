@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     index: str = Field("articles", description="Alias that searches and writes go through.")
     api_host: str = Field("127.0.0.1", json_schema_extra=used_by("api"))
     api_port: int = Field(8000, json_schema_extra=used_by("api"))
+    api_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
+        description="Host names the API answers to (comma-separated; '*' for any). Requests naming "
+        "another host get 400: a web page cannot reach the API through DNS rebinding.",
+        json_schema_extra=used_by("api"),
+    )
 
     # --- ingest -----------------------------------------------------------------------
     stable_seconds: float = Field(
@@ -131,11 +137,72 @@ class Settings(BaseSettings):
         json_schema_extra=used_by("ingest"),
     )
 
+    # --- limits: what one file, article or message may hold (README: "Bad input") ------
+    # Each bounds the work one file can cause; past it the file (or the part) fails with a
+    # reason naming the setting, and nothing else is affected.
+    max_article_chars: int = Field(
+        2_000_000, gt=0,
+        description="Characters of one article's cleaned text; a longer article fails with the "
+        "count (split it, or raise this).",
+        json_schema_extra=used_by("ingest"),
+    )
+    max_articles_per_file: int = Field(
+        10_000, gt=0,
+        description="Articles one file (JSON list, JSON Lines) may hold; a larger file fails "
+        "as a whole (split it into several files).",
+        json_schema_extra=used_by("ingest"),
+    )
+    max_nesting: int = Field(
+        32, gt=0,
+        description="Depth of nested lists/objects in JSON and YAML front matter; deeper "
+        "structures are refused before they are built.",
+        json_schema_extra=used_by("ingest"),
+    )
+    max_yaml_aliases: int = Field(
+        0, ge=0,
+        description="YAML aliases (*name) allowed in Markdown front matter. 0 refuses them: article "
+        "metadata never needs them, and alias expansion ('billion laughs') turns a few bytes "
+        "into gigabytes.",
+        json_schema_extra=used_by("ingest"),
+    )
+    max_failure_lines: int = Field(
+        5, gt=0,
+        description="Bad parts of one file (JSON Lines lines, list items) quoted in its one failure "
+        "record; the rest are counted.",
+        json_schema_extra=used_by("ingest"),
+    )
+    max_date_chars: int = Field(
+        64, gt=0,
+        description="Longest date string handed to date parsing; a longer value is not a date "
+        "and is ignored (noted in provenance).",
+        json_schema_extra=used_by("ingest"),
+    )
+    max_message_mb: float = Field(
+        16.0, gt=0,
+        description="Size of one queue message (an article and its enrichment); a larger one fails "
+        "its file at once instead of straining Redis and the workers.",
+        json_schema_extra=used_by("ingest", "worker", "indexer"),
+    )
+    highlight_max_chars: int = Field(
+        500_000, gt=0, le=1_000_000,
+        description="Characters of a document's body that search highlights are looked for in. "
+        "Elasticsearch refuses to highlight past its index limit (1,000,000), so one huge "
+        "article would otherwise break every search it matches.",
+        json_schema_extra=used_by("api"),
+    )
+
     # --- workers ----------------------------------------------------------------------
     ner_model: str = Field(
         "flair/ner-english-fast",
         description="Default NER model: a flair hub name (fetched from the model hub) or a local "
         ".pt path. It tags the languages it was trained for (and undetermined ones).",
+        json_schema_extra=used_by("worker"),
+    )
+    model_dir: Path | None = Field(
+        None,
+        description="Folder that local NER model files (.pt) must be in; default <data_dir>/models. "
+        "flair models are pickles, and unpickling runs code, so a model path outside this folder "
+        "and the model hub's cache is refused.",
         json_schema_extra=used_by("worker"),
     )
     ner_models: Annotated[dict[str, str], NoDecode] = Field(
@@ -296,6 +363,19 @@ class Settings(BaseSettings):
                 ) from exc
         return value
 
+    @field_validator("api_allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        """Comma-separated from the environment; names are compared without case."""
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("DATELINE_API_ALLOWED_HOSTS is empty; list the host names the API is "
+                                 "reached by (e.g. 127.0.0.1,localhost), or '*' for any")
+            return [str(v).lower() for v in value]
+        return value
+
     @field_validator("entity_aliases", mode="before")
     @classmethod
     def _alias_file(cls, value: object) -> object:
@@ -388,6 +468,15 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def max_message_bytes(self) -> int:
+        return int(self.max_message_mb * 1024 * 1024)
+
+    @property
+    def model_path(self) -> Path:
+        """The folder local model files must be in."""
+        return (self.model_dir or self.data_dir / "models").expanduser().resolve()
 
     @property
     def inbox_path(self) -> Path:
