@@ -31,6 +31,15 @@ HEARTBEAT_TTL_FACTOR = 3
 HeartbeatState = Literal["starting", "running"]
 
 
+class StepsFailing(BaseModel):
+    """A service whose steps keep failing for a reason that is not an unreachable Redis or
+    Elasticsearch (those are ``unreachable``): it lives, but does not do its work."""
+
+    since: datetime = Field(description="When the first of the failed steps in a row failed.")
+    steps: int = Field(description="Steps failed in a row.")
+    error: str = Field(description="The last step's exception: type and message.")
+
+
 class Heartbeat(BaseModel):
     """What a process says about itself; ``details`` differ per service."""
 
@@ -42,6 +51,7 @@ class Heartbeat(BaseModel):
     state: HeartbeatState = "running"
     interval: float = Field(description="Seconds between beats; the key lives 3 of them.")
     details: dict[str, Any] = Field(default_factory=dict)
+    failing: StepsFailing | None = None
 
     @property
     def key(self) -> str:
@@ -121,6 +131,12 @@ class HeartbeatWriter:
         """Change the state and say so at once (``starting`` -> ``running``)."""
         self.beat_model.state = state
         self.beat()
+
+    def set_failing(self, failing: StepsFailing | None) -> None:
+        """Say at once that steps keep failing (or no longer do)."""
+        if failing != self.beat_model.failing:
+            self.beat_model.failing = failing
+            self.beat()
 
     def beat(self) -> bool:
         """Write the heartbeat now; False (logged once per outage) when Redis is away."""

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import redis
 
-from shared.heartbeat import HeartbeatWriter
+from shared.heartbeat import HeartbeatWriter, StepsFailing
 from shared.redis_client import connect, display_url
 from shared.schemas import utcnow
 from shared.settings import Settings
@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
+# Steps that fail in a row (for a reason other than an unreachable dependency) before the
+# heartbeat says so and status turns degraded: one odd failure is logged, a stuck loop is shown.
+FAILING_AFTER_STEPS = 3
 
 
 class Backoff:
@@ -120,6 +123,7 @@ class ServiceLoop(ABC):
             lambda: self.redis, self.service, settings.heartbeat_seconds, self._details, state="starting"
         )
         self.steps_failed = 0
+        self._failing: StepsFailing | None = None  # the current run of failed steps
 
     # --- what a service provides ---------------------------------------------------------
     def setup(self) -> None:
@@ -186,9 +190,23 @@ class ServiceLoop(ABC):
                 self.outages.down(dependency, exc)
             else:
                 self.log.exception("%s step failed; continuing", self.service)
+                self._step_failed(exc)
             return False
         self.outages.up()
+        if self._failing is not None:
+            self.log.warning("%s steps work again after %d failed in a row", self.service, self._failing.steps)
+            self._failing = None
+            self.heartbeat.set_failing(None)
         return True
+
+    def _step_failed(self, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        if self._failing is None:
+            self._failing = StepsFailing(since=utcnow(), steps=1, error=error)
+        else:
+            self._failing = self._failing.model_copy(update={"steps": self._failing.steps + 1, "error": error})
+        if self._failing.steps >= FAILING_AFTER_STEPS:
+            self.heartbeat.set_failing(self._failing)
 
     def _until_done(self, step: Callable[[], object]) -> None:
         backoff = Backoff()

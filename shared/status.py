@@ -214,6 +214,14 @@ def assess(status: Status) -> Assessment:
         elif part.presence == "starting":
             what = "stage's workers are" if part.kind == "stage" else "process is"
             reasons.append(f"The {part.name} {what} still starting (loading models); work waits until it is ready.")
+    for beat in (*status.services, *status.workers):
+        if beat.failing is not None:
+            reasons.append(
+                f"The {beat.service} process on {beat.host}:{beat.pid} is running but failing: "
+                f"{beat.failing.steps} steps in a row since {beat.failing.since:%Y-%m-%d %H:%M:%S} UTC, the last "
+                f"with {beat.failing.error}. Its log has the tracebacks (with `make up`: .dateline/logs/); "
+                "it keeps retrying with back-off."
+            )
     for worker in status.workers:
         for stage, info in (worker.details.get("stages") or {}).items():
             if info.get("error"):

@@ -6,7 +6,8 @@ The answer is one of:
   reader to use;
 - :class:`Refused`: a problem a person must fix (too large, unsupported type, a symlink
   leading out of the inbox, a broken link, no permission), with the reason;
-- :class:`NotRegular`: a folder, socket or device - nothing to report;
+- :class:`NotRegular`: a folder - nothing to report (pipes, sockets and devices are
+  refused: never opened, since reading them could block intake or never end);
 - :class:`Gone`: the path does not exist (any more).
 """
 
@@ -82,20 +83,77 @@ def admit(path: Path, inbox: Path, settings: Settings) -> Admission:
         st = os.stat(path)
     except PermissionError:
         return Refused(permission_reason(path), remembered=False)
-    if not stat.S_ISREG(st.st_mode):
+    if stat.S_ISDIR(st.st_mode):
         return NotRegular()
+    if not stat.S_ISREG(st.st_mode):
+        return Refused(special_reason(st.st_mode), remembered=True, size=st.st_size, mtime=st.st_mtime)
 
     if st.st_size > settings.max_file_bytes:
-        return Refused(
-            f"The file is too large ({st.st_size / 1048576:.1f} MB, the limit is "
-            f"{settings.max_file_mb:g} MB). Split it into smaller files or raise DATELINE_MAX_FILE_MB.",
-            remembered=True, size=st.st_size, mtime=st.st_mtime,
-        )
+        return too_large(st.st_size, st.st_mtime, settings)
     try:
         reader = reader_for(path)
     except ReadError as exc:
         return Refused(exc.reason, remembered=True, size=st.st_size, mtime=st.st_mtime)
     return Admitted(reader, st.st_size, st.st_mtime)
+
+
+def read_admitted(path: Path, settings: Settings) -> bytes | Refused | Gone:
+    """The bytes of an admitted file, read through one descriptor that is checked again.
+
+    Between ``admit`` and the read the path may have been replaced (by a named pipe, whose
+    open would block the whole intake, or by a larger file): the descriptor is opened without
+    blocking, must be a regular file, and at most one byte past the limit is read.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return Gone()
+    except PermissionError:
+        return Refused(permission_reason(path), remembered=False)
+    except OSError as exc:
+        return Refused(f"Opening the file failed ({exc.strerror or exc}). Check the disk or share it is on; "
+                       "it is tried again on the next scan.", remembered=False)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return Refused(special_reason(st.st_mode), remembered=True, size=st.st_size, mtime=st.st_mtime)
+        limit = settings.max_file_bytes
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        return Refused(f"Reading the file failed ({exc.strerror or exc}). Check the disk or share it is on; "
+                       "it is tried again on the next scan.", remembered=False)
+    finally:
+        os.close(fd)
+    if total > limit:
+        return too_large(max(total, st.st_size), st.st_mtime, settings)
+    return b"".join(chunks)
+
+
+def too_large(size: int, mtime: float, settings: Settings) -> Refused:
+    return Refused(
+        f"The file is too large ({size / 1048576:.1f} MB, the limit is {settings.max_file_mb:g} MB). "
+        "Split it into smaller files or raise DATELINE_MAX_FILE_MB.",
+        remembered=True, size=size, mtime=mtime,
+    )
+
+
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+            (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def special_reason(mode: int) -> str:
+    kind = next((name for test, name in _SPECIAL if test(mode)), "not a regular file")
+    return (
+        f"This is {kind}, not a regular file: Dateline reads only regular files (it never opens pipes, "
+        "sockets or devices, which could block it or never end). Save the article as an ordinary file."
+    )
 
 
 def permission_reason(path: Path) -> str:

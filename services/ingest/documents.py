@@ -5,21 +5,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from services.ingest.paths import escape_name
 from services.ingest.readers.base import ParsedArticle
 from shared.schemas import ArticleDocument, document_id
 from shared.text.whitespace import content_sha256
 
 
 def source_path_for(path: Path, inbox: Path) -> str:
-    """Inbox-relative posix path, or the absolute path for a file outside the inbox.
+    """Inbox-relative posix path, or the absolute path for a file outside the inbox, with
+    bytes that are not UTF-8 escaped (``paths.escape_name``).
 
     ``path`` must be absolute and not resolved through symlinks: a link inside the inbox
     is known by its own name.
     """
     try:
-        return path.relative_to(inbox).as_posix()
+        posix = path.relative_to(inbox).as_posix()
     except ValueError:
-        return Path(os.path.abspath(path)).as_posix()
+        posix = Path(os.path.abspath(path)).as_posix()
+    return escape_name(posix)
 
 
 def folder_source(path: Path, root: Path | None, *, enabled: bool = True) -> str | None:

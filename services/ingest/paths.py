@@ -3,9 +3,71 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
+
+# File names are bytes on Linux; Python hands the bytes that are not UTF-8 (a Latin-1 name
+# from a Windows archive) over as lone surrogates U+DC80..U+DCFF ("surrogateescape"), which
+# Redis, JSON, Celery and Elasticsearch cannot encode. Source paths escape them reversibly.
+_ESCAPED = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+
+def escape_name(name: str) -> str:
+    r"""A file name as Dateline stores and shows it: always encodable, and reversible.
+
+    A byte that is not UTF-8 becomes ``\xNN``, and so does a control character (a newline in
+    a name would split log lines); a backslash is doubled so that the escape is unambiguous.
+    Ordinary names (no backslash, no control character, valid UTF-8) are unchanged.
+    """
+    if name.isprintable() and "\\" not in name:
+        return name  # the common case, in one C-level check
+    out = []
+    for char in name:
+        code = ord(char)
+        if char == "\\":
+            out.append("\\\\")
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif 0x80 <= code <= 0x9F or code in (0x2028, 0x2029) or 0xD800 <= code <= 0xDFFF:
+            # C1 controls and line separators (they split lines too) and lone surrogates that
+            # cannot come from the file system (os.fsdecode gives only U+DC80..U+DCFF).
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def unescape_name(escaped: str) -> str:
+    """The file-system name (``os.fsdecode`` form) of a name ``escape_name`` made."""
+
+    def one(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token == "\\":
+            return "\\"
+        code = int(token[1:], 16)
+        if token[0] == "u":
+            return chr(code)
+        return chr(code) if code < 0x80 else chr(0xDC00 + code)
+
+    return _ESCAPED.sub(one, escaped) if "\\" in escaped else escaped
+
+
+def file_of(source_path: str, inbox: Path) -> Path | None:
+    """The file a registry source path names, if it lies inside the inbox.
+
+    Absolute source paths (files backfilled from other folders) and paths climbing out of
+    the inbox (``..``) give None: a registry record is never a way to make Dateline read
+    an arbitrary file.
+    """
+    name = unescape_name(source_path)
+    if name.startswith("/") or ".." in Path(name).parts:
+        return None
+    path = inbox / name
+    return path if is_within(absolute(path), inbox) else None
 
 
 def absolute(path: Path | str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +19,10 @@ from typing import Literal
 import redis
 from celery import Celery
 
-from services.ingest.admission import Gone, NotRegular, Refused, admit, permission_reason
+from services.ingest.admission import Gone, NotRegular, Refused, admit, read_admitted
 from services.ingest.documents import build_document, folder_source, source_path_for
 from services.ingest.ledger import Ledger
-from services.ingest.paths import absolute, ignored_by, is_within, relative_parts
+from services.ingest.paths import absolute, file_of, ignored_by, is_within, relative_parts
 from services.ingest.readers import EMPTY_FILE, Reader, ReadError, ReadIssue, ReadResult
 from shared.celery_app import make_app
 from shared.pipeline import request_delete, submit_document
@@ -99,10 +100,36 @@ class Ingestor:
             return FileOutcome(sp, "ignored", detail=f"matches ignore pattern {pattern!r}")
         try:
             return self._process(path, sp, root, force)
-        except (redis.RedisError, OSError, QueueingFailed) as exc:
+        except (redis.RedisError, QueueingFailed) as exc:
             # The queue or registry is unreachable: nothing was lost, the next scan retries.
             log.error("ingest of %s interrupted: %s", sp, exc)
             return FileOutcome(sp, "failed", detail=str(exc))
+        except Exception as exc:  # noqa: BLE001 - per-file isolation: one file never stops the others
+            return self._crashed(path, sp, exc)
+
+    def _crashed(self, path: Path, sp: str, exc: Exception) -> FileOutcome:
+        """Anything else that went wrong with this file fails this file alone, with the cause.
+
+        It is remembered by size and mtime (as a refusal is), so the file is not retried, and
+        its traceback not logged, on every rescan; changing or touching the file retries it.
+        """
+        log.exception("ingest of %s failed", sp)
+        reason = (
+            f"Dateline could not ingest this file ({type(exc).__name__}: {str(exc)[:300]}). The other files "
+            "are not affected. Touch or replace the file to try again; if it fails again, please report "
+            "it as a bug with the file attached."
+        )
+        try:
+            st = os.lstat(path)
+            size, mtime = st.st_size, st.st_mtime
+        except OSError:
+            size, mtime = 0, 0.0
+        try:
+            failure = self.ledger.refused(sp, reason, size=size, mtime=mtime)
+        except Exception:  # noqa: BLE001 - recording failed too (Redis away): the next scan retries
+            log.exception("could not record the failure of %s", sp)
+            return FileOutcome(sp, "failed", detail=reason)
+        return FileOutcome(sp, "failed", failures=[failure], detail=reason)
 
     def _process(self, path: Path, sp: str, root: Path | None, force: bool) -> FileOutcome:
         admission = admit(path, self.inbox, self.settings)
@@ -113,10 +140,11 @@ class Ingestor:
         if isinstance(admission, Refused):
             return self._refused(sp, admission, force)
 
-        try:
-            data = path.read_bytes()
-        except PermissionError:
-            return self._refused(sp, Refused(permission_reason(path), remembered=False), force)
+        data = read_admitted(path, self.settings)
+        if isinstance(data, Gone):
+            return self.handle_deleted(sp) if self.registry.get(sp) is not None else FileOutcome(sp, "missing")
+        if isinstance(data, Refused):
+            return self._refused(sp, data, force)
         sha = hashlib.sha256(data).hexdigest()
         old = self.registry.get(sp)
         if not force and old is not None and old.sha256 == sha and old.state != "deleted":
@@ -224,5 +252,11 @@ class Ingestor:
         return sorted(
             p
             for p in self.registry.paths()
-            if not p.startswith("/") and p not in present and not (self.inbox / p).exists()
+            if p not in present and not self.still_there(p)
         )
+
+    def still_there(self, sp: str) -> bool:
+        """Whether the inbox file a source path names exists (absolute paths - backfills of
+        other folders - are not the inbox's to judge: they count as there)."""
+        path = file_of(sp, self.inbox)
+        return sp.startswith("/") or (path is not None and path.exists())

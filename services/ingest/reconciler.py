@@ -34,7 +34,6 @@ import os
 import socket
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
@@ -42,6 +41,7 @@ from redis.exceptions import LockError
 
 from services.ingest.audit import Audit, audit_index
 from services.ingest.inflight import Snapshot, Verdict, back_in_a_queue, judge, stream_state, take_snapshot
+from services.ingest.paths import file_of
 from services.ingest.processor import Ingestor
 from shared.heartbeat import HEARTBEAT_TTL_FACTOR
 from shared.progress import Progress, ProgressLog
@@ -240,7 +240,10 @@ class Reconciler(ServiceLoop):
         times = self._count_requeue(record)
         if times > self.settings.reconcile_max_requeues:
             return self._give_up(record, reason, why, times - 1)
-        outcome = self.ingestor.process(self._file_of(record.path), force=True)
+        path = file_of(record.path, self.ingestor.inbox)
+        if path is None:
+            return self._outside_inbox(record, reason, why)
+        outcome = self.ingestor.process(path, force=True)
         if outcome.status == "queued":
             done = f"queued again ({outcome.articles} article(s), {times}. time)"
         elif outcome.status in ("deleted", "missing"):
@@ -250,6 +253,21 @@ class Reconciler(ServiceLoop):
         action = Action(path=record.path, reason=reason, detail=why, outcome=done)
         record_action(self.redis, action)
         log.warning("%s: %s (%s); %s", record.path, reason, why, done)
+        return action
+
+    def _outside_inbox(self, record: FileRecord, reason: Reason, why: str) -> Action:
+        """A record naming a file outside the inbox (a backfill of another folder, or a path
+        written into Redis by someone else) is never read by the reconciler: the registry must
+        not be a way to make Dateline read arbitrary files. The person who backfilled it can."""
+        failure = Failure(
+            path=record.path, stage="pipeline",
+            reason=(f"Stuck ({reason}: {why}), and the file is outside the inbox, which the reconciler never "
+                    f"reads on its own. If you backfilled it, run `dateline ingest --force {record.path}` again."),
+        )
+        self.registry.mark_failed(record.path, record.revision, failure)
+        action = Action(path=record.path, reason=reason, detail=why, outcome="marked failed: outside the inbox")
+        record_action(self.redis, action)
+        log.error("%s: %s", record.path, failure.reason)
         return action
 
     def _give_up(self, record: FileRecord, reason: Reason, why: str, times: int) -> Action:
@@ -295,9 +313,6 @@ class Reconciler(ServiceLoop):
                 age = grace  # unreadable: not worth keeping
             if age >= grace:
                 self.progress.drop_marker(field)
-
-    def _file_of(self, path: str) -> Path:
-        return Path(path) if path.startswith("/") else self.ingestor.inbox / path
 
     # --- the index audit ------------------------------------------------------------------
     def _maybe_audit(self, lock: Any = None) -> AuditReport | None:

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import redis
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
@@ -149,12 +150,23 @@ class Watcher(ServiceLoop):
         present: set[str] = set()
         for path in walk_files(self.inbox, self.settings.ignore_patterns):
             present.add(self.ingestor.source_path(path))
-            if not self.ingestor.looks_unchanged(path):
+            if not self._looks_unchanged(path):
                 self.watch(path)
         now = time.monotonic()
         for sp in self.ingestor.vanished(present):
             self.deletions.missing(sp, now)
         self._last_rescan = utcnow()
+
+    def _looks_unchanged(self, path: Path) -> bool:
+        """Per-file isolation in the rescan: a file whose check fails for a reason of its own is
+        handed to ``process``, which fails it with the cause; the scan goes on with the others."""
+        try:
+            return self.ingestor.looks_unchanged(path)
+        except (redis.ConnectionError, redis.TimeoutError):
+            raise  # Redis is away: the whole step waits (the loop's back-off), nothing is lost
+        except Exception:  # noqa: BLE001 - one file must not stop the scan of the others
+            log.exception("checking %s failed; it is processed (and failed with the cause) on its own", path)
+            return False
 
     def process_stable(self) -> None:
         """Process the pending files that are stable now, then due deletions."""
@@ -165,7 +177,7 @@ class Watcher(ServiceLoop):
                 self._counts[outcome.status] += 1
         for deletion in self.deletions.due(now, files_settling=bool(self.pending)):
             sp = deletion.source_path
-            if not sp.startswith("/") and (self.inbox / sp).exists():
+            if not sp.startswith("/") and self.ingestor.still_there(sp):
                 continue  # it came back (an editor's save-by-rename)
             self.ingestor.handle_deleted(sp, renamed_to=deletion.renamed_to)
 
