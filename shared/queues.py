@@ -26,6 +26,9 @@ FILE_KEY = PREFIX + ":file:"  # hash per registered file
 FILES_KEY = PREFIX + ":files"  # set of all registered files
 STATE_KEY = PREFIX + ":files:state:"  # set of files per state
 INDEXED_DOCS_KEY = PREFIX + ":indexed:"  # set of doc ids indexed for a file's revision
+# string per file: "revision articles state", what marking one document indexed needs to know
+# without reading the whole record (whose id list grows with the file's articles)
+FILE_EXPECT_KEY = PREFIX + ":expect:"
 FAILURES_KEY = PREFIX + ":failures"  # hash: failure key -> Failure JSON
 PROCESSING_KEY = PREFIX + ":processing"  # hash: doc id + stage -> who and since when
 # hash: doc id -> language, for documents whose language no configured NER model covers

@@ -65,3 +65,38 @@ def test_status_reads_back_files_queues_and_failures(registry):
     assert status.queued == 2
     assert [f.path for f in status.failures] == ["b.bin"]
     assert status.workers == [] and status.model_problems == []
+
+
+def _calls(client: redis.Redis, command: str) -> int:
+    return int(client.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+def test_marking_the_documents_of_a_large_file_reads_its_record_once(registry):
+    # A file's record lists all its document ids; reading it for each document made a file
+    # of n articles cost n^2 (issue 15). Counted in Redis commands, not seconds.
+    n = 3000
+    ids = [f"d{i}" for i in range(n)]
+    registry.put(FileRecord(path="big.jsonl", state="queued", revision=4, articles=n, doc_ids=ids))
+    registry.mark_indexed("big.jsonl", 3, "stale")  # an older revision's document counts for nothing
+    before = {c: _calls(registry.redis, c) for c in ("watch", "smembers")}
+    done = [registry.mark_indexed("big.jsonl", 4, doc_id) for doc_id in ids]
+    assert done == [False] * (n - 1) + [True]
+    # One transaction on the record (WATCH) and one look at the whole set, for the completing
+    # document only: the n-1 others cost a small script each.
+    assert _calls(registry.redis, "watch") - before["watch"] == 1
+    assert _calls(registry.redis, "smembers") - before["smembers"] <= 2
+    assert registry.get("big.jsonl").state == "indexed"
+    assert registry.indexed_doc_ids("big.jsonl", 4) == set(ids)
+
+
+def test_a_record_written_before_the_expect_key_is_still_marked(registry):
+    registry.put(FileRecord(path="old.txt", state="queued", revision=1, articles=1, doc_ids=["a"]))
+    registry.redis.delete("dateline:expect:old.txt")  # as an older version left it
+    assert registry.mark_indexed("old.txt", 1, "a") is True
+    assert registry.get("old.txt").state == "indexed"
+
+
+def test_documents_of_a_deleted_file_are_not_marked(registry):
+    registry.put(FileRecord(path="gone.txt", state="deleted", revision=2, articles=1, doc_ids=["a"]))
+    assert registry.mark_indexed("gone.txt", 2, "a") is False
+    assert registry.get("gone.txt").state == "deleted"
