@@ -28,15 +28,15 @@ def nesting_depth_exceeds(text: str, limit: int) -> bool:
     deeper structure, or unbalanced brackets, is left. Only then are the brackets walked one
     by one (stopping as soon as the depth is past the limit).
     """
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    brackets = left = _NOT_BRACKET.sub("", _STRING.sub("", text))
     for _ in range(limit):
-        if not brackets:
+        if not left:
             return False
-        shorter = _INNERMOST.sub("", brackets)
-        if len(shorter) == len(brackets):
+        shorter = _INNERMOST.sub("", left)
+        if len(shorter) == len(left):
             break  # unbalanced or mismatched: the walk below decides
-        brackets = shorter
-    if not brackets:
+        left = shorter
+    if not left:
         return False
     depth = 0
     for char in brackets:

@@ -70,18 +70,18 @@ class ParsedArticle(CleanedText):
             return data
         data = dict(data)
         repairs = [TextRepair.model_validate(r) for r in data.get("repairs") or []]
+        # A link with control characters or broken text is not repaired into one: dropped.
+        url = data.get("url")
+        if isinstance(url, str) and web_url(url) is None:
+            if url:
+                repairs.append(TextRepair(field="url", kind="unsafe_url"))
+            data["url"] = None
         for name in TEXT_FIELDS:
             value = data.get(name)
             if isinstance(value, str):
                 fixed = repair(value)
                 data[name] = fixed.text
                 repairs += fixed.notes(name)
-        url = data.get("url")
-        if isinstance(url, str):
-            safe = web_url(url) if url else None
-            if safe is None and url:
-                repairs.append(TextRepair(field="url", kind="unsafe_url"))
-            data["url"] = safe
         data["repairs"] = repairs
         return data
 
