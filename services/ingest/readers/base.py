@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from shared.settings import Settings, get_settings
 from shared.text.article import CleanedText
@@ -118,11 +118,22 @@ class ParsedArticle(CleanedText):
         return article
 
 
+def _safe_reason(reason: str) -> str:
+    # Reasons quote the file (a field name, a title): quoted text must be encodable too,
+    # since the reason is stored in Redis and shown on pages.
+    return repair(reason).text
+
+
 class ReadIssue(BaseModel):
     """A part of a file that could not be read (a JSON Lines line, a list item)."""
 
     reason: str
     line: int | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _encodable(cls, reason: str) -> str:
+        return _safe_reason(reason)
 
 
 class ReadResult(BaseModel):
@@ -154,6 +165,7 @@ class ReadError(Exception):
     """The whole file cannot be read. ``reason`` says what is wrong and how to fix it."""
 
     def __init__(self, reason: str, line: int | None = None):
+        reason = _safe_reason(reason)
         super().__init__(reason)
         self.reason = reason
         self.line = line
