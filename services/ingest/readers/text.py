@@ -22,6 +22,7 @@ from shared.text.article import CleanedText, clean_text
 from shared.text.whitespace import normalize_whitespace
 
 MARKDOWN_EXTENSIONS = (".md", ".markdown")
+_MARKDOWN_FACTOR = 2
 
 
 class TextReader(Reader):
@@ -33,6 +34,15 @@ class TextReader(Reader):
         if path.suffix.lower() not in MARKDOWN_EXTENSIONS:
             return _result(text, clean_text(text), limits=limits, format="text")
 
+        # Markdown conversion is slow (about a minute for 4 MB) and markup is a small part
+        # of a Markdown file: a text this far past the limit cannot hold an article within it.
+        if len(text) > _MARKDOWN_FACTOR * limits.max_article_chars:
+            raise ReadError(
+                f"the Markdown file holds {len(text):,} characters, more than "
+                f"{_MARKDOWN_FACTOR} times the limit for one article ({limits.max_article_chars:,}, "
+                "DATELINE_MAX_ARTICLE_CHARS): split it into several articles, or raise "
+                "DATELINE_MAX_ARTICLE_CHARS"
+            )
         meta, markdown = split_front_matter(text, limits)
         if not markdown.strip():
             raise ReadError(

@@ -149,6 +149,14 @@ def test_a_single_article_over_the_limit_fails_the_file(name: str, data: str) ->
     assert "DATELINE_MAX_ARTICLE_CHARS" in reason
 
 
+def test_a_markdown_file_far_past_the_limit_is_refused_before_conversion() -> None:
+    reason = refused("x.md", "x\n" * 150, SMALL)
+    assert "300 characters" in reason and "DATELINE_MAX_ARTICLE_CHARS" in reason
+    # Markup around a body within the limit is fine.
+    (article,) = read("x.md", "# T\n\n**The** council *met* on [Monday](https://x.org).", SMALL).articles
+    assert article.body == "The council met on Monday."
+
+
 def test_a_long_line_or_item_fails_alone() -> None:
     long, short = {"title": "L", "body": f"{BODY} {BODY}"}, {"title": "S", "body": BODY}
     result = read("x.jsonl", "\n".join(json.dumps(o) for o in (short, long, short)), SMALL)
