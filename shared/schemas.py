@@ -13,6 +13,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.text.repair import TextRepair
+
 SCHEMA_VERSION = 1
 
 ENTITY_TYPES = ("person", "organization", "location", "misc")
@@ -97,6 +99,12 @@ class Provenance(BaseModel):
     language: StageRecord | None = None
     summary: StageRecord | None = None
     entities: StageRecord | None = None
+    repairs: list[TextRepair] = Field(
+        default_factory=list,
+        description="What ingest changed in the file's text to make it safe to carry and show: "
+        "lone surrogates replaced, control characters removed, a non-web link dropped, an "
+        "over-long date ignored (shared/text/repair.py).",
+    )
 
 
 class ArticleDocument(BaseModel):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.ingest.paths import escape_name
 from services.ingest.readers.base import ParsedArticle
-from shared.schemas import ArticleDocument, document_id
+from shared.schemas import ArticleDocument, Provenance, document_id
 from shared.text.whitespace import content_sha256
 
 
@@ -59,4 +59,5 @@ def build_document(
         url=article.url,
         dateline=article.dateline,
         language_hint=article.language_hint,
+        provenance=Provenance(repairs=article.repairs),
     )

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from shared.schemas import ENTITY_TYPES, STAGES, ArticleDocument, Entity, StageRecord
 from shared.settings import Settings
+from shared.text.repair import TextRepair
 
 # Bump when the mapping or analysis changes; then run ``dateline index migrate``.
 TEMPLATE_VERSION = 1
@@ -176,7 +177,13 @@ def build_mappings(languages: bool) -> dict[str, Any]:
         "summary": _text(subfields),
         "summary_sentences": {"type": "integer", "index": False},
         # One record per stage, from the schema's own list of stages.
-        "provenance": {"properties": {stage: _stage_record() for stage in STAGES}},
+        # ... and what ingest repaired in the file's text ("which documents had NULs?").
+        "provenance": {"properties": {
+            **{stage: _stage_record() for stage in STAGES},
+            "repairs": {"properties": _complete(TextRepair, {
+                "field": _keyword(), "kind": _keyword(), "count": {"type": "integer"},
+            })},
+        }},
         "enriched_at": {"type": "date"},
         # Set by the indexer on every write: lets a migration catch up with late writes.
         "indexed_at": {"type": "date"},

@@ -54,14 +54,19 @@ _SETTINGS = {
 }
 # JavaScript writes epochs in milliseconds; seconds this large would be after the year 5000.
 _MILLISECONDS_FROM = 1e11
+# No date form needs more characters (settings: DATELINE_MAX_DATE_CHARS); dateparser is slow
+# on long text, so longer strings never reach it.
+DATE_MAX_CHARS = 64
 
 
-def parse_date(value: object, languages: list[str] | None = None) -> datetime | None:
+def parse_date(
+    value: object, languages: list[str] | None = None, max_chars: int = DATE_MAX_CHARS
+) -> datetime | None:
     """A timezone-aware UTC datetime from the date forms articles use, else None.
 
     ``value`` may be text, a ``datetime`` or ``date`` (YAML front matter gives those), or
     an epoch in seconds or milliseconds. ``languages`` narrows the languages dateparser
-    tries (all of them by default).
+    tries (all of them by default). Text longer than ``max_chars`` is not a date: None.
     """
     if value is None or isinstance(value, bool):
         return None
@@ -70,13 +75,16 @@ def parse_date(value: object, languages: list[str] | None = None) -> datetime | 
     elif isinstance(value, date):
         parsed = datetime(value.year, value.month, value.day)
     elif isinstance(value, (int, float)):
-        seconds = value / 1000 if value > _MILLISECONDS_FROM else value
         try:
+            seconds = value / 1000 if value > _MILLISECONDS_FROM else value
             return datetime.fromtimestamp(seconds, tz=timezone.utc)
         except (OverflowError, OSError, ValueError):
             return None
     elif isinstance(value, str):
-        found = _parse_text(value.strip(), languages)
+        text = value.strip()
+        if len(text) > max_chars:
+            return None
+        found = _parse_text(text, languages)
         if found is None:
             return None
         parsed = found

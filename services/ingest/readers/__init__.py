@@ -12,6 +12,7 @@ from services.ingest.readers.base import (
     Reader,
     ReadError,
     ReadIssue,
+    ReadLimits,
     ReadResult,
 )
 from services.ingest.readers.html import HtmlReader
@@ -40,8 +41,9 @@ def reader_for(path: Path | str) -> Reader:
     return reader
 
 
-def read_file(path: Path, data: bytes) -> ReadResult:
-    return reader_for(path).read(path, data)
+def read_file(path: Path, data: bytes, limits: ReadLimits | None = None) -> ReadResult:
+    """The articles of ``data`` (the bytes of ``path``) within ``limits`` (None: the settings')."""
+    return reader_for(path).read(path, data, limits)
 
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "ParsedArticle",
     "ReadError",
     "ReadIssue",
+    "ReadLimits",
     "ReadResult",
     "Reader",
     "read_file",

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.ingest.readers.base import Format, ParsedArticle, ReadError
-from services.ingest.readers.metadata import kind_of, language_of, name_of, text_of
+from services.ingest.readers.base import Format, ParsedArticle, ReadError, ReadLimits
+from services.ingest.readers.metadata import kind_of, language_of, name_of, stated_date, text_of
 from shared.text.article import clean_story
-from shared.text.dates import parse_date
 
 TITLE_FIELDS = ("title", "headline")
 BODY_FIELDS = ("body", "text", "content", "articleBody")
@@ -47,7 +46,7 @@ def _text_of(field: str, value: Any) -> str:
 
 
 def article_from_object(
-    obj: Any, fmt: Format, record: int, line: int | None = None
+    obj: Any, fmt: Format, record: int, line: int | None = None, *, limits: ReadLimits
 ) -> ParsedArticle:
     """Map one JSON object to an article; ReadError names the missing or bad field."""
     if not isinstance(obj, Mapping):
@@ -75,9 +74,12 @@ def article_from_object(
     _, raw_date = _first(obj, DATE_FIELDS)
     _, raw_url = _first(obj, URL_FIELDS)
     _, raw_language = _first(obj, LANGUAGE_FIELDS)
+    published_at, notes = stated_date(raw_date, limits)
     return ParsedArticle.from_cleaned(
         cleaned,
-        published_at=parse_date(raw_date),
+        published_at=published_at,
+        limits=limits,
+        repairs=notes,
         format=fmt,
         record=record,
         line=line,

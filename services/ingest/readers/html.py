@@ -11,10 +11,9 @@ from typing import Any, ClassVar
 import trafilatura
 
 from services.ingest.readers._decode import decode
-from services.ingest.readers.base import ParsedArticle, Reader, ReadError, ReadResult
-from services.ingest.readers.metadata import language_of, name_of, text_of
+from services.ingest.readers.base import ParsedArticle, Reader, ReadError, ReadLimits, ReadResult
+from services.ingest.readers.metadata import language_of, name_of, stated_date, text_of
 from shared.text.article import clean_story
-from shared.text.dates import parse_date
 from shared.text.sentences import ends_sentence
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,8 @@ def _extract(html: str, **options: Any) -> Any:
 class HtmlReader(Reader):
     extensions: ClassVar[tuple[str, ...]] = (".html", ".htm")
 
-    def read(self, path: Path, data: bytes) -> ReadResult:
+    def read(self, path: Path, data: bytes, limits: ReadLimits | None = None) -> ReadResult:
+        limits = limits or ReadLimits.from_settings()
         html = decode(data)
         # Precision first, so teasers and link lists stay out; short pages may need recall.
         doc = _extract(html, favor_precision=True)
@@ -67,13 +67,16 @@ class HtmlReader(Reader):
                 f"the HTML page has a title ({cleaned.title[:60]!r}) but no article text: "
                 "save the full article page"
             )
+        published_at, notes = stated_date(doc.date, limits)
         article = ParsedArticle.from_cleaned(
             cleaned,
-            published_at=parse_date(doc.date),
+            published_at=published_at,
+            limits=limits,
+            repairs=notes,
             format="html",
             source=name_of(doc.sitename),
             author=name_of(doc.author),
             url=text_of(doc.url),
             language_hint=language_of(doc.language),
         )
-        return ReadResult(articles=[article])
+        return ReadResult(articles=[article], parts=1)

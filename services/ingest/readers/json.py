@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
 from services.ingest.readers._decode import decode
-from services.ingest.readers.base import Reader, ReadError, ReadIssue, ReadResult
+from services.ingest.readers._json import load_json
+from services.ingest.readers.base import (
+    Reader,
+    ReadError,
+    ReadIssue,
+    ReadLimits,
+    ReadResult,
+    too_many_articles,
+)
 from services.ingest.readers.fields import BODY_FIELDS, LIST_WRAPPERS, article_from_object
-from services.ingest.readers.json_errors import describe
 from services.ingest.readers.metadata import kind_of
 
 EMPTY_LIST = "file is empty: its list holds no articles; add article objects to it or remove the file"
@@ -18,29 +24,27 @@ EMPTY_LIST = "file is empty: its list holds no articles; add article objects to 
 class JsonReader(Reader):
     extensions: ClassVar[tuple[str, ...]] = (".json",)
 
-    def read(self, path: Path, data: bytes) -> ReadResult:
-        text = decode(data)
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ReadError(
-                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {describe(exc, 'file')}",
-                line=exc.lineno,
-            ) from exc
+    def read(self, path: Path, data: bytes, limits: ReadLimits | None = None) -> ReadResult:
+        limits = limits or ReadLimits.from_settings()
+        value = load_json(decode(data), limits, "file")
         items = _article_items(value)
         if len(items) == 1 and not isinstance(value, list):
-            return ReadResult(articles=[article_from_object(items[0], "json", 0)])
+            return ReadResult(
+                articles=[article_from_object(items[0], "json", 0, limits=limits)], parts=1
+            )
+        if len(items) > limits.max_articles_per_file:
+            raise ReadError(too_many_articles(len(items), "items", limits))
 
-        result = ReadResult()
+        result = ReadResult(parts=len(items))
         for index, item in enumerate(items):
             try:
-                result.articles.append(article_from_object(item, "json", index))
+                result.articles.append(article_from_object(item, "json", index, limits=limits))
             except ReadError as exc:
                 # List items have no line number of their own: name the item instead.
-                result.errors.append(
-                    ReadIssue(reason=f"item {index + 1} of {len(items)}: {exc.reason}")
+                result.add_issue(
+                    ReadIssue(reason=f"item {index + 1} of {len(items)}: {exc.reason}"), limits
                 )
-        if not result.articles and not result.errors:
+        if not result.articles and not result.bad_parts:
             raise ReadError(EMPTY_LIST)
         return result
 

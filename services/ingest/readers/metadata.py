@@ -7,8 +7,12 @@ language as ``"EN "``, a URL with stray spaces; YAML turns ``title: 2024`` into 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from services.ingest.readers.base import ReadLimits
+from shared.text.dates import parse_date
+from shared.text.repair import TextRepair
 from shared.text.whitespace import normalize_whitespace
 
 
@@ -35,6 +39,17 @@ def language_of(value: Any) -> str | None:
     """A language hint as the worker expects it: lower case, no spaces."""
     text = text_of(value)
     return text.lower() if text else None
+
+
+def stated_date(value: Any, limits: ReadLimits) -> tuple[datetime | None, list[TextRepair]]:
+    """The publication date a file states, and a note when it was too long to be a date.
+
+    Date parsing is slow on long text, and no date needs more than ``max_date_chars``
+    characters: a longer value is ignored (the date found in the text, if any, is used).
+    """
+    if isinstance(value, str) and len(value.strip()) > limits.max_date_chars:
+        return None, [TextRepair(field="published_at", kind="long_date")]
+    return parse_date(value, max_chars=limits.max_date_chars), []
 
 
 def kind_of(value: Any) -> str:
