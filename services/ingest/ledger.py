@@ -47,7 +47,8 @@ class Ledger:
         return failure
 
     def bad_content(
-        self, path: str, old: FileRecord | None, sha: str, size: int, mtime: float, issues: list[ReadIssue]
+        self, path: str, old: FileRecord | None, sha: str, size: int, mtime: float, issues: list[ReadIssue],
+        *, bad_parts: int = 0, parts: int = 0,
     ) -> list[Failure]:
         """Content that cannot be read, remembered by hash (retried once it changes).
 
@@ -55,7 +56,7 @@ class Ledger:
         """
         self._store_failed(path, old, sha=sha, size=size, mtime=mtime)
         self.registry.clear_failures(path)
-        failures = self.issues(path, issues)
+        failures = self.issues(path, issues, bad_parts=bad_parts, parts=parts)
         for failure in failures:
             log.warning("cannot ingest %s: %s", failure.key, failure.reason)
         return failures
@@ -76,10 +77,23 @@ class Ledger:
         record.doc_ids = list(dict.fromkeys([*(old.doc_ids if old else []), *record.doc_ids]))
         self.registry.put(record)
 
-    def issues(self, path: str, issues: list[ReadIssue]) -> list[Failure]:
-        """One failure per bad line; issues without a line are joined (one key per file)."""
+    def issues(self, path: str, issues: list[ReadIssue], *, bad_parts: int = 0, parts: int = 0) -> list[Failure]:
+        """One failure per listed bad line; issues without a line are joined (one key per file).
+
+        ``issues`` are the first few (``DATELINE_MAX_FAILURE_LINES``); when the file had more
+        bad parts (``bad_parts`` of ``parts``), one record for the file counts them, so a file of
+        100,000 bad lines makes a handful of records, not 100,000.
+        """
         failures = [Failure(path=path, reason=i.reason, stage=STAGE, line=i.line) for i in issues if i.line is not None]
         whole = [i.reason for i in issues if i.line is None]
+        unlisted = bad_parts - len(issues)
+        if unlisted > 0:
+            of = f" of {parts}" if parts else ""
+            whole.append(
+                f"{bad_parts}{of} lines or items could not be read; the first {len(issues)} are listed with their "
+                f"reasons, {unlisted} more are not (DATELINE_MAX_FAILURE_LINES). Fix the listed ones, then check "
+                "the rest the same way."
+            )
         if whole:
             failures.insert(0, Failure(path=path, reason=" ".join(whole), stage=STAGE))
         for failure in failures:

@@ -23,7 +23,7 @@ from services.ingest.admission import Gone, NotRegular, Refused, admit, read_adm
 from services.ingest.documents import build_document, folder_source, source_path_for
 from services.ingest.ledger import Ledger
 from services.ingest.paths import absolute, file_of, ignored_by, is_within, relative_parts
-from services.ingest.readers import EMPTY_FILE, Reader, ReadError, ReadIssue, ReadResult
+from services.ingest.readers import EMPTY_FILE, Reader, ReadError, ReadIssue, ReadLimits, ReadResult
 from shared.celery_app import make_app
 from shared.pipeline import request_delete, submit_document
 from shared.redis_client import connect
@@ -59,6 +59,7 @@ class Ingestor:
         self.redis: redis.Redis = registry.redis
         self.app = app
         self.inbox = self.settings.inbox_path
+        self.limits = ReadLimits.from_settings(self.settings)
         self._recent_new: dict[str, tuple[str, float]] = {}  # sha256 -> (path, when)
 
     @classmethod
@@ -153,10 +154,11 @@ class Ingestor:
                 self.registry.put(old)
             return FileOutcome(sp, "skipped", articles=old.articles, detail="unchanged")
 
-        result = self._read(admission.reader, path, data, sp)
+        result = self._read(admission.reader, path, data, sp, self.limits)
         if not result.articles:
             issues = result.errors or [ReadIssue(reason=EMPTY_FILE)]
-            failures = self.ledger.bad_content(sp, old, sha, len(data), admission.mtime, issues)
+            failures = self.ledger.bad_content(sp, old, sha, len(data), admission.mtime, issues,
+                                               bad_parts=result.bad_parts, parts=result.parts)
             return FileOutcome(sp, "failed", failures=failures, detail=failures[0].reason)
 
         revision = self.registry.next_revision(sp)
@@ -168,7 +170,7 @@ class Ingestor:
             revision=revision, articles=len(docs), doc_ids=[d.id for d in docs],
         )
         self._queue(record, docs, old)
-        failures = self.ledger.issues(sp, result.errors)
+        failures = self.ledger.issues(sp, result.errors, bad_parts=result.bad_parts, parts=result.parts)
         for failure in failures:
             log.warning("skipped part of %s: %s", failure.key, failure.reason)
         if old is None:
@@ -184,10 +186,10 @@ class Ingestor:
         return FileOutcome(sp, "failed", failures=[failure], detail=failure.reason)
 
     @staticmethod
-    def _read(reader: Reader, path: Path, data: bytes, sp: str) -> ReadResult:
+    def _read(reader: Reader, path: Path, data: bytes, sp: str, limits: ReadLimits) -> ReadResult:
         """The reader's articles and issues; a reader that gives up or crashes is an issue."""
         try:
-            return reader.read(path, data)
+            return reader.read(path, data, limits)
         except ReadError as exc:
             return ReadResult(errors=[ReadIssue(reason=exc.reason, line=exc.line)])
         except Exception as exc:  # noqa: BLE001 - a reader bug on odd input: report it like bad content

@@ -213,3 +213,19 @@ def test_a_service_whose_steps_keep_failing_is_degraded_in_status_with_the_cause
     finally:
         loop.request_stop()
         thread.join(30)
+
+
+def test_a_json_lines_file_of_many_bad_lines_makes_a_handful_of_failure_records(inbox: Path) -> None:
+    good = '{"title": "Floods in Sindh", "body": "' + "Rain fell for days across the province. " * 5 + '"}'
+    lines = [good] + ["{not json"] * 5_000
+    (inbox / "feed.jsonl").write_text("\n".join(lines) + "\n")
+    outcome = Ingestor.from_settings().process(inbox / "feed.jsonl")
+
+    assert (outcome.status, outcome.articles) == ("queued", 1)
+    failures = registry().failures()
+    limit = get_settings().max_failure_lines
+    assert len(failures) == limit + 1  # the first lines with their reasons, and one count
+    (summary,) = [f for f in failures if f.line is None]
+    assert "5000 of 5001 lines or items could not be read" in summary.reason
+    assert "DATELINE_MAX_FAILURE_LINES" in summary.reason
+    assert sorted(f.line for f in failures if f.line is not None) == list(range(2, 2 + limit))
