@@ -20,7 +20,6 @@ from services.worker.ner_fetch import fetch_command
 from services.worker.ner_training import ner_train_command
 
 
-
 class DatelineApp(typer.Typer):
     """The ``dateline`` command. Invalid settings met anywhere in a command (``get_settings()``
     raises pydantic's ValidationError, whose text quotes every value given, passwords
