@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run up down status test test-unit test-integration bench eval lint typecheck screenshots clean help
+.PHONY: lock setup run up down status test test-unit test-integration bench eval lint typecheck screenshots clean help
 
 help:
 	@echo "make run    - start everything in the foreground (Ctrl-C stops it)"
@@ -17,13 +17,33 @@ help:
 	@echo "make screenshots - the README's pictures of the pages, from a stack of their own (docs/screenshots)"
 	@echo "make lint   - static checks: ruff, and the import contracts (services never import each other)"
 	@echo "make typecheck - mypy over services/ and shared/"
+	@echo "make lock   - pin pyproject.toml's dependencies again in requirements.lock (with hashes)"
 
-# The venv is rebuilt only when pyproject.toml changes.
-$(STAMP): pyproject.toml
+# The venv holds exactly the versions in requirements.lock, each checked against its hash
+# (a changed or substituted file on the index fails the install): uv from its own small lock
+# first (pip checks that one), then everything else with uv, then Dateline itself without
+# dependencies. Reinstalled when the lock or pyproject.toml changes; `make lock` after editing
+# pyproject.toml's dependencies.
+LOCK := requirements.lock
+UV_LOCK := requirements-uv.lock
+# The platform the lock is resolved for (Linux x86-64, glibc 2.28+, CPython 3.11).
+LOCK_TARGET := --python-version 3.11.7 --python-platform x86_64-manylinux_2_28
+
+$(STAMP): pyproject.toml $(LOCK) $(UV_LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(UV_LOCK)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r $(LOCK)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
+
+# Resolve pyproject.toml's dependencies (with the dev extra) again, keeping every pinned
+# version that still fits; `make lock UPGRADE=1` moves everything to the newest allowed.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes $(LOCK_TARGET) \
+		--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o $(LOCK)
+	grep -E '^uv==' $(LOCK) | cut -d' ' -f1 | $(BIN)/uv pip compile - --generate-hashes $(LOCK_TARGET) \
+		--no-header --no-annotate -o $(UV_LOCK)
+	@echo "[dateline] $(LOCK) and $(UV_LOCK) written; commit them with pyproject.toml"
 
 setup: $(STAMP)
 	@bash deploy/local/redis.sh install >/dev/null

@@ -15,9 +15,28 @@ WAIT="${KIBANA_WAIT_SECONDS:-300}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 OBJECTS="${DATELINE_KIBANA_OBJECTS:-$HERE/dateline.ndjson}"
 
+# Empty, or a value copied from a template (shared/settings.py PLACEHOLDER_SECRETS).
+is_placeholder() {
+    value=$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')
+    case "$value" in
+        ''|change*|your-*|your_*|'<'*'>'|'{'*'}'|'['*']'|'${'*) return 0 ;;
+        password|passwd|secret|example|placeholder|default|todo|none|null|redis|elastic|admin|test|xxx|123456) return 0 ;;
+    esac
+    return 1
+}
+
+# Checked first, before any network.
+if [ -n "${KIBANA_USER:-}" ] && is_placeholder "${KIBANA_PASSWORD:-}"; then
+    echo "kibana-setup: KIBANA_PASSWORD (ELASTIC_PASSWORD in .env) is empty or a placeholder" \
+         "('${KIBANA_PASSWORD:-}'); run \`make setup\` (it replaces placeholders with random secrets)" >&2
+    exit 1
+fi
+
+# The login through curl's config on stdin, never in its arguments (`ps` shows those).
 kibana() {
     if [ -n "${KIBANA_USER:-}" ]; then
-        curl -sS -u "$KIBANA_USER:${KIBANA_PASSWORD:-}" -H "kbn-xsrf: dateline" "$@"
+        printf 'user = "%s:%s"\n' "$KIBANA_USER" "${KIBANA_PASSWORD:-}" |
+            curl -sS -K - -H "kbn-xsrf: dateline" "$@"
     else
         curl -sS -H "kbn-xsrf: dateline" "$@"
     fi

@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from pydantic import ValidationError
 
 from services.cli.health import health_command
 from services.cli.index import index_app
 from services.cli.reprocess import reprocess_command
 from services.cli.search import search_command
 from services.cli.serve import serve_app
+from services.cli.settings import exit_for
 from services.cli.stack import stack_app
 from services.cli.status import status_command
 from services.ingest.cli import ingest_command
 from services.worker.ner_fetch import fetch_command
 from services.worker.ner_training import ner_train_command
 
-app = typer.Typer(
+
+class DatelineApp(typer.Typer):
+    """The ``dateline`` command. Invalid settings met anywhere in a command (``get_settings()``
+    raises pydantic's ValidationError, whose text quotes every value given, passwords
+    included) end it with one line per problem and exit status 2, not a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as exc:
+            if exc.title != "Settings":
+                raise
+            exit_for(exc)
+            raise SystemExit(2) from None
+
+
+app = DatelineApp(
     help="Dateline: a folder of news articles in, a searchable enriched archive out.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

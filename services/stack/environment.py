@@ -80,9 +80,11 @@ def changed_settings(service: str, old: Mapping[str, str], new: Mapping[str, str
 
 def write_env_file(path: Path, values: Mapping[str, str]) -> None:
     """Atomically, readable only by us: values may hold passwords (a Redis URL)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # O_EXCL on a fresh name: an old partial file keeps its old mode when merely truncated.
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(dict(values), out, indent=1, sort_keys=True)
     os.replace(partial, path)

@@ -12,6 +12,10 @@ Where they were installed is reported by ``deploy/local/*.sh install`` (``instal
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -163,18 +167,61 @@ def port_of(url: str, default: int) -> int:
 def redis_program(url: str, install: RedisInstall, *, also_listen: Sequence[str] = ()) -> Program:
     """Redis on the port of ``url``, on loopback and the ``also_listen`` addresses (another
     host's route to this machine). A password in the URL (``redis://:PASSWORD@...``) is
-    required of every client (``--requirepass``)."""
+    required of every client: it goes into a config file only we may read
+    (``redis_config``), never on the command line, which every user sees (``ps``,
+    ``/proc/PID/cmdline``, supervisord's program file)."""
     # Foreground (supervisord watches it); append-only persistence so the registry and
     # queued work survive a restart.
-    command: tuple[str, ...] = (
-        install.server, "--bind", _bind_address(url), *also_listen, "--port", str(port_of(url, REDIS_DEFAULT_PORT)),
+    options: tuple[str, ...] = (
+        "--bind", _bind_address(url), *also_listen, "--port", str(port_of(url, REDIS_DEFAULT_PORT)),
         "--dir", str(install.data), "--appendonly", "yes", "--save", "", "--daemonize", "no",
     )
     password = urlparse(url).password
-    if password:
-        command += ("--requirepass", unquote(password))
-    return Program(name=REDIS, command=command, health=BACKING_HEALTH[REDIS], priority=BACKING_PRIORITY[REDIS],
-                   stop_seconds=30, start_seconds=1, ready_seconds=30)
+    # redis-server takes its config file as the first argument, before any option.
+    config = (str(redis_config(install.data, unquote(password))),) if password else ()
+    return Program(name=REDIS, command=(install.server, *config, *options), health=BACKING_HEALTH[REDIS],
+                   priority=BACKING_PRIORITY[REDIS], stop_seconds=30, start_seconds=1, ready_seconds=30)
+
+
+REDIS_CONFIG_KEY = ".config-key"
+
+
+def redis_config(folder: Path, password: str) -> Path:
+    """Write ``requirepass`` into ``folder/redis-<tag>.conf`` (mode 0600, the folder 0700) and
+    return its path. The tag is a keyed digest of the password (the key: a random file of
+    ours in ``folder``), so a new password is a new command and ``dateline stack up``
+    restarts Redis, while the command line tells nothing about the password."""
+    if any(char in password for char in "\r\n\0"):
+        raise ValueError("the Redis password in DATELINE_REDIS_URL holds a line break or NUL; generate one "
+                         "without (make setup writes random ones)")
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    key_path = folder / REDIS_CONFIG_KEY
+    try:
+        key = key_path.read_bytes()
+    except FileNotFoundError:
+        key = secrets.token_bytes(32)
+        _write_private(key_path, key)
+    tag = hmac.new(key, password.encode(), hashlib.sha256).hexdigest()[:16]
+    path = folder / f"redis-{tag}.conf"
+    # Redis reads a double-quoted string with backslash escapes.
+    quoted = password.replace("\\", "\\\\").replace('"', '\\"')
+    _write_private(path, f'# Written by services/stack/topology.py; the password of DATELINE_REDIS_URL.\n'
+                         f'requirepass "{quoted}"\n'.encode())
+    for stale in folder.glob("redis-*.conf"):
+        if stale != path:
+            stale.unlink(missing_ok=True)  # Redis reads its config only when it starts
+    return path
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Atomically, readable and writable by us alone (0600 from the start, whatever the umask)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(partial, path)
 
 
 @dataclass(frozen=True)

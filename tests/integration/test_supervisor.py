@@ -108,3 +108,62 @@ def test_down_stops_programs_a_killed_supervisord_left_behind(tmp_path):
     assert stack.down() is True
     assert not [pid for pid in family if _alive(pid)]
     assert stack.supervisor.orphans() == {}
+
+
+def _cmdlines(pids: set[int]) -> dict[int, bytes]:
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def test_no_password_is_on_any_command_line_of_the_stack(supervisor):
+    """Redis and a Celery worker started as `dateline stack` starts them, with a Redis
+    password: the password is in no process's command line (every user may read those),
+    only in files that are ours alone."""
+    import redis as redis_client
+
+    from services.stack.install import install_redis
+    from services.stack.topology import dateline_program, redis_program
+    from tests.support.services import free_port
+
+    password = "Qx7-unguessable-k2Pz"
+    url = f"redis://:{password}@127.0.0.1:{free_port()}/0"
+    install = install_redis(TEST_DATA_DIR / f"secret-redis-{os.getpid()}")
+    redis = ServiceProcess(supervisor, redis_program(url, install)).start()
+    client = redis_client.Redis.from_url(url)
+    wait_until(lambda: _pong(client), timeout=30, what="Redis answering with its password", processes=[redis])
+    with pytest.raises(redis_client.AuthenticationError):
+        redis_client.Redis.from_url(url.replace(password, "wrong")).ping()
+    worker = ServiceProcess(
+        supervisor, dateline_program("worker-light", "worker", "--queues", "language,summary", "--name", "light"),
+        env={"DATELINE_REDIS_URL": url, "DATELINE_DATA_DIR": str(TEST_DATA_DIR / f"secret-data-{os.getpid()}")},
+    ).start()
+    # The worker connected to the broker: it logged in with the password from its env file.
+    wait_until(lambda: len(client.client_list()) >= 2 and len(process_tree(worker.pid or 0)) >= 2,
+               timeout=120, what="the worker and its pool connected to Redis", processes=[redis, worker])
+    started = {supervisor.pid() or 0} | process_tree(redis.pid or 0) | process_tree(worker.pid or 0)
+    lines = _cmdlines(started)
+    assert len(lines) >= 3
+    leaking = {pid: line for pid, line in lines.items() if password.encode() in line}
+    assert not leaking, f"the Redis password is on these command lines: {leaking}"
+    # Redis rewrites its process title soon after starting, but the command it was started
+    # with stays in supervisord's program file (and in `ps` until then).
+    for name in ("redis", "worker-light"):
+        assert password not in (supervisor.programs_dir / f"{name}.conf").read_text(), name
+    config = Path(redis.program.command[1])
+    assert config.stat().st_mode & 0o777 == 0o600 and password in config.read_text()
+    for path in (supervisor.conf_path, supervisor.programs_dir / "redis.conf", supervisor.env_path("worker-light")):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    worker.stop()
+    redis.stop()
+
+
+def _pong(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001 - not up yet
+        return False

@@ -135,7 +135,7 @@ def test_elasticsearch_requires_logins_and_its_health_check_logs_in_as_dateline(
     check = " ".join(es["healthcheck"]["test"])
     # Healthy only once es-setup has made the user the services log in as.
     user = APP_SERVICES["indexer"]["environment"]["DATELINE_ELASTICSEARCH_USERNAME"]
-    assert f'-u "{user}:$$ES_DATELINE_PASSWORD"' in check
+    assert f"printf 'user = \"{user}:%s\"\\n' \"$$ES_DATELINE_PASSWORD\" | curl -fs -K - " in check
 
 
 def test_es_setup_makes_the_accounts_once():
@@ -158,9 +158,124 @@ def test_kibana_has_its_own_account():
 
 def test_redis_requires_a_password_and_its_health_check_authenticates():
     redis = SERVICES["redis"]
-    assert "--requirepass" in " ".join(redis["command"])
+    # The password reaches Redis in a config file written by the start script, not argv.
+    assert redis["entrypoint"] == ["sh", "/usr/local/share/dateline/redis-start.sh"]
+    assert "./deploy/redis/start.sh:/usr/local/share/dateline/redis-start.sh:ro" in redis["volumes"]
+    assert not any("REDIS_PASSWORD" in arg or "requirepass" in arg for arg in redis["command"])
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
     assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
     assert "PONG" in " ".join(redis["healthcheck"]["test"])  # NOAUTH would not do
+
+
+def test_redis_is_a_maintained_line_with_the_2025_lua_fixes():
+    # CVE-2025-49844 and its siblings are fixed in 8.2.2, 8.0.4, 7.4.6, 7.2.11 and 6.2.20;
+    # 7.0 is end of life. A pinned patch release, not a moving tag.
+    image = SERVICES["redis"]["image"]
+    name, _, tag = image.partition(":")
+    assert name == "redis" and re.fullmatch(r"\d+\.\d+\.\d+(-\w+)?", tag), image
+    version = tuple(int(part) for part in tag.split("-")[0].split("."))
+    fixed = {(8, 2): 2, (8, 0): 4, (7, 4): 6, (7, 2): 11}
+    assert version[:2] in fixed and version[2] >= fixed[version[:2]], f"{image} lacks the 2025 Lua fixes"
+
+
+def test_no_secret_is_passed_as_a_program_argument_in_compose():
+    # A healthcheck's CMD-SHELL line is a command line: a password must reach curl another way.
+    for name, service in SERVICES.items():
+        test = " ".join(service.get("healthcheck", {}).get("test", []))
+        assert not re.search(r"-u\s+\S*PASSWORD", test), name
+        assert "--requirepass" not in " ".join(service.get("command") or []), name
+    for script in ("deploy/elasticsearch/setup.sh", "deploy/kibana/setup.sh"):
+        text = (REPO / script).read_text()
+        assert not re.search(r"curl[^\n]*-u ", text), script
+        assert not re.search(r'-d "\{\\"password', text), script
+
+
+PLACEHOLDERS = ["", "change-me", "CHANGE-ME", "changeme", "<password>", "${REDIS_PASSWORD}", "password", "elastic"]
+
+
+def _run(command: list[str], env: dict[str, str], tmp_path: Path):
+    import subprocess
+
+    return subprocess.run(command, env={"PATH": "/usr/bin:/bin", **env}, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=30, check=False)
+
+
+@pytest.mark.parametrize("placeholder", PLACEHOLDERS)
+def test_es_setup_refuses_placeholder_secrets_before_any_network(tmp_path, placeholder):
+    real = {"ELASTIC_PASSWORD": "Rnd-1-q8ZxL2", "KIBANA_SYSTEM_PASSWORD": "Rnd-2-q8ZxL2",
+            "ES_DATELINE_PASSWORD": "Rnd-3-q8ZxL2"}
+    for name in real:
+        # No Elasticsearch listens there: only the check can end the script with its message.
+        result = _run(["bash", str(REPO / "deploy/elasticsearch/setup.sh")],
+                      {**real, name: placeholder, "ES_URL": "http://127.0.0.1:9", "ES_WAIT_SECONDS": "0"}, tmp_path)
+        assert result.returncode == 1 and f"es-setup: {name} in .env is empty or a placeholder" in result.stderr
+        assert "make setup" in result.stderr and "waiting for Elasticsearch" not in result.stdout
+
+
+def test_es_setup_goes_on_with_real_secrets(tmp_path):
+    real = {"ELASTIC_PASSWORD": "Rnd-1-q8ZxL2", "KIBANA_SYSTEM_PASSWORD": "Rnd-2-q8ZxL2",
+            "ES_DATELINE_PASSWORD": "Rnd-3-q8ZxL2"}
+    result = _run(["bash", str(REPO / "deploy/elasticsearch/setup.sh")],
+                  {**real, "ES_URL": "http://127.0.0.1:9", "ES_WAIT_SECONDS": "0"}, tmp_path)
+    assert "waiting for Elasticsearch" in result.stdout and "placeholder" not in result.stderr
+    assert "did not accept elastic's password" in result.stderr  # nothing listens on port 9
+
+
+@pytest.mark.parametrize("placeholder", PLACEHOLDERS)
+def test_kibana_setup_and_redis_refuse_placeholder_secrets(tmp_path, placeholder):
+    kibana = _run(["sh", str(REPO / "deploy/kibana/setup.sh")],
+                  {"KIBANA_USER": "elastic", "KIBANA_PASSWORD": placeholder, "KIBANA_URL": "http://127.0.0.1:9"},
+                  tmp_path)
+    assert kibana.returncode == 1 and "KIBANA_PASSWORD (ELASTIC_PASSWORD in .env)" in kibana.stderr
+    redis = _run(["sh", str(REPO / "deploy/redis/start.sh")],
+                 {"REDIS_PASSWORD": placeholder, "REDIS_CONF": str(tmp_path / "redis.conf")}, tmp_path)
+    assert redis.returncode == 1 and "REDIS_PASSWORD in .env is empty or a placeholder" in redis.stderr
+    assert not (tmp_path / "redis.conf").exists()
+
+
+def test_the_scripts_know_every_placeholder_the_settings_refuse(tmp_path):
+    from shared.settings import PLACEHOLDER_SECRETS
+
+    for value in sorted(PLACEHOLDER_SECRETS):
+        redis = _run(["sh", str(REPO / "deploy/redis/start.sh")],
+                     {"REDIS_PASSWORD": value, "REDIS_CONF": str(tmp_path / "redis.conf")}, tmp_path)
+        assert redis.returncode == 1, value
+
+
+def test_redis_starts_with_its_password_in_a_private_file_only(tmp_path):
+    """The compose start script, run here with the real redis-server on a free port."""
+    import shutil
+    import time
+
+    import redis as redis_client
+
+    from tests.support.services import free_port
+
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port, password, conf = free_port(), "Rnd-7-q8ZxL2-secret", tmp_path / "redis.conf"
+    import subprocess
+
+    process = subprocess.Popen(
+        ["sh", str(REPO / "deploy/redis/start.sh"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--dir", str(tmp_path)],
+        env={"PATH": f"{Path(server).parent}:/usr/bin:/bin", "REDIS_PASSWORD": password, "REDIS_CONF": str(conf)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        client = redis_client.Redis(port=port, password=password)
+        for _ in range(200):
+            try:
+                assert client.ping()
+                break
+            except redis_client.ConnectionError:
+                time.sleep(0.05)
+        assert client.ping()
+        assert conf.stat().st_mode & 0o777 == 0o600
+        assert password.encode() not in Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        with pytest.raises(redis_client.AuthenticationError):
+            redis_client.Redis(port=port, password="wrong").ping()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def test_dateline_services_settings_accept_the_compose_secrets_and_refuse_placeholders():

@@ -121,3 +121,47 @@ def test_a_service_refuses_to_start_with_a_placeholder_secret(monkeypatch):
     assert result.exit_code == 2
     assert "invalid settings: Redis at 10.0.0.5" in result.output and "placeholder" in result.output
     assert "change-me" not in result.output and "Traceback" not in result.output
+
+
+def _dateline(tmp_path, env: dict[str, str], *args: str):
+    """The real `dateline` command in a process of its own, in a folder without a .env."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DATELINE_")}
+    return subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**clean, "PYTHONPATH": str(repo), **env}, check=False)
+
+
+@pytest.mark.parametrize("args", [["status"], ["search", "taliban"], ["serve", "ingest"]])
+def test_settings_errors_show_no_secret_in_any_command(tmp_path, args):
+    # A placeholder Redis password beyond loopback is refused; the message (and pydantic's
+    # input_value, which quotes every setting given) must not carry the other secrets.
+    secret = "Zk4-very-private-8Qw"
+    result = _dateline(tmp_path, {"DATELINE_REDIS_URL": "redis://:change-me@10.0.0.5:6379/0",
+                                  "DATELINE_ELASTICSEARCH_URL": "http://127.0.0.1:9250",
+                                  "DATELINE_ELASTICSEARCH_PASSWORD": secret}, *args)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "DATELINE_REDIS_URL needs its password" in output and "Traceback" not in output
+    assert secret not in output and "change-me" not in output
+
+
+def test_a_bad_url_is_quoted_without_its_password(tmp_path):
+    secret = "Zk4-very-private-8Qw"
+    result = _dateline(tmp_path, {"DATELINE_ELASTICSEARCH_URL": f"htp://elastic:{secret}@10.0.0.5:9200"},
+                       "search", "taliban")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "DATELINE_ELASTICSEARCH_URL: 'htp://elastic:***@10.0.0.5:9200' is not" in output
+    assert secret not in output
+
+
+def test_url_passwords_are_masked_in_any_text():
+    from services.cli.settings import mask_url_passwords
+
+    assert mask_url_passwords("at redis://:p%40ss@h:6379/0 and http://u:x@y, redis://h:1") == \
+        "at redis://:***@h:6379/0 and http://u:***@y, redis://h:1"
+    assert mask_url_passwords("write redis://:PASSWORD@HOST:PORT/DB") == "write redis://:PASSWORD@HOST:PORT/DB"

@@ -64,6 +64,7 @@ def test_env_file_round_trip_keeps_every_value_as_given(tmp_path: Path):
     write_env_file(path, TRICKY)
     assert read_env_file(path) == TRICKY
     assert os.stat(path).st_mode & 0o777 == 0o600  # may hold a Redis password
+    assert os.stat(path.parent).st_mode & 0o777 == 0o700
     environ = {ENV_FILE_VARIABLE: str(path), "DATELINE_NER_MODEL": "overridden"}
     assert load_env_file(environ) == path
     assert {k: environ[k] for k in TRICKY} == TRICKY
@@ -86,3 +87,12 @@ def test_dateline_serve_loads_its_env_file_before_reading_settings(tmp_path: Pat
     monkeypatch.setenv(ENV_FILE_VARIABLE, str(tmp_path / "gone.json"))
     result = CliRunner().invoke(serve_app, ["api", "--help"])
     assert result.exit_code == 2 and "dateline stack up" in result.output
+
+
+def test_an_env_file_is_private_even_over_a_world_readable_leftover(tmp_path: Path):
+    path = tmp_path / "worker-ner.json"
+    leftover = path.with_name(path.name + ".partial")
+    leftover.write_text("{}")
+    leftover.chmod(0o666)  # a crash between open and rename, with a lax umask
+    write_env_file(path, {"DATELINE_REDIS_URL": "redis://:pw@127.0.0.1:6390/0"})
+    assert os.stat(path).st_mode & 0o777 == 0o600

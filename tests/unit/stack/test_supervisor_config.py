@@ -65,3 +65,26 @@ def test_a_deep_run_folder_gets_its_socket_in_the_temp_folder(tmp_path: Path):
     assert len(str(supervisor.socket_path)) < 100
     assert supervisor.socket_path != Supervisor(tmp_path / ("e" * 120) / "run", tmp_path).socket_path
     assert Supervisor(tmp_path / "run", tmp_path).socket_path == tmp_path / "run" / "supervisord.sock"
+
+
+def test_supervisord_files_and_their_folders_are_ours_alone(tmp_path: Path):
+    # Commands and environments may hold secrets; a lax umask must not make them readable.
+    import os
+
+    previous = os.umask(0o000)
+    try:
+        run = tmp_path / "run"
+        run.mkdir(mode=0o777)
+        run.chmod(0o777)  # an existing, world-open run folder is closed too
+        supervisor = Supervisor(run, tmp_path / "logs")
+        (run / "programs").mkdir(mode=0o777)
+        (run / "programs" / "api.conf.partial").write_text("left by a crash")
+        (run / "programs" / "api.conf.partial").chmod(0o666)
+        supervisor.write_config()
+        supervisor.define(dateline_program("api", "api"))
+    finally:
+        os.umask(previous)
+    for path in (supervisor.conf_path, supervisor.programs_dir / "api.conf"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    for folder in (run, supervisor.programs_dir, supervisor.env_dir):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder

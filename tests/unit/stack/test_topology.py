@@ -116,13 +116,31 @@ def test_elasticsearch_reachable_from_another_host_with_security():
     assert options["xpack.security.enabled"] == "true" and options["xpack.security.http.ssl.enabled"] == "false"
 
 
-def test_redis_takes_its_password_from_the_url_and_listens_where_asked():
+def test_redis_takes_its_password_from_the_url_into_a_private_config_file(tmp_path):
     from services.stack.topology import redis_program
 
-    redis = redis_program("redis://:s3cr%40t@127.0.0.1:7001/0", REDIS, also_listen=["10.213.0.1"])
-    assert redis.command[1:4] == ("--bind", "127.0.0.1", "10.213.0.1")
-    assert redis.command[-2:] == ("--requirepass", "s3cr@t")
-    assert "--requirepass" not in redis_program("redis://127.0.0.1:7001/0", REDIS).command
+    install = RedisInstall(server="/usr/bin/redis-server", data=tmp_path / "redis")
+    redis = redis_program("redis://:s3cr%40t\"x@127.0.0.1:7001/0", install, also_listen=["10.213.0.1"])
+    # The config file first (redis-server wants it there), then the options; no password.
+    config = Path(redis.command[1])
+    assert redis.command[2:5] == ("--bind", "127.0.0.1", "10.213.0.1")
+    assert not any("s3cr" in arg for arg in redis.command) and "--requirepass" not in redis.command
+    assert config.parent == install.data and 'requirepass "s3cr@t\\"x"' in config.read_text()
+    assert config.stat().st_mode & 0o777 == 0o600 and install.data.stat().st_mode & 0o777 == 0o700
+    # The same password: the same command (no restart); a new one: a new file, the old one gone.
+    assert redis_program("redis://:s3cr%40t\"x@127.0.0.1:7001/0", install).command[1] == str(config)
+    changed = Path(redis_program("redis://:other@127.0.0.1:7001/0", install).command[1])
+    assert changed != config and not config.exists() and "other" not in changed.name
+    no_password = redis_program("redis://127.0.0.1:7001/0", install).command
+    assert no_password[1] == "--bind" and not any(arg.endswith(".conf") for arg in no_password)
+
+
+def test_a_redis_password_with_a_line_break_is_refused(tmp_path):
+    from services.stack.topology import redis_program
+
+    install = RedisInstall(server="/usr/bin/redis-server", data=tmp_path / "redis")
+    with pytest.raises(ValueError, match="line break"):
+        redis_program("redis://:a%0Arename-command@127.0.0.1:7001/0", install)
 
 
 def test_a_program_can_run_through_a_launcher_on_another_host():
