@@ -53,7 +53,7 @@ class MessageTooLarge(UnsendableMessage):
         self.limit = limit
         super().__init__(
             f"the article is {size / MB:.1f} MB as a queue message, over DATELINE_MAX_MESSAGE_MB="
-            f"{limit / MB:g}; split the file or raise the limit"
+            f"{round(limit / MB, 3):g}; split the file or raise the limit"
         )
 
 

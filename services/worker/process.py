@@ -256,9 +256,8 @@ class WorkerProcess:
     def _fail_document(self, document: ArticleDocument, stage: StageName, reason: str) -> None:
         """The document cannot go on: its file (this revision) ends failed with ``reason``,
         and its progress record is dropped so the reconciler does not queue it again."""
-        which = f"article {document.record + 1} of the file" if document.record else "the article"
-        failure = Failure(path=document.source_path, stage=stage,
-                          reason=f"{which} failed in the worker ({stage} task): {reason}")
+        which = f", article {document.record + 1} of the file" if document.record else ""
+        failure = Failure(path=document.source_path, stage=stage, reason=f"worker, {stage} task{which}: {reason}")
         log.error("%s revision %d: %s", document.source_path, document.revision, failure.reason)
         registry = Registry(self.redis)
         self._until_redis(lambda: registry.mark_failed(document.source_path, document.revision, failure))

@@ -54,6 +54,7 @@ def test_a_message_over_the_cap_says_how_big_and_what_to_do() -> None:
     error = caught.value
     assert error.limit == 1 * MB and error.size > 2 * MB
     assert str(error).startswith("the article is 2.0 MB as a queue message, over DATELINE_MAX_MESSAGE_MB=1;")
+    assert "=0.05;" in str(MessageTooLarge(MB, int(0.05 * MB)))
     assert "split the file or raise the limit" in str(error)
 
 
