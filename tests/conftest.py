@@ -103,4 +103,9 @@ def ner_model_path() -> Path:
     code on tests/fixtures/ner and kept between runs while the corpus is unchanged."""
     from tests.support.ner_model import train_tiny_model
 
-    return train_tiny_model(MODEL_CACHE)
+    model = train_tiny_model(MODEL_CACHE)
+    # Workers load model files only from the model folder (they are pickles): make the tiny
+    # model's folder that folder, for this process and the services the tests start.
+    os.environ["DATELINE_MODEL_DIR"] = str(MODEL_CACHE)
+    _clear_settings()
+    return model

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
+from shared.pipeline import UnsendableMessage, encode_message
 from shared.queues import INDEX_DEAD_LETTER_STREAM, INDEX_GROUP, INDEX_STREAM
 from shared.redis_client import as_text
 from shared.schemas import IndexRequest
@@ -42,8 +43,20 @@ class Malformed:
     reason: str
 
 
-def decode(entry: Entry) -> IndexRequest | Malformed:
-    """The entry's ``IndexRequest``, or why it is not one (and which file it seems to be of)."""
+@dataclass
+class Refused:
+    """A readable request whose document cannot be indexed as it is (over the message size
+    cap, or text that cannot be encoded): its file fails with ``reason``."""
+
+    entry: Entry
+    request: IndexRequest
+    reason: str
+
+
+def decode(entry: Entry, max_bytes: int | None = None) -> IndexRequest | Malformed | Refused:
+    """The entry's ``IndexRequest``, or why it is not one (and which file it seems to be of),
+    or why its document cannot be indexed (``max_bytes``: the message size cap, default
+    ``DATELINE_MAX_MESSAGE_MB``)."""
     raw = entry.fields.get("request")
     if raw is None:
         return Malformed(entry, f"stream entry {entry.id}", "the entry has no 'request' field")
@@ -59,6 +72,12 @@ def decode(entry: Entry) -> IndexRequest | Malformed:
         return Malformed(entry, path, f"the index request is invalid: {exc}")
     if request.action == "upsert" and request.document is None:
         return Malformed(entry, path, "an upsert request without a document")
+    try:
+        # Checked again on receipt: an entry another sender (or an older release) added past
+        # the hand-on's checks must fail its file, not the bulk request it would share.
+        encode_message(request, max_bytes)
+    except UnsendableMessage as exc:
+        return Refused(entry, request, str(exc))
     return request
 
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import redis
 from elasticsearch import Elasticsearch
 
-from services.indexer.consumer import Entry, Malformed, StreamConsumer, decode
+from services.indexer.consumer import Entry, Malformed, Refused, StreamConsumer, decode
 from services.indexer.writer import BulkWriter, ElasticsearchUnavailable
 from shared.progress import ProgressLog
 from shared.registry import Failure, Registry
@@ -82,9 +82,11 @@ class Indexer(ServiceLoop):
         """
         requests: list[tuple[str, IndexRequest]] = []
         for entry in entries:
-            decoded = decode(entry)
+            decoded = decode(entry, self.settings.max_message_bytes)
             if isinstance(decoded, Malformed):
                 self._reject_malformed(decoded)
+            elif isinstance(decoded, Refused):
+                self._refuse(decoded)
             elif self._is_stale(entry.id, decoded):
                 self.consumer.ack([entry.id])
             else:
@@ -151,6 +153,20 @@ class Indexer(ServiceLoop):
             )
         )
         self.consumer.dead_letter(item)
+        self.consumer.ack([item.entry.id])
+
+    def _refuse(self, item: Refused) -> None:
+        """A document that cannot be indexed as it is: its file fails with the reason at
+        once (no dead letter: the file itself is the copy to fix and put back)."""
+        request, doc = item.request, item.request.document
+        log.error("refused index request %s of %s: %s", item.entry.id, request.source_path, item.reason)
+        self.errors += 1
+        where = f" (record {doc.record})" if doc is not None and doc.record else ""
+        failure = Failure(path=request.source_path, stage="index",
+                          reason=f"the indexer refused the document{where}: {item.reason}.")
+        self.registry.mark_failed(request.source_path, request.revision, failure)
+        if doc is not None:
+            self.progress.finished(doc.id, request.revision)
         self.consumer.ack([item.entry.id])
 
     def _is_stale(self, entry_id: str, request: IndexRequest) -> bool:

@@ -3,7 +3,9 @@
 Workers run offline (they never wait on a model hub in the middle of a task), so the
 models named by ``DATELINE_NER_MODEL`` and ``DATELINE_NER_MODELS`` are fetched where there
 is network - the Docker image does it at build time - into flair's cache
-(``FLAIR_CACHE_ROOT``). Local ``.pt`` paths are only checked.
+(``FLAIR_CACHE_ROOT``), one of the folders workers load models from. Local ``.pt`` paths
+are only checked: that they exist, and that they are in the model folder
+(``DATELINE_MODEL_DIR``), since workers refuse model files anywhere else (they are pickles).
 
 Each download runs in a child process: the CLI's own process has set the model hub to
 offline mode (``HF_HUB_OFFLINE``) before anything could be fetched.
@@ -19,6 +21,7 @@ from pathlib import Path
 import typer
 
 from services.worker.nlp.ner_models import hub_entry
+from services.worker.stages.entities import ModelUnavailable, check_model_file
 from shared.settings import Settings, get_settings
 
 
@@ -38,10 +41,18 @@ def fetch_command() -> None:
     failed = []
     for name in configured_models(settings):
         if _is_path(name):
-            state = "found" if Path(name).expanduser().is_file() else "MISSING"
-            typer.echo(f"{name}: local file, {state}")
-            if state == "MISSING":
+            path = Path(name).expanduser()
+            if not path.is_file():
+                typer.echo(f"{name}: local file, MISSING")
                 failed.append(name)
+                continue
+            try:
+                check_model_file(path, settings)
+            except ModelUnavailable as exc:
+                typer.echo(f"{name}: local file, REFUSED: {exc}")
+                failed.append(name)
+                continue
+            typer.echo(f"{name}: local file, found in {settings.model_path}")
             continue
         entry = hub_entry(name)
         languages = ", ".join(entry.languages) if entry else "languages unknown: map them in DATELINE_NER_MODELS"

@@ -31,6 +31,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import typer  # noqa: E402
 
+from shared.settings import get_settings  # noqa: E402
+
 if TYPE_CHECKING:
     from flair.data import Dictionary
     from flair.embeddings import TokenEmbeddings
@@ -248,9 +250,10 @@ def ner_train_command(
     corpus_dir: Annotated[
         Path, typer.Argument(help="Folder with train.txt, dev.txt, test.txt (CoNLL columns).")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write final-model.pt.")] = Path(
-        "models/ner"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Where to write final-model.pt (default: <model folder>/ner)."),
+    ] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = DEFAULT_EPOCHS,
     embeddings: Annotated[
         str | None,
@@ -269,6 +272,8 @@ def ner_train_command(
         language = check_language(language)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--language") from None
+    folder = get_settings().model_path
+    out = out if out is not None else folder / "ner"
     result = train_ner(
         corpus_dir,
         out,
@@ -287,6 +292,10 @@ def ner_train_command(
     typer.echo(f"language: {result.language} (recorded in the model; other languages are not tagged)")
     typer.echo(f"model: {path}")
     typer.echo(f"use it: export DATELINE_NER_MODEL={path}")
+    if not path.is_relative_to(folder):
+        # Workers load model files only from the model folder (a model is a pickle).
+        typer.echo(f"note: {path} is outside the model folder {folder}: move it there, or set "
+                   f"DATELINE_MODEL_DIR={path.parent}, before the workers can load it")
 
 
 def _main() -> None:

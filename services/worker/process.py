@@ -12,6 +12,11 @@ line per outage, not a traceback per task) instead of failing the task, whose re
 need Redis too. Each stage start is counted in the document's progress record; a stage
 that keeps killing its process is skipped after ``task_max_retries`` restarts, with the
 reason in provenance, so one poisonous article cannot make a crash loop.
+
+A document that cannot be handled (its message is over ``DATELINE_MAX_MESSAGE_MB``, holds
+text that cannot be encoded, or makes the task raise) fails its file at once with the cause
+(``_fail_document``) and the task is acknowledged: retrying it would fail the same way, and
+the reconciler would only learn that it got "lost". Only Redis errors keep the task.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any, TypeVar
 import redis
 from billiard.pool import SIG_SOFT_TIMEOUT
 from celery.exceptions import SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import ValidationError
 
 from services.worker.logs import route_flair_logging
@@ -35,7 +41,7 @@ from services.worker.stages.language import LanguageStage
 from services.worker.stages.summary import SummaryStage
 from shared.celery_app import make_app
 from shared.heartbeat import HeartbeatWriter
-from shared.pipeline import hand_to_indexer, send_stage_task
+from shared.pipeline import UnsendableMessage, encode_message, hand_to_indexer, send_stage_task
 from shared.progress import ProgressLog, this_process
 from shared.queues import TASK_DEAD_LETTER_KEY
 from shared.redis_client import connect
@@ -160,6 +166,25 @@ class WorkerProcess:
         task = self._decode(stage, payload)
         if task is None:
             return
+        try:
+            # On receipt: a message another sender (or an older release) queued past our
+            # checks fails its file here, before any model runs on it.
+            encode_message(task, self.settings.max_message_bytes)
+            self._run_task(stage, task, started)
+        except (SoftTimeLimitExceeded, redis.RedisError, KombuOperationalError):
+            raise  # out of time, or the broker: the task is redone from its message
+        except UnsendableMessage as exc:
+            self._fail_document(task.document, stage, f"{exc}.")
+        except Exception as exc:  # noqa: BLE001 - about this document: fail its file, not the task
+            log.exception("%s: the %s task failed on this document", task.document.source_path, stage)
+            self._fail_document(
+                task.document, stage,
+                f"the worker could not process this article ({type(exc).__name__}: {exc}). Retrying "
+                "would fail the same way, so the file is marked failed; fix the article (or report the "
+                "error with the file), then put it in the inbox again.",
+            )
+
+    def _run_task(self, stage: StageName, task: StageTask, started: float) -> None:
         document, remaining = task.document, list(task.stages)
         why = self._until_redis(lambda: Registry(self.redis).superseded(document.source_path, document.revision))
         if why is not None:
@@ -220,12 +245,23 @@ class WorkerProcess:
 
     def _hand_on(self, task: StageTask) -> None:
         """Queue the next stage, or give the finished document to the indexer."""
+        limit = self.settings.max_message_bytes
         if task.stages:
-            self._until_redis(lambda: send_stage_task(self.sender, task))
+            self._until_redis(lambda: send_stage_task(self.sender, task, limit))
             return
         document = task.document
         document.enriched_at = utcnow()
-        self._until_redis(lambda: hand_to_indexer(self.redis, document))
+        self._until_redis(lambda: hand_to_indexer(self.redis, document, limit))
+
+    def _fail_document(self, document: ArticleDocument, stage: StageName, reason: str) -> None:
+        """The document cannot go on: its file (this revision) ends failed with ``reason``,
+        and its progress record is dropped so the reconciler does not queue it again."""
+        which = f", article {document.record + 1} of the file" if document.record else ""
+        failure = Failure(path=document.source_path, stage=stage, reason=f"worker, {stage} task{which}: {reason}")
+        log.error("%s revision %d: %s", document.source_path, document.revision, failure.reason)
+        registry = Registry(self.redis)
+        self._until_redis(lambda: registry.mark_failed(document.source_path, document.revision, failure))
+        self._until_redis(lambda: self.progress.finished(document.id, document.revision))
 
     def _drop_stale(self, document: ArticleDocument, why: str) -> None:
         log.info("dropping %s revision %d: %s", document.source_path, document.revision, why)

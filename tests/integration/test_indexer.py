@@ -247,6 +247,42 @@ def test_a_rejected_document_ends_its_file_failed_and_its_progress(es, rclient, 
     rclient.hdel("dateline:failures", path)
 
 
+def test_unencodable_or_oversize_documents_fail_their_files_without_poisoning_the_batch(
+    es, rclient, settings, stream
+):
+    from shared.progress import ProgressLog
+
+    settings = settings.model_copy(update={"max_message_mb": 0.05})  # 52 KB
+    ensure_index(es, settings.index, settings)
+    indexer = make_indexer(es, rclient, settings, stream)
+    good, surrogate, big = (article(f"{uuid.uuid4().hex}.json") for _ in range(3))
+    progress = ProgressLog(rclient)
+    for doc in (good, surrogate, big):
+        register(rclient, doc.source_path, revision=1, articles=1)
+        progress.processing(doc, "entities", "host:1")
+    # Another sender's JSON escape of half a surrogate pair: the ES client cannot encode it,
+    # and before it failed the whole bulk request, over and over.
+    raw = json.loads(upsert(surrogate).model_dump_json())
+    raw["document"]["author"] = "Staff \ud800 Reporter"
+    rclient.xadd(stream, {"request": json.dumps(raw)})
+    push(rclient, stream, upsert(big.model_copy(update={"body": "word " * 40_000})))
+    push(rclient, stream, upsert(good))
+    assert drain(indexer)
+
+    assert indexer.consumer.pending_ids() == []
+    assert es.exists(index=settings.index, id=good.id)
+    assert Registry(rclient).get(good.source_path).state == "indexed"
+    failures = {f.path: f for f in Registry(rclient).failures()}
+    for doc in (surrogate, big):
+        assert Registry(rclient).get(doc.source_path).state == "failed"
+        assert failures[doc.source_path].stage == "index"
+        assert not es.exists(index=settings.index, id=doc.id)
+    assert "document.author" in failures[surrogate.source_path].reason
+    assert "DATELINE_MAX_MESSAGE_MB=0.05" in failures[big.source_path].reason
+    assert progress.get([good.id, surrogate.id, big.id]) == {}
+    rclient.hdel("dateline:failures", surrogate.source_path, big.source_path)
+
+
 def test_entries_stay_pending_while_elasticsearch_is_down_then_land(es, rclient, settings, stream):
     ensure_index(es, settings.index, settings)
     path = f"{uuid.uuid4().hex}.jsonl"

@@ -46,9 +46,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 log = logging.getLogger(__name__)
 
 HOW_TO_FIX = (
-    "set DATELINE_NER_MODEL to a local .pt file, e.g. one trained offline with "
-    "`dateline ner train tests/fixtures/ner --out models/ner` "
-    "(then DATELINE_NER_MODEL=models/ner/final-model.pt)"
+    "set DATELINE_NER_MODEL to a .pt file in the model folder (DATELINE_MODEL_DIR, default "
+    "<DATELINE_DATA_DIR>/models), e.g. one trained offline with `dateline ner train "
+    "tests/fixtures/ner` (it writes <model folder>/ner/final-model.pt)"
 )
 
 
@@ -57,16 +57,50 @@ class ModelUnavailable(RuntimeError):
 
 
 def _is_local(name: str) -> bool:
-    return name.endswith((".pt", ".pth", ".bin")) or os.sep in name and Path(name).exists()
+    # flair loads any name that exists as a path from that path, so such a name is local
+    # whatever it looks like (a folder "flair/ner-english" in the working directory included).
+    return name.endswith((".pt", ".pth", ".bin")) or Path(name).expanduser().exists()
 
 
-def _load_tagger(name: str) -> Any:
+def model_roots(settings: Settings) -> list[Path]:
+    """The folders model files may be loaded from: the model folder and the model hubs'
+    caches (where `dateline ner fetch` and flair put what they download)."""
+    import flair
+
+    roots = [settings.model_path, (Path(flair.cache_root) / "models").expanduser().resolve()]
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:  # pragma: no cover - flair depends on it
+        return roots
+    return [*roots, Path(HF_HUB_CACHE).expanduser().resolve()]
+
+
+def check_model_file(path: Path, settings: Settings) -> Path:
+    """``path`` resolved (symlinks followed), if it is inside a folder of ``model_roots``;
+    otherwise ``ModelUnavailable`` saying where to put it and why. Called before the file
+    is opened: a flair model is a pickle, and unpickling runs whatever code it names."""
+    resolved = path.expanduser().resolve()
+    roots = model_roots(settings)
+    if any(resolved.is_relative_to(root) for root in roots):
+        return resolved
+    folder = settings.model_path
+    raise ModelUnavailable(
+        f"NER model file {path} (resolves to {resolved}) is outside the model folder {folder} and "
+        f"the model hub caches ({', '.join(str(r) for r in roots[1:])}), so it was not loaded: a flair "
+        "model is a Python pickle, and loading one runs any code it contains, so models are only "
+        f"loaded from folders you put them in on purpose. Move it into {folder} (or set "
+        f"DATELINE_MODEL_DIR to the folder it is in) and set DATELINE_NER_MODEL={folder / path.name}"
+    )
+
+
+def _load_tagger(name: str, settings: Settings) -> Any:
     from flair.models import SequenceTagger
 
     if _is_local(name):
         path = Path(name).expanduser()
         if not path.is_file():
             raise ModelUnavailable(f"NER model file {path} does not exist: {HOW_TO_FIX}")
+        check_model_file(path, settings)
         try:
             return SequenceTagger.load(str(path))
         except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
@@ -135,11 +169,13 @@ class EntityStage(Stage):
         if name in self._failures:
             raise ModelUnavailable(self._failures[name])
         try:
-            tagger = _load_tagger(name)
+            tagger = _load_tagger(name, self.settings)
         except ModelUnavailable as exc:
             self._failures[name] = str(exc)
             raise
-        tagger, form = quantize.for_cpu(tagger, self.settings.ner_quantize, reload=lambda: _load_tagger(name))
+        tagger, form = quantize.for_cpu(
+            tagger, self.settings.ner_quantize, reload=lambda: _load_tagger(name, self.settings)
+        )
         model = LoadedModel(tagger, form, ner_models.declared_languages(name, tagger))
         self._models[name] = model
         log.info("NER model %s loaded (%s; languages %s)", name, self._version(name), model.languages)

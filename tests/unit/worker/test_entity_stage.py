@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
 from services.worker.nlp.mentions import RawMention
-from services.worker.stages.entities import EntityStage, merge_adjacent
+from services.worker.stages.entities import EntityStage, check_model_file, merge_adjacent, model_roots
 from shared.settings import get_settings
 
 
@@ -99,12 +100,78 @@ def test_corrupt_model_file_fails_clearly(
 ) -> None:
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"not a model")
+    settings_env.setenv("DATELINE_MODEL_DIR", str(tmp_path))
     settings_env.setenv("DATELINE_NER_MODEL", str(bad))
     get_settings.cache_clear()
     stage = EntityStage()
     doc = stage.run(document("Zalmay Khalilzad arrived in Kabul.", language="en"))
     assert doc.provenance.entities is not None and doc.provenance.entities.status == "failed"
     assert "could not be loaded" in (doc.provenance.entities.error or "")
+
+
+class _Payload:
+    """Unpickling this creates ``marker``: what a hostile model file could do instead."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
+def _hostile_model(path: Path, marker: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(_Payload(marker)))
+    return path
+
+
+def test_a_model_file_outside_the_model_folder_is_refused_before_it_is_unpickled(
+    settings_env: pytest.MonkeyPatch, tmp_path: Path, document
+) -> None:
+    models, elsewhere = tmp_path / "models", tmp_path / "downloads"
+    marker = tmp_path / "code-ran"
+    hostile = _hostile_model(elsewhere / "evil.pt", marker)
+    settings_env.setenv("DATELINE_MODEL_DIR", str(models))
+    settings_env.setenv("DATELINE_NER_MODEL", str(hostile))
+    get_settings.cache_clear()
+    stage = EntityStage()
+    stage.warm_up()
+    assert not marker.exists()
+    error = stage.load_error or ""
+    assert "outside the model folder" in error and str(models) in error and "pickle" in error
+    assert f"DATELINE_NER_MODEL={models / 'evil.pt'}" in error
+    doc = stage.run(document("Zalmay Khalilzad arrived in Kabul.", language="en"))
+    assert doc.provenance.entities is not None and doc.provenance.entities.status == "failed"
+    assert not marker.exists()
+
+    # A symlink inside the folder that points outside it is refused too (resolved first).
+    models.mkdir()
+    (models / "linked.pt").symlink_to(hostile)
+    settings_env.setenv("DATELINE_NER_MODEL", str(models / "linked.pt"))
+    get_settings.cache_clear()
+    linked = EntityStage()
+    linked.warm_up()
+    assert "outside the model folder" in (linked.load_error or "") and not marker.exists()
+
+    # The same file inside the folder is loaded (and its code runs: the check is what stops it).
+    inside = _hostile_model(models / "evil.pt", marker)
+    settings_env.setenv("DATELINE_NER_MODEL", str(inside))
+    get_settings.cache_clear()
+    trusted = EntityStage()
+    trusted.warm_up()
+    assert marker.exists()
+    assert "could not be loaded" in (trusted.load_error or "")
+
+
+def test_model_roots_are_the_model_folder_and_the_hub_caches(settings_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import flair
+
+    settings_env.setenv("DATELINE_MODEL_DIR", str(tmp_path / "m"))
+    get_settings.cache_clear()
+    roots = model_roots(get_settings())
+    assert roots[0] == (tmp_path / "m").resolve()
+    assert (Path(flair.cache_root) / "models").resolve() in roots
+    assert check_model_file(tmp_path / "m" / "x.pt", get_settings()) == (tmp_path / "m" / "x.pt").resolve()
 
 
 def test_merge_adjacent_single_token_spans() -> None:
@@ -213,6 +280,7 @@ def test_a_model_that_declares_no_language_cannot_be_the_default_but_can_be_mapp
     anonymous = tmp_path / "anonymous.pt"
     tagger.save(anonymous)
 
+    settings_env.setenv("DATELINE_MODEL_DIR", str(tmp_path))
     settings_env.setenv("DATELINE_NER_MODEL", str(anonymous))
     settings_env.delenv("DATELINE_NER_MODELS", raising=False)
     get_settings.cache_clear()

@@ -34,3 +34,31 @@ def test_configured_models_are_the_default_and_each_language_once(monkeypatch: p
     monkeypatch.setenv("DATELINE_NER_MODEL", "flair/ner-english-fast")
     monkeypatch.setenv("DATELINE_NER_MODELS", '{"de": "flair/ner-multi-fast", "nl": "flair/ner-multi-fast", "ur": ""}')
     assert configured_models(Settings(_env_file=None)) == ["flair/ner-english-fast", "flair/ner-multi-fast"]
+
+
+def test_fetch_checks_local_model_files_are_in_the_model_folder(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from services.worker.ner_fetch import fetch_command
+    from shared.settings import get_settings
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "ok.pt").write_bytes(b"x")
+    (tmp_path / "stray.pt").write_bytes(b"x")
+    monkeypatch.setenv("DATELINE_MODEL_DIR", str(models))
+    monkeypatch.setenv("DATELINE_NER_MODEL", str(models / "ok.pt"))
+    monkeypatch.setenv("DATELINE_NER_MODELS", f'{{"de": "{tmp_path / "stray.pt"}"}}')
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(typer.Exit):
+            fetch_command()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    out = capsys.readouterr()
+    assert f"{models / 'ok.pt'}: local file, found in {models.resolve()}" in out.out
+    assert f"{tmp_path / 'stray.pt'}: local file, REFUSED" in out.out and "outside the model folder" in out.out
+    assert "stray.pt" in out.err

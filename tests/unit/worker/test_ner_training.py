@@ -64,3 +64,23 @@ def test_train_command_prints_f1_path_and_env_line(tmp_path: Path, capsys) -> No
     assert model.is_file()
     assert "test F1: " in out
     assert f"export DATELINE_NER_MODEL={model}" in out
+    # Outside the model folder (the tests' is the tiny model's): says the workers would refuse it.
+    assert "is outside the model folder" in out and "DATELINE_MODEL_DIR=" in out
+
+
+def test_train_command_writes_into_the_model_folder_by_default(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.settings import get_settings
+
+    monkeypatch.setenv("DATELINE_MODEL_DIR", str(tmp_path / "models"))
+    get_settings.cache_clear()
+    try:
+        ner_train_command(CORPUS, epochs=1, char_features=False)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    model = (tmp_path / "models" / "ner" / "final-model.pt").resolve()
+    assert model.is_file() and f"export DATELINE_NER_MODEL={model}" in out
+    assert "outside the model folder" not in out
