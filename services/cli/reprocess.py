@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.celery_app import make_app
-from shared.pipeline import submit_document
+from shared.pipeline import UnsendableMessage, submit_document
 from shared.schemas import STAGES, ArticleDocument
 from shared.search.client import make_client
 from shared.settings import get_settings
@@ -60,9 +60,13 @@ def reprocess_command(
             except ValidationError as exc:
                 unreadable.append(f"{hit['_id']}: {exc.errors()[0]['msg']}")
             else:
-                submit_document(celery_app, document, stages=[stage])
-                queued += 1
+                try:
+                    submit_document(celery_app, document, stages=[stage])
+                except UnsendableMessage as exc:  # one document never stops the others
+                    unreadable.append(f"{hit['_id']} ({document.source_path}): {exc}")
+                else:
+                    queued += 1
             progress.advance(bar)
     typer.echo(f"Queued {queued} document(s) for the {stage} stage; `dateline status` shows progress.")
     for line in unreadable:
-        typer.echo(f"skipped unreadable document {line}", err=True)
+        typer.echo(f"skipped document {line}", err=True)

@@ -25,10 +25,10 @@ from services.ingest.ledger import Ledger
 from services.ingest.paths import absolute, file_of, ignored_by, is_within, relative_parts
 from services.ingest.readers import EMPTY_FILE, Reader, ReadError, ReadIssue, ReadLimits, ReadResult
 from shared.celery_app import make_app
-from shared.pipeline import request_delete, submit_document
+from shared.pipeline import UnsendableMessage, encode_message, request_delete, submit_document
 from shared.redis_client import connect
 from shared.registry import Failure, FileRecord, Registry
-from shared.schemas import ArticleDocument
+from shared.schemas import STAGES, ArticleDocument, StageTask
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("dateline.ingest")
@@ -169,6 +169,10 @@ class Ingestor:
             path=sp, size=len(data), mtime=admission.mtime, sha256=sha, state="queued",
             revision=revision, articles=len(docs), doc_ids=[d.id for d in docs],
         )
+        if (unsendable := self._unsendable(docs)) is not None:
+            # About this file's content (an article too large as a message): remembered by hash.
+            failures = self.ledger.bad_content(sp, old, sha, len(data), admission.mtime, [ReadIssue(reason=unsendable)])
+            return FileOutcome(sp, "failed", failures=failures, detail=failures[0].reason)
         self._queue(record, docs, old)
         failures = self.ledger.issues(sp, result.errors, bad_parts=result.bad_parts, parts=result.parts)
         for failure in failures:
@@ -199,6 +203,17 @@ class Ingestor:
                 reason=f"The file could not be parsed ({type(exc).__name__}: {exc}). Check that it is "
                 f"a valid {kind} file; if it is, please report a bug."
             )])
+
+    def _unsendable(self, docs: list[ArticleDocument]) -> str | None:
+        """Why one of the documents cannot go on a queue, checked before any is queued, so a
+        file is queued whole or not at all."""
+        for doc in docs:
+            try:
+                encode_message(StageTask(document=doc, stages=list(STAGES)), self.settings.max_message_bytes)
+            except UnsendableMessage as exc:
+                where = f"article {doc.record + 1}: " if len(docs) > 1 else ""
+                return where + str(exc)
+        return None
 
     def _queue(self, record: FileRecord, docs: list[ArticleDocument], old: FileRecord | None) -> None:
         """Register the revision, queue its documents, and drop documents it no longer has."""

@@ -8,6 +8,7 @@ a failed step for the whole service, and the reconciler read any path a Redis re
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -229,3 +230,19 @@ def test_a_json_lines_file_of_many_bad_lines_makes_a_handful_of_failure_records(
     assert "5000 of 5001 lines or items could not be read" in summary.reason
     assert "DATELINE_MAX_FAILURE_LINES" in summary.reason
     assert sorted(f.line for f in failures if f.line is not None) == list(range(2, 2 + limit))
+
+
+def test_an_article_too_large_as_a_queue_message_fails_its_file_before_anything_is_queued(
+    clean_settings: Callable[..., dict[str, str]]
+) -> None:
+    inbox = Path(clean_settings(STABLE_SECONDS="0", MAX_MESSAGE_MB="0.002")["DATELINE_INBOX"])
+    inbox.mkdir()
+    small = {"title": "Short", "body": "A short article about the harbour. " * 3}
+    big = {"title": "Long", "body": "A long article about the harbour. " * 200}
+    (inbox / "two.json").write_text(json.dumps([small, big]))
+    outcome = Ingestor.from_settings().process(inbox / "two.json")
+
+    assert outcome.status == "failed"
+    assert "article 2:" in outcome.detail and "DATELINE_MAX_MESSAGE_MB" in outcome.detail
+    assert rclient().llen("dateline.language") == 0  # the file is queued whole or not at all
+    assert registry().get("two.json").state == "failed"  # type: ignore[union-attr]
