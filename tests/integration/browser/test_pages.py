@@ -94,8 +94,8 @@ def test_the_article_view_marks_mentions_and_summary_at_their_offsets(site, tab)
     page = tab.page
     page.goto(site.url + "/?q=Khalilzad")
     page.locator(".hit-title a").first.click()
-    page.wait_for_url(re.compile(r"/article/[0-9a-f]{32}$"))
-    doc_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_url(re.compile(r"/article/[0-9a-f]{32}\?back="))
+    doc_id = page.url.rsplit("/", 1)[1].split("?", 1)[0]
     doc = _api(site, f"/articles/{doc_id}")
     expect(page.get_by_role("heading", level=1)).to_have_text(doc["title"])
     # The rendered text is the body exactly; each mark sits at its mention's offsets.
