@@ -63,9 +63,8 @@ class Classified(BaseModel):
 
 
 def _error_of(info: object) -> dict[str, Any]:
-    if isinstance(info, dict) and isinstance(info.get("error"), dict):
-        return info["error"]
-    return {}
+    error = info.get("error") if isinstance(info, dict) else None
+    return error if isinstance(error, dict) else {}
 
 
 def _walk(node: object, found: list[Cause]) -> None:
@@ -126,7 +125,7 @@ def archive_cause(found: Classified) -> str:
     return f"Elasticsearch could not answer it ({kind.replace('_', ' ')}); its log has the details"
 
 
-class ArchiveFailure(ApiError):  # type: ignore[misc]
+class ArchiveFailure(ApiError):
     """Elasticsearch refused a search for a reason of the archive's (a document, the index,
     the cluster), not the query's: shown as a server error that never blames the query.
 

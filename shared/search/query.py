@@ -17,8 +17,8 @@ from typing import Any
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from shared.names.aliases import AliasFileError, alias_table
-from shared.search.errors import ArchiveFailure, classify, query_refusal
 from shared.schemas import ENTITY_TYPES, ArticleDocument
+from shared.search.errors import ArchiveFailure, classify, query_refusal
 from shared.search.models import (
     FACET_FIELDS,
     Copy,
