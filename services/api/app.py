@@ -117,7 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def search_articles(params: Annotated[SearchParams, Query()]) -> SearchResult:
         cfg = current()
         try:
-            return search(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, params)
+            return search(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, params,
+                          highlight_chars=cfg.highlight_max_chars)
         except SearchInputError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
         except ArchiveFailure as exc:

@@ -94,7 +94,8 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
                            "search may contain.")
         try:
             started = time.perf_counter()
-            result = search(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, params)
+            result = search(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, params,
+                            highlight_chars=cfg.highlight_max_chars)
             took = time.perf_counter() - started
         except SearchInputError as exc:
             return refused(422, "This search cannot be run", str(exc),

@@ -260,9 +260,10 @@ def text_subfields(es: Elasticsearch, alias: str) -> frozenset[str]:
     return names
 
 
-def search(es: Elasticsearch, alias: str, params: SearchParams) -> SearchResult:
+def search(es: Elasticsearch, alias: str, params: SearchParams, *, highlight_chars: int | None = None) -> SearchResult:
+    """``highlight_chars``: see ``build_search`` (default: the process's setting)."""
     subfields = text_subfields(es, alias)
-    body = build_search(params, subfields)
+    body = build_search(params, subfields, highlight_chars=highlight_chars)
     try:
         response = es.search(index=alias, **body)
     except BadRequestError as exc:
@@ -272,7 +273,7 @@ def search(es: Elasticsearch, alias: str, params: SearchParams) -> SearchResult:
         # the forgiving simple syntax rather than failing the person's search.
         log.info("query %r is not valid query_string syntax; using simple_query_string", params.query)
         simple = params.model_copy(update={"query": to_simple_syntax(params.query)})
-        body = build_search(simple, subfields, syntax="simple")
+        body = build_search(simple, subfields, syntax="simple", highlight_chars=highlight_chars)
         try:
             response = es.search(index=alias, **body)
         except BadRequestError as again:
