@@ -121,8 +121,10 @@ def archive_cause(found: Classified) -> str:
         return "a facet or the date histogram has more buckets than the cluster's search.max_buckets allows"
     if "circuit_breaking_exception" in types:
         return "Elasticsearch is short of memory for this search (a circuit breaker tripped); try again shortly"
+    # The kind of failure in words (its class name's suffix is Java's, not the reader's).
     kind = found.root_causes[0].type if found.root_causes else "unknown"
-    return f"Elasticsearch could not answer it ({kind.replace('_', ' ')}); its log has the details"
+    words = kind.removesuffix("_exception").replace("_", " ")
+    return f"Elasticsearch could not answer it ({words}); its log and the API's have the details"
 
 
 class ArchiveFailure(ApiError):
