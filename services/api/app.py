@@ -22,11 +22,13 @@ from typing_extensions import Annotated
 
 from services.api import web
 from services.api.deps import elasticsearch_for, redis_for, status_for
+from services.api.security import HeadAsGet, SecurityHeaders, TrustedHosts
 from shared.expected import Part as ExpectedPart
 from shared.heartbeat import Heartbeat, HeartbeatWriter
 from shared.redis_client import display_url
 from shared.schemas import ArticleDocument
 from shared.search.client import describe_failure, quick
+from shared.search.errors import ArchiveFailure
 from shared.search.models import SearchInputError, SearchParams, SearchResult, describe_errors
 from shared.search.query import get_article, search
 from shared.settings import Settings, get_settings
@@ -106,14 +108,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    # Outermost last: every response (a refused host's 400 included) gets the headers.
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(TrustedHosts, settings=current)
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/search", response_model=SearchResult)
     def search_articles(params: Annotated[SearchParams, Query()]) -> SearchResult:
         cfg = current()
         try:
-            return search(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, params)
+            return search(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, params,
+                          highlight_chars=cfg.highlight_max_chars)
         except SearchInputError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
+        except ArchiveFailure as exc:
+            # The archive's fault (a document, the index), not the query's: a server error.
+            log.warning("search failed in Elasticsearch: %s", exc.cause)
+            raise HTTPException(status_code=500, detail=f"the archive failed to answer this search: {exc.cause}") \
+                from None
         except NotFoundError:
             raise HTTPException(
                 status_code=503, detail=f"the index {cfg.index!r} does not exist yet; start the indexer"

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from markupsafe import Markup, escape
 
@@ -334,6 +334,45 @@ _DOC_ID = re.compile(r"^[0-9a-f]{32}$")
 
 def is_document_id(value: str) -> bool:
     return bool(_DOC_ID.match(value))
+
+
+# What a browser would drop from or act on inside a URL (C0 controls, space, DEL): a URL
+# holding one is never shown as a link, so "java\tscript:" cannot pass as something else.
+_URL_CONTROLS = re.compile(r"[\x00-\x20\x7f]")
+LINK_SCHEMES = ("http", "https")
+
+
+def safe_link(url: str | None) -> str | None:
+    """``url`` when it is an absolute http(s) URL, else None (never a link).
+
+    The URL comes from an article file, so it is anyone's: ``javascript:``, ``data:`` or
+    ``vbscript:`` would run in the reader's page. Checked when the page is drawn, so documents
+    indexed before any check at intake are safe too."""
+    if not url or _URL_CONTROLS.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced [ in the host
+        return None
+    if parts.scheme.lower() not in LINK_SCHEMES or not parts.netloc:
+        return None
+    return url
+
+
+def back_link(value: str | None) -> str:
+    """Where the article page's "Back to the search" goes: the search page with the search
+    ``value`` names (the ``back`` query parameter result links carry), rebuilt from its known
+    parameters; anything else (another site, ``//host``, ``javascript:``, another page) is
+    the search page itself. Never taken from ``Referer``, which any site can set."""
+    if not value or _URL_CONTROLS.search(value) or "\\" in value:
+        return "/"
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "/"
+    if parts.scheme or parts.netloc or parts.path != "/":
+        return "/"
+    return PageState.from_pairs(parse_qsl(parts.query)).url("/")
 
 
 def original_path(source_path: str, inbox: Path) -> str:

@@ -3,9 +3,11 @@
 
 Server-rendered with Jinja2; the only JavaScript is the pipeline page's refresh and
 Swagger UI. Every asset (CSS, the Inter font, Swagger UI) is served from ``static/``, so
-the pages work on a machine without internet. Errors are shown in words, with the HTTP
-status that says what happened: 422 for a bad query, 503 when Elasticsearch or Redis does
-not answer, 404 for an unknown article.
+the pages work on a machine without internet; no page has inline script or style (see
+``security.py`` for the headers). Errors are shown in words, with the HTTP status that says
+what happened: 422 for a bad query, 500 when something in the archive (a document, the
+index) makes Elasticsearch fail a search, 503 when Elasticsearch or Redis does not answer,
+404 for an unknown article.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from typing import Any
 import redis
 from elasticsearch import ApiError, NotFoundError, TransportError
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 from services.api import views
 from services.api.deps import elasticsearch_for, status_for
 from shared.search.client import describe_failure
+from shared.search.errors import ArchiveFailure
 from shared.search.models import SearchInputError, input_errors
 from shared.search.query import PUBLISHED as PUBLISHED_FACET
 from shared.search.query import get_article, search
@@ -42,7 +44,7 @@ SHOWN_PROBLEMS = 100  # files with failures listed on the page; the rest: `datel
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(language_name=views.language_name, short_date=views.short_date,
                              highlighted=views.highlighted, new_snippets=views.new_snippets,
-                             entity_labels=views.ENTITY_LABELS)
+                             entity_labels=views.ENTITY_LABELS, safe_link=views.safe_link)
 
 
 def _asset_version() -> str:
@@ -92,11 +94,18 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
                            "search may contain.")
         try:
             started = time.perf_counter()
-            result = search(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, params)
+            result = search(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, params,
+                            highlight_chars=cfg.highlight_max_chars)
             took = time.perf_counter() - started
         except SearchInputError as exc:
             return refused(422, "This search cannot be run", str(exc),
                            "Check the query syntax: balance quotes and brackets, or search for plain words.")
+        except ArchiveFailure as exc:
+            # Something in the archive (a document, the index) failed the search, not the query.
+            return refused(500, "The archive failed to answer this search",
+                           f"Elasticsearch could not run it: {exc.cause}.",
+                           "The search itself is fine: try it again later, and tell whoever runs Dateline "
+                           "(the API's log has the details).")
         except NotFoundError:
             return refused(503, "There is nothing to search yet",
                            f"The index {cfg.index!r} does not exist yet: the indexer creates it when it starts.",
@@ -130,7 +139,7 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
                             f"There is no article with id {doc_id}: it may have been removed with its file.")
         origin = views.original_path(document.source_path, cfg.inbox_path)
         return _render(request, "article.html", section="search", doc=document, body=views.marked_body(document), origin=origin,
-                       stages=views.stage_rows(document), back=request.headers.get("referer", ""))
+                       stages=views.stage_rows(document), back=views.back_link(request.query_params.get("back")))
 
     @router.get("/pipeline", response_class=HTMLResponse)
     def pipeline_page(request: Request, part: str = "") -> HTMLResponse:
@@ -149,15 +158,10 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
                        refresh=PIPELINE_REFRESH_SECONDS, shown_problems=SHOWN_PROBLEMS)
 
     @router.get("/docs", response_class=HTMLResponse)
-    def docs() -> HTMLResponse:
-        # Swagger UI from static/, not a CDN; no validator badge (it calls an outside service).
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json", title="Dateline API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-            swagger_ui_parameters={"validatorUrl": None},
-        )
+    def docs(request: Request) -> HTMLResponse:
+        # Swagger UI from static/, not a CDN, started by static/docs.js (no inline script, so
+        # the page keeps the Content-Security-Policy of the others); no validator badge.
+        return _render(request, "docs.html", title="Dateline API", openapi_url=app.openapi_url or "/openapi.json")
 
     @router.get("/favicon.ico")
     def favicon() -> Response:

@@ -9,6 +9,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, TlsError
 from elasticsearch import ApiError, Elasticsearch
 
+from shared.search.errors import ArchiveFailure
 from shared.settings import Settings, get_settings, split_urls
 
 
@@ -56,6 +57,8 @@ def describe_failure(exc: Exception) -> str:
         return "refused the TLS connection (check DATELINE_ELASTICSEARCH_CA_CERTS and the URL's https)"
     if isinstance(exc, TransportConnectionError):
         return "cannot be reached (is it running, and is the URL right?)"
+    if isinstance(exc, ArchiveFailure):
+        return f"failed to answer: {exc.cause}"
     if isinstance(exc, ApiError):
         status = exc.meta.status if exc.meta is not None else 0
         if status == 401:

@@ -18,6 +18,7 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from shared.names.aliases import AliasFileError, alias_table
 from shared.schemas import ENTITY_TYPES, ArticleDocument
+from shared.search.errors import ArchiveFailure, classify, query_refusal
 from shared.search.models import (
     FACET_FIELDS,
     Copy,
@@ -130,8 +131,16 @@ def entity_filter(kind: str | None, name: str) -> dict[str, Any]:
     return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses, "minimum_should_match": 1}}
 
 
-def build_search(params: SearchParams, subfields: Collection[str], syntax: str = "query_string") -> dict[str, Any]:
-    """The search request body (keyword arguments of ``Elasticsearch.search``)."""
+def build_search(params: SearchParams, subfields: Collection[str], syntax: str = "query_string",
+                 highlight_chars: int | None = None) -> dict[str, Any]:
+    """The search request body (keyword arguments of ``Elasticsearch.search``).
+
+    Highlights are looked for in the first ``highlight_chars`` characters of each field
+    (default: the setting ``highlight_max_chars``): past the index's
+    ``index.highlight.max_analyzed_offset`` Elasticsearch refuses the whole search, so without
+    the bound one long article would break every search that matches it."""
+    if highlight_chars is None:
+        highlight_chars = get_settings().highlight_max_chars
     body: dict[str, Any] = {
         "query": {"bool": {"must": [text_clause(params.query, subfields, syntax)], "filter": filters(params)}},
         "from_": (params.page - 1) * params.size,
@@ -141,6 +150,7 @@ def build_search(params: SearchParams, subfields: Collection[str], syntax: str =
         "source": {"excludes": SOURCE_EXCLUDES},
         "aggs": aggregations(params),
         "highlight": {
+            "max_analyzed_offset": highlight_chars,
             "fields": {
                 "title": {"number_of_fragments": 0},
                 "title.*": {"number_of_fragments": 0},
@@ -250,24 +260,20 @@ def text_subfields(es: Elasticsearch, alias: str) -> frozenset[str]:
     return names
 
 
-def _is_syntax_error(exc: BadRequestError) -> bool:
-    text = str(exc.info)
-    return "Failed to parse query" in text or "parse_exception" in text or "Cannot parse" in text
-
-
-def search(es: Elasticsearch, alias: str, params: SearchParams) -> SearchResult:
+def search(es: Elasticsearch, alias: str, params: SearchParams, *, highlight_chars: int | None = None) -> SearchResult:
+    """``highlight_chars``: see ``build_search`` (default: the process's setting)."""
     subfields = text_subfields(es, alias)
-    body = build_search(params, subfields)
+    body = build_search(params, subfields, highlight_chars=highlight_chars)
     try:
         response = es.search(index=alias, **body)
     except BadRequestError as exc:
-        if not _is_syntax_error(exc):
+        if not classify(exc.info).syntax:
             raise _refused(exc, params) from None
         # Not valid query-string syntax (say an unbalanced quote or bracket): fall back to
         # the forgiving simple syntax rather than failing the person's search.
         log.info("query %r is not valid query_string syntax; using simple_query_string", params.query)
         simple = params.model_copy(update={"query": to_simple_syntax(params.query)})
-        body = build_search(simple, subfields, syntax="simple")
+        body = build_search(simple, subfields, syntax="simple", highlight_chars=highlight_chars)
         try:
             response = es.search(index=alias, **body)
         except BadRequestError as again:
@@ -275,24 +281,25 @@ def search(es: Elasticsearch, alias: str, params: SearchParams) -> SearchResult:
     result = to_result(response, params)
     details = details_request(params, body, response, result.hits)
     if details is not None:
-        add_details(result, params, es.search(index=alias, **details), response)
+        try:
+            answer = es.search(index=alias, **details)
+        except BadRequestError as exc:
+            raise _refused(exc, params) from None
+        add_details(result, params, answer, response)
     return result
 
 
-def _refused(exc: BadRequestError, params: SearchParams) -> SearchInputError:
-    """Elasticsearch refused a query that passed our checks: say what to change in our words.
-    Its own message (class names, parser internals) goes to the log, not to the person."""
-    reason = _reason(exc)
-    log.warning("Elasticsearch refused the query %r: %s", params.query[:200], reason)
-    lowered = reason.lower()
-    if "clause" in lowered:
-        return SearchInputError("the query expands to too many terms for the archive; use fewer words, "
-                                "wildcards or fields")
-    if "determiniz" in lowered or "too complex" in lowered:
-        return SearchInputError("a wildcard in the query is too complex; write more letters before "
-                                "* or ?, or use fewer of them")
-    return SearchInputError("the archive cannot run this query; write plain words, \"quoted phrases\", "
-                            "AND / OR / NOT and field:value")
+def _refused(exc: BadRequestError, params: SearchParams) -> Exception:
+    """Elasticsearch refused a search that passed our checks. Whose fault it is comes from its
+    error's types (``errors.classify``): the query's -> ``SearchInputError`` saying what to
+    change in our words; anything else (a document, the index, the cluster) -> ``ArchiveFailure``,
+    which never blames the query. Elasticsearch's own message goes to the log."""
+    found = classify(exc.info)
+    log.warning("Elasticsearch refused the search for %r (%s): %s", params.query[:200],
+                ", ".join(sorted(c.type for c in found.root_causes)) or "no error body", _reason(exc))
+    if found.blame == "query":
+        return query_refusal(found)
+    return ArchiveFailure(exc, found)
 
 
 def to_simple_syntax(text: str) -> str:

@@ -127,7 +127,7 @@ def bench_search(es: Elasticsearch, es_url: str, docs: int, repeat: int, console
         table.add_row("search + histogram and copies (what the page asks)", f"{whole:.1f}")
         table.add_row("[bold]ratio[/bold]", f"[bold]{whole / alone:.2f}[/bold]")
 
-        client = TestClient(create_app(Settings(elasticsearch_url=es_url, index=alias)))
+        client = TestClient(create_app(Settings(elasticsearch_url=es_url, index=alias)), base_url="http://127.0.0.1")
         query = {"q": "Taliban OR Pakistan"}
         json_ms, page_ms = _paired_ms(lambda: client.get("/search", params=query).raise_for_status(),
                                       lambda: client.get("/", params=query).raise_for_status(), repeat)

@@ -43,7 +43,7 @@ def settings(es_url: str, redis_url: str) -> Iterator[Settings]:
 
 @pytest.fixture
 def client(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), base_url="http://127.0.0.1")
 
 
 def test_search_collapses_and_filters(client):
@@ -99,7 +99,7 @@ def test_health_reports_each_part(client, settings, redis_url):
 
 def test_health_is_503_when_elasticsearch_is_down(settings, redis_url):
     broken = settings.model_copy(update={"elasticsearch_url": "http://127.0.0.1:1"})
-    response = TestClient(create_app(broken)).get("/health")
+    response = TestClient(create_app(broken), base_url="http://127.0.0.1").get("/health")
     assert response.status_code == 503
     body = response.json()
     assert body["ok"] is False and body["elasticsearch"]["ok"] is False and body["redis"]["ok"] is True
@@ -108,7 +108,7 @@ def test_health_is_503_when_elasticsearch_is_down(settings, redis_url):
 
 def test_search_is_503_when_elasticsearch_is_down(settings):
     broken = settings.model_copy(update={"elasticsearch_url": "http://127.0.0.1:1"})
-    response = TestClient(create_app(broken)).get("/search")
+    response = TestClient(create_app(broken), base_url="http://127.0.0.1").get("/search")
     assert response.status_code == 503 and "unavailable" in response.json()["detail"]
 
 

@@ -126,7 +126,7 @@ def _words(text: str) -> str:
 def test_hostile_queries_are_answered_or_refused_and_elasticsearch_stays_up(node, settings, monkeypatch):
     process = node.processes["elasticsearch"]
     pid = process.pid
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), base_url="http://127.0.0.1")
     monkeypatch.setenv("DATELINE_ELASTICSEARCH_URL", settings.elasticsearch_url)
     monkeypatch.setenv("DATELINE_INDEX", settings.index)
     get_settings.cache_clear()

@@ -257,7 +257,7 @@ def settings(es: Elasticsearch, es_url: str) -> Iterator[Settings]:
 
 @pytest.fixture(scope="module")
 def api(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), base_url="http://127.0.0.1")
 
 
 def cli_args(q: str, params: dict[str, Any]) -> list[str]:

@@ -172,7 +172,7 @@ def test_health_status_and_cli_share_one_state(env):
     ner = _process(HeartbeatWriter(lambda: client, "worker", 60,
                                    lambda: {"queues": ["entities"], "stages": {"entities": dict(ner_stage)}},
                                    state="starting"), 2001)
-    api = TestClient(create_app(env.settings))
+    api = TestClient(create_app(env.settings), base_url="http://127.0.0.1")
     try:
         health = api.get("/health")
         assert health.status_code == 200  # searches are answered while a worker starts
@@ -216,7 +216,7 @@ def test_health_status_and_cli_share_one_state(env):
 def test_redis_away_is_down_in_every_view(env):
     closed = "redis://127.0.0.1:1/0"
     broken = env.settings.model_copy(update={"redis_url": closed})
-    health = TestClient(create_app(broken)).get("/health")
+    health = TestClient(create_app(broken), base_url="http://127.0.0.1").get("/health")
     assert health.status_code == 503 and health.json()["state"] == "down"
     result = subprocess.run([sys.executable, "-m", "services.cli.main", "status", "--json"], cwd=REPO_DIR,
                             env={**env.environ, "DATELINE_REDIS_URL": closed}, capture_output=True, text=True,
