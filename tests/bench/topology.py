@@ -111,7 +111,7 @@ def run_topology(services: BackingServices, documents: list[ArticleDocument], mo
 
     stack = Stack(redis_base_url=services.redis_url, es_url=services.es_url, log_dir=BENCH_DATA / "logs",
                   run_dir=BENCH_DATA / "topology", ner_model=str(model), inbox=BENCH_DATA / "inbox",
-                  extra_env={"DATELINE_HEARTBEAT_SECONDS": "1"})
+                  extra_env={"DATELINE_HEARTBEAT_SECONDS": "1", "DATELINE_WORKER_CONCURRENCY": "0"})
     try:
         indexer = stack.start_indexer()
         started_workers = [stack.start(name, *args) for name, args in workers]
