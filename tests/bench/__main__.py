@@ -155,6 +155,15 @@ def report_topologies(runs: dict[str, Run], ideal: float, ner_alone: float, ner_
         "worker_rss_mb_parents": new.rss_mb_parents,
         "worker_rss_mb_total": new.rss_mb_per_pool_process * new.pool_processes + new.rss_mb_parents,
         "per_stage_rss_mb_per_process": old.rss_mb_per_pool_process,
+        "worker_uss_mb_per_process": new.uss_mb_per_pool_process,
+        "worker_memory_mb_total": new.uss_mb_per_pool_process * new.pool_processes + new.rss_mb_parents,
+        # The cores the pipeline got: on a machine shared with other work it gets less than
+        # all of them, and pipeline_efficiency (against every core) says so.
+        "pipeline_cores_used": new.cores_used,
+        "per_stage_cores_used": old.cores_used,
+        "load_average_at_pipeline": new.load_average,
+        # Of the CPU the pipeline got, the share the stages used (the rest: plumbing, Elasticsearch).
+        "stage_share_of_pipeline_cpu": new.cpu_ms["stages"] / sum(new.cpu_ms.values()),
         "plumbing_cpu_ms_per_article": new.plumbing_ms,
         "per_stage_plumbing_cpu_ms_per_article": old.plumbing_ms,
     }
@@ -170,6 +179,10 @@ def report_topologies(runs: dict[str, Run], ideal: float, ner_alone: float, ner_
     table.add_row(f"pipeline efficiency (ideal {ideal:.2f} articles/s)", f"{old.articles_per_s / ideal:.2f}",
                   f"[bold]{new.articles_per_s / ideal:.2f}[/bold]")
     table.add_row("RSS per pool process, MB", f"{old.rss_mb_per_pool_process:.0f}", f"{new.rss_mb_per_pool_process:.0f}")
+    table.add_row("USS per pool process (its own memory), MB", f"{old.uss_mb_per_pool_process:.0f}",
+                  f"{new.uss_mb_per_pool_process:.0f}")
+    table.add_row("cores the pipeline got (CPU s per s)", f"{old.cores_used:.2f}", f"{new.cores_used:.2f}")
+    table.add_row("machine load average at the end", f"{old.load_average:.1f}", f"{new.load_average:.1f}")
     table.add_row("RSS of the Celery parents, MB", f"{old.rss_mb_parents:.0f}", f"{new.rss_mb_parents:.0f}")
     for where in sorted(new.cpu_ms):
         table.add_row(f"CPU ms per article: {where}", f"{old.cpu_ms.get(where, 0):.1f}", f"{new.cpu_ms[where]:.1f}")

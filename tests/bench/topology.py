@@ -79,6 +79,11 @@ class Run:
     pool_processes: int
     rss_mb_per_pool_process: float  # the largest pool process, models loaded, after the run
     rss_mb_parents: float  # Celery's parent processes together (they load no model)
+    # Memory only this process holds (psutil's USS: RSS less the library pages that every
+    # process maps from the same files); what each more process costs.
+    uss_mb_per_pool_process: float = 0.0
+    cores_used: float = 0.0  # CPU seconds of every process of the pipeline per second of the run
+    load_average: float = 0.0  # the machine's 1-minute load average at the run's end
     cpu_ms: dict[str, float] = field(default_factory=dict)  # per article, by where it went
 
     @property
@@ -140,7 +145,9 @@ def run_topology(services: BackingServices, documents: list[ArticleDocument], mo
         submit_cpu = time.process_time() - submit_cpu
         wait_until(lambda: stack.count() >= len(documents), timeout=WAIT, every=0.2,
                    what="all benchmark articles indexed", processes=running)
-        rate = len(documents) / (time.perf_counter() - started)
+        wall = time.perf_counter() - started
+        rate = len(documents) / wall
+        load = os.getloadavg()[0]
         after = {where: _cpu(pids) for where, pids in groups.items()}
         # The pool processes' heartbeats (every second here) carry their stage CPU; wait for
         # beats written after the last article, then read it.
@@ -154,8 +161,11 @@ def run_topology(services: BackingServices, documents: list[ArticleDocument], mo
         cpu_ms["stages"] = stages * 1000 / n
         cpu_ms["submit"] = submit_cpu * 1000 / n
         rss = [psutil.Process(pid).memory_info().rss for pid in pool]
+        uss = [psutil.Process(pid).memory_full_info().uss for pid in pool]
+        cores_used = (sum(after.values()) - sum(before.values()) + submit_cpu) / wall
         return Run(articles_per_s=rate, pool_processes=len(pool), rss_mb_per_pool_process=max(rss) / MB,
-                   rss_mb_parents=sum(psutil.Process(pid).memory_info().rss for pid in parents) / MB, cpu_ms=cpu_ms)
+                   rss_mb_parents=sum(psutil.Process(pid).memory_info().rss for pid in parents) / MB, cpu_ms=cpu_ms,
+                   uss_mb_per_pool_process=max(uss) / MB, cores_used=cores_used, load_average=load)
     finally:
         stack.stop()
 
