@@ -321,7 +321,8 @@ class Reconciler(ServiceLoop):
             return None
         self._next_audit = now + self.settings.reconcile_audit_seconds
         try:
-            audit = audit_index(self.es, self.registry, self.settings.index, self._audited_uuids)
+            audit = audit_index(self.es, self.registry, self.settings.index, self._audited_uuids,
+                                keep=AUDIT_REQUEUE_BATCH)
         except (ApiError, TransportError) as exc:
             self.es_outage.down("Elasticsearch", exc)
             self._next_audit = now  # Elasticsearch is away: audit as soon as it is back
@@ -342,13 +343,13 @@ class Reconciler(ServiceLoop):
             requeued += 1
             if lock is not None:
                 lock.reacquire()
-        if len(audit.missing) > requeued:
+        if audit.missing_files > requeued:
             self._next_audit = time.monotonic()  # more to queue: go on in the next pass
         elif audit.indices:
             self._audited_uuids = audit.uuids
         if audit.checked_ids:
             log.info("index audit of %s: %d document(s) expected, %d found, %d missing in %d file(s)",
-                     audit.alias, audit.expected, audit.found, audit.missing_docs, len(audit.missing))
+                     audit.alias, audit.expected, audit.found, audit.missing_docs, audit.missing_files)
         return AuditReport(alias=audit.alias, indices=audit.indices, uuids=audit.uuids, expected=audit.expected,
                            found=audit.found, checked_ids=audit.checked_ids, missing=audit.missing_docs,
                            requeued_files=requeued)

@@ -166,7 +166,11 @@ def measure(n: int, services: BackingServices, repeat: int) -> dict[str, float]:
     ingestor = Ingestor(Registry(client), make_app(settings), settings)
     reconciler = Reconciler(ingestor, es, settings)
     reconciler._next_audit = float("inf")  # the pass alone; the audit is measured apart
+    report = reconciler.run_pass()
+    if report is None or not report.examined:
+        raise SystemExit(f"the reconciler's pass examined nothing ({report}): the benchmark measures no work")
     figures["reconcile_pass_s"] = statistics.median(timed(reconciler.run_pass, 3)) / 1000
+    figures["reconcile_examined"] = report.examined
     started = time.perf_counter()
     audit = audit_index(es, Registry(client), alias, None)
     figures["audit_docs_per_s"] = audit.expected / (time.perf_counter() - started)
