@@ -109,10 +109,10 @@ def build(n: int, client, es, alias: str, inbox: Path) -> dict[str, float]:
         if i < IN_FLIGHT:
             in_flight.append(ArticleDocument.model_validate(source))
         if len(batch) >= 2000:
-            helpers.bulk(es, batch, chunk_size=500, request_timeout=120)
+            helpers.bulk(es.options(request_timeout=120), batch, chunk_size=500)
             batch = []
     if batch:
-        helpers.bulk(es, batch, chunk_size=500, request_timeout=120)
+        helpers.bulk(es.options(request_timeout=120), batch, chunk_size=500)
     redis_bytes = (int(client.info("memory")["used_memory"]) - before) / n
     from shared.progress import ProgressLog
 

@@ -91,6 +91,10 @@ class Run:
         return sum(ms for where, ms in self.cpu_ms.items() if where not in {"stages", "elasticsearch"})
 
 
+def _with_children(pid: int) -> list[int]:
+    return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+
+
 def _cpu(pids: Sequence[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -135,7 +139,8 @@ def run_topology(services: BackingServices, documents: list[ArticleDocument], mo
             registry.put(FileRecord(path=doc.source_path, revision=doc.revision, articles=1, doc_ids=[doc.id]))
         groups = {"celery_parents": parents, "worker_pool": pool, "indexer": [indexer.process.pid],
                   "redis": [services.processes["redis"].process.pid],
-                  "elasticsearch": [services.processes["elasticsearch"].process.pid]}
+                  # bin/elasticsearch is a launcher; the server is its child JVM.
+                  "elasticsearch": _with_children(services.processes["elasticsearch"].process.pid)}
         before = {where: _cpu(pids) for where, pids in groups.items()}
         stage_cpu_before = _stage_cpu(stack, pool)
         started = time.perf_counter()
