@@ -5,16 +5,20 @@ in one run on this machine (absolute figures vary with the machine; ratios trave
 2. NER with the production architectures (``standins.py``: random weights, real speed):
    fp32 against int8 for the fast (1024) and large (2048) character-LM taggers, their token
    agreement, and the light stages' share of the fast int8 tagger's time.
-3. Pipeline vs NER alone: articles/s through the whole system (real Celery worker
-   processes, Redis, indexer, Elasticsearch) against the NER stage alone in one process,
-   and against the ideal for this many cores.
+3. Worker topologies (``topology.py``): articles/s through the whole system (real Celery
+   worker processes, Redis, indexer, Elasticsearch) with a worker per stage against the
+   default (one worker serving every stage, a pool process per core), side by side;
+   ``topology_speedup``, ``pipeline_efficiency`` against the ideal for this many cores,
+   memory per pool process, and the plumbing's CPU per article (``plumbing_share_of_ner``).
+   Then NER scaled out to two processes (``scaling.py``).
 4. Indexing: the indexer's documents/s against ``elasticsearch.helpers.bulk`` alone on the
    same documents, and against one request per document.
 5. Memory: a worker process's RSS growth over 1,000 articles.
 
 Every figure is also written to ``.dateline/bench/results.json`` (``results.py``).
 
-Usage: python -m tests.bench [--articles N] [--skip-pipeline] [--rounds N] [--rss-articles N]
+Usage: python -m tests.bench [--articles N] [--skip-pipeline] [--skip-standins] [--skip-after-pipeline]
+       [--rounds N] [--topology-rounds N] [--rss-articles N]
 """
 
 from __future__ import annotations
