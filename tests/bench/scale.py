@@ -14,7 +14,8 @@ stages are skipped; what is measured is everything around them:
 * ``reconcile_pass_s``: one reconciler pass (in-flight check, never-queued scan), the audit
   not due; ``audit_docs_per_s``: a full index audit comparing every id;
 * ``rescan_s``: the watcher's rescan of an unchanged inbox of ``min(N, 100,000)`` files that
-  are all registered (``rescan_files``);
+  are all registered (``rescan_files``); the other files of a larger archive are a backfill
+  of another folder, registered under absolute paths;
 * ``search_p50_ms``, ``search_p95_ms``: the search page (HTML, facets counting distinct texts)
   over a set of queries.
 
@@ -71,13 +72,16 @@ def documents(n: int, inbox_files: int) -> Iterator[tuple[str, dict]]:
     seeds = seed_documents(5, prefix="scale")
     for i in range(n):
         doc = seeds[i % len(seeds)]
-        path = f"scale/{i // 1000:04d}/article-{i:07d}.txt"
+        # Beyond the inbox's files: a backfill of another folder (`dateline ingest PATH`),
+        # registered under absolute paths, which a rescan of the inbox leaves alone.
+        path = (f"scale/{i // 1000:04d}/article-{i:07d}.txt" if i < inbox_files
+                else f"/srv/backfill/{i // 1000:04d}/article-{i:07d}.txt")
         source = doc.model_copy(update={"source_path": path, "id": f"scale-{i:07d}", "revision": 1,
                                         "language": "en", "title": f"{doc.title} ({i})"})
         yield path, source.model_dump(mode="json")
 
 
-def build(n: int, client, es, alias: str, inbox: Path) -> dict[str, float]:
+def build(n: int, client, es, alias: str, inbox: Path, inbox_files: int) -> dict[str, float]:
     """Registry, progress records, index and inbox for n articles; returns bytes per file."""
     from elasticsearch import helpers
 
@@ -89,7 +93,6 @@ def build(n: int, client, es, alias: str, inbox: Path) -> dict[str, float]:
     client.flushdb()
     registry = Registry(client)
     before = int(client.info("memory")["used_memory"])
-    inbox_files = min(n, RESCAN_FILES)
     ensure_index(es, alias, get_settings())
     batch: list[dict] = []
     in_flight: list[ArticleDocument] = []
@@ -123,7 +126,7 @@ def build(n: int, client, es, alias: str, inbox: Path) -> dict[str, float]:
     return {"redis_bytes_per_file": redis_bytes}
 
 
-def measure(n: int, services: BackingServices, repeat: int) -> dict[str, float]:
+def measure(n: int, services: BackingServices, repeat: int, inbox_files: int = RESCAN_FILES) -> dict[str, float]:
     import redis
     from elasticsearch import Elasticsearch
     from fastapi.testclient import TestClient
@@ -138,11 +141,9 @@ def measure(n: int, services: BackingServices, repeat: int) -> dict[str, float]:
     from shared.settings import get_settings
     from shared.status import collect_status
 
-    inbox = BENCH_DATA / "scale-inbox"
     alias = f"bench-scale-{n}"
     os.environ |= {"DATELINE_REDIS_URL": services.redis_url.rsplit("/", 1)[0] + "/3",
-                   "DATELINE_ELASTICSEARCH_URL": services.es_url, "DATELINE_INDEX": alias,
-                   "DATELINE_INBOX": str(inbox)}
+                   "DATELINE_ELASTICSEARCH_URL": services.es_url, "DATELINE_INDEX": alias}
     get_settings.cache_clear()
     settings = get_settings()
     client = redis.Redis.from_url(settings.redis_url)
@@ -150,7 +151,13 @@ def measure(n: int, services: BackingServices, repeat: int) -> dict[str, float]:
     if es.indices.exists_alias(name=alias):
         es.indices.delete(index=list(es.indices.get_alias(name=alias)))
     started = time.perf_counter()
-    figures = build(n, client, es, alias, inbox)
+    inbox_files = min(n, inbox_files)
+    # One folder per inbox size: its files are made once and reused by every size and run.
+    inbox = BENCH_DATA / f"scale-inbox-{inbox_files}"
+    os.environ["DATELINE_INBOX"] = str(inbox)
+    get_settings.cache_clear()
+    settings = get_settings()
+    figures = build(n, client, es, alias, inbox, inbox_files)
     console.print(f"[dim]{n:,} articles built in {time.perf_counter() - started:.0f} s[/dim]")
 
     ms = timed(lambda: collect_status(client, es, es_url=services.es_url, alias=alias), repeat)
@@ -179,9 +186,11 @@ def measure(n: int, services: BackingServices, repeat: int) -> dict[str, float]:
                          "the synthetic archive is not what it should be")
     watcher = Watcher(ingestor, settings)
     figures["rescan_s"] = statistics.median(timed(watcher.rescan, 2)) / 1000
-    if watcher.pending:
-        raise SystemExit(f"the rescan of an unchanged inbox found {len(watcher.pending)} files to process")
-    figures["rescan_files"] = min(n, RESCAN_FILES)
+    deletions = watcher.deletions.due(float("inf"), files_settling=False)
+    if watcher.pending or deletions:
+        raise SystemExit(f"the rescan of an unchanged inbox found {len(watcher.pending)} files to process and "
+                         f"{len(deletions)} deleted: the synthetic archive is not what it should be")
+    figures["rescan_files"] = inbox_files
     es.indices.delete(index=list(es.indices.get_alias(name=alias)))
     client.flushdb()
     return figures
@@ -201,23 +210,26 @@ def growth_table(results: dict[str, dict[str, float]]) -> Table:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000", help="archive sizes, comma-separated")
+    parser.add_argument("--inbox-files", type=int, default=RESCAN_FILES, help="files in the rescanned inbox (at most)")
+    parser.add_argument("--output", type=Path, default=SCALE_RESULTS, help="results file (merged per size)")
     parser.add_argument("--repeat", type=int, default=10, help="calls per latency figure (median)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     services = BackingServices(BENCH_DATA, redis_port=free_port(), es_port=free_port())
     services.start()
-    results: dict[str, dict[str, float]] = json.loads(SCALE_RESULTS.read_text()) if SCALE_RESULTS.is_file() else {}
+    output: Path = args.output
+    results: dict[str, dict[str, float]] = json.loads(output.read_text()) if output.is_file() else {}
     try:
         for n in sizes:
-            figures = measure(n, services, args.repeat)
+            figures = measure(n, services, args.repeat, args.inbox_files)
             results[str(n)] = {k: round(v, 4) for k, v in figures.items()}
-            SCALE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            SCALE_RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(json.dumps(results, indent=2) + "\n")
             console.print(f"{n:,}: " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()))
     finally:
         services.stop()
     console.print(growth_table(results))
-    console.print(f"Figures written to {SCALE_RESULTS}")
+    console.print(f"Figures written to {output}")
 
 
 if __name__ == "__main__":
