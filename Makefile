@@ -65,14 +65,18 @@ down:
 status: $(STAMP)
 	$(BIN)/dateline status
 
+# Tests run in PYTEST_WORKERS processes side by side (pytest-xdist), each with its own Redis and
+# Elasticsearch; most tests wait on services, so more processes than cores pay. Whole files go
+# to one process (--dist loadfile), so a module's shared stack starts once.
+PYTEST_WORKERS ?= 3
 test: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 test-integration: setup
-	$(BIN)/python -m pytest tests/integration
+	$(BIN)/python -m pytest tests/integration -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(BIN)/python -m tests.bench
