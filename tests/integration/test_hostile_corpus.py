@@ -114,7 +114,7 @@ def test_search_answers_for_every_indexed_document(dropped) -> None:
     for path in ("/?q=Taliban", "/search?q=Taliban", "/search?q=zqhugearticle", "/?q=zqhugearticle"):
         status, _headers, body = _get(url + path)
         assert status == 200, (path, body[:500])
-    found = _cli_json(stack, "search", "--json", "--no-collapse", "Taliban")
+    found = _cli_json(stack, "search", "--json", "--no-collapse", "--size", "100", "Taliban")
     assert found["total"] >= 2 and any(h["source_path"] == "huge-1.3MB.txt" for h in found["hits"])
 
 
