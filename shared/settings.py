@@ -249,7 +249,7 @@ class Settings(BaseSettings):
 
     # --- stories (README: "Stories, not copies") -----------------------------------------
     story_threshold: float = Field(
-        0.35, gt=0.0, le=1.0,
+        0.3, gt=0.0, le=1.0,
         description="Estimated Jaccard similarity of two bodies' word 3-shingles (MinHash) from which "
         "they are one story. Chosen with `make eval` over the labelled versions and same-subject "
         "negatives; changing it applies to articles indexed afterwards (`dateline reprocess` regroups).",

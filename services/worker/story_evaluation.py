@@ -83,7 +83,7 @@ class Doc:
 
 # --- the edits ------------------------------------------------------------------------------
 def _paragraphs(text: str) -> list[str]:
-    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return [p.strip() for p in text.splitlines() if p.strip()]  # one line is one paragraph
 
 
 def _join(paragraphs: list[str]) -> str:
@@ -96,9 +96,10 @@ def new_headline(text: str, rng: random.Random) -> str:
 
 
 def trimmed_tail(text: str, rng: random.Random) -> str:
-    paragraphs = _paragraphs(text)
-    keep = max(2, round(len(paragraphs) * rng.uniform(0.55, 0.7)))
-    return _join(paragraphs[:keep])
+    """Cut after a sentence, keeping 55-70 % of them (an outlet's length, not its paragraphs)."""
+    sentences = split_sentences(text)
+    keep = max(2, round(len(sentences) * rng.uniform(0.55, 0.7)))
+    return text[:sentences[keep - 1].end]
 
 
 def added_paragraph(text: str, rng: random.Random) -> str:
@@ -167,11 +168,13 @@ def _body(text: str) -> str:
 def labelled_set() -> list[Doc]:
     docs: list[Doc] = []
     for path in sorted(SEEDS.glob("*.txt")) + sorted(ARTICLES.glob("*.txt")):
-        raw = path.read_text(encoding="utf-8")
+        # Edits apply to the article as ingest reads it (a web page's trailing menu is not the
+        # story's tail); each version is a file of its own and is cleaned again.
+        body = _body(path.read_text(encoding="utf-8"))
         rng = random.Random(path.stem)  # the same versions on every run
-        docs.append(Doc(f"{path.stem}/{ORIGINAL}", path.stem, ORIGINAL, _body(raw)))
+        docs.append(Doc(f"{path.stem}/{ORIGINAL}", path.stem, ORIGINAL, body))
         for kind, edit in EDITS.items():
-            docs.append(Doc(f"{path.stem}/{kind}", path.stem, kind, _body(edit(raw, rng))))
+            docs.append(Doc(f"{path.stem}/{kind}", path.stem, kind, _body(edit(body, rng))))
     for path in sorted(NEGATIVES.glob("*.txt")):
         docs.append(Doc(f"{path.stem}/negative", path.stem, "negative", _body(path.read_text(encoding="utf-8"))))
     return docs
