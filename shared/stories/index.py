@@ -96,9 +96,11 @@ class StoryIndex:
         ]
 
     # --- assignment -------------------------------------------------------------------------
-    def assign(self, doc_id: str, path: str, content: str, values: np.ndarray | None) -> Assignment:
+    def assign(self, doc_id: str, path: str, content: str, values: np.ndarray | None,
+               revision: int = 0) -> Assignment:
         """The story of ``doc_id`` (``content``: a hash of its text; ``values``: its signature,
-        None for a text too short to compare, which is a story of its own)."""
+        None for a text too short to compare, which is a story of its own; ``revision``: the
+        file's, so a late write of an older revision changes nothing, as in Elasticsearch)."""
         doc_key = DOC_KEY + doc_id
         keys = self.bucket_keys(values) if values is not None else []
         for _ in range(MAX_ATTEMPTS):
@@ -106,7 +108,8 @@ class StoryIndex:
                 try:
                     pipe.watch(doc_key, *keys)
                     known = {as_text(k): v for k, v in pipe.hgetall(doc_key).items()}
-                    if known and as_text(known.get("content", b"")) == content:
+                    older = known and revision < int(known.get("revision", 0))
+                    if known and (older or as_text(known.get("content", b"")) == content):
                         matched = known.get("matched")
                         return Assignment(as_text(known["story"]), joined=bool(matched),
                                           matched=as_text(matched) if matched else None)
@@ -121,7 +124,8 @@ class StoryIndex:
                         pipe.sadd(key, doc_id)
                     pipe.delete(doc_key)
                     record: dict[RedisValue, RedisValue] = {
-                        "story": story, "content": content, "path": path, "at": f"{time.time():.3f}",
+                        "story": story, "content": content, "path": path, "revision": revision,
+                        "at": f"{time.time():.3f}",
                     }
                     if values is not None:
                         record["sig"] = to_bytes(values)
@@ -163,8 +167,9 @@ class StoryIndex:
         return best
 
     # --- leaving ----------------------------------------------------------------------------
-    def remove(self, doc_ids: Iterable[str]) -> int:
-        """Take documents out of the index (their file was deleted or lost the record)."""
+    def remove(self, doc_ids: Iterable[str], revision: int | None = None) -> int:
+        """Take documents out of the index (their file was deleted or lost the record); with
+        ``revision``, only those written by that revision of their file or an older one."""
         removed = 0
         for doc_id in doc_ids:
             doc_key = DOC_KEY + doc_id
@@ -172,8 +177,8 @@ class StoryIndex:
                 for _ in range(MAX_ATTEMPTS):
                     try:
                         pipe.watch(doc_key)
-                        sig, path = pipe.hmget(doc_key, "sig", "path")
-                        if path is None:
+                        sig, path, stored = pipe.hmget(doc_key, "sig", "path", "revision")
+                        if path is None or (revision is not None and int(stored or 0) > revision):
                             pipe.unwatch()
                             break
                         pipe.multi()
@@ -190,10 +195,10 @@ class StoryIndex:
                         continue
         return removed
 
-    def remove_file(self, path: str, keep: Iterable[str] = ()) -> int:
+    def remove_file(self, path: str, keep: Iterable[str] = (), revision: int | None = None) -> int:
         """Take a file's documents out, all but ``keep`` (the records it still has)."""
         members = {as_text(m) for m in self.redis.smembers(FILE_KEY + path)}
-        return self.remove(sorted(members - set(keep)))
+        return self.remove(sorted(members - set(keep)), revision)
 
     # --- reading ----------------------------------------------------------------------------
     def story_of(self, doc_id: str) -> str | None:

@@ -124,3 +124,12 @@ def test_two_processes_assigning_copies_at_once_end_in_one_story(client, redis_u
     assert all(len(found) == 1 for found in stories.values()), stories
     assert len({next(iter(found)) for found in stories.values()}) == rounds
     assert StoryIndex(client, THRESHOLD).stats() == {"started": rounds, "joined": rounds}
+
+
+def test_a_late_older_revision_changes_nothing(client):
+    index = StoryIndex(client, THRESHOLD)
+    new, old = story_text(20), story_text(21)
+    story = index.assign("d", "d.txt", "v2", signature(new), revision=2).story_id
+    assert index.assign("d", "d.txt", "v1", signature(old), revision=1).story_id == story
+    assert index.remove(["d"], revision=1) == 0 and index.story_of("d") == story
+    assert index.remove_file("d.txt", revision=2) == 1
