@@ -12,7 +12,7 @@ help:
 	@echo "make up     - start everything in the background; make down stops it"
 	@echo "make test   - run the whole test suite against real Redis, Elasticsearch, Celery"
 	@echo "make bench  - benchmarks (figures go in the README)"
-	@echo "make eval   - summary quality (ROUGE) against Lead-3"
+	@echo "make eval   - summary quality (ROUGE) against Lead-3; story grouping precision/recall"
 	@echo "make status - what is queued, processing, indexed and failed"
 	@echo "make screenshots - the README's pictures of the pages, from a stack of their own (docs/screenshots)"
 	@echo "make lint   - static checks: ruff, and the import contracts (services never import each other)"
@@ -93,6 +93,7 @@ screenshots: setup
 
 eval: $(STAMP)
 	$(BIN)/python -m services.worker.evaluation
+	$(BIN)/python -m services.worker.story_evaluation
 
 clean: down
 	rm -rf .dateline

@@ -138,6 +138,14 @@ class ArticleDocument(BaseModel):
     )
     provenance: Provenance = Field(default_factory=Provenance)
     enriched_at: datetime | None = None
+    # Set by the indexer (shared/stories): near-duplicates share a story.
+    story_id: str | None = Field(None, description="The story this article is a version of.")
+    story_joined: bool | None = Field(
+        None, description="True when it joined a story an earlier document started; False when it started one."
+    )
+    carried_from: list[str] = Field(
+        default_factory=list, description="Wire agencies the text attributes itself to (AP, Reuters, AFP, dpa)."
+    )
     indexed_at: datetime | None = Field(
         None, description="Set by the indexer on every write (lets a migration catch up)."
     )

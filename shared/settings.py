@@ -247,6 +247,15 @@ class Settings(BaseSettings):
         json_schema_extra=used_by("worker"),
     )
 
+    # --- stories (README: "Stories, not copies") -----------------------------------------
+    story_threshold: float = Field(
+        0.3, gt=0.0, le=1.0,
+        description="Estimated Jaccard similarity of two bodies' word 3-shingles (MinHash) from which "
+        "they are one story. Chosen with `make eval` over the labelled versions and same-subject "
+        "negatives; changing it applies to articles indexed afterwards (`dateline reprocess` regroups).",
+        json_schema_extra=used_by("indexer"),
+    )
+
     # --- every service ------------------------------------------------------------------
     heartbeat_seconds: float = Field(
         10.0, gt=0, description="Period of every process's heartbeat; the key lives three periods."

@@ -23,6 +23,9 @@ from shared.schemas import IndexRequest, utcnow
 from shared.search.index import ensure_index
 from shared.service import Backoff, ServiceLoop
 from shared.settings import Settings
+from shared.stories.index import StoryIndex
+from shared.stories.signature import signature
+from shared.stories.wire import carried_from
 from shared.throughput import record_indexed
 
 log = logging.getLogger("dateline.indexer")
@@ -46,6 +49,7 @@ class Indexer(ServiceLoop):
         self.consumer = consumer
         self.registry = registry
         self.progress = ProgressLog(registry.redis)
+        self.stories = StoryIndex(registry.redis, settings.story_threshold)
         self.indexed = 0
         self.errors = 0
         self.last_batch_at: datetime | None = None
@@ -93,6 +97,7 @@ class Indexer(ServiceLoop):
                 requests.append((entry.id, decoded))
         if not requests:
             return True
+        self._group_stories(requests)
 
         backoff, attempt = Backoff(), 0
         while True:
@@ -140,6 +145,29 @@ class Indexer(ServiceLoop):
         record_indexed(self.registry.redis, upserts)
         self.last_batch_at = utcnow()
         return True
+
+    def _group_stories(self, requests: list[tuple[str, IndexRequest]]) -> None:
+        """Each upserted document gets its story; deleted ones leave theirs.
+
+        Here, before the write: the story index in Redis is shared by every indexer on every
+        host and assignment is idempotent, so a batch written again (Elasticsearch was away,
+        this indexer died and another reclaimed the entries) gets the same stories. Done in
+        the indexer rather than a worker stage because the indexer sees every change of a
+        file - new, changed, deleted - in order, and a stage would not see deletions."""
+        for _entry_id, request in requests:
+            document = request.document
+            if request.action == "upsert" and document is not None:
+                assignment = self.stories.assign(
+                    document.id, document.source_path, document.content_sha256, signature(document.body),
+                    request.revision,
+                )
+                document.story_id = assignment.story_id
+                document.story_joined = assignment.joined
+                document.carried_from = carried_from(document.title, document.body)
+            elif request.action == "delete" and request.doc_ids is not None:
+                self.stories.remove(request.doc_ids, request.revision)
+            elif request.action == "delete":
+                self.stories.remove_file(request.source_path, revision=request.revision)
 
     def _reject_malformed(self, item: Malformed) -> None:
         log.error("malformed index request %s: %s", item.entry.id, item.reason)

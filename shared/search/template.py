@@ -37,7 +37,7 @@ from shared.settings import Settings
 from shared.text.repair import TextRepair
 
 # Bump when the mapping or analysis changes; then run ``dateline index migrate``.
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2  # 2: story_id, story_joined, carried_from
 
 # Language code (as detected by the language stage) -> sub-field name.
 LANGUAGE_SUBFIELDS: dict[str, str] = {
@@ -185,6 +185,10 @@ def build_mappings(languages: bool) -> dict[str, Any]:
             })},
         }},
         "enriched_at": {"type": "date"},
+        # Stories (shared/stories): the collapse key, and the "carried from" facet.
+        "story_id": _keyword(),
+        "story_joined": {"type": "boolean"},
+        "carried_from": _keyword(),
         # Set by the indexer on every write: lets a migration catch up with late writes.
         "indexed_at": {"type": "date"},
     }

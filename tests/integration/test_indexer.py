@@ -350,3 +350,32 @@ def test_documents_written_are_counted_per_minute_for_the_rate(es, rclient, sett
     after = read_throughput(rclient, backlog=4)
     assert sum(m.indexed for m in after.minutes) - before == 2
     assert after.rate_per_minute > 0 and after.eta_seconds is not None and after.eta_seconds > 0
+
+
+def test_versions_of_one_story_share_its_id_and_a_deleted_file_leaves_it(es, rclient, settings, stream):
+    ensure_index(es, settings.index, settings)
+    indexer = make_indexer(es, rclient, settings, stream)
+    wire = (
+        "The harbour of Hamburg reopened on Monday after a week of strikes by dock workers, the port "
+        "authority said, and the first container ships were unloaded in the afternoon while unions "
+        "said talks over pay would continue next week."
+    )
+    paths = [f"{uuid.uuid4().hex}.txt" for _ in range(3)]
+    bodies = [f"HAMBURG (Reuters) - {wire}", wire + " Follow us for more news.", "A different story: " + wire[::-1]]
+    docs = []
+    for path, body in zip(paths, bodies, strict=True):
+        register(rclient, path, revision=1, articles=1)
+        doc = article(path)
+        docs.append(doc.model_copy(update={"body": body}))
+        push(rclient, stream, upsert(docs[-1]))
+    assert drain(indexer)
+    stored = [es.get(index=settings.index, id=doc.id)["_source"] for doc in docs]
+    assert stored[0]["story_id"] == stored[1]["story_id"] != stored[2]["story_id"]
+    assert stored[0]["carried_from"] == ["Reuters"] and stored[1]["carried_from"] == []
+    assert [s["story_joined"] for s in stored] == [False, True, False]
+    assert count(es, settings.index, story_id=stored[0]["story_id"]) == 2
+
+    push(rclient, stream, IndexRequest(action="delete", source_path=paths[0], revision=1))
+    assert drain(indexer)
+    assert indexer.stories.story_of(docs[0].id) is None
+    assert indexer.stories.story_of(docs[1].id) == stored[0]["story_id"]
