@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime, timezone
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.text.repair import TextRepair
 
@@ -27,6 +27,13 @@ STAGES: tuple[StageName, ...] = ("language", "summary", "entities")
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def text_story_id(content_sha256: str) -> str:
+    """The story of a document that the story index has not grouped (too short a text to
+    compare, or stored before stories existed): the story of its exact text, so identical
+    texts still collapse into one hit as they did before near-duplicates were grouped."""
+    return f"text-{content_sha256[:32]}"
 
 
 def document_id(source_path: str, record: int = 0) -> str:
@@ -149,6 +156,14 @@ class ArticleDocument(BaseModel):
     indexed_at: datetime | None = Field(
         None, description="Set by the indexer on every write (lets a migration catch up)."
     )
+
+    @model_validator(mode="after")
+    def _story_of_its_text(self) -> Self:
+        # Search collapses on story_id, and Elasticsearch collapses every document without
+        # one into a single hit: so there is always one (the indexer replaces it).
+        if self.story_id is None:
+            self.story_id = text_story_id(self.content_sha256)
+        return self
 
 
 class StageTask(WireModel):
