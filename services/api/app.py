@@ -31,6 +31,7 @@ from shared.search.client import describe_failure, quick
 from shared.search.errors import ArchiveFailure
 from shared.search.models import SearchInputError, SearchParams, SearchResult, describe_errors
 from shared.search.query import get_article, search
+from shared.search.stories import STORY_ID_PATTERN, Story, get_story
 from shared.settings import Settings, get_settings
 from shared.status import State, unreachable
 
@@ -142,6 +143,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise _unavailable("Elasticsearch", exc) from None
         if found is None:
             raise HTTPException(status_code=404, detail=f"no article with id {doc_id}")
+        return found
+
+    @app.get("/stories/{story_id}", response_model=Story, responses={404: {"description": "No such story"}})
+    def story(story_id: Annotated[str, Path(pattern=STORY_ID_PATTERN, description="A story_id from a search hit.")]) -> Any:
+        """Every version of a story in order of first publication, what each adds to or drops
+        from the earliest, and the story's entities."""
+        cfg = current()
+        try:
+            found = get_story(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, story_id)
+        except (TransportError, ApiError) as exc:
+            raise _unavailable("Elasticsearch", exc) from None
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"no story with id {story_id}")
         return found
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
