@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shared.text.repair import TextRepair
 
 SCHEMA_VERSION = 1
+# all-MiniLM-L6-v2's sentence vectors (services/worker/nlp/embeddings.py).
+ARTICLE_VECTOR_DIMS = 384
 
 ENTITY_TYPES = ("person", "organization", "location", "misc")
 EntityType = Literal["person", "organization", "location", "misc"]
@@ -142,6 +144,11 @@ class ArticleDocument(BaseModel):
     summary: str | None = None
     summary_sentences: list[int] = Field(
         default_factory=list, description="Indexes of the body sentences in the summary."
+    )
+    vector: list[float] | None = Field(
+        None, description="The article as one unit vector (ARTICLE_VECTOR_DIMS): the mean of the summary "
+        "stage's MiniLM sentence vectors; related articles are its nearest neighbours. None when the "
+        "summary stage did not encode the article (another language, no encoder).",
     )
     provenance: Provenance = Field(default_factory=Provenance)
     enriched_at: datetime | None = None

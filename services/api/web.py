@@ -33,7 +33,7 @@ from shared.search.client import describe_failure
 from shared.search.errors import ArchiveFailure
 from shared.search.models import SearchInputError, input_errors
 from shared.search.query import PUBLISHED as PUBLISHED_FACET
-from shared.search.query import get_article, search
+from shared.search.query import get_article, related, search
 from shared.search.stories import STORY_ID_PATTERN, get_story
 from shared.settings import Settings
 from shared.status import Status, unreachable
@@ -140,9 +140,14 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
         if document is None:
             return _problem(request, 404, "No such article",
                             f"There is no article with id {doc_id}: it may have been removed with its file.")
+        try:
+            nearby = related(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, document)
+        except (TransportError, ApiError):
+            nearby = []  # the article itself is what was asked for; related ones are extra
         origin = views.original_path(document.source_path, cfg.inbox_path)
         return _render(request, "article.html", section="search", doc=document, body=views.marked_body(document), origin=origin,
-                       stages=views.stage_rows(document), back=views.back_link(request.query_params.get("back")))
+                       stages=views.stage_rows(document), back=views.back_link(request.query_params.get("back")),
+                       related=nearby)
 
     @router.get("/story/{story_id}", response_class=HTMLResponse)
     def story_page(request: Request, story_id: str) -> HTMLResponse:

@@ -206,6 +206,19 @@ class SearchHit(ArticleDocument):
     mentions: list[Mention] = Field(default_factory=list, exclude=True)
     entity_list: list[Entity] = Field(default_factory=list, exclude=True)
     summary_sentences: list[int] = Field(default_factory=list, exclude=True)
+    vector: list[float] | None = Field(None, exclude=True)
+
+
+class Related(BaseModel):
+    """An article near another by meaning (its vector), from another story."""
+
+    id: str
+    title: str = ""
+    source: str | None = None
+    source_path: str
+    published_at: datetime | None = None
+    story_id: str | None = None
+    score: float = Field(description="Elasticsearch's kNN score: (1 + cosine similarity) / 2.")
 
 
 class SearchResult(BaseModel):

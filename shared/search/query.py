@@ -22,6 +22,7 @@ from shared.search.errors import ArchiveFailure, classify, query_refusal
 from shared.search.models import (
     FACET_FIELDS,
     Copy,
+    Related,
     SearchHit,
     SearchInputError,
     SearchParams,
@@ -35,7 +36,7 @@ from shared.settings import get_settings
 log = logging.getLogger(__name__)
 
 BOOSTS = {"title": 3.0, "summary": 1.5, "body": 1.0}
-SOURCE_EXCLUDES = ["mentions", "summary_sentences", "entity_list"]
+SOURCE_EXCLUDES = ["mentions", "summary_sentences", "entity_list", "vector"]
 # Distinct stories are counted exactly up to this many per bucket (approximately beyond).
 DISTINCT_PRECISION = 3000
 DISTINCT = "stories"
@@ -363,6 +364,26 @@ def _hit(raw: dict[str, Any]) -> SearchHit:
         merged.extend(f for f in fragments if f not in merged)
     return SearchHit.model_validate({**raw.get("_source", {}), "id": raw["_id"], "score": raw.get("_score"),
                                      "highlight": highlight})
+
+
+RELATED_SHOWN = 5
+RELATED_CANDIDATES = 100  # HNSW candidates per shard: more finds the true nearest more often
+
+
+def related(es: Elasticsearch, alias: str, document: ArticleDocument, k: int = RELATED_SHOWN) -> list[Related]:
+    """The ``k`` articles nearest ``document`` by meaning ("more on this"), none of its own
+    story (those are versions, shown on the story page). Empty when it has no vector."""
+    if not document.vector:
+        return []
+    exclude: list[dict[str, Any]] = [{"ids": {"values": [document.id]}}]
+    if document.story_id:
+        exclude.append({"term": {"story_id": document.story_id}})
+    found = es.search(index=alias, knn={
+        "field": "vector", "query_vector": document.vector, "k": k,
+        "num_candidates": max(RELATED_CANDIDATES, k), "filter": {"bool": {"must_not": exclude}},
+    }, size=k, source={"includes": ["title", "source", "source_path", "published_at", "story_id"]})
+    return [Related.model_validate({**hit["_source"], "id": hit["_id"], "score": hit["_score"]})
+            for hit in found["hits"]["hits"]]
 
 
 def get_article(es: Elasticsearch, alias: str, doc_id: str) -> ArticleDocument | None:

@@ -105,7 +105,7 @@ def get_story(es: Elasticsearch, alias: str, story_id: str) -> Story | None:
     """The story ``story_id`` behind ``alias``, or None when no document has it."""
     try:
         found: Any = es.search(index=alias, query={"term": {"story_id": story_id}}, size=MAX_VERSIONS,
-                               sort=FIRST_PUBLISHED, source={"excludes": ["mentions"]}, track_total_hits=True)
+                               sort=FIRST_PUBLISHED, source={"excludes": ["mentions", "vector"]}, track_total_hits=True)
     except NotFoundError:
         return None
     hits = found["hits"]["hits"]

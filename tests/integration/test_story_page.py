@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
-from shared.schemas import ArticleDocument, Entity, document_id
+from shared.schemas import ARTICLE_VECTOR_DIMS, ArticleDocument, Entity, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
@@ -83,3 +83,35 @@ def test_the_story_page_is_linked_from_hits_and_the_article(client):
     assert "/story/kura0123456789abcdef0123" in article
     assert client.get("/story/nosuchstory").status_code == 404
     assert client.get("/story/%3Cscript%3E").status_code == 404
+
+
+def _unit(*pairs: tuple[int, float]) -> list[float]:
+    vector = [0.0] * ARTICLE_VECTOR_DIMS
+    for axis, value in pairs:
+        vector[axis] = value
+    norm = sum(x * x for x in vector) ** 0.5
+    return [x / norm for x in vector]
+
+
+def test_related_articles_are_the_nearest_of_other_stories(settings, client):
+    es = make_client(settings.elasticsearch_url)
+    near = [("kura", "s-kura", _unit((0, 1.0))), ("kura-copy", "s-kura", _unit((0, 1.0), (1, 0.01))),
+            ("levee", "s-levee", _unit((0, 1.0), (1, 0.3))), ("budget", "s-budget", _unit((0, 1.0), (2, 1.0))),
+            ("football", "s-football", _unit((5, 1.0)))]
+    for path, story, vector in near:
+        doc = ArticleDocument(id=document_id(path), source_path=path, format="txt", title=path, body=path,
+                              content_sha256=path, story_id=story, vector=vector)
+        es.index(index=settings.index, id=doc.id, document=doc.model_dump(mode="json"))
+    es.indices.refresh(index=settings.index)
+    found = client.get(f"/articles/{document_id('kura')}/related")
+    assert found.status_code == 200
+    # Its own story's other version is left out, however near; then by nearness.
+    assert [r["source_path"] for r in found.json()][:3] == ["levee", "budget", "football"]
+    page = client.get(f"/article/{document_id('kura')}").text
+    assert "More on this" in page and page.index(f"/article/{document_id('levee')}") < page.index(
+        f"/article/{document_id('budget')}")
+    # An article without a vector has none; an unknown one is a 404.
+    assert client.get(f"/articles/{document_id('ap/dam.txt')}/related").json() == []
+    assert client.get(f"/articles/{'a' * 32}/related").status_code == 404
+    # Search hits do not carry the vector (384 numbers per hit).
+    assert all("vector" not in hit for hit in client.get("/search", params={"q": "*"}).json()["hits"])
