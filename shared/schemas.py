@@ -11,11 +11,13 @@ import hashlib
 from datetime import datetime, timezone
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.text.repair import TextRepair
 
 SCHEMA_VERSION = 1
+# all-MiniLM-L6-v2's sentence vectors (services/worker/nlp/embeddings.py).
+ARTICLE_VECTOR_DIMS = 384
 
 ENTITY_TYPES = ("person", "organization", "location", "misc")
 EntityType = Literal["person", "organization", "location", "misc"]
@@ -27,6 +29,13 @@ STAGES: tuple[StageName, ...] = ("language", "summary", "entities")
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def text_story_id(content_sha256: str) -> str:
+    """The story of a document that the story index has not grouped (too short a text to
+    compare, or stored before stories existed): the story of its exact text, so identical
+    texts still collapse into one hit as they did before near-duplicates were grouped."""
+    return f"text-{content_sha256[:32]}"
 
 
 def document_id(source_path: str, record: int = 0) -> str:
@@ -136,6 +145,11 @@ class ArticleDocument(BaseModel):
     summary_sentences: list[int] = Field(
         default_factory=list, description="Indexes of the body sentences in the summary."
     )
+    vector: list[float] | None = Field(
+        None, description="The article as one unit vector (ARTICLE_VECTOR_DIMS): the mean of the summary "
+        "stage's MiniLM sentence vectors; related articles are its nearest neighbours. None when the "
+        "summary stage did not encode the article (another language, no encoder).",
+    )
     provenance: Provenance = Field(default_factory=Provenance)
     enriched_at: datetime | None = None
     # Set by the indexer (shared/stories): near-duplicates share a story.
@@ -149,6 +163,14 @@ class ArticleDocument(BaseModel):
     indexed_at: datetime | None = Field(
         None, description="Set by the indexer on every write (lets a migration catch up)."
     )
+
+    @model_validator(mode="after")
+    def _story_of_its_text(self) -> Self:
+        # Search collapses on story_id, and Elasticsearch collapses every document without
+        # one into a single hit: so there is always one (the indexer replaces it).
+        if self.story_id is None:
+            self.story_id = text_story_id(self.content_sha256)
+        return self
 
 
 class StageTask(WireModel):

@@ -29,8 +29,9 @@ from shared.redis_client import display_url
 from shared.schemas import ArticleDocument
 from shared.search.client import describe_failure, quick
 from shared.search.errors import ArchiveFailure
-from shared.search.models import SearchInputError, SearchParams, SearchResult, describe_errors
-from shared.search.query import get_article, search
+from shared.search.models import Related, SearchInputError, SearchParams, SearchResult, describe_errors
+from shared.search.query import get_article, related, search
+from shared.search.stories import STORY_ID_PATTERN, Story, get_story
 from shared.settings import Settings, get_settings
 from shared.status import State, unreachable
 
@@ -142,6 +143,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise _unavailable("Elasticsearch", exc) from None
         if found is None:
             raise HTTPException(status_code=404, detail=f"no article with id {doc_id}")
+        return found
+
+    @app.get("/articles/{doc_id}/related", response_model=list[Related],
+             responses={404: {"description": "No such article"}})
+    def related_articles(doc_id: Annotated[str, Path(pattern=DOC_ID_PATTERN, description="32 hex digits.")]) -> Any:
+        """The articles nearest this one by meaning, none of its own story ("more on this");
+        empty when the article has no vector (see ArticleDocument.vector)."""
+        cfg = current()
+        es = elasticsearch_for(cfg.elasticsearch_url, cfg)
+        try:
+            found = get_article(es, cfg.index, doc_id)
+            if found is None:
+                raise HTTPException(status_code=404, detail=f"no article with id {doc_id}")
+            return related(es, cfg.index, found)
+        except (TransportError, ApiError) as exc:
+            raise _unavailable("Elasticsearch", exc) from None
+
+    @app.get("/stories/{story_id}", response_model=Story, responses={404: {"description": "No such story"}})
+    def story(story_id: Annotated[str, Path(pattern=STORY_ID_PATTERN, description="A story_id from a search hit.")]) -> Any:
+        """Every version of a story in order of first publication, what each adds to or drops
+        from the earliest, and the story's entities."""
+        cfg = current()
+        try:
+            found = get_story(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, story_id)
+        except (TransportError, ApiError) as exc:
+            raise _unavailable("Elasticsearch", exc) from None
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"no story with id {story_id}")
         return found
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})

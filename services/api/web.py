@@ -1,5 +1,6 @@
 """The browser side of the API: the search page (``/``), the article view
-(``/article/{id}``), the pipeline page (``/pipeline``) and the OpenAPI docs (``/docs``).
+(``/article/{id}``), the story page (``/story/{story_id}``), the pipeline page
+(``/pipeline``) and the OpenAPI docs (``/docs``).
 
 Server-rendered with Jinja2; the only JavaScript is the pipeline page's refresh and
 Swagger UI. Every asset (CSS, the Inter font, Swagger UI) is served from ``static/``, so
@@ -12,6 +13,7 @@ index) makes Elasticsearch fail a search, 503 when Elasticsearch or Redis does n
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +33,8 @@ from shared.search.client import describe_failure
 from shared.search.errors import ArchiveFailure
 from shared.search.models import SearchInputError, input_errors
 from shared.search.query import PUBLISHED as PUBLISHED_FACET
-from shared.search.query import get_article, search
+from shared.search.query import get_article, related, search
+from shared.search.stories import STORY_ID_PATTERN, get_story
 from shared.settings import Settings
 from shared.status import Status, unreachable
 
@@ -137,9 +140,32 @@ def _router(app: FastAPI, current: Callable[[], Settings]) -> APIRouter:
         if document is None:
             return _problem(request, 404, "No such article",
                             f"There is no article with id {doc_id}: it may have been removed with its file.")
+        try:
+            nearby = related(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, document)
+        except (TransportError, ApiError):
+            nearby = []  # the article itself is what was asked for; related ones are extra
         origin = views.original_path(document.source_path, cfg.inbox_path)
         return _render(request, "article.html", section="search", doc=document, body=views.marked_body(document), origin=origin,
-                       stages=views.stage_rows(document), back=views.back_link(request.query_params.get("back")))
+                       stages=views.stage_rows(document), back=views.back_link(request.query_params.get("back")),
+                       related=nearby)
+
+    @router.get("/story/{story_id}", response_class=HTMLResponse)
+    def story_page(request: Request, story_id: str) -> HTMLResponse:
+        cfg = current()
+        if not re.match(STORY_ID_PATTERN, story_id):
+            return _problem(request, 404, "No such story",
+                            f"{story_id!r} is not a story id (search hits and articles link to their story).")
+        try:
+            story = get_story(elasticsearch_for(cfg.elasticsearch_url, cfg), cfg.index, story_id)
+        except (TransportError, ApiError) as exc:
+            return _problem(request, 503, "The story cannot be shown",
+                            f"Elasticsearch at {cfg.elasticsearch_url} {describe_failure(exc)}.",
+                            "Start it with `make up`, then reload this page.")
+        if story is None:
+            return _problem(request, 404, "No such story",
+                            f"No article belongs to story {story_id}: its files may have been removed.")
+        return _render(request, "story.html", section="search", story=story,
+                       back=views.back_link(request.query_params.get("back")))
 
     @router.get("/pipeline", response_class=HTMLResponse)
     def pipeline_page(request: Request, part: str = "") -> HTMLResponse:

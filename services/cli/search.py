@@ -102,6 +102,15 @@ def _top(names: list[str], n: int = 3) -> str:
     return escape(", ".join(names[:n]) + (f" +{len(names) - n}" if len(names) > n else ""))
 
 
+def _story_line(hit: SearchHit) -> str:
+    """ "N versions from K sources" under a hit that stands for a story of several."""
+    if hit.versions <= 1:
+        return ""
+    sources = f"{hit.sources} source" + ("" if hit.sources == 1 else "s")
+    first = ", first seen" if hit.first_seen else ""
+    return f"\n[cyan]{hit.versions} versions from {sources}{first}[/] [dim](dateline story {escape(hit.story_id or '')})[/]"
+
+
 def print_result(result: SearchResult, console: Console) -> None:
     first = (result.page - 1) * result.size + 1 if result.hits else 0
     last = first + len(result.hits) - 1 if result.hits else 0
@@ -122,7 +131,7 @@ def print_result(result: SearchResult, console: Console) -> None:
                 filter(None, (_top(names) for names in (entities.person, entities.organization, entities.location)))
             )
             table.add_row(
-                f"[bold]{escape(hit.title or '(untitled)')}[/]\n{_snippet(hit)}",
+                f"[bold]{escape(hit.title or '(untitled)')}[/]{_story_line(hit)}\n{_snippet(hit)}",
                 escape(hit.source or ""),
                 escape(hit.language or ""),
                 hit.published_at.date().isoformat() if hit.published_at else "",

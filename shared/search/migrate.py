@@ -19,7 +19,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 from pydantic import BaseModel
 
-from shared.schemas import utcnow
+from shared.schemas import text_story_id, utcnow
 from shared.search.index import IndexSetupError, existing_versions, write_index
 from shared.search.template import TEMPLATE_VERSION, put_template, versioned_index
 from shared.settings import Settings
@@ -41,6 +41,14 @@ class MigrationResult(BaseModel):
     old_deleted: bool
 
 
+def _with_story(source: dict[str, Any]) -> dict[str, Any]:
+    """A document stored before stories existed gets the story of its text: search collapses
+    on story_id, and Elasticsearch would collapse every document without one into one hit."""
+    if not source.get("story_id") and source.get("content_sha256"):
+        return {**source, "story_id": text_story_id(source["content_sha256"])}
+    return source
+
+
 def _copy(
     es: Elasticsearch, source: str, dest: str, query: dict[str, Any], total: int, progress: Progress | None
 ) -> int:
@@ -50,7 +58,7 @@ def _copy(
                 "_op_type": "index",
                 "_index": dest,
                 "_id": hit["_id"],
-                "_source": hit["_source"],
+                "_source": _with_story(hit["_source"]),
                 "version": hit["_version"],
                 "version_type": "external_gte",
             }

@@ -32,12 +32,12 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 from pydantic import BaseModel
 
-from shared.schemas import ENTITY_TYPES, STAGES, ArticleDocument, Entity, StageRecord
+from shared.schemas import ARTICLE_VECTOR_DIMS, ENTITY_TYPES, STAGES, ArticleDocument, Entity, StageRecord
 from shared.settings import Settings
 from shared.text.repair import TextRepair
 
 # Bump when the mapping or analysis changes; then run ``dateline index migrate``.
-TEMPLATE_VERSION = 2  # 2: story_id, story_joined, carried_from
+TEMPLATE_VERSION = 3  # 2: story_id, story_joined, carried_from; 3: vector
 
 # Language code (as detected by the language stage) -> sub-field name.
 LANGUAGE_SUBFIELDS: dict[str, str] = {
@@ -176,6 +176,8 @@ def build_mappings(languages: bool) -> dict[str, Any]:
         "mentions": {"type": "object", "enabled": False},
         "summary": _text(subfields),
         "summary_sentences": {"type": "integer", "index": False},
+        # Related articles: approximate nearest neighbours (HNSW) by cosine similarity.
+        "vector": {"type": "dense_vector", "dims": ARTICLE_VECTOR_DIMS, "index": True, "similarity": "cosine"},
         # One record per stage, from the schema's own list of stages.
         # ... and what ingest repaired in the file's text ("which documents had NULs?").
         "provenance": {"properties": {

@@ -44,6 +44,7 @@ import redis
 
 from shared.queues import PREFIX
 from shared.redis_client import as_text
+from shared.schemas import text_story_id
 from shared.stories.signature import NUM_PERM, from_bytes, similarity, to_bytes
 
 STORY_PREFIX = PREFIX + ":story:"
@@ -116,7 +117,14 @@ class StoryIndex:
                     old_sig = known.get("sig")
                     old_keys = self.bucket_keys(from_bytes(old_sig)) if old_sig else []
                     best = self._best_match(pipe, doc_id, keys, values) if values is not None else None
-                    story = best[2] if best else story_id_for(doc_id, content)
+                    if best:
+                        story = best[2]
+                    elif values is None:
+                        # Too short to compare: its exact text is its story (identical short
+                        # texts are still one story, as identical long ones are).
+                        story = text_story_id(content)
+                    else:
+                        story = story_id_for(doc_id, content)
                     pipe.multi()
                     for key in old_keys:
                         pipe.srem(key, doc_id)

@@ -69,8 +69,9 @@ def test_everything_collapses_identical_texts(es, alias):
     assert result.facets["dateline"] == {"HAMBURG": 1}
     assert result.facets["published_at"] == {"2023-12": 1, "2024-01": 0, "2024-02": 0, "2024-03": 1, "2024-04": 1}
     (hit,) = [h for h in result.hits if h.content_sha256 == "same"]
-    assert hit.copy_count == 1 and [c.source_path for c in hit.copies] == [
-        "b.txt" if hit.source_path == "a.txt" else "a.txt"]
+    # Not grouped by the story index (written here directly): the story of its exact text.
+    assert hit.story_id == "text-same" and (hit.versions, hit.sources) == (2, 2)
+    assert [c.source_path for c in hit.other_versions] == ["b.txt" if hit.source_path == "a.txt" else "a.txt"]
 
     # Without collapsing, facets count documents.
     everything = search(es, alias, SearchParams(collapse=False))
@@ -78,7 +79,8 @@ def test_everything_collapses_identical_texts(es, alias):
     assert everything.facets["language"] == {"en": 2, "de": 1, "fr": 1}
     assert everything.facets["entities.location"]["Hamburg"] == 3
     assert everything.facets["dateline"] == {"HAMBURG": 2}
-    assert all(h.copy_count == 0 for h in everything.hits)
+    # Every hit still says what story it belongs to.
+    assert sorted(h.versions for h in everything.hits) == [1, 1, 2, 2]
 
 
 def test_query_and_highlight(es, alias):

@@ -9,6 +9,7 @@ import random
 import pytest
 import redis
 
+from shared.schemas import text_story_id
 from shared.stories.index import DOC_KEY, StoryIndex
 from shared.stories.signature import signature
 from tests.support.paths import SEEDS
@@ -61,6 +62,17 @@ def test_versions_share_a_story_and_different_stories_do_not(client):
     stories = {assign(index, f"seed{n}", text).story_id for n, text in enumerate(seeds)}
     assert len(stories) == len(seeds) and first.story_id not in stories
     assert index.stats() == {"started": 6, "joined": 3}
+
+
+def test_texts_too_short_to_compare_are_the_story_of_their_exact_text(client):
+    index = StoryIndex(client, THRESHOLD)
+    short = "Markets closed early."
+    one = assign(index, "s1", short, content="sha-short")
+    two = assign(index, "s2", short, content="sha-short")
+    other = assign(index, "s3", "Markets opened late.", content="sha-other")
+    # Identical short texts stay one story (search collapses them as before); others do not.
+    assert one.story_id == two.story_id == text_story_id("sha-short") != other.story_id
+    assert not one.joined and not two.joined
 
 
 def test_assigning_again_is_idempotent_and_a_changed_text_is_regrouped(client):

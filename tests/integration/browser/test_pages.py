@@ -75,12 +75,12 @@ def test_a_facet_filters_a_chip_shows_it_and_removes_it(site, tab):
     expect(page.locator(".chip").first).to_contain_text("From")
 
 
-def test_a_duplicate_is_one_hit_with_its_copies_and_counts_once_in_facets(site, tab):
+def test_a_duplicate_is_one_story_with_its_versions_and_counts_once_in_facets(site, tab):
     page = tab.page
     page.goto(site.url + "/?q=Khalilzad")
     expect(page.locator("#results-title")).to_contain_text("1 article")
     copies = page.locator("details.copies")
-    expect(copies.locator("summary")).to_have_text("+1 copy of this article")
+    expect(copies.locator("summary")).to_contain_text("2 versions from 2 sources")
     copies.locator("summary").click()
     expect(copies.get_by_role("link", name="Wire/taliban-talks.txt")).to_be_visible()
     # Two documents, one text: each facet counts it once, as the hits do.
