@@ -77,7 +77,8 @@ def _counts(status: Status, console: Console) -> None:
             line += f"  {outcomes.failed_documents} with a failed stage ({per_stage})"
         console.print(line)
         for skip in outcomes.skipped:
-            console.print(f"  {skip.stage} skipped on {skip.documents} document(s): {escape(skip.reason)}")
+            console.print(f"  {skip.stage} skipped on {skip.documents} document(s) ({skip.code}), "
+                          f"e.g.: {escape(skip.reason)}")
     throughput = status.throughput
     if throughput is not None:
         eta = throughput.eta_seconds

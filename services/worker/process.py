@@ -277,7 +277,8 @@ class WorkerProcess:
             f"once that is fixed, `dateline reprocess --stage {stage} --failed-only` fills it in."
         )
         model, version = self.stages[stage].describe()
-        setattr(document.provenance, stage, StageRecord(model=model, version=version, status="failed", error=reason))
+        setattr(document.provenance, stage, StageRecord(
+            model=model, version=version, status="failed", code="worker_died", error=reason))
         failure = Failure(path=document.source_path, stage=stage, reason=reason)
         self._until_redis(lambda: Registry(self.redis).record_failure(failure))
         log.error("%s: %s", document.source_path, reason)

@@ -37,7 +37,7 @@ from shared.settings import Settings
 from shared.text.repair import TextRepair
 
 # Bump when the mapping or analysis changes; then run ``dateline index migrate``.
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2  # 2: provenance.<stage>.code
 
 # Language code (as detected by the language stage) -> sub-field name.
 LANGUAGE_SUBFIELDS: dict[str, str] = {
@@ -128,6 +128,7 @@ def _stage_record() -> dict[str, Any]:
         "version": _keyword(),
         "status": _keyword(),
         "seconds": {"type": "float"},
+        "code": _keyword(),
         "error": {"type": "text", "fields": {"keyword": _keyword(1024)}},
         "at": {"type": "date"},
     }

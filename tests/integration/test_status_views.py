@@ -137,7 +137,8 @@ def test_documents_whose_stage_failed_are_listed_with_the_reason(env):
     skipped = ArticleDocument(
         id=document_id("x/urdu.txt"), source_path="x/urdu.txt", format="text", title="Urdu",
         body="...", content_sha256="f2", language="ur",
-        provenance=Provenance(entities=StageRecord(status="skipped", error="no NER model covers language 'ur'")),
+        provenance=Provenance(entities=StageRecord(status="skipped", code="no_model_for_language",
+                                                   error="no NER model covers language 'ur'")),
     )
     _index(env, failed)
     _index(env, skipped)
@@ -148,12 +149,13 @@ def test_documents_whose_stage_failed_are_listed_with_the_reason(env):
     (doc,) = outcomes["failed"]
     assert (doc["source_path"], doc["stage"]) == ("x/failed.txt", "entities")
     assert "does not exist" in doc["error"] and "--failed-only" in doc["fix"]
-    assert outcomes["skipped"] == [{"stage": "entities", "reason": "no NER model covers language 'ur'",
-                                    "documents": 1}]
+    assert outcomes["skipped"] == [{"stage": "entities", "code": "no_model_for_language",
+                                    "reason": "no NER model covers language 'ur'", "documents": 1}]
     text = env.cli("status").stdout
     assert "Documents a stage failed on (1)" in text
     assert "x/failed.txt: entities failed: FileNotFoundError" in text
-    assert "entities skipped on 1 document(s): no NER model covers language 'ur'" in text
+    assert ("entities skipped on 1 document(s) (no_model_for_language), e.g.: no NER model covers language 'ur'"
+            in text)
 
 
 def _process(writer: HeartbeatWriter, pid: int) -> HeartbeatWriter:

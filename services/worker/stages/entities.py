@@ -34,9 +34,9 @@ from services.worker.nlp.canonical import canonicalise
 from services.worker.nlp.mentions import RawMention
 from shared.names.aliases import alias_table
 from shared.schemas import ArticleDocument
-from shared.search.outcomes import NO_MODEL_FOR_LANGUAGE, UNDETERMINED_LANGUAGE
+from shared.search.outcomes import UNDETERMINED_LANGUAGE
 from shared.settings import Settings
-from shared.stage import Stage, StageResult
+from shared.stage import ModelUnavailable, Stage, StageResult
 from shared.text.sentences import split_sentences
 
 # flair resolves hub names through huggingface_hub: fail at once instead of retrying.
@@ -52,8 +52,9 @@ HOW_TO_FIX = (
 )
 
 
-class ModelUnavailable(RuntimeError):
-    """The NER model for a document cannot be used; the message says what to do."""
+# The start of every "no model covers this language" sentence: for people only; status
+# counts these documents by the record's code (no_model_for_language), never by this text.
+NO_MODEL_FOR_LANGUAGE = "no NER model for language"
 
 
 def _is_local(name: str) -> bool:
@@ -253,7 +254,7 @@ class EntityStage(Stage):
     def process(self, document: ArticleDocument) -> StageResult:
         name, reason = self.choose(document.language or UNDETERMINED_LANGUAGE)
         if name is None:
-            return StageResult(status="skipped", reason=reason)
+            return StageResult(status="skipped", code="no_model_for_language", reason=reason)
         model = self._model(name)  # raises ModelUnavailable with the fix in its message
         mentions = self.tag(model.tagger, document.body)
         # Per article (cached while the file is unchanged): an edited alias file applies to
