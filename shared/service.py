@@ -21,11 +21,11 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import redis
 
-from shared.heartbeat import HeartbeatWriter, StepsFailing
+from shared.heartbeat import HeartbeatWriter, ServiceDetails, ServiceName, StepsFailing
 from shared.redis_client import connect, display_url
 from shared.schemas import utcnow
 from shared.settings import Settings
@@ -109,7 +109,7 @@ class ServiceLoop(ABC):
     """Subclasses set ``service`` and implement ``step()``; optionally ``setup()``,
     ``details()`` (heartbeat payload) and ``teardown()``."""
 
-    service: ClassVar[str]
+    service: ClassVar[ServiceName]
 
     def __init__(self, settings: Settings, *, stop: threading.Event | None = None,
                  connect_redis: Callable[[], redis.Redis] | None = None):
@@ -134,9 +134,9 @@ class ServiceLoop(ABC):
     def step(self) -> None:
         """One unit of work; return soon when there is nothing to do (block at most ~1 s)."""
 
-    def details(self) -> dict[str, Any]:
-        """Service-specific fields of the heartbeat."""
-        return {}
+    def details(self) -> ServiceDetails:
+        """Service-specific fields of the heartbeat: the service's own details model."""
+        return ServiceDetails()
 
     def teardown(self) -> None:
         """Runs once after the loop ends (on stop), before the heartbeat is deleted."""
@@ -213,10 +213,9 @@ class ServiceLoop(ABC):
         while not self.stopping and not self.guard(step):
             self.stop_event.wait(backoff.next())
 
-    def _details(self) -> dict[str, Any]:
+    def _details(self) -> ServiceDetails:
         details = self.details()
-        if self.outages.outages:
-            details["unreachable"] = {name: f"{since:%Y-%m-%dT%H:%M:%SZ}" for name, since in self.outages.outages.items()}
+        details.unreachable = self.outages.outages
         return details
 
     def _dependency_url(self, dependency: str) -> str:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel, model_validator
 
+from shared.heartbeat import StageState
 from shared.schemas import ArticleDocument, StageCode, StageName, StageRecord
 from shared.settings import TASK_HAND_ON_SECONDS, Settings, get_settings
 
@@ -115,12 +116,8 @@ class Stage(ABC):
             f"`dateline reprocess --stage {self.name} --failed-only`."
         )
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StageState:
         """This stage's model and whether it is usable (shown in heartbeats and status)."""
         model, version = self.describe()
-        return {
-            "model": model,
-            "version": version,
-            "loaded": self._warm and self.load_error is None,
-            "error": self.load_error,
-        }
+        return StageState(model=model, version=version, loaded=self._warm and self.load_error is None,
+                          error=self.load_error)

@@ -164,9 +164,9 @@ class Status(BaseModel):
         """One line per worker stage running without its model."""
         problems = []
         for worker in self.workers:
-            for stage, info in (worker.details.get("stages") or {}).items():
-                if info.get("error"):
-                    problems.append(f"{worker.host}:{worker.pid} {stage}: {info['error']}")
+            for stage, info in worker.worker_details.stages.items():
+                if info.readiness(worker.state) == "model missing":
+                    problems.append(f"{worker.host}:{worker.pid} {stage}: {info.error}")
         return problems
 
     @computed_field  # type: ignore[prop-decorator]
@@ -223,10 +223,10 @@ def assess(status: Status) -> Assessment:
                 "it keeps retrying with back-off."
             )
     for worker in status.workers:
-        for stage, info in (worker.details.get("stages") or {}).items():
-            if info.get("error"):
+        for stage, info in worker.worker_details.stages.items():
+            if info.readiness(worker.state) == "model missing":
                 reasons.append(
-                    f"The {stage} stage on {worker.host}:{worker.pid} runs without its model ({info['error']}): "
+                    f"The {stage} stage on {worker.host}:{worker.pid} runs without its model ({info.error}): "
                     f"documents are indexed without it; fix the model setting, then "
                     f"`dateline reprocess --stage {stage} --failed-only`."
                 )

@@ -24,7 +24,7 @@ from services.api import web
 from services.api.deps import elasticsearch_for, redis_for, status_for
 from services.api.security import HeadAsGet, SecurityHeaders, TrustedHosts
 from shared.expected import Part as ExpectedPart
-from shared.heartbeat import Heartbeat, HeartbeatWriter
+from shared.heartbeat import ApiDetails, Heartbeat, HeartbeatWriter
 from shared.redis_client import display_url
 from shared.schemas import ArticleDocument
 from shared.search.client import describe_failure, quick
@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         cfg = current()
         heartbeat = HeartbeatWriter(lambda: redis_for(cfg.redis_url), "api", cfg.heartbeat_seconds,
-                                    lambda: {"listen": f"{cfg.api_host}:{cfg.api_port}"})
+                                    lambda: ApiDetails(listen=f"{cfg.api_host}:{cfg.api_port}"))
         heartbeat.start()
         try:
             yield

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import redis
 from elasticsearch import Elasticsearch
 
 from services.indexer.consumer import Entry, Malformed, Refused, StreamConsumer, decode
 from services.indexer.writer import BulkWriter, ElasticsearchUnavailable
+from shared.heartbeat import IndexerDetails, ServiceName
 from shared.progress import ProgressLog
 from shared.registry import Failure, Registry
 from shared.schemas import IndexRequest, utcnow
@@ -31,7 +32,7 @@ RECLAIM_IDLE_SECONDS = 60.0
 
 
 class Indexer(ServiceLoop):
-    service: ClassVar[str] = "indexer"
+    service: ClassVar[ServiceName] = "indexer"
 
     def __init__(
         self,
@@ -64,14 +65,14 @@ class Indexer(ServiceLoop):
         if entries:
             self.handle(entries)
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "consumer": self.consumer.consumer,
-            "alias": self.writer.alias,
-            "indexed": self.indexed,
-            "errors": self.errors,
-            "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
-        }
+    def details(self) -> IndexerDetails:
+        return IndexerDetails(
+            consumer=self.consumer.consumer,
+            alias=self.writer.alias,
+            indexed=self.indexed,
+            errors=self.errors,
+            last_batch_at=self.last_batch_at,
+        )
 
     # --- one batch ------------------------------------------------------------------------
     def handle(self, entries: list[Entry], max_attempts: int | None = None) -> bool:

@@ -58,8 +58,7 @@ class Verdict:
 
 def take_snapshot(client: redis.Redis, stuck_after: float) -> Snapshot:
     beats = read_heartbeats(client, WORKER_SERVICE)
-    busy = {str(b.details["current"]["doc_id"]) for b in beats
-            if isinstance(b.details.get("current"), dict) and "doc_id" in b.details["current"]}
+    busy = {current.doc_id for b in beats if (current := b.worker_details.current) is not None}
     return Snapshot(
         now=utcnow(),
         stuck_after=stuck_after,

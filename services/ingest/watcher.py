@@ -27,6 +27,7 @@ from services.ingest.paths import absolute, is_within, walk_files
 from services.ingest.pending import PendingFiles
 from services.ingest.processor import Ingestor
 from services.ingest.reconciler import build_reconciler
+from shared.heartbeat import IngestDetails, ServiceName
 from shared.schemas import utcnow
 from shared.service import ServiceLoop
 from shared.settings import Settings, get_settings
@@ -71,7 +72,7 @@ def _str(value: str | bytes) -> str:
 
 
 class Watcher(ServiceLoop):
-    service: ClassVar[str] = "ingest"
+    service: ClassVar[ServiceName] = "ingest"
 
     def __init__(self, ingestor: Ingestor, settings: Settings | None = None, **kwargs: Any):
         super().__init__(settings or ingestor.settings, connect_redis=lambda: ingestor.redis, **kwargs)
@@ -136,14 +137,14 @@ class Watcher(ServiceLoop):
             self._observer.stop()
             self._observer.join(timeout=10)
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "inbox": str(self.inbox),
-            "pending": len(self.pending),
-            "queued": self._counts["queued"],
-            "failed": self._counts["failed"],
-            "last_rescan": self._last_rescan.isoformat() if self._last_rescan else None,
-        }
+    def details(self) -> IngestDetails:
+        return IngestDetails(
+            inbox=str(self.inbox),
+            pending=len(self.pending),
+            queued=self._counts["queued"],
+            failed=self._counts["failed"],
+            last_rescan=self._last_rescan,
+        )
 
     def rescan(self) -> None:
         """Queue every new or changed file, and every registered file that vanished."""

@@ -40,7 +40,8 @@ from services.worker.stages.entities import EntityStage
 from services.worker.stages.language import LanguageStage
 from services.worker.stages.summary import SummaryStage
 from shared.celery_app import make_app
-from shared.heartbeat import HeartbeatWriter
+from shared.expected import WORKER_SERVICE
+from shared.heartbeat import CurrentTask, HeartbeatWriter, WorkerDetails
 from shared.pipeline import UnsendableMessage, encode_message, hand_to_indexer, send_stage_task
 from shared.progress import ProgressLog, this_process
 from shared.queues import TASK_DEAD_LETTER_KEY
@@ -66,7 +67,6 @@ STAGE_CLASSES: dict[StageName, type[Stage]] = {
     "summary": SummaryStage,
     "entities": EntityStage,
 }
-WORKER_SERVICE = "worker"
 # While Redis is away a task retries its call this often at most (Redis back: on again soon).
 REDIS_RETRY_CAP_SECONDS = 5.0
 
@@ -82,7 +82,7 @@ class WorkerProcess:
         self.stages: dict[StageName, Stage] = {name: STAGE_CLASSES[name](self.settings) for name in self.served}
         self.tasks_done = 0
         self.load_seconds: float | None = None
-        self.current: dict[str, Any] | None = None  # the stage running now (heartbeat, status)
+        self.current: CurrentTask | None = None  # the stage running now (heartbeat, status)
         self._task_started: float | None = None
         self._soft_limit_guarded = False
         self._redis: redis.Redis | None = None
@@ -137,15 +137,15 @@ class WorkerProcess:
     def stop(self) -> None:
         self.heartbeat.stop()
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "node": self.node,
-            "queues": list(self.served),
-            "stages": {name: stage.status() for name, stage in self.stages.items()},
-            "tasks_done": self.tasks_done,
-            "load_seconds": self.load_seconds,
-            "current": self.current,
-        }
+    def details(self) -> WorkerDetails:
+        return WorkerDetails(
+            node=self.node,
+            queues=list(self.served),
+            stages={name: stage.status() for name, stage in self.stages.items()},
+            tasks_done=self.tasks_done,
+            load_seconds=self.load_seconds,
+            current=self.current,
+        )
 
     # --- one task -------------------------------------------------------------------------
     def handle(self, stage: StageName, payload: Any) -> None:
@@ -202,8 +202,8 @@ class WorkerProcess:
                 if attempts > 1 + self.settings.task_max_retries:
                     self._skip_stage(document, name, attempts - 1)
                     continue
-                self.current = {"doc_id": document.id, "path": document.source_path, "stage": name,
-                                "revision": document.revision, "since": utcnow().isoformat()}
+                self.current = CurrentTask(doc_id=document.id, path=document.source_path, stage=name,
+                                           revision=document.revision, since=utcnow())
                 self.stages[name].run(document)
         finally:
             self.current = None

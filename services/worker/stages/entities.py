@@ -32,6 +32,7 @@ from typing import Any
 from services.worker.nlp import ner_models, quantize
 from services.worker.nlp.canonical import canonicalise
 from services.worker.nlp.mentions import RawMention
+from shared.heartbeat import StageState
 from shared.names.aliases import alias_table
 from shared.schemas import ArticleDocument
 from shared.search.outcomes import UNDETERMINED_LANGUAGE
@@ -243,11 +244,11 @@ class EntityStage(Stage):
         name = self.settings.ner_model
         return (name, self._version(name)) if name else (None, None)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StageState:
         info = super().status()
         name = self.settings.ner_model
         if name in self._models:
-            info["form"] = str(self._models[name].form)
+            info.form = str(self._models[name].form)
         return info
 
     # --- tagging ------------------------------------------------------------------------

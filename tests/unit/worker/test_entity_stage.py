@@ -80,7 +80,7 @@ def test_unloadable_model_fails_clearly_and_does_not_raise(
     record = doc.provenance.entities
     assert record is not None and record.status == "failed" and record.code == "model_unavailable"
     assert "missing.pt" in (record.error or "") and "DATELINE_NER_MODEL" in (record.error or "")
-    assert stage.status()["loaded"] is False
+    assert stage.status().loaded is False
 
 
 def test_hub_model_without_internet_fails_with_advice(
