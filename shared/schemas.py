@@ -23,6 +23,8 @@ StageName = Literal["language", "summary", "entities"]
 # Summary never reads entities, so it runs before them: a worker serving the light stages
 # does language and summary in one task, and the article makes one hop to NER.
 STAGES: tuple[StageName, ...] = ("language", "summary", "entities")
+# The formats ingest reads (one reader each under services/ingest/readers).
+DocumentFormat = Literal["text", "markdown", "html", "json", "jsonl"]
 # Why a stage failed or was skipped, for programs (status counts, filters); the record's
 # ``error`` says it for people and may be reworded freely.
 StageCode = Literal["no_model_for_language", "model_unavailable", "time_limit", "worker_died", "no_text", "error"]
@@ -121,7 +123,7 @@ class ArticleDocument(BaseModel):
     source_path: str = Field(description="Path relative to the inbox, or absolute outside it.")
     record: int = Field(0, description="Position of the article within its file (JSON Lines).")
     revision: int = Field(1, description="Registry revision of the file; newer wins.")
-    format: str
+    format: DocumentFormat
     title: str
     body: str
     content_sha256: str

@@ -29,7 +29,7 @@ def settings(es_url: str, redis_url: str) -> Iterator[Settings]:
     ensure_index(es, name, cfg)
     for i, sha in enumerate(["dup", "dup", "solo"]):
         doc = ArticleDocument(
-            id=document_id(f"api/{i}.txt"), source_path=f"api/{i}.txt", format="txt",
+            id=document_id(f"api/{i}.txt"), source_path=f"api/{i}.txt", format="text",
             title=f"Flood warning {i}", body="Rivers rose across the Rhine valley.",
             content_sha256=sha, source="Wire", language="en",
             published_at=datetime(2024, 6, 1, tzinfo=timezone.utc),

@@ -66,7 +66,7 @@ def register(rclient: redis.Redis, path: str, revision: int, articles: int, stat
 def article(path: str, record: int = 0, revision: int = 1, title: str = "Harbour reopens") -> ArticleDocument:
     return ArticleDocument(
         id=document_id(path, record), source_path=path, record=record, revision=revision,
-        format="txt", title=title, body=f"{title}. The harbour of Hamburg reopened on Monday.",
+        format="text", title=title, body=f"{title}. The harbour of Hamburg reopened on Monday.",
         content_sha256=uuid.uuid4().hex, source="Test Wire", language="en",
         entities=Entities(location=["Hamburg"]),
     )

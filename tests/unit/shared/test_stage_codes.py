@@ -32,7 +32,7 @@ class Raising(Stage):
 
 
 def _document() -> ArticleDocument:
-    return ArticleDocument(id=document_id("u.txt"), source_path="u.txt", format="txt", title="T",
+    return ArticleDocument(id=document_id("u.txt"), source_path="u.txt", format="text", title="T",
                            body="Text.", content_sha256="0")
 
 
