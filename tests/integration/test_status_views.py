@@ -199,7 +199,7 @@ def test_health_status_and_cli_share_one_state(env):
         assert "entities stage on" in reason and "runs without its model" in reason and "m.pt does not exist" in reason
         assert env.status_json()["reasons"] == [reason]
         assert "runs without its model" in env.cli("status").stdout
-        ner_stage |= {"loaded": True, "error": None}
+        ner_stage.loaded, ner_stage.error = True, None
         ner.beat()
         assert api.get("/health").json()["state"] == "ok"
 
