@@ -50,6 +50,3 @@ RECONCILER_ACTIONS_KEY = PREFIX + ":reconciler:actions"  # list: what it did lat
 RECONCILER_TOTALS_KEY = PREFIX + ":reconciler:totals"  # hash: reason -> articles' files re-queued, ever
 RECONCILER_REQUEUES_KEY = PREFIX + ":reconciler:requeues"  # hash: path -> re-queues of its content
 WORKER_DEATHS_KEY = PREFIX + ":worker:deaths"  # list of pool process deaths, newest first
-# kombu's Redis transport keeps every delivered, unacknowledged message in this hash (its ack
-# emulation) until it is acknowledged, or restored to its queue after the visibility timeout.
-CELERY_UNACKED_KEY = "unacked"

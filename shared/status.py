@@ -27,6 +27,7 @@ import redis
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from pydantic import BaseModel, Field, computed_field
 
+from shared.broker_layout import waiting
 from shared.crashes import CrashLoop, WorkerDeath, crash_loops, read_deaths
 from shared.expected import WORKER_SERVICE, Part, expected_parts
 from shared.heartbeat import Heartbeat, read_heartbeats
@@ -324,7 +325,7 @@ def collect_status(client: redis.Redis, es: Elasticsearch | None = None, *, es_u
                    alias: str = "", outcomes: bool = True) -> Status:
     """Everything the status views show; Elasticsearch's side only when ``es`` is given
     (``outcomes=False``: its health only, for the frequent health checks)."""
-    queues = [QueueDepth(name=stage, waiting=int(client.llen(q))) for stage, q in STAGE_QUEUES.items()]
+    queues = [QueueDepth(name=stage, waiting=waiting(client, stage)) for stage in STAGE_QUEUES]
     queues.append(_index_stream_depth(client))
     heartbeats = read_heartbeats(client)
     live = {f"{beat.host}:{beat.pid}" for beat in heartbeats}

@@ -25,9 +25,9 @@ from typing import Literal
 
 import redis
 
+from shared.broker_layout import Oldest, delivered_tasks, oldest_waiting, tasks_near_ends
 from shared.expected import WORKER_SERVICE
 from shared.heartbeat import read_heartbeats
-from shared.pipeline import Oldest, delivered_tasks, oldest_waiting, tasks_near_ends
 from shared.progress import Progress
 from shared.queues import INDEX_GROUP, INDEX_STREAM
 from shared.reconciliation import Reason
