@@ -27,32 +27,15 @@ import redis
 
 from shared.heartbeat import HeartbeatWriter, ServiceDetails, ServiceName, StepsFailing
 from shared.redis_client import connect, display_url
+from shared.retry import Backoff, retry_until
 from shared.schemas import utcnow
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BACKOFF_START_SECONDS = 1.0
-BACKOFF_MAX_SECONDS = 30.0
 # Steps that fail in a row (for a reason other than an unreachable dependency) before the
 # heartbeat says so and status turns degraded: one odd failure is logged, a stuck loop is shown.
 FAILING_AFTER_STEPS = 3
-
-
-class Backoff:
-    """Capped exponential back-off: 1, 2, 4 ... 30 s; ``reset()`` after a success."""
-
-    def __init__(self, start: float = BACKOFF_START_SECONDS, cap: float = BACKOFF_MAX_SECONDS):
-        self.start, self.cap = start, cap
-        self._next = start
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.start
 
 
 def dependency_of(exc: BaseException) -> str | None:
@@ -209,9 +192,7 @@ class ServiceLoop(ABC):
             self.heartbeat.set_failing(self._failing)
 
     def _until_done(self, step: Callable[[], object]) -> None:
-        backoff = Backoff()
-        while not self.stopping and not self.guard(step):
-            self.stop_event.wait(backoff.next())
+        retry_until(lambda: self.guard(step), stopping=lambda: self.stopping, wait=self.stop_event.wait)
 
     def _details(self) -> ServiceDetails:
         details = self.details()

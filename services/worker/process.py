@@ -47,6 +47,7 @@ from shared.progress import ProgressLog, this_process
 from shared.queues import TASK_DEAD_LETTER_KEY
 from shared.redis_client import connect
 from shared.registry import Failure, Registry
+from shared.retry import Backoff, retry_call
 from shared.schemas import (
     STAGES,
     ArticleDocument,
@@ -56,7 +57,7 @@ from shared.schemas import (
     StageTask,
     utcnow,
 )
-from shared.service import Backoff, OutageLog, dependency_of
+from shared.service import OutageLog, dependency_of
 from shared.settings import Settings, get_settings
 from shared.stage import Stage
 
@@ -287,18 +288,11 @@ class WorkerProcess:
         """``call()``, retried while Redis is unreachable: one log line when it goes away and
         one when it is back. The task's soft time limit ends the wait (``tasks.py`` puts the
         task back on its queue then)."""
-        backoff = Backoff(start=0.5, cap=REDIS_RETRY_CAP_SECONDS)
-        while True:
-            try:
-                result = call()
-            except Exception as exc:  # noqa: BLE001 - only an unreachable Redis is waited for
-                if dependency_of(exc) != "Redis":
-                    raise
-                self.outages.down("Redis", exc)
-                time.sleep(backoff.next())
-                continue
-            self.outages.up()
-            return result
+        result = retry_call(call, retry_if=lambda exc: dependency_of(exc) == "Redis",
+                            backoff=Backoff(start=0.5, cap=REDIS_RETRY_CAP_SECONDS),
+                            on_failure=lambda exc: self.outages.down("Redis", exc))
+        self.outages.up()
+        return result
 
     def _dead_letter(self, stage: StageName, payload: Any, error: Exception) -> None:
         """Keep an unreadable message and tell the user; never drop it silently."""

@@ -12,7 +12,8 @@ import pytest
 import redis
 
 from shared.heartbeat import ServiceName
-from shared.service import Backoff, OutageLog, ServiceLoop, dependency_of
+from shared.retry import Backoff
+from shared.service import OutageLog, ServiceLoop, dependency_of
 from shared.settings import Settings
 
 CLOSED = "redis://127.0.0.1:1/0"
