@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from services.api.rendering import Page, render
 from shared.search.client import describe_failure
-from shared.search.errors import ArchiveFailure
-from shared.search.models import SearchInputError, describe_errors
+from shared.search.errors import ArchiveFailure, SearchInputError
+from shared.search.models import describe_errors
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

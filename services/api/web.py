@@ -26,7 +26,8 @@ from services.api import views
 from services.api.deps import ElasticsearchDep, SettingsDep, status_for
 from services.api.errors import PAGES_TAG, ArticleNotFound, FormInputError
 from services.api.rendering import STATIC, Page, render, templates
-from shared.search.models import SearchInputError, input_errors
+from shared.search.errors import SearchInputError
+from shared.search.models import input_errors
 from shared.search.query import PUBLISHED as PUBLISHED_FACET
 from shared.search.query import get_article, search
 from shared.status import Status, unreachable
