@@ -31,7 +31,7 @@ from typing import Any
 import kombu
 import redis
 
-from shared.queues import STAGE_QUEUES
+from shared.keys import STAGE_QUEUES
 from shared.schemas import StageName, StageTask
 
 # The kombu minor release this layout was read from; pyproject caps kombu below the next.

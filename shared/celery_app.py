@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from celery import Celery
 from kombu import Queue
 
-from shared.queues import STAGE_QUEUES, STAGE_TASKS
+from shared.keys import STAGE_QUEUES, STAGE_TASKS
 from shared.settings import Settings, get_settings
 
 # How often a live worker looks for tasks of vanished workers to put back on their queues.

@@ -19,7 +19,7 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field, SerializeAsAny, ValidationInfo, field_validator
 
-from shared.queues import HEARTBEAT_PREFIX
+from shared.keys import HEARTBEAT_PREFIX
 from shared.redis_client import as_text
 from shared.schemas import StageName, utcnow
 

@@ -26,8 +26,8 @@ import redis
 from celery import Celery
 from pydantic_core import PydanticSerializationError
 
+from shared.keys import INDEX_STREAM, STAGE_QUEUES, STAGE_TASKS
 from shared.progress import ProgressLog
-from shared.queues import INDEX_STREAM, STAGE_QUEUES, STAGE_TASKS
 from shared.redis_client import as_text, connect
 from shared.schemas import STAGES, ArticleDocument, IndexRequest, StageName, StageTask, WireModel
 from shared.settings import get_settings

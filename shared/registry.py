@@ -14,7 +14,7 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field
 
-from shared.queues import FAILURES_KEY, FILE_EXPECT_KEY, FILE_KEY, FILES_KEY, INDEXED_DOCS_KEY, STATE_KEY
+from shared.keys import FAILURES_KEY, FILE_EXPECT_KEY, FILE_KEY, FILES_KEY, INDEXED_DOCS_KEY, STATE_KEY
 from shared.redis_client import as_text
 from shared.schemas import StageName, utcnow
 

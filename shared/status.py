@@ -31,8 +31,7 @@ from shared.broker_layout import waiting
 from shared.crashes import CrashLoop, WorkerDeath, crash_loops, read_deaths
 from shared.expected import WORKER_SERVICE, Part, expected_parts
 from shared.heartbeat import Heartbeat, read_heartbeats
-from shared.progress import ProgressLog
-from shared.queues import (
+from shared.keys import (
     FAILURES_KEY,
     FILE_KEY,
     INDEX_GROUP,
@@ -42,6 +41,7 @@ from shared.queues import (
     STATE_KEY,
     TASK_DEAD_LETTER_KEY,
 )
+from shared.progress import ProgressLog
 from shared.reconciliation import Reconciliation, read_reconciliation
 from shared.redis_client import as_text, display_url
 from shared.registry import FILE_STATES, Failure, FileRecord, FileState

@@ -28,8 +28,8 @@ import redis
 from shared.broker_layout import Oldest, delivered_tasks, oldest_waiting, tasks_near_ends
 from shared.expected import WORKER_SERVICE
 from shared.heartbeat import read_heartbeats
+from shared.keys import INDEX_GROUP, INDEX_STREAM
 from shared.progress import Progress
-from shared.queues import INDEX_GROUP, INDEX_STREAM
 from shared.reconciliation import Reason
 from shared.redis_client import as_text
 from shared.schemas import STAGES, StageName, utcnow

@@ -44,8 +44,8 @@ from services.ingest.inflight import Snapshot, Verdict, back_in_a_queue, judge, 
 from services.ingest.paths import file_of
 from services.ingest.processor import Ingestor
 from shared.heartbeat import HEARTBEAT_TTL_FACTOR, ReconcilerDetails, ServiceName
+from shared.keys import RECONCILER_LOCK_KEY, RECONCILER_REQUEUES_KEY
 from shared.progress import Progress, ProgressLog
-from shared.queues import RECONCILER_LOCK_KEY, RECONCILER_REQUEUES_KEY
 from shared.reconciliation import (
     Action,
     AuditReport,

@@ -42,9 +42,9 @@ from services.worker.stages.summary import SummaryStage
 from shared.celery_app import make_app
 from shared.expected import WORKER_SERVICE
 from shared.heartbeat import CurrentTask, HeartbeatWriter, WorkerDetails
+from shared.keys import TASK_DEAD_LETTER_KEY
 from shared.pipeline import UnsendableMessage, encode_message, hand_to_indexer, send_stage_task
 from shared.progress import ProgressLog, this_process
-from shared.queues import TASK_DEAD_LETTER_KEY
 from shared.redis_client import connect
 from shared.registry import Failure, Registry
 from shared.retry import Backoff, retry_call

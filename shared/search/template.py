@@ -74,7 +74,6 @@ SUBFIELD_ANALYZERS: dict[str, str] = {
     "cjk": "cjk",
 }
 TEXT_FIELDS = ("title", "body", "summary")
-ENTITY_FIELDS = tuple(f"entities.{kind}" for kind in ENTITY_TYPES)
 
 
 def template_name(alias: str) -> str:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from services.ingest.cli import ingest_command, wait_until_indexed
 from shared.heartbeat import IngestDetails, read_heartbeats
-from shared.queues import STAGE_QUEUES
+from shared.keys import STAGE_QUEUES
 from shared.registry import Registry
 from tests.support.paths import REPO_DIR, SEEDS
 from tests.support.processes import wait_until

@@ -9,8 +9,8 @@ import json
 from celery import Celery
 
 from shared.heartbeat import read_heartbeats
+from shared.keys import STAGE_QUEUES
 from shared.pipeline import submit_document
-from shared.queues import STAGE_QUEUES
 from shared.registry import FileRecord, Registry
 from shared.schemas import StageTask
 from tests.support.documents import seed_documents
