@@ -154,8 +154,8 @@ class Watcher(ServiceLoop):
             if not self._looks_unchanged(path):
                 self.watch(path)
         now = time.monotonic()
-        for sp in self.ingestor.vanished(present):
-            self.deletions.missing(sp, now)
+        for source_path in self.ingestor.vanished(present):
+            self.deletions.missing(source_path, now)
         self._last_rescan = utcnow()
 
     def _looks_unchanged(self, path: Path) -> bool:
@@ -177,10 +177,10 @@ class Watcher(ServiceLoop):
             if outcome.status in self._counts:
                 self._counts[outcome.status] += 1
         for deletion in self.deletions.due(now, files_settling=bool(self.pending)):
-            sp = deletion.source_path
-            if not sp.startswith("/") and self.ingestor.still_there(sp):
+            source_path = deletion.source_path
+            if not source_path.startswith("/") and self.ingestor.still_there(source_path):
                 continue  # it came back (an editor's save-by-rename)
-            self.ingestor.handle_deleted(sp, renamed_to=deletion.renamed_to)
+            self.ingestor.handle_deleted(source_path, renamed_to=deletion.renamed_to)
 
 
 def run_service() -> None:
