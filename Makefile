@@ -79,6 +79,7 @@ bench: setup
 
 lint: $(STAMP)
 	$(BIN)/ruff check services shared tests
+	$(BIN)/ruff format --check services shared tests
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
