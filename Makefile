@@ -83,6 +83,7 @@ bench: setup
 
 lint: $(STAMP)
 	$(BIN)/ruff check services shared tests
+	$(BIN)/ruff format --check services shared tests
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

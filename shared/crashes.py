@@ -18,7 +18,7 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field
 
-from shared.queues import WORKER_DEATHS_KEY
+from shared.keys import WORKER_DEATHS_KEY
 from shared.schemas import utcnow
 
 KEEP_DEATHS = 200

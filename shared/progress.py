@@ -31,7 +31,7 @@ from typing import Any, Literal
 import redis
 from pydantic import BaseModel, Field
 
-from shared.queues import INDEX_STREAM, PROCESSING_KEY, PROGRESS_KEY, TICKET_KEY
+from shared.keys import INDEX_STREAM, PROCESSING_KEY, PROGRESS_KEY, TICKET_KEY
 from shared.redis_client import as_text
 from shared.schemas import STAGES, ArticleDocument, IndexRequest, StageName, utcnow
 

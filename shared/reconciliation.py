@@ -13,7 +13,7 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field
 
-from shared.queues import RECONCILER_ACTIONS_KEY, RECONCILER_REPORT_KEY, RECONCILER_TOTALS_KEY
+from shared.keys import RECONCILER_ACTIONS_KEY, RECONCILER_REPORT_KEY, RECONCILER_TOTALS_KEY
 from shared.redis_client import as_text
 from shared.schemas import utcnow
 

@@ -14,11 +14,12 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field
 
-from shared.queues import FAILURES_KEY, FILE_EXPECT_KEY, FILE_KEY, FILES_KEY, INDEXED_DOCS_KEY, STATE_KEY
+from shared.keys import FAILURES_KEY, FILE_EXPECT_KEY, FILE_KEY, FILES_KEY, INDEXED_DOCS_KEY, STATE_KEY
 from shared.redis_client import as_text
-from shared.schemas import utcnow
+from shared.schemas import StageName, utcnow
 
 FileState = Literal["queued", "indexed", "failed", "deleted"]
+FailureStage = Literal["ingest", "pipeline", "index"] | StageName
 FILE_STATES: tuple[FileState, ...] = ("queued", "indexed", "failed", "deleted")
 
 # Note one document indexed and say whether its file may now be complete, in one round trip
@@ -59,7 +60,7 @@ class FileRecord(BaseModel):
 class Failure(BaseModel):
     path: str
     reason: str
-    stage: str = Field(description="Where it failed: ingest, language, entities, summary, index.")
+    stage: FailureStage = Field(description="Where it failed: ingest, a stage, the pipeline (reconciler), the index.")
     at: datetime = Field(default_factory=utcnow)
     line: int | None = Field(None, description="Line number within the file (JSON Lines).")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +25,12 @@ StageName = Literal["language", "summary", "entities"]
 # Summary never reads entities, so it runs before them: a worker serving the light stages
 # does language and summary in one task, and the article makes one hop to NER.
 STAGES: tuple[StageName, ...] = ("language", "summary", "entities")
+# The formats ingest reads (one reader each under services/ingest/readers).
+DocumentFormat = Literal["text", "markdown", "html", "json", "jsonl"]
+# Why a stage failed or was skipped, for programs (status counts, filters); the record's
+# ``error`` says it for people and may be reworded freely.
+StageCode = Literal["no_model_for_language", "model_unavailable", "time_limit", "worker_died", "no_text", "error"]
+STAGE_CODES: tuple[StageCode, ...] = get_args(StageCode)
 
 
 def utcnow() -> datetime:
@@ -100,7 +106,10 @@ class StageRecord(BaseModel):
     version: str | None = None
     status: Literal["ok", "failed", "skipped"]
     seconds: float = 0.0
-    error: str | None = None
+    code: StageCode | None = Field(
+        None, description="Why the stage failed or was skipped (None when ok): what status counts by."
+    )
+    error: str | None = Field(None, description="The same for people: what happened and how to fix it.")
     at: datetime = Field(default_factory=utcnow)
 
 
@@ -123,7 +132,7 @@ class ArticleDocument(BaseModel):
     source_path: str = Field(description="Path relative to the inbox, or absolute outside it.")
     record: int = Field(0, description="Position of the article within its file (JSON Lines).")
     revision: int = Field(1, description="Registry revision of the file; newer wins.")
-    format: str
+    format: DocumentFormat
     title: str
     body: str
     content_sha256: str

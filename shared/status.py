@@ -27,11 +27,11 @@ import redis
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from pydantic import BaseModel, Field, computed_field
 
+from shared.broker_layout import waiting
 from shared.crashes import CrashLoop, WorkerDeath, crash_loops, read_deaths
 from shared.expected import WORKER_SERVICE, Part, expected_parts
 from shared.heartbeat import Heartbeat, read_heartbeats
-from shared.progress import ProgressLog
-from shared.queues import (
+from shared.keys import (
     FAILURES_KEY,
     FILE_KEY,
     INDEX_GROUP,
@@ -41,6 +41,7 @@ from shared.queues import (
     STATE_KEY,
     TASK_DEAD_LETTER_KEY,
 )
+from shared.progress import ProgressLog
 from shared.reconciliation import Reconciliation, read_reconciliation
 from shared.redis_client import as_text, display_url
 from shared.registry import FILE_STATES, Failure, FileRecord, FileState
@@ -164,9 +165,9 @@ class Status(BaseModel):
         """One line per worker stage running without its model."""
         problems = []
         for worker in self.workers:
-            for stage, info in (worker.details.get("stages") or {}).items():
-                if info.get("error"):
-                    problems.append(f"{worker.host}:{worker.pid} {stage}: {info['error']}")
+            for stage, info in worker.worker_details.stages.items():
+                if info.readiness(worker.state) == "model missing":
+                    problems.append(f"{worker.host}:{worker.pid} {stage}: {info.error}")
         return problems
 
     @computed_field  # type: ignore[prop-decorator]
@@ -223,10 +224,10 @@ def assess(status: Status) -> Assessment:
                 "it keeps retrying with back-off."
             )
     for worker in status.workers:
-        for stage, info in (worker.details.get("stages") or {}).items():
-            if info.get("error"):
+        for stage, info in worker.worker_details.stages.items():
+            if info.readiness(worker.state) == "model missing":
                 reasons.append(
-                    f"The {stage} stage on {worker.host}:{worker.pid} runs without its model ({info['error']}): "
+                    f"The {stage} stage on {worker.host}:{worker.pid} runs without its model ({info.error}): "
                     f"documents are indexed without it; fix the model setting, then "
                     f"`dateline reprocess --stage {stage} --failed-only`."
                 )
@@ -324,7 +325,7 @@ def collect_status(client: redis.Redis, es: Elasticsearch | None = None, *, es_u
                    alias: str = "", outcomes: bool = True) -> Status:
     """Everything the status views show; Elasticsearch's side only when ``es`` is given
     (``outcomes=False``: its health only, for the frequent health checks)."""
-    queues = [QueueDepth(name=stage, waiting=int(client.llen(q))) for stage, q in STAGE_QUEUES.items()]
+    queues = [QueueDepth(name=stage, waiting=waiting(client, stage)) for stage in STAGE_QUEUES]
     queues.append(_index_stream_depth(client))
     heartbeats = read_heartbeats(client)
     live = {f"{beat.host}:{beat.pid}" for beat in heartbeats}

@@ -465,15 +465,12 @@ def pipeline_view(status: Status) -> PipelineView:
         eta = eta_words(throughput.eta_seconds, throughput.backlog)
     workers = []
     for beat in status.workers:
-        stages = []
-        for stage, info in (beat.details.get("stages") or {}).items():
-            if beat.state == "starting":
-                state = "starting"
-            elif info.get("error"):
-                state = f"model missing: {info['error']}"
-            else:
-                state = "loaded" if info.get("loaded") else "not loaded yet"
-            stages.append((stage, str(info.get("model") or ""), state))
-        workers.append(WorkerRow(process=f"{beat.host}:{beat.pid}", node=str(beat.details.get("node") or ""),
-                                 state=beat.state, stages=stages, tasks_done=int(beat.details.get("tasks_done") or 0)))
+        stages: list[tuple[str, str, str]] = []
+        details = beat.worker_details
+        for stage, info in details.stages.items():
+            readiness = info.readiness(beat.state)
+            state = f"{readiness}: {info.error}" if readiness == "model missing" else readiness
+            stages.append((stage, info.model or "", state))
+        workers.append(WorkerRow(process=f"{beat.host}:{beat.pid}", node=details.node,
+                                 state=beat.state, stages=stages, tasks_done=details.tasks_done))
     return PipelineView(counts=counts, bars=bars, rate=rate, eta=eta, workers=workers, services=status.services)

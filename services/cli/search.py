@@ -16,7 +16,8 @@ from rich.table import Table
 
 from services.cli.settings import settings_or_exit
 from shared.search.client import describe_failure, make_client
-from shared.search.models import SearchHit, SearchInputError, SearchParams, SearchResult, input_errors
+from shared.search.errors import SearchInputError
+from shared.search.models import SearchHit, SearchParams, SearchResult, input_errors
 from shared.search.query import search
 
 _EM = re.compile(r"</?em>")

@@ -6,8 +6,8 @@ import typer
 
 from services.cli.settings import settings_or_exit
 from services.stack.environment import load_env_file
+from shared.keys import STAGE_QUEUES
 from shared.logging import setup_logging
-from shared.queues import STAGE_QUEUES
 from shared.settings import get_settings
 
 serve_app = typer.Typer(help="Run one Dateline service in the foreground.")

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from shared.heartbeat import StageReadiness
 from shared.redis_client import connect
 from shared.registry import format_failure
 from shared.search.client import make_client
@@ -21,6 +22,9 @@ from shared.settings import get_settings
 from shared.status import Status, collect_status, unreachable
 
 STATE_STYLE = {"ok": "bold green", "degraded": "bold yellow", "down": "bold red"}
+READINESS_STYLE: dict[StageReadiness, str] = {
+    "starting": "yellow", "loaded": "green", "not loaded yet": "yellow", "model missing": "red",
+}
 SHOWN = 50  # files with failures and failed documents printed; --json has every one
 
 
@@ -77,7 +81,8 @@ def _counts(status: Status, console: Console) -> None:
             line += f"  {outcomes.failed_documents} with a failed stage ({per_stage})"
         console.print(line)
         for skip in outcomes.skipped:
-            console.print(f"  {skip.stage} skipped on {skip.documents} document(s): {escape(skip.reason)}")
+            console.print(f"  {skip.stage} skipped on {skip.documents} document(s) ({skip.code}), "
+                          f"e.g.: {escape(skip.reason)}")
     throughput = status.throughput
     if throughput is not None:
         eta = throughput.eta_seconds
@@ -122,13 +127,11 @@ def _processes(status: Status, console: Console) -> None:
     if status.workers:
         workers = Table("worker", "stage", "model", "state", title="Workers", title_justify="left")
         for worker in status.workers:
-            for stage, info in (worker.details.get("stages") or {}).items():
+            for stage, info in worker.worker_details.stages.items():
                 # The full reason is printed once below the table.
-                if worker.state == "starting":
-                    state = "[yellow]starting[/yellow]"
-                else:
-                    state = "[green]loaded[/green]" if info.get("loaded") else "[red]model missing[/red]"
-                workers.add_row(f"{worker.host}:{worker.pid}", stage, escape(str(info.get("model"))), state)
+                readiness = info.readiness(worker.state)
+                state = f"[{READINESS_STYLE[readiness]}]{readiness}[/]"
+                workers.add_row(f"{worker.host}:{worker.pid}", stage, escape(str(info.model)), state)
         console.print(workers)
     else:
         console.print("[yellow]No workers are running[/yellow] (start them with `make up`).")

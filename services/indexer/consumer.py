@@ -17,8 +17,8 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
+from shared.keys import INDEX_DEAD_LETTER_STREAM, INDEX_GROUP, INDEX_STREAM
 from shared.pipeline import UnsendableMessage, encode_message
-from shared.queues import INDEX_DEAD_LETTER_STREAM, INDEX_GROUP, INDEX_STREAM
 from shared.redis_client import as_text
 from shared.schemas import IndexRequest
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import redis
 from elasticsearch import Elasticsearch
 
 from services.indexer.consumer import Entry, Malformed, Refused, StreamConsumer, decode
-from services.indexer.writer import BulkWriter, ElasticsearchUnavailable
+from services.indexer.writer import BatchResult, BulkWriter, ElasticsearchUnavailable
+from shared.heartbeat import IndexerDetails, ServiceName
 from shared.progress import ProgressLog
 from shared.registry import Failure, Registry
+from shared.retry import GaveUp, retry_call
 from shared.schemas import IndexRequest, utcnow
 from shared.search.index import ensure_index
-from shared.service import Backoff, ServiceLoop
+from shared.service import ServiceLoop
 from shared.settings import Settings
 from shared.stories.index import StoryIndex
 from shared.stories.signature import signature
@@ -34,7 +36,7 @@ RECLAIM_IDLE_SECONDS = 60.0
 
 
 class Indexer(ServiceLoop):
-    service: ClassVar[str] = "indexer"
+    service: ClassVar[ServiceName] = "indexer"
 
     def __init__(
         self,
@@ -68,14 +70,14 @@ class Indexer(ServiceLoop):
         if entries:
             self.handle(entries)
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "consumer": self.consumer.consumer,
-            "alias": self.writer.alias,
-            "indexed": self.indexed,
-            "errors": self.errors,
-            "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
-        }
+    def details(self) -> IndexerDetails:
+        return IndexerDetails(
+            consumer=self.consumer.consumer,
+            alias=self.writer.alias,
+            indexed=self.indexed,
+            errors=self.errors,
+            last_batch_at=self.last_batch_at,
+        )
 
     # --- one batch ------------------------------------------------------------------------
     def handle(self, entries: list[Entry], max_attempts: int | None = None) -> bool:
@@ -84,6 +86,18 @@ class Indexer(ServiceLoop):
         Retries while Elasticsearch is unavailable, until it works, ``stop`` is set, or
         ``max_attempts`` is used up; the entries then stay pending for a later try.
         """
+        requests = self._sort_out(entries)
+        if not requests:
+            return True
+        self._group_stories(requests)
+        result = self._write(requests, max_attempts)
+        if result is None:
+            return False
+        self._settle(requests, result)
+        return True
+
+    def _sort_out(self, entries: list[Entry]) -> list[tuple[str, IndexRequest]]:
+        """The entries to write; the malformed, the refused and the stale are dealt with here."""
         requests: list[tuple[str, IndexRequest]] = []
         for entry in entries:
             decoded = decode(entry, self.settings.max_message_bytes)
@@ -95,24 +109,27 @@ class Indexer(ServiceLoop):
                 self.consumer.ack([entry.id])
             else:
                 requests.append((entry.id, decoded))
-        if not requests:
-            return True
-        self._group_stories(requests)
+        return requests
 
-        backoff, attempt = Backoff(), 0
-        while True:
-            attempt += 1
-            try:
-                result = self.writer.write(requests)
-                break
-            except ElasticsearchUnavailable as exc:
-                # One log line per outage, not per retry; the entries stay pending meanwhile.
-                self.outages.down("Elasticsearch", exc)
-                if (max_attempts is not None and attempt >= max_attempts) or self.stop_event.wait(backoff.next()):
-                    return False
-                self.consumer.touch([entry_id for entry_id, _ in requests])
+    def _write(self, requests: list[tuple[str, IndexRequest]], max_attempts: int | None) -> BatchResult | None:
+        """The bulk write, retried while Elasticsearch is unavailable; None when given up (the
+        entries stay pending, claimed by this consumer: ``touch`` keeps them so meanwhile)."""
+        try:
+            result = retry_call(
+                lambda: self.writer.write(requests),
+                retry_if=lambda exc: isinstance(exc, ElasticsearchUnavailable),
+                wait=self.stop_event.wait, max_attempts=max_attempts,
+                # One log line per outage, not per retry.
+                on_failure=lambda exc: self.outages.down("Elasticsearch", exc),
+                before_retry=lambda: self.consumer.touch([entry_id for entry_id, _ in requests]),
+            )
+        except GaveUp:
+            return None
         self.outages.up()
+        return result
 
+    def _settle(self, requests: list[tuple[str, IndexRequest]], result: BatchResult) -> None:
+        """Acknowledge what Elasticsearch answered; record the written and the rejected."""
         rejected = []
         for rejection in result.rejected:
             self.errors += 1
@@ -144,7 +161,6 @@ class Indexer(ServiceLoop):
         # The per-minute counter behind the status views' rate and ETA.
         record_indexed(self.registry.redis, upserts)
         self.last_batch_at = utcnow()
-        return True
 
     def _group_stories(self, requests: list[tuple[str, IndexRequest]]) -> None:
         """Each upserted document gets its story; deleted ones leave theirs.

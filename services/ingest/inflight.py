@@ -25,11 +25,11 @@ from typing import Literal
 
 import redis
 
+from shared.broker_layout import Oldest, delivered_tasks, oldest_waiting, tasks_near_ends
 from shared.expected import WORKER_SERVICE
 from shared.heartbeat import read_heartbeats
-from shared.pipeline import Oldest, delivered_tasks, oldest_waiting, tasks_near_ends
+from shared.keys import INDEX_GROUP, INDEX_STREAM
 from shared.progress import Progress
-from shared.queues import INDEX_GROUP, INDEX_STREAM
 from shared.reconciliation import Reason
 from shared.redis_client import as_text
 from shared.schemas import STAGES, StageName, utcnow
@@ -58,8 +58,7 @@ class Verdict:
 
 def take_snapshot(client: redis.Redis, stuck_after: float) -> Snapshot:
     beats = read_heartbeats(client, WORKER_SERVICE)
-    busy = {str(b.details["current"]["doc_id"]) for b in beats
-            if isinstance(b.details.get("current"), dict) and "doc_id" in b.details["current"]}
+    busy = {current.doc_id for b in beats if (current := b.worker_details.current) is not None}
     return Snapshot(
         now=utcnow(),
         stuck_after=stuck_after,

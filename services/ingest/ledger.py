@@ -13,13 +13,14 @@ Rules that keep retries honest:
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from services.ingest.readers import ReadIssue
 from shared.registry import Failure, FileRecord, Registry
 
 log = logging.getLogger("dateline.ingest")
 
-STAGE = "ingest"
+STAGE: Final = "ingest"
 
 
 class Ledger:

@@ -43,9 +43,9 @@ from services.ingest.audit import Audit, audit_index
 from services.ingest.inflight import Snapshot, Verdict, back_in_a_queue, judge, stream_state, take_snapshot
 from services.ingest.paths import file_of
 from services.ingest.processor import Ingestor
-from shared.heartbeat import HEARTBEAT_TTL_FACTOR
+from shared.heartbeat import HEARTBEAT_TTL_FACTOR, ReconcilerDetails, ServiceName
+from shared.keys import RECONCILER_LOCK_KEY, RECONCILER_REQUEUES_KEY
 from shared.progress import Progress, ProgressLog
-from shared.queues import RECONCILER_LOCK_KEY, RECONCILER_REQUEUES_KEY
 from shared.reconciliation import (
     Action,
     AuditReport,
@@ -68,7 +68,7 @@ AUDIT_REQUEUE_BATCH = 500  # files an audit queues again per pass (the next pass
 
 
 class Reconciler(ServiceLoop):
-    service: ClassVar[str] = "reconciler"
+    service: ClassVar[ServiceName] = "reconciler"
 
     def __init__(self, ingestor: Ingestor, es: Elasticsearch, settings: Settings | None = None, **kwargs: Any):
         super().__init__(settings or ingestor.settings, connect_redis=lambda: ingestor.redis, **kwargs)
@@ -108,13 +108,9 @@ class Reconciler(ServiceLoop):
             self._next_pass = time.monotonic() + self.settings.reconcile_seconds
         self.stop_event.wait(min(1.0, max(0.0, self._next_pass - time.monotonic())))
 
-    def details(self) -> dict[str, Any]:
-        details: dict[str, Any] = {"passes": self.passes, "standby": self._standby_since is not None,
-                                   "index": self.settings.index}
-        if self.es_outage.outages:
-            details["unreachable"] = {name: f"{since:%Y-%m-%dT%H:%M:%SZ}"
-                                      for name, since in self.es_outage.outages.items()}
-        return details
+    def details(self) -> ReconcilerDetails:
+        return ReconcilerDetails(passes=self.passes, standby=self._standby_since is not None,
+                                 index=self.settings.index, unreachable=self.es_outage.outages)
 
     # --- one pass -------------------------------------------------------------------------
     def run_pass(self) -> ReconcilerReport | None:

@@ -27,7 +27,7 @@ from celery.concurrency.prefork import TaskPool
 from services.worker.process import worker_node
 from shared.crashes import WorkerDeath, record_death
 from shared.heartbeat import Heartbeat, heartbeat_key
-from shared.queues import PROCESSING_KEY
+from shared.keys import PROCESSING_KEY
 from shared.redis_client import as_text, connect
 from shared.settings import get_settings
 

@@ -40,12 +40,14 @@ from services.worker.stages.entities import EntityStage
 from services.worker.stages.language import LanguageStage
 from services.worker.stages.summary import SummaryStage
 from shared.celery_app import make_app
-from shared.heartbeat import HeartbeatWriter
+from shared.expected import WORKER_SERVICE
+from shared.heartbeat import CurrentTask, HeartbeatWriter, WorkerDetails
+from shared.keys import TASK_DEAD_LETTER_KEY
 from shared.pipeline import UnsendableMessage, encode_message, hand_to_indexer, send_stage_task
 from shared.progress import ProgressLog, this_process
-from shared.queues import TASK_DEAD_LETTER_KEY
 from shared.redis_client import connect
 from shared.registry import Failure, Registry
+from shared.retry import Backoff, retry_call
 from shared.schemas import (
     STAGES,
     ArticleDocument,
@@ -55,7 +57,7 @@ from shared.schemas import (
     StageTask,
     utcnow,
 )
-from shared.service import Backoff, OutageLog, dependency_of
+from shared.service import OutageLog, dependency_of
 from shared.settings import Settings, get_settings
 from shared.stage import Stage
 
@@ -66,7 +68,6 @@ STAGE_CLASSES: dict[StageName, type[Stage]] = {
     "summary": SummaryStage,
     "entities": EntityStage,
 }
-WORKER_SERVICE = "worker"
 # While Redis is away a task retries its call this often at most (Redis back: on again soon).
 REDIS_RETRY_CAP_SECONDS = 5.0
 
@@ -82,7 +83,7 @@ class WorkerProcess:
         self.stages: dict[StageName, Stage] = {name: STAGE_CLASSES[name](self.settings) for name in self.served}
         self.tasks_done = 0
         self.load_seconds: float | None = None
-        self.current: dict[str, Any] | None = None  # the stage running now (heartbeat, status)
+        self.current: CurrentTask | None = None  # the stage running now (heartbeat, status)
         self._task_started: float | None = None
         self._soft_limit_guarded = False
         self._redis: redis.Redis | None = None
@@ -137,15 +138,15 @@ class WorkerProcess:
     def stop(self) -> None:
         self.heartbeat.stop()
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "node": self.node,
-            "queues": list(self.served),
-            "stages": {name: stage.status() for name, stage in self.stages.items()},
-            "tasks_done": self.tasks_done,
-            "load_seconds": self.load_seconds,
-            "current": self.current,
-        }
+    def details(self) -> WorkerDetails:
+        return WorkerDetails(
+            node=self.node,
+            queues=list(self.served),
+            stages={name: stage.status() for name, stage in self.stages.items()},
+            tasks_done=self.tasks_done,
+            load_seconds=self.load_seconds,
+            current=self.current,
+        )
 
     # --- one task -------------------------------------------------------------------------
     def handle(self, stage: StageName, payload: Any) -> None:
@@ -202,8 +203,8 @@ class WorkerProcess:
                 if attempts > 1 + self.settings.task_max_retries:
                     self._skip_stage(document, name, attempts - 1)
                     continue
-                self.current = {"doc_id": document.id, "path": document.source_path, "stage": name,
-                                "revision": document.revision, "since": utcnow().isoformat()}
+                self.current = CurrentTask(doc_id=document.id, path=document.source_path, stage=name,
+                                           revision=document.revision, since=utcnow())
                 self.stages[name].run(document)
         finally:
             self.current = None
@@ -277,7 +278,8 @@ class WorkerProcess:
             f"once that is fixed, `dateline reprocess --stage {stage} --failed-only` fills it in."
         )
         model, version = self.stages[stage].describe()
-        setattr(document.provenance, stage, StageRecord(model=model, version=version, status="failed", error=reason))
+        setattr(document.provenance, stage, StageRecord(
+            model=model, version=version, status="failed", code="worker_died", error=reason))
         failure = Failure(path=document.source_path, stage=stage, reason=reason)
         self._until_redis(lambda: Registry(self.redis).record_failure(failure))
         log.error("%s: %s", document.source_path, reason)
@@ -286,18 +288,11 @@ class WorkerProcess:
         """``call()``, retried while Redis is unreachable: one log line when it goes away and
         one when it is back. The task's soft time limit ends the wait (``tasks.py`` puts the
         task back on its queue then)."""
-        backoff = Backoff(start=0.5, cap=REDIS_RETRY_CAP_SECONDS)
-        while True:
-            try:
-                result = call()
-            except Exception as exc:  # noqa: BLE001 - only an unreachable Redis is waited for
-                if dependency_of(exc) != "Redis":
-                    raise
-                self.outages.down("Redis", exc)
-                time.sleep(backoff.next())
-                continue
-            self.outages.up()
-            return result
+        result = retry_call(call, retry_if=lambda exc: dependency_of(exc) == "Redis",
+                            backoff=Backoff(start=0.5, cap=REDIS_RETRY_CAP_SECONDS),
+                            on_failure=lambda exc: self.outages.down("Redis", exc))
+        self.outages.up()
+        return result
 
     def _dead_letter(self, stage: StageName, payload: Any, error: Exception) -> None:
         """Keep an unreadable message and tell the user; never drop it silently."""

@@ -6,7 +6,8 @@ in one atomic ``_aliases`` call, then copies again whatever the indexer wrote to
 index meanwhile (by ``indexed_at``). The copy runs from the client with scroll + bulk:
 it reports progress and works on clusters without the reindex module. Documents deleted
 from the old index during the copy are not carried over as deletions (the indexer's next
-delete of that file removes them).
+delete of that file removes them). Each document is brought up to the current schema on
+the way (``upgrade_source``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 from pydantic import BaseModel
 
-from shared.schemas import text_story_id, utcnow
+from shared.schemas import STAGES, StageCode, text_story_id, utcnow
 from shared.search.index import IndexSetupError, existing_versions, write_index
 from shared.search.template import TEMPLATE_VERSION, put_template, versioned_index
 from shared.settings import Settings
@@ -29,6 +30,28 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (copied so far, total)
 CHUNK = 500
 CATCH_UP_MARGIN = timedelta(seconds=30)  # clock skew between indexer hosts and us
+
+
+# What a stage skipped for before records had a code (template 1): each stage had one reason
+# to skip, so the stage names it. A failure then is "error": which kind it was is not known.
+_LEGACY_SKIP_CODES: dict[str, StageCode] = {"entities": "no_model_for_language", "summary": "no_text"}
+
+
+def upgrade_source(source: dict[str, Any]) -> dict[str, Any]:
+    """``source`` as the current schema writes it: stage records without a code get one
+    (from the stage and status, never from the error's wording), and a document stored
+    before stories existed gets the story of its text (search collapses on story_id, and
+    Elasticsearch would collapse every document without one into one hit)."""
+    if not source.get("story_id") and source.get("content_sha256"):
+        source = {**source, "story_id": text_story_id(source["content_sha256"])}
+    provenance = source.get("provenance") or {}
+    for stage in STAGES:
+        record = provenance.get(stage)
+        if not isinstance(record, dict) or record.get("code") or record.get("status") not in ("failed", "skipped"):
+            continue
+        skipped = record["status"] == "skipped"
+        record["code"] = _LEGACY_SKIP_CODES.get(stage, "error") if skipped else "error"
+    return source
 
 
 class MigrationResult(BaseModel):
@@ -41,14 +64,6 @@ class MigrationResult(BaseModel):
     old_deleted: bool
 
 
-def _with_story(source: dict[str, Any]) -> dict[str, Any]:
-    """A document stored before stories existed gets the story of its text: search collapses
-    on story_id, and Elasticsearch would collapse every document without one into one hit."""
-    if not source.get("story_id") and source.get("content_sha256"):
-        return {**source, "story_id": text_story_id(source["content_sha256"])}
-    return source
-
-
 def _copy(
     es: Elasticsearch, source: str, dest: str, query: dict[str, Any], total: int, progress: Progress | None
 ) -> int:
@@ -58,7 +73,7 @@ def _copy(
                 "_op_type": "index",
                 "_index": dest,
                 "_id": hit["_id"],
-                "_source": _with_story(hit["_source"]),
+                "_source": upgrade_source(hit["_source"]),
                 "version": hit["_version"],
                 "version_type": "external_gte",
             }

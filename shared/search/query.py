@@ -18,13 +18,12 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from shared.names.aliases import AliasFileError, alias_table
 from shared.schemas import ENTITY_TYPES, ArticleDocument
-from shared.search.errors import ArchiveFailure, classify, query_refusal
+from shared.search.errors import ArchiveFailure, SearchInputError, classify, query_refusal
 from shared.search.models import (
     FACET_FIELDS,
     Copy,
     Related,
     SearchHit,
-    SearchInputError,
     SearchParams,
     SearchResult,
     parse_when,

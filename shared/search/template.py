@@ -37,7 +37,8 @@ from shared.settings import Settings
 from shared.text.repair import TextRepair
 
 # Bump when the mapping or analysis changes; then run ``dateline index migrate``.
-TEMPLATE_VERSION = 3  # 2: story_id, story_joined, carried_from; 3: vector
+# 2 and 3 (parallel work): story_id, story_joined, carried_from, vector; provenance.<stage>.code.
+TEMPLATE_VERSION = 4
 
 # Language code (as detected by the language stage) -> sub-field name.
 LANGUAGE_SUBFIELDS: dict[str, str] = {
@@ -74,7 +75,6 @@ SUBFIELD_ANALYZERS: dict[str, str] = {
     "cjk": "cjk",
 }
 TEXT_FIELDS = ("title", "body", "summary")
-ENTITY_FIELDS = tuple(f"entities.{kind}" for kind in ENTITY_TYPES)
 
 
 def template_name(alias: str) -> str:
@@ -128,6 +128,7 @@ def _stage_record() -> dict[str, Any]:
         "version": _keyword(),
         "status": _keyword(),
         "seconds": {"type": "float"},
+        "code": _keyword(),
         "error": {"type": "text", "fields": {"keyword": _keyword(1024)}},
         "at": {"type": "date"},
     }

@@ -42,7 +42,7 @@ from functools import lru_cache
 import numpy as np
 import redis
 
-from shared.queues import PREFIX
+from shared.keys import PREFIX
 from shared.redis_client import as_text
 from shared.schemas import text_story_id
 from shared.stories.signature import NUM_PERM, from_bytes, similarity, to_bytes
@@ -107,7 +107,7 @@ class StoryIndex:
         for _ in range(MAX_ATTEMPTS):
             with self.redis.pipeline() as pipe:
                 try:
-                    pipe.watch(doc_key, *keys)
+                    pipe.watch(doc_key, *keys)  # type: ignore[no-untyped-call]  # redis-py: untyped
                     known = {as_text(k): v for k, v in pipe.hgetall(doc_key).items()}
                     older = known and revision < int(known.get("revision", 0))
                     if known and (older or as_text(known.get("content", b"")) == content):
@@ -184,7 +184,7 @@ class StoryIndex:
             with self.redis.pipeline() as pipe:
                 for _ in range(MAX_ATTEMPTS):
                     try:
-                        pipe.watch(doc_key)
+                        pipe.watch(doc_key)  # type: ignore[no-untyped-call]  # redis-py: untyped
                         sig, path, stored = pipe.hmget(doc_key, "sig", "path", "revision")
                         if path is None or (revision is not None and int(stored or 0) > revision):
                             pipe.unwatch()

@@ -24,6 +24,7 @@ from services.ingest.paths import file_of
 from services.ingest.processor import FileOutcome, Ingestor
 from services.ingest.reconciler import build_reconciler
 from services.ingest.watcher import Watcher
+from shared.heartbeat import ServiceName
 from shared.registry import FileRecord, Registry
 from shared.service import FAILING_AFTER_STEPS, ServiceLoop
 from shared.settings import get_settings
@@ -73,7 +74,7 @@ def test_a_file_name_that_is_not_utf8_is_ingested_escaped_and_the_others_too(inb
     assert os.fsencode(file_of("caf\\xe9 \\xabnews\\xbb.txt", inbox)) == latin1  # type: ignore[arg-type]
     # ... so a second rescan sees it unchanged instead of new or vanished.
     drain(watcher)
-    assert watcher.details()["queued"] == 3 and registry().paths() == paths
+    assert watcher.details().queued == 3 and registry().paths() == paths
     after = {name: (inbox / os.fsdecode(name)).read_bytes() for name in os.listdir(os.fsencode(inbox))}
     assert after == before  # the input is never touched
 
@@ -167,7 +168,7 @@ def test_the_reconciler_never_reads_a_file_outside_the_inbox_named_by_a_record(
 class Stuck(ServiceLoop):
     """A service whose step fails until told otherwise (e.g. a bug on some state)."""
 
-    service: ClassVar[str] = "ingest"
+    service: ClassVar[ServiceName] = "ingest"
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -108,7 +108,7 @@ def settings(node: ElasticsearchNodes, redis_url: str) -> Iterator[Settings]:
     ensure_index(es, cfg.index, cfg)
     for i in range(3):
         doc = ArticleDocument(
-            id=document_id(f"hostile/{i}.txt"), source_path=f"hostile/{i}.txt", format="txt",
+            id=document_id(f"hostile/{i}.txt"), source_path=f"hostile/{i}.txt", format="text",
             title=f"Flood warning {i}", body="Rivers rose across the Rhine valley; flood 24/7 coverage.",
             content_sha256=f"sha-{i}", source="Wire", language="en",
             published_at=datetime(2024, 6, 1, tzinfo=timezone.utc), entities=Entities(location=["Rhine"]),

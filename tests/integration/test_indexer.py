@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 from services.indexer.consumer import StreamConsumer
 from services.indexer.service import Indexer
 from services.indexer.writer import BulkWriter
-from shared.heartbeat import read_heartbeats
+from shared.heartbeat import IndexerDetails, read_heartbeats
 from shared.registry import FileRecord, Registry
 from shared.schemas import ArticleDocument, Entities, IndexRequest, document_id
 from shared.search.client import make_client
@@ -66,7 +66,7 @@ def register(rclient: redis.Redis, path: str, revision: int, articles: int, stat
 def article(path: str, record: int = 0, revision: int = 1, title: str = "Harbour reopens") -> ArticleDocument:
     return ArticleDocument(
         id=document_id(path, record), source_path=path, record=record, revision=revision,
-        format="txt", title=title, body=f"{title}. The harbour of Hamburg reopened on Monday.",
+        format="text", title=title, body=f"{title}. The harbour of Hamburg reopened on Monday.",
         content_sha256=uuid.uuid4().hex, source="Test Wire", language="en",
         entities=Entities(location=["Hamburg"]),
     )
@@ -328,8 +328,8 @@ def test_service_loop_beats_while_running_and_deletes_its_heartbeat_on_stop(es, 
     try:
         beat = wait_until(lambda: [b for b in read_heartbeats(rclient, "indexer") if b.state == "running"],
                           timeout=60, what="the indexer's heartbeat")[0]
-        assert {"consumer", "indexed", "errors", "last_batch_at"} <= beat.details.keys()
-        assert beat.details["consumer"] == "test-consumer"
+        assert isinstance(beat.details, IndexerDetails)
+        assert beat.details.consumer == "test-consumer"
     finally:
         indexer.request_stop()
         thread.join(timeout=30)

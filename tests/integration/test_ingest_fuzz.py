@@ -113,9 +113,9 @@ INGESTOR = _Ingestors()
 
 def test_the_messages_queued_by_the_fuzz_read_back(inbox: Path) -> None:
     # The queue's messages are JSON a worker can decode: what the fuzz above queued is
-    # decoded by the same code the workers run (shared/pipeline.task_of_message).
-    from shared.pipeline import task_of_message
-    from shared.queues import STAGE_QUEUES
+    # decoded by the same code the reconciler runs (shared/broker_layout.task_of_message).
+    from shared.broker_layout import task_of_message
+    from shared.keys import STAGE_QUEUES
 
     (inbox / "a.json").write_text(json.dumps({"title": "T\ud800", "body": "Body text \x00 with a NUL. " * 5}))
     outcome = INGESTOR.get(inbox).process(inbox / "a.json")

@@ -19,7 +19,7 @@ import redis
 from services.ingest.backfill import ingest_paths
 from services.ingest.processor import Ingestor
 from services.ingest.watcher import Watcher
-from shared.queues import INDEX_STREAM, STAGE_QUEUES
+from shared.keys import INDEX_STREAM, STAGE_QUEUES
 from shared.registry import Registry
 from shared.schemas import IndexRequest, StageTask, document_id
 from shared.settings import get_settings

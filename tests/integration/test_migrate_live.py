@@ -28,7 +28,7 @@ WAIT = 120.0  # safety net only: how long a progress callback waits for the sear
 
 def article(i: int) -> ArticleDocument:
     return ArticleDocument(
-        id=document_id(f"live/{i}.txt"), source_path=f"live/{i}.txt", format="txt",
+        id=document_id(f"live/{i}.txt"), source_path=f"live/{i}.txt", format="text",
         title=f"Harbour report {i}", body=f"Dock workers unloaded ship number {i} in the harbour.",
         content_sha256=uuid.uuid4().hex, source="Wire", language="en",
         entities=Entities(location=["Hamburg"]),

@@ -77,7 +77,7 @@ class NotYet(str):
 def _ingest_heartbeat(stack: Stack) -> dict | None:
     """The live ingest process's heartbeat: its pid and its details (counts, last rescan)."""
     beats = read_heartbeats(stack.redis, "ingest")
-    return {"pid": beats[-1].pid, **beats[-1].details} if beats else None
+    return {"pid": beats[-1].pid, **beats[-1].details.model_dump(mode="json")} if beats else None
 
 
 # --- 1. a large mixed drop ---------------------------------------------------------------

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from shared.keys import INDEX_STREAM
 from shared.progress import ProgressLog, marker_field
-from shared.queues import INDEX_STREAM
 from shared.schemas import ArticleDocument, IndexRequest, document_id
 
 

@@ -20,9 +20,9 @@ from elasticsearch import Elasticsearch
 
 from services.indexer.writer import BulkWriter
 from services.ingest.reconciler import build_reconciler
-from shared.pipeline import oldest_waiting
+from shared.broker_layout import oldest_waiting
+from shared.keys import FILE_KEY, INDEX_GROUP, INDEX_STREAM, PROGRESS_KEY, STAGE_QUEUES
 from shared.progress import Progress, ProgressLog
-from shared.queues import FILE_KEY, INDEX_GROUP, INDEX_STREAM, PROGRESS_KEY, STAGE_QUEUES
 from shared.reconciliation import read_reconciliation
 from shared.registry import FileRecord, Registry
 from shared.schemas import IndexRequest, utcnow

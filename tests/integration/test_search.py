@@ -23,7 +23,7 @@ from tests.support.indices import drop_dateline_index
 def doc(path: str, title: str, body: str, language: str, source: str, day: str, sha: str | None = None,
         **entities: list[str]) -> ArticleDocument:
     return ArticleDocument(
-        id=document_id(path), source_path=path, format="txt", title=title, body=body,
+        id=document_id(path), source_path=path, format="text", title=title, body=body,
         content_sha256=sha or uuid.uuid4().hex, source=source, language=language,
         published_at=datetime.fromisoformat(day).replace(tzinfo=timezone.utc),
         entities=Entities(**entities), dateline="HAMBURG" if language == "en" else None,

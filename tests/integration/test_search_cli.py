@@ -30,7 +30,7 @@ def alias(es_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     ensure_index(es, name, Settings(elasticsearch_url=es_url, index=name))
     for i, (lang, person) in enumerate([("en", "Ada Lovelace"), ("de", "Carl Benz")]):
         doc = ArticleDocument(
-            id=document_id(f"{i}.txt"), source_path=f"{i}.txt", format="txt",
+            id=document_id(f"{i}.txt"), source_path=f"{i}.txt", format="text",
             title=f"Engine news {i}", body=f"A story about engines and {person}.",
             content_sha256=uuid.uuid4().hex, source="Wire", language=lang,
             published_at=datetime(2024, 5, i + 1, tzinfo=timezone.utc),

@@ -11,8 +11,8 @@ from pathlib import Path
 import redis
 
 from services.ingest.processor import Ingestor
+from shared.broker_layout import tasks_near_ends
 from shared.celery_app import make_app
-from shared.pipeline import tasks_near_ends
 from shared.registry import Registry
 from shared.settings import Settings
 from tests.support.paths import SEEDS

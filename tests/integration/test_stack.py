@@ -165,9 +165,9 @@ def test_stack_up_restarts_exactly_the_programs_whose_settings_changed(running_s
 
     def ner_model_of_new_worker() -> str | None:
         for beat in read_heartbeats(client, "worker"):
-            entities = beat.details.get("stages", {}).get("entities")
+            entities = beat.worker_details.stages.get("entities")
             if entities and beat.host == socket.gethostname() and beat.pid in new_worker | process_tree(after["worker-ner"]):
-                return entities["model"]
+                return entities.model
         return None
 
     assert wait_until(ner_model_of_new_worker, timeout=300, what="a heartbeat of the new NER worker") == model

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from services.api.app import create_app
 from services.ingest.processor import Ingestor
 from shared.celery_app import make_app
-from shared.heartbeat import HeartbeatWriter
+from shared.heartbeat import HeartbeatWriter, StageState, WorkerDetails
 from shared.registry import FileRecord, Registry
 from shared.schemas import ArticleDocument, Provenance, StageRecord, document_id
 from shared.search.client import make_client
@@ -137,7 +137,8 @@ def test_documents_whose_stage_failed_are_listed_with_the_reason(env):
     skipped = ArticleDocument(
         id=document_id("x/urdu.txt"), source_path="x/urdu.txt", format="text", title="Urdu",
         body="...", content_sha256="f2", language="ur",
-        provenance=Provenance(entities=StageRecord(status="skipped", error="no NER model covers language 'ur'")),
+        provenance=Provenance(entities=StageRecord(status="skipped", code="no_model_for_language",
+                                                   error="no NER model covers language 'ur'")),
     )
     _index(env, failed)
     _index(env, skipped)
@@ -148,12 +149,13 @@ def test_documents_whose_stage_failed_are_listed_with_the_reason(env):
     (doc,) = outcomes["failed"]
     assert (doc["source_path"], doc["stage"]) == ("x/failed.txt", "entities")
     assert "does not exist" in doc["error"] and "--failed-only" in doc["fix"]
-    assert outcomes["skipped"] == [{"stage": "entities", "reason": "no NER model covers language 'ur'",
-                                    "documents": 1}]
+    assert outcomes["skipped"] == [{"stage": "entities", "code": "no_model_for_language",
+                                    "reason": "no NER model covers language 'ur'", "documents": 1}]
     text = env.cli("status").stdout
     assert "Documents a stage failed on (1)" in text
     assert "x/failed.txt: entities failed: FileNotFoundError" in text
-    assert "entities skipped on 1 document(s): no NER model covers language 'ur'" in text
+    assert ("entities skipped on 1 document(s) (no_model_for_language), e.g.: no NER model covers language 'ur'"
+            in " ".join(text.split()))  # the console wraps long lines
 
 
 def _process(writer: HeartbeatWriter, pid: int) -> HeartbeatWriter:
@@ -167,10 +169,10 @@ def test_health_status_and_cli_share_one_state(env):
     writers = [_process(HeartbeatWriter(lambda: client, service, 60), 1000 + i)
                for i, service in enumerate(("ingest", "reconciler", "indexer", "api"))]
     light = _process(HeartbeatWriter(lambda: client, "worker", 60,
-                                     lambda: {"queues": ["language", "summary"], "stages": {}}), 2000)
-    ner_stage = {"model": "m.pt", "loaded": False, "error": None}
+                                     lambda: WorkerDetails(queues=["language", "summary"])), 2000)
+    ner_stage = StageState(model="m.pt", loaded=False)
     ner = _process(HeartbeatWriter(lambda: client, "worker", 60,
-                                   lambda: {"queues": ["entities"], "stages": {"entities": dict(ner_stage)}},
+                                   lambda: WorkerDetails(queues=["entities"], stages={"entities": ner_stage}),
                                    state="starting"), 2001)
     api = TestClient(create_app(env.settings), base_url="http://127.0.0.1")
     try:
@@ -189,7 +191,7 @@ def test_health_status_and_cli_share_one_state(env):
         assert env.status_json()["state"] == "ok"
 
         # A stage running without its model: degraded, with the reason, everywhere.
-        ner_stage["error"] = "FileNotFoundError: m.pt does not exist"
+        ner_stage.error = "FileNotFoundError: m.pt does not exist"
         ner.beat()
         body = api.get("/health").json()
         assert api.get("/health").status_code == 200 and body["state"] == "degraded"
@@ -197,7 +199,7 @@ def test_health_status_and_cli_share_one_state(env):
         assert "entities stage on" in reason and "runs without its model" in reason and "m.pt does not exist" in reason
         assert env.status_json()["reasons"] == [reason]
         assert "runs without its model" in env.cli("status").stdout
-        ner_stage |= {"loaded": True, "error": None}
+        ner_stage.loaded, ner_stage.error = True, None
         ner.beat()
         assert api.get("/health").json()["state"] == "ok"
 
@@ -252,7 +254,7 @@ def test_every_service_deletes_its_heartbeat_on_a_clean_stop(make_stack):
 
     def services() -> set[str]:
         beats = read_heartbeats(stack.redis)
-        return {b.service for b in beats} | {f"worker:{q}" for b in beats for q in b.details.get("queues", [])}
+        return {b.service for b in beats} | {f"worker:{q}" for b in beats for q in b.worker_details.queues}
 
     expected = {"ingest", "reconciler", "indexer", "api", "worker", "worker:language", "worker:summary", "worker:entities"}
     wait_until(lambda: services() >= expected, timeout=600, what="every heartbeat", processes=processes)

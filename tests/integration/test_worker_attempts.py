@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from services.worker.process import WorkerProcess
+from shared.keys import INDEX_STREAM
 from shared.progress import ProgressLog
-from shared.queues import INDEX_STREAM
 from shared.registry import FileRecord, Registry
 from shared.schemas import IndexRequest, StageTask
 from shared.settings import Settings

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from celery import Celery
 
+from shared.keys import STAGE_QUEUES, STAGE_TASKS
 from shared.pipeline import submit_document
 from shared.progress import ProgressLog
-from shared.queues import STAGE_QUEUES, STAGE_TASKS
 from shared.registry import FileRecord, Registry
 from shared.schemas import ArticleDocument, StageTask
 from tests.support.documents import seed_documents

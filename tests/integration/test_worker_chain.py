@@ -9,8 +9,8 @@ import json
 from celery import Celery
 
 from shared.heartbeat import read_heartbeats
+from shared.keys import STAGE_QUEUES
 from shared.pipeline import submit_document
-from shared.queues import STAGE_QUEUES
 from shared.registry import FileRecord, Registry
 from shared.schemas import StageTask
 from tests.support.documents import seed_documents
@@ -43,9 +43,9 @@ def test_language_and_summary_are_one_task_then_one_hop_to_ner(make_stack):
     assert waiting.document.provenance.entities is None
     assert stack.redis.llen(STAGE_QUEUES["summary"]) == 0  # summary never went through a queue
     (beat,) = wait_until(lambda: [b for b in read_heartbeats(stack.redis, "worker")
-                                  if b.details.get("tasks_done") == 1], timeout=60,
+                                  if b.worker_details.tasks_done == 1], timeout=60,
                          what="the light worker's heartbeat counting one task", processes=[light])
-    assert beat.details["queues"] == ["language", "summary"]
+    assert beat.worker_details.queues == ["language", "summary"]
 
     processes = [light, stack.start("worker-ner", "worker", "--queues", "entities", "--name", f"ner-{stack.alias}"),
                  stack.start_indexer()]

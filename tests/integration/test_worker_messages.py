@@ -8,7 +8,7 @@ import shutil
 
 from celery import Celery
 
-from shared.queues import STAGE_QUEUES, STAGE_TASKS, TASK_DEAD_LETTER_KEY
+from shared.keys import STAGE_QUEUES, STAGE_TASKS, TASK_DEAD_LETTER_KEY
 from shared.registry import Registry
 from tests.support.paths import SEEDS
 from tests.support.processes import wait_until

@@ -1,7 +1,7 @@
 """The Celery configuration that the reliability promises rest on."""
 
 from shared.celery_app import make_app
-from shared.queues import STAGE_QUEUES, STAGE_TASKS
+from shared.keys import STAGE_QUEUES, STAGE_TASKS
 from shared.settings import Settings, get_settings
 
 

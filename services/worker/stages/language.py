@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.schemas import ArticleDocument
 from shared.settings import Settings
-from shared.stage import Stage, StageResult
+from shared.stage import ModelUnavailable, Stage, StageResult
 from shared.text.sentences import split_sentences
 
 UNDETERMINED = "und"
@@ -145,7 +145,7 @@ class LanguageStage(Stage):
 
     def process(self, document: ArticleDocument) -> StageResult:
         if self.load_error:
-            raise RuntimeError(f"language detector not loaded: {self.load_error}")
+            raise ModelUnavailable(f"language detector not loaded: {self.load_error}")
         text = "\n".join(part for part in (document.title, document.body) if part and part.strip())
         document.language, document.language_confidence = self.detect(text, document.language_hint)
         model, version = self.describe()

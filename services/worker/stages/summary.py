@@ -122,7 +122,7 @@ class SummaryStage(Stage):
         try:
             summary, indexes, method = self.summarise(document)
         except NoText as empty:
-            return StageResult(status="skipped", reason=str(empty))
+            return StageResult(status="skipped", code="no_text", reason=str(empty))
         document.summary = summary
         document.summary_sentences = indexes
         model, version = self._method_version(method)

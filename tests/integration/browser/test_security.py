@@ -50,7 +50,7 @@ def server(es_url: str, redis_url: str) -> Iterator[Server]:
                         title=HOSTILE_TITLE, body="A zeppelin flew over the harbour. <script>alert(3)</script>",
                         summary="<img src=x onerror=alert(4)> zeppelin", url=HOSTILE_URL, content_sha256="h1",
                         language="en", source="<b>Feed</b>", published_at=datetime(2024, 5, 1, tzinfo=timezone.utc)),
-        ArticleDocument(id=document_id("sec/plain.txt"), source_path="sec/plain.txt", format="txt",
+        ArticleDocument(id=document_id("sec/plain.txt"), source_path="sec/plain.txt", format="text",
                         title="Harbour strike", body="Dockers at the harbour stopped work as a zeppelin passed.",
                         url="https://example.com/strike", content_sha256="p1", language="en", source="Wire",
                         published_at=datetime(2024, 7, 1, tzinfo=timezone.utc)),

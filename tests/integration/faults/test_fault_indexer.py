@@ -62,7 +62,7 @@ def test_elasticsearch_down_for_a_minute_loses_nothing(make_stack):
     try:
         # The indexer says Elasticsearch is away: in its heartbeat (status) and once in its log.
         def outage_reported() -> bool:
-            return any("Elasticsearch" in (b.details.get("unreachable") or {})
+            return any("Elasticsearch" in b.details.unreachable
                        for b in read_heartbeats(stack.redis, "indexer"))
 
         wait_until(outage_reported, timeout=120, what="the outage in the indexer's heartbeat", processes=processes)

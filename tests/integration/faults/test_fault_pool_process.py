@@ -28,7 +28,7 @@ from tests.support.processes import wait_until
 def ner_processes(stack, state: str | None = None) -> list[int]:
     """Pids of the NER worker's pool processes with a live heartbeat (in ``state``)."""
     return [b.pid for b in read_heartbeats(stack.redis, "worker")
-            if b.details.get("queues") == ["entities"] and (state is None or b.state == state)]
+            if b.worker_details.queues == ["entities"] and (state is None or b.state == state)]
 
 
 def test_killed_pool_process_is_replaced_and_a_crash_loop_is_shown(make_stack):

@@ -189,8 +189,8 @@ def test_second_host_killed_mid_article_its_work_ends_indexed_on_the_first(host,
     assert all(doc["provenance"][stage]["status"] == "ok" for doc in documents for stage in ("language", "summary"))
 
     # The task came back by redelivery to the first host's worker (the second host is gone).
-    assert any(b.host != HOSTNAME and b.details.get("tasks_done", 0) >= 1
-               for b in read_heartbeats(stack.redis, "worker") if "entities" in b.details.get("queues", []))
+    assert any(b.host != HOSTNAME and b.worker_details.tasks_done >= 1
+               for b in read_heartbeats(stack.redis, "worker") if "entities" in b.worker_details.queues)
     print(f"\nsecond host: killed {len(killed)} processes mid-article ({path}); it was indexed on the first host "
           f"{held_indexed_at - killed_at:.1f} s after the kill (bound {BOUND} s: visibility timeout "
           f"{VISIBILITY_TIMEOUT} s + redelivery sweep {REDELIVERY_SWEEP} s + the article)")

@@ -195,7 +195,7 @@ def test_the_pipeline_page_counts_untagged_languages():
     from shared.status import IndexInfo, Status
 
     outcomes = StageOutcomes(documents=5, failed_documents=0, failed_by_stage={}, failed=[],
-                             skipped=[SkippedStage(stage="entities", reason="no NER model for language 'de'", documents=2)],
+                             skipped=[SkippedStage(stage="entities", code="no_model_for_language", reason="no NER model for language 'de'", documents=2)],
                              untagged_languages={"de": 2, "ar": 1})
     status = Status(files={}, queues=[], processing=[], heartbeats=[], failures=[], dead_letters=0, at=utcnow(),
                     index=IndexInfo(reachable=True, url="http://127.0.0.1:9200", alias="articles", cluster="green",

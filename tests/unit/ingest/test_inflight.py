@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.ingest.inflight import Snapshot, judge
-from shared.pipeline import Oldest
+from shared.broker_layout import Oldest
 from shared.progress import Progress
 from shared.schemas import utcnow
 

@@ -27,7 +27,7 @@ def make_document(body: str, title: str = "", **fields: object) -> ArticleDocume
     return ArticleDocument(
         id=document_id(f"unit/{hash(body)}.txt"),
         source_path="unit/article.txt",
-        format="txt",
+        format="text",
         title=title,
         body=body,
         content_sha256=hashlib.sha256(body.encode()).hexdigest(),

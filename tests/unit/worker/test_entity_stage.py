@@ -62,7 +62,7 @@ def test_language_without_model_is_skipped(tiny_stage, document) -> None:
     doc = document("Außenminister Scholz traf in Berlin ein.", language="de")
     tiny_stage.run(doc)
     record = doc.provenance.entities
-    assert record is not None and record.status == "skipped"
+    assert record is not None and record.status == "skipped" and record.code == "no_model_for_language"
     assert "'de'" in (record.error or "") and "DATELINE_NER_MODELS" in (record.error or "")
     assert doc.mentions == []
 
@@ -78,9 +78,9 @@ def test_unloadable_model_fails_clearly_and_does_not_raise(
     assert "dateline ner train" in stage.load_error
     doc = stage.run(document("Zalmay Khalilzad arrived in Kabul.", language="en"))
     record = doc.provenance.entities
-    assert record is not None and record.status == "failed"
+    assert record is not None and record.status == "failed" and record.code == "model_unavailable"
     assert "missing.pt" in (record.error or "") and "DATELINE_NER_MODEL" in (record.error or "")
-    assert stage.status()["loaded"] is False
+    assert stage.status().loaded is False
 
 
 def test_hub_model_without_internet_fails_with_advice(

@@ -51,7 +51,7 @@ def test_provenance_records_which_form_ran(ner_model_path: Path, settings_env: p
     stage = EntityStage()
     doc = stage.run(document("Zalmay Khalilzad arrived in Kabul.", language="en"))
     assert "fp32 (DATELINE_NER_QUANTIZE is off)" in (doc.provenance.entities.version or "")  # type: ignore[union-attr]
-    assert stage.status()["form"].startswith(FP32)
+    assert (stage.status().form or "").startswith(FP32)
 
 
 def test_torch_without_eager_quantization_falls_back_to_fp32_and_says_why(

@@ -63,6 +63,7 @@ def test_empty_body_is_skipped(stage, document) -> None:
     doc = document("   ", language="en")
     stage.run(doc)
     assert doc.provenance.summary is not None and doc.provenance.summary.status == "skipped"
+    assert doc.provenance.summary.code == "no_text"
     assert doc.summary is None
 
 
