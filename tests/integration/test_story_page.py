@@ -34,7 +34,7 @@ def settings(es_url: str, redis_url: str) -> Iterator[Settings]:
     ensure_index(es, name, cfg)
     for path, source, day, title, body in VERSIONS:
         doc = ArticleDocument(
-            id=document_id(path), source_path=path, format="txt", title=title, body=body,
+            id=document_id(path), source_path=path, format="text", title=title, body=body,
             content_sha256=uuid.uuid4().hex, source=source, language="en", story_id="kura0123456789abcdef0123",
             published_at=datetime(2024, 6, day, tzinfo=timezone.utc), dateline="TBILISI",
             carried_from=["AP"] if source == "AP" else [],
@@ -99,7 +99,7 @@ def test_related_articles_are_the_nearest_of_other_stories(settings, client):
             ("levee", "s-levee", _unit((0, 1.0), (1, 0.3))), ("budget", "s-budget", _unit((0, 1.0), (2, 1.0))),
             ("football", "s-football", _unit((5, 1.0)))]
     for path, story, vector in near:
-        doc = ArticleDocument(id=document_id(path), source_path=path, format="txt", title=path, body=path,
+        doc = ArticleDocument(id=document_id(path), source_path=path, format="text", title=path, body=path,
                               content_sha256=path, story_id=story, vector=vector)
         es.index(index=settings.index, id=doc.id, document=doc.model_dump(mode="json"))
     es.indices.refresh(index=settings.index)

@@ -131,7 +131,7 @@ def test_sort_by_date_puts_the_newest_first_and_dateline_filters():
 
 def _story_hit(doc_id: str, story: str, path: str) -> dict:
     return {"_id": doc_id, "_score": 1.0, "_source": {
-        "id": doc_id, "source_path": path, "format": "txt", "title": "T", "body": "B.",
+        "id": doc_id, "source_path": path, "format": "text", "title": "T", "body": "B.",
         "content_sha256": doc_id, "story_id": story}}
 
 

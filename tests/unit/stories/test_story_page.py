@@ -32,7 +32,7 @@ def test_a_rewritten_sentence_is_one_added_and_one_dropped():
 
 def doc(n: int, title: str, body: str, source: str | None, entities: list[tuple[str, str]]) -> ArticleDocument:
     return ArticleDocument(
-        id=f"{n:032x}", source_path=f"{n}.txt", format="txt", title=title, body=body, content_sha256=str(n),
+        id=f"{n:032x}", source_path=f"{n}.txt", format="text", title=title, body=body, content_sha256=str(n),
         source=source, story_id="s1", published_at=datetime(2024, 6, n, tzinfo=timezone.utc),
         entity_list=[Entity(name=name, type=kind, count=3) for name, kind in entities],  # type: ignore[arg-type]
     )
