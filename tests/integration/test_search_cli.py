@@ -107,7 +107,7 @@ def story_alias(es_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             ("other.txt", "Herald", 4, "s-vote", "The council voted on the dam budget.")]
     for path, source, day, story, body in rows:
         doc = ArticleDocument(
-            id=document_id(path), source_path=path, format="txt", title=f"Dam {path}", body=body,
+            id=document_id(path), source_path=path, format="text", title=f"Dam {path}", body=body,
             content_sha256=uuid.uuid4().hex, source=source, language="en", story_id=story,
             published_at=datetime(2024, 6, day, tzinfo=timezone.utc), entities=Entities(location=["Dam"]),
         )
