@@ -68,7 +68,9 @@ def read_envelope(raw: bytes | str | dict[str, Any]) -> StageTask:
     try:
         args = json.loads(base64.b64decode(body))[0]
     except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise BrokerLayoutChanged(f"a message body is not base64 JSON [args, kwargs, embed] ({exc!r})") from exc
+        raise BrokerLayoutChanged(
+            f"a message body is not base64 JSON [args, kwargs, embed] ({exc!r})"
+        ) from exc
     try:
         return StageTask.from_wire(args[0])
     except (ValueError, IndexError, TypeError) as exc:
@@ -90,8 +92,9 @@ def read_unacked_entry(value: bytes | str) -> StageTask:
     try:
         envelope = json.loads(value)[0]
     except (ValueError, IndexError, KeyError, TypeError) as exc:
-        raise BrokerLayoutChanged(f"an entry of the '{UNACKED_KEY}' hash is not [envelope, exchange, "
-                                  f"routing key] ({exc!r})") from exc
+        raise BrokerLayoutChanged(
+            f"an entry of the '{UNACKED_KEY}' hash is not [envelope, exchange, routing key] ({exc!r})"
+        ) from exc
     return read_envelope(envelope)
 
 
@@ -122,8 +125,11 @@ def tasks_near_ends(client: redis.Redis, stage: StageName, count: int) -> list[S
     back at the end consumed next, and one rejected for a retry at the other end."""
     queue = queue_key(stage)
     length = int(client.llen(queue))
-    raw = client.lrange(queue, 0, -1) if length <= 2 * count else [
-        *client.lrange(queue, 0, count - 1), *client.lrange(queue, -count, -1)]
+    raw = (
+        client.lrange(queue, 0, -1)
+        if length <= 2 * count
+        else [*client.lrange(queue, 0, count - 1), *client.lrange(queue, -count, -1)]
+    )
     return [task for task in map(task_of_message, raw) if task is not None]
 
 

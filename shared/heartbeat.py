@@ -57,7 +57,9 @@ class StageState(BaseModel):
     model: str | None = None
     version: str | None = None
     loaded: bool = False
-    error: str | None = Field(None, description="Why the model could not be loaded: the stage runs without it.")
+    error: str | None = Field(
+        None, description="Why the model could not be loaded: the stage runs without it."
+    )
     form: str | None = Field(None, description="How the model runs (e.g. quantized), where it says.")
 
     def readiness(self, process: HeartbeatState) -> StageReadiness:
@@ -115,8 +117,11 @@ class ApiDetails(ServiceDetails):
 
 
 DETAILS_BY_SERVICE: dict[str, type[ServiceDetails]] = {
-    "worker": WorkerDetails, "ingest": IngestDetails, "indexer": IndexerDetails,
-    "reconciler": ReconcilerDetails, "api": ApiDetails,
+    "worker": WorkerDetails,
+    "ingest": IngestDetails,
+    "indexer": IndexerDetails,
+    "reconciler": ReconcilerDetails,
+    "api": ApiDetails,
 }
 
 
@@ -215,7 +220,9 @@ class HeartbeatWriter:
 
     def start(self) -> HeartbeatWriter:
         self.beat()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{self.beat_model.service}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"heartbeat-{self.beat_model.service}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -261,7 +268,9 @@ class HeartbeatWriter:
         try:
             (client or self._connect()).delete(self.key)
         except redis.RedisError as exc:
-            log.warning("could not delete heartbeat %s (%s); it expires in %d s", self.key, exc, self.ttl_seconds)
+            log.warning(
+                "could not delete heartbeat %s (%s); it expires in %d s", self.key, exc, self.ttl_seconds
+            )
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

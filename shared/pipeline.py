@@ -76,7 +76,9 @@ def unencodable_field(value: Any, where: str = "") -> tuple[str, str] | None:
         return None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = unencodable_field(key, f"{where}<key>") or unencodable_field(item, f"{where}.{key}" if where else str(key))
+            found = unencodable_field(key, f"{where}<key>") or unencodable_field(
+                item, f"{where}.{key}" if where else str(key)
+            )
             if found:
                 return found
     elif isinstance(value, (list, tuple)):
@@ -134,7 +136,9 @@ def send_stage_task(app: Celery, task: StageTask, max_bytes: int | None = None) 
 
 
 def submit_document(
-    app: Celery, document: ArticleDocument, stages: Sequence[StageName] = STAGES,
+    app: Celery,
+    document: ArticleDocument,
+    stages: Sequence[StageName] = STAGES,
     max_bytes: int | None = None,
 ) -> bool:
     """Start enriching ``document`` with ``stages`` (all of them by default). Raises
@@ -142,12 +146,15 @@ def submit_document(
     return send_stage_task(app, StageTask(document=document, stages=list(stages)), max_bytes)
 
 
-def hand_to_indexer(client: redis.Redis, document: ArticleDocument, max_bytes: int | None = None) -> str | None:
+def hand_to_indexer(
+    client: redis.Redis, document: ArticleDocument, max_bytes: int | None = None
+) -> str | None:
     """Give an enriched document to the indexer's stream, recording where it is; returns the
     entry id (None: stale, a newer revision is in flight, nothing was added). Raises
     ``UnsendableMessage`` before anything is added for a document that cannot be indexed."""
-    request = IndexRequest(action="upsert", source_path=document.source_path, revision=document.revision,
-                           document=document)
+    request = IndexRequest(
+        action="upsert", source_path=document.source_path, revision=document.revision, document=document
+    )
     encode_message(request, max_bytes)
     return ProgressLog(client).indexing(request)
 

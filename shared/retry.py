@@ -79,8 +79,13 @@ def retry_call(
             before_retry()
 
 
-def retry_until(done: Callable[[], bool], *, stopping: Callable[[], bool], wait: Callable[[float], bool],
-                backoff: Backoff | None = None) -> bool:
+def retry_until(
+    done: Callable[[], bool],
+    *,
+    stopping: Callable[[], bool],
+    wait: Callable[[float], bool],
+    backoff: Backoff | None = None,
+) -> bool:
     """Call ``done()`` until it returns True, waiting between tries; False when stopped first."""
     backoff = backoff or Backoff()
     while not stopping():

@@ -29,7 +29,9 @@ STAGES: tuple[StageName, ...] = ("language", "summary", "entities")
 DocumentFormat = Literal["text", "markdown", "html", "json", "jsonl"]
 # Why a stage failed or was skipped, for programs (status counts, filters); the record's
 # ``error`` says it for people and may be reworded freely.
-StageCode = Literal["no_model_for_language", "model_unavailable", "time_limit", "worker_died", "no_text", "error"]
+StageCode = Literal[
+    "no_model_for_language", "model_unavailable", "time_limit", "worker_died", "no_text", "error"
+]
 STAGE_CODES: tuple[StageCode, ...] = get_args(StageCode)
 
 
@@ -155,7 +157,8 @@ class ArticleDocument(BaseModel):
         default_factory=list, description="Indexes of the body sentences in the summary."
     )
     vector: list[float] | None = Field(
-        None, description="The article as one unit vector (ARTICLE_VECTOR_DIMS): the mean of the summary "
+        None,
+        description="The article as one unit vector (ARTICLE_VECTOR_DIMS): the mean of the summary "
         "stage's MiniLM sentence vectors; related articles are its nearest neighbours. None when the "
         "summary stage did not encode the article (another language, no encoder).",
     )
@@ -164,10 +167,12 @@ class ArticleDocument(BaseModel):
     # Set by the indexer (shared/stories): near-duplicates share a story.
     story_id: str | None = Field(None, description="The story this article is a version of.")
     story_joined: bool | None = Field(
-        None, description="True when it joined a story an earlier document started; False when it started one."
+        None,
+        description="True when it joined a story an earlier document started; False when it started one.",
     )
     carried_from: list[str] = Field(
-        default_factory=list, description="Wire agencies the text attributes itself to (AP, Reuters, AFP, dpa)."
+        default_factory=list,
+        description="Wire agencies the text attributes itself to (AP, Reuters, AFP, dpa).",
     )
     indexed_at: datetime | None = Field(
         None, description="Set by the indexer on every write (lets a migration catch up)."
@@ -191,7 +196,8 @@ class StageTask(WireModel):
         description="Stages still to run, in order; the first is this task's.",
     )
     ticket: int | None = Field(
-        None, description="Order of queueing (a Redis counter, set when queued): the reconciler "
+        None,
+        description="Order of queueing (a Redis counter, set when queued): the reconciler "
         "tells a task still waiting in its FIFO queue from a lost one by it (shared/progress.py).",
     )
 

@@ -72,8 +72,11 @@ class OutageLog:
         self._since[dependency] = utcnow()
         self._log.error(
             "%s at %s is unreachable since %s (%s: %s); retrying with back-off",
-            dependency, self._where(dependency), f"{self._since[dependency]:%H:%M:%S}",
-            type(exc).__name__, str(exc)[:200],
+            dependency,
+            self._where(dependency),
+            f"{self._since[dependency]:%H:%M:%S}",
+            type(exc).__name__,
+            str(exc)[:200],
         )
 
     def up(self) -> None:
@@ -94,8 +97,13 @@ class ServiceLoop(ABC):
 
     service: ClassVar[ServiceName]
 
-    def __init__(self, settings: Settings, *, stop: threading.Event | None = None,
-                 connect_redis: Callable[[], redis.Redis] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stop: threading.Event | None = None,
+        connect_redis: Callable[[], redis.Redis] | None = None,
+    ):
         self.settings = settings
         self.stop_event = stop or threading.Event()
         self._redis: redis.Redis | None = None
@@ -177,7 +185,9 @@ class ServiceLoop(ABC):
             return False
         self.outages.up()
         if self._failing is not None:
-            self.log.warning("%s steps work again after %d failed in a row", self.service, self._failing.steps)
+            self.log.warning(
+                "%s steps work again after %d failed in a row", self.service, self._failing.steps
+            )
             self._failing = None
             self.heartbeat.set_failing(None)
         return True
@@ -187,7 +197,9 @@ class ServiceLoop(ABC):
         if self._failing is None:
             self._failing = StepsFailing(since=utcnow(), steps=1, error=error)
         else:
-            self._failing = self._failing.model_copy(update={"steps": self._failing.steps + 1, "error": error})
+            self._failing = self._failing.model_copy(
+                update={"steps": self._failing.steps + 1, "error": error}
+            )
         if self._failing.steps >= FAILING_AFTER_STEPS:
             self.heartbeat.set_failing(self._failing)
 
@@ -200,7 +212,7 @@ class ServiceLoop(ABC):
         return details
 
     def _dependency_url(self, dependency: str) -> str:
-        return {"Redis": display_url(self.settings.redis_url), "Elasticsearch": self.settings.elasticsearch_url}.get(
-            dependency, dependency
-        )
-
+        return {
+            "Redis": display_url(self.settings.redis_url),
+            "Elasticsearch": self.settings.elasticsearch_url,
+        }.get(dependency, dependency)

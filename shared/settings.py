@@ -42,8 +42,24 @@ TASK_HAND_ON_SECONDS = 15
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 # Values copied from examples and templates, never real secrets.
 PLACEHOLDER_SECRETS = {
-    "changeme", "change-me", "change_me", "password", "passwd", "secret", "example", "placeholder",
-    "default", "todo", "none", "null", "redis", "elastic", "admin", "test", "xxx", "123456",
+    "changeme",
+    "change-me",
+    "change_me",
+    "password",
+    "passwd",
+    "secret",
+    "example",
+    "placeholder",
+    "default",
+    "todo",
+    "none",
+    "null",
+    "redis",
+    "elastic",
+    "admin",
+    "test",
+    "xxx",
+    "123456",
 }
 
 
@@ -73,13 +89,19 @@ def is_placeholder(secret: str | None) -> bool:
     if not text:
         return True
     lowered = text.lower()
-    return (lowered in PLACEHOLDER_SECRETS or lowered.startswith(("change", "your-", "your_"))
-            or (text[0], text[-1]) in {("<", ">"), ("{", "}"), ("[", "]")} or text.startswith("${")
-            or len(set(text)) == 1)
+    return (
+        lowered in PLACEHOLDER_SECRETS
+        or lowered.startswith(("change", "your-", "your_"))
+        or (text[0], text[-1]) in {("<", ">"), ("{", "}"), ("[", "]")}
+        or text.startswith("${")
+        or len(set(text)) == 1
+    )
 
 
 def _why(secret: str | None) -> str:
-    return "missing" if not (secret or "").strip() else "the value given is a placeholder: generate a real one"
+    return (
+        "missing" if not (secret or "").strip() else "the value given is a placeholder: generate a real one"
+    )
 
 
 def used_by(*services: str) -> dict[str, Any]:
@@ -114,7 +136,8 @@ class Settings(BaseSettings):
 
     # --- ingest -----------------------------------------------------------------------
     stable_seconds: float = Field(
-        2.0, description="A file is read only after size and mtime stayed unchanged this long.",
+        2.0,
+        description="A file is read only after size and mtime stayed unchanged this long.",
         json_schema_extra=used_by("ingest"),
     )
     rescan_seconds: float = Field(
@@ -126,7 +149,8 @@ class Settings(BaseSettings):
     )
     on_delete: Literal["remove", "keep"] = Field("remove", json_schema_extra=used_by("ingest"))
     ingest_tick_seconds: float = Field(
-        0.5, description="How often the watcher checks pending files for stability.",
+        0.5,
+        description="How often the watcher checks pending files for stability.",
         json_schema_extra=used_by("ingest"),
     )
     source_from_folder: bool = Field(
@@ -141,50 +165,59 @@ class Settings(BaseSettings):
     # Each bounds the work one file can cause; past it the file (or the part) fails with a
     # reason naming the setting, and nothing else is affected.
     max_article_chars: int = Field(
-        2_000_000, gt=0,
+        2_000_000,
+        gt=0,
         description="Characters of one article's cleaned text; a longer article fails with the "
         "count (split it, or raise this).",
         json_schema_extra=used_by("ingest"),
     )
     max_articles_per_file: int = Field(
-        10_000, gt=0,
+        10_000,
+        gt=0,
         description="Articles one file (JSON list, JSON Lines) may hold; a larger file fails "
         "as a whole (split it into several files).",
         json_schema_extra=used_by("ingest"),
     )
     max_nesting: int = Field(
-        32, gt=0,
+        32,
+        gt=0,
         description="Depth of nested lists/objects in JSON and YAML front matter; deeper "
         "structures are refused before they are built.",
         json_schema_extra=used_by("ingest"),
     )
     max_yaml_aliases: int = Field(
-        0, ge=0,
+        0,
+        ge=0,
         description="YAML aliases (*name) allowed in Markdown front matter. 0 refuses them: article "
         "metadata never needs them, and alias expansion ('billion laughs') turns a few bytes "
         "into gigabytes.",
         json_schema_extra=used_by("ingest"),
     )
     max_failure_lines: int = Field(
-        5, gt=0,
+        5,
+        gt=0,
         description="Bad parts of one file (JSON Lines lines, list items) quoted in its one failure "
         "record; the rest are counted.",
         json_schema_extra=used_by("ingest"),
     )
     max_date_chars: int = Field(
-        64, gt=0,
+        64,
+        gt=0,
         description="Longest date string handed to date parsing; a longer value is not a date "
         "and is ignored (noted in provenance).",
         json_schema_extra=used_by("ingest"),
     )
     max_message_mb: float = Field(
-        16.0, gt=0,
+        16.0,
+        gt=0,
         description="Size of one queue message (an article and its enrichment); a larger one fails "
         "its file at once instead of straining Redis and the workers.",
         json_schema_extra=used_by("ingest", "worker", "indexer"),
     )
     highlight_max_chars: int = Field(
-        500_000, gt=0, le=1_000_000,
+        500_000,
+        gt=0,
+        le=1_000_000,
         description="Characters of a document's body that search highlights are looked for in. "
         "Elasticsearch refuses to highlight past its index limit (1,000,000), so one huge "
         "article would otherwise break every search it matches.",
@@ -224,23 +257,28 @@ class Settings(BaseSettings):
         json_schema_extra=used_by("worker", "api"),
     )
     ner_batch_size: int = Field(
-        8, ge=1,
+        8,
+        ge=1,
         description="Sentences per NER batch. Small batches pad each sentence less to the longest "
         "in its batch (the character LMs read every padded character); measured with make bench.",
         json_schema_extra=used_by("worker"),
     )
     summary_sentences: int = Field(3, json_schema_extra=used_by("worker"))
-    torch_threads: int = Field(1, description="Torch threads per worker process.", json_schema_extra=used_by("worker"))
+    torch_threads: int = Field(
+        1, description="Torch threads per worker process.", json_schema_extra=used_by("worker")
+    )
     worker_concurrency: int = Field(1, json_schema_extra=used_by("worker"))
     task_max_retries: int = Field(
-        2, ge=0,
+        2,
+        ge=0,
         description="Times an article's stage is started again after the worker process running it "
         "died (killed, out of memory, the hard time limit) before the stage is skipped, with the "
         "reason in the document's provenance.",
         json_schema_extra=used_by("worker"),
     )
     task_visibility_timeout: int = Field(
-        90, gt=0,
+        90,
+        gt=0,
         description="Seconds before a task taken by a worker that vanished (killed, host lost) "
         "is delivered again; longer than a task may run (the soft time limit plus "
         "TASK_HAND_ON_SECONDS), so a live worker's task is never delivered twice.",
@@ -249,7 +287,9 @@ class Settings(BaseSettings):
 
     # --- stories (README: "Stories, not copies") -----------------------------------------
     story_threshold: float = Field(
-        0.3, gt=0.0, le=1.0,
+        0.3,
+        gt=0.0,
+        le=1.0,
         description="Estimated Jaccard similarity of two bodies' word 3-shingles (MinHash) from which "
         "they are one story. Chosen with `make eval` over the labelled versions and same-subject "
         "negatives; changing it applies to articles indexed afterwards (`dateline reprocess` regroups).",
@@ -270,15 +310,21 @@ class Settings(BaseSettings):
 
     # --- the local stack (`dateline stack`; read by its supervisor, not by the services) --
     log_max_mb: float = Field(
-        50.0, gt=0, description="A program's log under <data>/logs is rotated when it reaches this size.",
+        50.0,
+        gt=0,
+        description="A program's log under <data>/logs is rotated when it reaches this size.",
         json_schema_extra=used_by("stack"),
     )
     log_backups: int = Field(
-        5, ge=0, description="Rotated logs kept per program (<name>.log.1 ...).",
+        5,
+        ge=0,
+        description="Rotated logs kept per program (<name>.log.1 ...).",
         json_schema_extra=used_by("stack"),
     )
     es_heap: str = Field(
-        "512m", pattern=r"^[0-9]+[kmgKMG]$", description="Heap of the local Elasticsearch node (-Xms/-Xmx).",
+        "512m",
+        pattern=r"^[0-9]+[kmgKMG]$",
+        description="Heap of the local Elasticsearch node (-Xms/-Xmx).",
         json_schema_extra=used_by("stack"),
     )
 
@@ -287,36 +333,43 @@ class Settings(BaseSettings):
     # task_visibility_timeout + RESTORE_SECONDS (shared/celery_app.py) = 100 s; a task that got
     # lost is queued again within reconcile_stuck_seconds + reconcile_seconds = 150 s.
     task_soft_time_limit: int = Field(
-        60, gt=0,
+        60,
+        gt=0,
         description="Seconds one task (one stage, or language and summary together) may run. Then "
         "the stage is stopped and recorded as failed in provenance, and the article is indexed "
         "without it. Sized on the slowest stage measured: NER of a long article with a large model.",
         json_schema_extra=used_by("worker"),
     )
     worker_proc_alive_timeout: float = Field(
-        120.0, gt=0,
+        120.0,
+        gt=0,
         description="Seconds a new worker pool process may take to load its models before Celery "
         "kills it as hung (Celery's default of 4 s is shorter than loading torch and a NER model).",
         json_schema_extra=used_by("worker"),
     )
     reconcile_seconds: float = Field(
-        30.0, gt=0, description="Period of the reconciler's pass over articles in flight.",
+        30.0,
+        gt=0,
+        description="Period of the reconciler's pass over articles in flight.",
         json_schema_extra=used_by("ingest"),
     )
     reconcile_stuck_seconds: float = Field(
-        120.0, gt=0,
+        120.0,
+        gt=0,
         description="An article in flight that has not moved for this long, that no live worker "
         "holds and that no queue holds, is queued again; longer than a task may run.",
         json_schema_extra=used_by("ingest"),
     )
     reconcile_audit_seconds: float = Field(
-        300.0, gt=0,
+        300.0,
+        gt=0,
         description="Period of the index audit: files registered as indexed whose documents the "
         "index behind the alias lacks (a new, wiped or renamed index) are queued again.",
         json_schema_extra=used_by("ingest"),
     )
     reconcile_max_requeues: int = Field(
-        3, ge=1,
+        3,
+        ge=1,
         description="Times the reconciler queues the same content of a file again before it marks "
         "the file failed with the reason (where it got stuck).",
         json_schema_extra=used_by("ingest"),
@@ -380,8 +433,10 @@ class Settings(BaseSettings):
             value = [part for part in (p.strip() for p in value.split(",")) if part]
         if isinstance(value, list):
             if not value:
-                raise ValueError("DATELINE_API_ALLOWED_HOSTS is empty; list the host names the API is "
-                                 "reached by (e.g. 127.0.0.1,localhost), or '*' for any")
+                raise ValueError(
+                    "DATELINE_API_ALLOWED_HOSTS is empty; list the host names the API is "
+                    "reached by (e.g. 127.0.0.1,localhost), or '*' for any"
+                )
             return [str(v).lower() for v in value]
         return value
 
@@ -406,19 +461,25 @@ class Settings(BaseSettings):
         for url in split_urls(value):
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise ValueError(f"{url!r} is not an Elasticsearch URL; write http(s)://HOST:PORT, several "
-                                 "separated by commas for the nodes of one cluster")
+                raise ValueError(
+                    f"{url!r} is not an Elasticsearch URL; write http(s)://HOST:PORT, several "
+                    "separated by commas for the nodes of one cluster"
+                )
             if parsed.username or parsed.password:
-                raise ValueError("put Elasticsearch credentials in DATELINE_ELASTICSEARCH_USERNAME and "
-                                 "DATELINE_ELASTICSEARCH_PASSWORD (or DATELINE_ELASTICSEARCH_API_KEY), not in the URL")
+                raise ValueError(
+                    "put Elasticsearch credentials in DATELINE_ELASTICSEARCH_USERNAME and "
+                    "DATELINE_ELASTICSEARCH_PASSWORD (or DATELINE_ELASTICSEARCH_API_KEY), not in the URL"
+                )
         return value
 
     @field_validator("elasticsearch_ca_certs")
     @classmethod
     def _ca_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.expanduser().is_file():
-            raise ValueError(f"the CA certificate {value} does not exist; give the PEM file that signed "
-                             "Elasticsearch's certificate")
+            raise ValueError(
+                f"the CA certificate {value} does not exist; give the PEM file that signed "
+                "Elasticsearch's certificate"
+            )
         return value
 
     @model_validator(mode="after")
@@ -439,14 +500,21 @@ class Settings(BaseSettings):
             if key is not None:
                 if is_placeholder(key.get_secret_value()):
                     problems.append("DATELINE_ELASTICSEARCH_API_KEY " + _why(key.get_secret_value()))
-            elif is_placeholder(self.elasticsearch_username) or password is None \
-                    or is_placeholder(password.get_secret_value()):
+            elif (
+                is_placeholder(self.elasticsearch_username)
+                or password is None
+                or is_placeholder(password.get_secret_value())
+            ):
                 problems.append(
                     "Elasticsearch at " + ", ".join(split_urls(self.elasticsearch_url)) + " is not on this "
                     "machine's loopback, so it needs credentials: DATELINE_ELASTICSEARCH_USERNAME and "
                     "DATELINE_ELASTICSEARCH_PASSWORD, or DATELINE_ELASTICSEARCH_API_KEY ("
-                    + (_why(password.get_secret_value()) if password is not None and self.elasticsearch_username
-                       else "missing") + ")"
+                    + (
+                        _why(password.get_secret_value())
+                        if password is not None and self.elasticsearch_username
+                        else "missing"
+                    )
+                    + ")"
                 )
         if problems:
             raise ValueError("; ".join(problems))

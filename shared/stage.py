@@ -43,7 +43,9 @@ class StageResult(BaseModel):
     @model_validator(mode="after")
     def _skip_has_code(self) -> StageResult:
         if self.status == "skipped" and self.code is None:
-            raise ValueError("a skipped StageResult needs a code (shared.schemas.StageCode) as well as a reason")
+            raise ValueError(
+                "a skipped StageResult needs a code (shared.schemas.StageCode) as well as a reason"
+            )
         return self
 
 
@@ -88,21 +90,30 @@ class Stage(ABC):
         try:
             result = self.process(document)
             record = StageRecord(
-                model=result.model, version=result.version, status=result.status,
-                code=result.code, error=result.reason,
+                model=result.model,
+                version=result.version,
+                status=result.status,
+                code=result.code,
+                error=result.reason,
             )
         except SoftTimeLimitExceeded:
             # The task's time budget ran out in this stage: the article goes on without it.
             log.error("stage %s stopped by the time limit on %s", self.name, document.source_path)
             model, version = self.describe()
-            record = StageRecord(model=model, version=version, status="failed", code="time_limit",
-                                 error=self.time_limit_reason())
+            record = StageRecord(
+                model=model,
+                version=version,
+                status="failed",
+                code="time_limit",
+                error=self.time_limit_reason(),
+            )
         except Exception as exc:  # noqa: BLE001 - recorded in provenance, article kept
             log.exception("stage %s failed on %s", self.name, document.source_path)
             model, version = self.describe()
             code: StageCode = "model_unavailable" if isinstance(exc, ModelUnavailable) else "error"
-            record = StageRecord(model=model, version=version, status="failed", code=code,
-                                 error=f"{type(exc).__name__}: {exc}")
+            record = StageRecord(
+                model=model, version=version, status="failed", code=code, error=f"{type(exc).__name__}: {exc}"
+            )
         record.seconds = round(time.perf_counter() - started, 4)
         setattr(document.provenance, self.name, record)
         return document
@@ -119,5 +130,6 @@ class Stage(ABC):
     def status(self) -> StageState:
         """This stage's model and whether it is usable (shown in heartbeats and status)."""
         model, version = self.describe()
-        return StageState(model=model, version=version, loaded=self._warm and self.load_error is None,
-                          error=self.load_error)
+        return StageState(
+            model=model, version=version, loaded=self._warm and self.load_error is None, error=self.load_error
+        )

@@ -26,8 +26,12 @@ def _lifespan(current: Callable[[], Settings]) -> Callable[[FastAPI], AbstractAs
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         cfg = current()
-        heartbeat = HeartbeatWriter(lambda: redis_for(cfg.redis_url), "api", cfg.heartbeat_seconds,
-                                    lambda: ApiDetails(listen=f"{cfg.api_host}:{cfg.api_port}"))
+        heartbeat = HeartbeatWriter(
+            lambda: redis_for(cfg.redis_url),
+            "api",
+            cfg.heartbeat_seconds,
+            lambda: ApiDetails(listen=f"{cfg.api_host}:{cfg.api_port}"),
+        )
         heartbeat.start()
         try:
             yield
@@ -39,6 +43,7 @@ def _lifespan(current: Callable[[], Settings]) -> Callable[[FastAPI], AbstractAs
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API; ``settings`` default to ``get_settings()``, read at each request."""
+
     def current() -> Settings:
         return settings or get_settings()
 

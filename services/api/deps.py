@@ -42,11 +42,17 @@ def redis_for(url: str) -> redis.Redis:
 def status_for(cfg: Settings, *, outcomes: bool = True) -> Status:
     """What /status, /health and the pipeline page show, through this process's clients
     (raises redis.RedisError when Redis does not answer)."""
-    return collect_status(redis_for(cfg.redis_url), elasticsearch_for(cfg.elasticsearch_url, cfg),
-                          es_url=cfg.elasticsearch_url, alias=cfg.index, outcomes=outcomes)
+    return collect_status(
+        redis_for(cfg.redis_url),
+        elasticsearch_for(cfg.elasticsearch_url, cfg),
+        es_url=cfg.elasticsearch_url,
+        alias=cfg.index,
+        outcomes=outcomes,
+    )
 
 
 # --- dependencies of the routes (FastAPI's Depends, as Annotated aliases) ---------------------
+
 
 def current_settings(request: Request) -> Settings:
     """The settings ``create_app`` was given, or the process's (read at each request)."""

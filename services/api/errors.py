@@ -85,9 +85,11 @@ def respond(request: Request, problem: Problem) -> Response:
 
 
 async def search_input(request: Request, exc: Exception) -> Response:
-    hint = ("Change the search or remove a filter: the line under the search box says what a search may contain."
-            if isinstance(exc, FormInputError) else
-            "Check the query syntax: balance quotes and brackets, or search for plain words.")
+    hint = (
+        "Change the search or remove a filter: the line under the search box says what a search may contain."
+        if isinstance(exc, FormInputError)
+        else "Check the query syntax: balance quotes and brackets, or search for plain words."
+    )
     return respond(request, Problem(422, str(exc), "This search cannot be run", str(exc), hint))
 
 
@@ -95,42 +97,71 @@ async def archive_failure(request: Request, exc: Exception) -> Response:
     cause = exc.cause if isinstance(exc, ArchiveFailure) else str(exc)
     # Something in the archive (a document, the index) failed the search, not the query.
     log.warning("search failed in Elasticsearch: %s", cause)
-    return respond(request, Problem(
-        500, f"the archive failed to answer this search: {cause}", "The archive failed to answer this search",
-        f"Elasticsearch could not run it: {cause}.",
-        "The search itself is fine: try it again later, and tell whoever runs Dateline (the API's log has the "
-        "details)."))
+    return respond(
+        request,
+        Problem(
+            500,
+            f"the archive failed to answer this search: {cause}",
+            "The archive failed to answer this search",
+            f"Elasticsearch could not run it: {cause}.",
+            "The search itself is fine: try it again later, and tell whoever runs Dateline (the API's log has the "
+            "details).",
+        ),
+    )
 
 
 async def index_missing(request: Request, exc: Exception) -> Response:
     index = _settings(request).index
-    return respond(request, Problem(
-        503, f"the index {index!r} does not exist yet; start the indexer", "There is nothing to search yet",
-        f"The index {index!r} does not exist yet: the indexer creates it when it starts.",
-        "Start Dateline with `make up` and drop article files into the inbox."))
+    return respond(
+        request,
+        Problem(
+            503,
+            f"the index {index!r} does not exist yet; start the indexer",
+            "There is nothing to search yet",
+            f"The index {index!r} does not exist yet: the indexer creates it when it starts.",
+            "Start Dateline with `make up` and drop article files into the inbox.",
+        ),
+    )
 
 
 async def elasticsearch_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("Elasticsearch failed: %r", exc)
     why = describe_failure(exc)
     page = _page(request) or Page()
-    return respond(request, Problem(
-        503, f"Elasticsearch is unavailable: it {why}; try again shortly", page.unavailable_title,
-        f"Elasticsearch at {_settings(request).elasticsearch_url} {why}.", page.unavailable_hint))
+    return respond(
+        request,
+        Problem(
+            503,
+            f"Elasticsearch is unavailable: it {why}; try again shortly",
+            page.unavailable_title,
+            f"Elasticsearch at {_settings(request).elasticsearch_url} {why}.",
+            page.unavailable_hint,
+        ),
+    )
 
 
 async def redis_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("Redis failed: %r", exc)
-    return respond(request, Problem(503, "Redis is unavailable: it does not answer; try again shortly",
-                                    "Dateline's state is unavailable", "Redis does not answer.",
-                                    "Start it with `make up`, then reload this page."))
+    return respond(
+        request,
+        Problem(
+            503,
+            "Redis is unavailable: it does not answer; try again shortly",
+            "Dateline's state is unavailable",
+            "Redis does not answer.",
+            "Start it with `make up`, then reload this page.",
+        ),
+    )
 
 
 async def article_not_found(request: Request, exc: Exception) -> Response:
     doc_id = exc.doc_id if isinstance(exc, ArticleNotFound) else ""
     malformed = isinstance(exc, ArticleNotFound) and exc.malformed
-    message = (f"{doc_id!r} is not an article id (ids are 32 hexadecimal digits)." if malformed else
-               f"There is no article with id {doc_id}: it may have been removed with its file.")
+    message = (
+        f"{doc_id!r} is not an article id (ids are 32 hexadecimal digits)."
+        if malformed
+        else f"There is no article with id {doc_id}: it may have been removed with its file."
+    )
     return respond(request, Problem(404, f"no article with id {doc_id}", "No such article", message))
 
 
@@ -138,18 +169,30 @@ async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
     """A 422 that says why in one sentence (``detail``), plus each error's field and message;
     the input is not echoed back."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return JSONResponse(status_code=422, content={
-        "detail": describe_errors(errors),
-        "errors": [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")).removeprefix("Value error, "),
-                    "type": e.get("type")} for e in errors],
-    })
+    return JSONResponse(
+        status_code=422,
+        content={
+            "detail": describe_errors(errors),
+            "errors": [
+                {
+                    "loc": list(e.get("loc", ())),
+                    "msg": str(e.get("msg", "")).removeprefix("Value error, "),
+                    "type": e.get("type"),
+                }
+                for e in errors
+            ],
+        },
+    )
 
 
 async def story_not_found(request: Request, exc: Exception) -> Response:
     story_id = exc.story_id if isinstance(exc, StoryNotFound) else ""
     malformed = isinstance(exc, StoryNotFound) and exc.malformed
-    message = (f"{story_id!r} is not a story id (search hits and articles link to their story)." if malformed else
-               f"No article belongs to story {story_id}: its files may have been removed.")
+    message = (
+        f"{story_id!r} is not a story id (search hits and articles link to their story)."
+        if malformed
+        else f"No article belongs to story {story_id}: its files may have been removed."
+    )
     return respond(request, Problem(404, f"no story with id {story_id}", "No such story", message))
 
 

@@ -17,9 +17,14 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(language_name=views.language_name, short_date=views.short_date,
-                             highlighted=views.highlighted, new_snippets=views.new_snippets,
-                             entity_labels=views.ENTITY_LABELS, safe_link=views.safe_link)
+templates.env.globals.update(
+    language_name=views.language_name,
+    short_date=views.short_date,
+    highlighted=views.highlighted,
+    new_snippets=views.new_snippets,
+    entity_labels=views.ENTITY_LABELS,
+    safe_link=views.safe_link,
+)
 
 
 def _asset_version() -> str:

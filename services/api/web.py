@@ -53,13 +53,22 @@ def install(app: FastAPI) -> None:
 @router.get("/", response_class=HTMLResponse)
 def search_page(request: Request, cfg: SettingsDep, es: ElasticsearchDep) -> HTMLResponse:
     state = views.PageState.from_pairs(request.query_params.multi_items())
-    context: dict[str, Any] = {"state": state, "chips": views.chips(state), "query": state.get("q"),
-                               "sort": state.get("sort", "relevance"), "result": None, "error": None,
-                               "section": "search"}
+    context: dict[str, Any] = {
+        "state": state,
+        "chips": views.chips(state),
+        "query": state.get("q"),
+        "sort": state.get("sort", "relevance"),
+        "result": None,
+        "error": None,
+        "section": "search",
+    }
     # Errors from here on are shown on this page, above the form the person filled in.
     request.state.page = Page(
-        "search.html", context, "Search is unavailable",
-        "Start it with `make up`; the pipeline page and `dateline status` say what else is down.")
+        "search.html",
+        context,
+        "Search is unavailable",
+        "Start it with `make up`; the pipeline page and `dateline status` say what else is down.",
+    )
     try:
         params = views.search_params(state, PAGE_SIZE)
     except ValidationError as exc:
@@ -69,7 +78,9 @@ def search_page(request: Request, cfg: SettingsDep, es: ElasticsearchDep) -> HTM
     started = time.perf_counter()
     result = search(es, cfg.index, params, highlight_chars=cfg.highlight_max_chars)
     context.update(
-        result=result, params=params, took=time.perf_counter() - started,
+        result=result,
+        params=params,
+        took=time.perf_counter() - started,
         facets=views.facet_views(state, result.facets),
         bars=views.histogram(state, result.facets.get(PUBLISHED_FACET, {})),
         pages=views.page_numbers(params.page, result.total, params.size),
@@ -90,9 +101,17 @@ def article_page(request: Request, doc_id: str, cfg: SettingsDep, es: Elasticsea
     except (TransportError, ApiError):
         nearby = []  # the article itself is what was asked for; related ones are extra
     origin = views.original_path(document.source_path, cfg.inbox_path)
-    return render(request, "article.html", section="search", doc=document, body=views.marked_body(document),
-                  origin=origin, stages=views.stage_rows(document),
-                  back=views.back_link(request.query_params.get("back")), related=nearby)
+    return render(
+        request,
+        "article.html",
+        section="search",
+        doc=document,
+        body=views.marked_body(document),
+        origin=origin,
+        stages=views.stage_rows(document),
+        back=views.back_link(request.query_params.get("back")),
+        related=nearby,
+    )
 
 
 @router.get("/story/{story_id}", response_class=HTMLResponse)
@@ -103,8 +122,13 @@ def story_page(request: Request, story_id: str, cfg: SettingsDep, es: Elasticsea
     story = get_story(es, cfg.index, story_id)
     if story is None:
         raise StoryNotFound(story_id)
-    return render(request, "story.html", section="search", story=story,
-                  back=views.back_link(request.query_params.get("back")))
+    return render(
+        request,
+        "story.html",
+        section="search",
+        story=story,
+        back=views.back_link(request.query_params.get("back")),
+    )
 
 
 @router.get("/pipeline", response_class=HTMLResponse)
@@ -118,16 +142,26 @@ def pipeline_page(request: Request, cfg: SettingsDep, part: str = "") -> HTMLRes
     except redis.RedisError as exc:
         down = unreachable(cfg.redis_url, exc)
     name = "_pipeline_body.html" if part == "body" else "pipeline.html"
-    return render(request, name, 200 if status is not None else 503, section="pipeline", status=status,
-                  down=down, view=views.pipeline_view(status) if status is not None else None,
-                  refresh=PIPELINE_REFRESH_SECONDS, shown_problems=SHOWN_PROBLEMS)
+    return render(
+        request,
+        name,
+        200 if status is not None else 503,
+        section="pipeline",
+        status=status,
+        down=down,
+        view=views.pipeline_view(status) if status is not None else None,
+        refresh=PIPELINE_REFRESH_SECONDS,
+        shown_problems=SHOWN_PROBLEMS,
+    )
 
 
 @router.get("/docs", response_class=HTMLResponse)
 def docs(request: Request) -> HTMLResponse:
     # Swagger UI from static/, not a CDN, started by static/docs.js (no inline script, so
     # the page keeps the Content-Security-Policy of the others); no validator badge.
-    return render(request, "docs.html", title="Dateline API", openapi_url=request.app.openapi_url or "/openapi.json")
+    return render(
+        request, "docs.html", title="Dateline API", openapi_url=request.app.openapi_url or "/openapi.json"
+    )
 
 
 @router.get("/favicon.ico")

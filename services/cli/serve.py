@@ -45,10 +45,14 @@ def worker(
     app.worker_main(
         [
             "worker",
-            "--queues", ",".join(STAGE_QUEUES[s] for s in stages),  # type: ignore[index]
-            "--concurrency", str(concurrency or get_settings().worker_concurrency),
-            "--hostname", f"{name}@%h",
-            "--loglevel", "INFO",
+            "--queues",
+            ",".join(STAGE_QUEUES[s] for s in stages),  # type: ignore[index]
+            "--concurrency",
+            str(concurrency or get_settings().worker_concurrency),
+            "--hostname",
+            f"{name}@%h",
+            "--loglevel",
+            "INFO",
             "--without-gossip",
             "--without-mingle",
         ]

@@ -60,7 +60,9 @@ class Indexer(ServiceLoop):
     def setup(self) -> None:
         index = ensure_index(self.writer.es, self.writer.alias, self.settings)
         self.consumer.ensure_group()
-        log.info("indexer %s writing to alias %s (index %s)", self.consumer.consumer, self.writer.alias, index)
+        log.info(
+            "indexer %s writing to alias %s (index %s)", self.consumer.consumer, self.writer.alias, index
+        )
 
     def step(self) -> None:
         batch = self.settings.index_batch_size
@@ -111,14 +113,17 @@ class Indexer(ServiceLoop):
                 requests.append((entry.id, decoded))
         return requests
 
-    def _write(self, requests: list[tuple[str, IndexRequest]], max_attempts: int | None) -> BatchResult | None:
+    def _write(
+        self, requests: list[tuple[str, IndexRequest]], max_attempts: int | None
+    ) -> BatchResult | None:
         """The bulk write, retried while Elasticsearch is unavailable; None when given up (the
         entries stay pending, claimed by this consumer: ``touch`` keeps them so meanwhile)."""
         try:
             result = retry_call(
                 lambda: self.writer.write(requests),
                 retry_if=lambda exc: isinstance(exc, ElasticsearchUnavailable),
-                wait=self.stop_event.wait, max_attempts=max_attempts,
+                wait=self.stop_event.wait,
+                max_attempts=max_attempts,
                 # One log line per outage, not per retry.
                 on_failure=lambda exc: self.outages.down("Elasticsearch", exc),
                 before_retry=lambda: self.consumer.touch([entry_id for entry_id, _ in requests]),
@@ -135,13 +140,15 @@ class Indexer(ServiceLoop):
             self.errors += 1
             doc = rejection.request.document
             where = f" (record {doc.record})" if doc is not None and doc.record else ""
-            rejected.append(Failure(
-                path=rejection.request.source_path,
-                reason=f"Elasticsearch rejected document {rejection.doc_id}{where}: "
-                f"{rejection.reason}. The index mapping does not accept this value; "
-                "fix the article or the mapping, then reprocess the file.",
-                stage="index",
-            ))
+            rejected.append(
+                Failure(
+                    path=rejection.request.source_path,
+                    reason=f"Elasticsearch rejected document {rejection.doc_id}{where}: "
+                    f"{rejection.reason}. The index mapping does not accept this value; "
+                    "fix the article or the mapping, then reprocess the file.",
+                    stage="index",
+                )
+            )
         self.consumer.ack([entry_id for entry_id, _ in requests])
         # After the ack: a crash before these lines leaves documents in Elasticsearch that the
         # registry does not know about yet; the reconciler finds them there and catches up.
@@ -174,7 +181,10 @@ class Indexer(ServiceLoop):
             document = request.document
             if request.action == "upsert" and document is not None:
                 assignment = self.stories.assign(
-                    document.id, document.source_path, document.content_sha256, signature(document.body),
+                    document.id,
+                    document.source_path,
+                    document.content_sha256,
+                    signature(document.body),
                     request.revision,
                 )
                 document.story_id = assignment.story_id
@@ -206,8 +216,11 @@ class Indexer(ServiceLoop):
         log.error("refused index request %s of %s: %s", item.entry.id, request.source_path, item.reason)
         self.errors += 1
         where = f" (record {doc.record})" if doc is not None and doc.record else ""
-        failure = Failure(path=request.source_path, stage="index",
-                          reason=f"the indexer refused the document{where}: {item.reason}.")
+        failure = Failure(
+            path=request.source_path,
+            stage="index",
+            reason=f"the indexer refused the document{where}: {item.reason}.",
+        )
         self.registry.mark_failed(request.source_path, request.revision, failure)
         if doc is not None:
             self.progress.finished(doc.id, request.revision)
@@ -220,9 +233,12 @@ class Indexer(ServiceLoop):
         why = self.registry.superseded(request.source_path, request.revision)
         if why is None:
             return False
-        log.info("skipping stale document of %s (revision %d): %s", request.source_path, request.revision, why)
+        log.info(
+            "skipping stale document of %s (revision %d): %s", request.source_path, request.revision, why
+        )
         self.progress.finished(request.document.id, request.revision)
         return True
+
 
 def build_indexer(
     settings: Settings,

@@ -66,7 +66,7 @@ def audit_index(es: Elasticsearch, registry: Registry, alias: str, known_uuids: 
     audit.checked_ids = True
     wanted = [(record, doc_id) for record in files for doc_id in record.doc_ids]
     for start in range(0, len(wanted), ID_BATCH):
-        batch = wanted[start:start + ID_BATCH]
+        batch = wanted[start : start + ID_BATCH]
         present: dict[str, int] = {}
         if indices:
             reply = es.mget(index=indices[0], ids=[doc_id for _, doc_id in batch], source=False)

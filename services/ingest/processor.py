@@ -135,7 +135,11 @@ class Ingestor:
     def _process(self, path: Path, source_path: str, root: Path | None, force: bool) -> FileOutcome:
         admission = admit(path, self.inbox, self.settings)
         if isinstance(admission, Gone):
-            return self.handle_deleted(source_path) if self.registry.get(source_path) is not None else FileOutcome(source_path, "missing")
+            return (
+                self.handle_deleted(source_path)
+                if self.registry.get(source_path) is not None
+                else FileOutcome(source_path, "missing")
+            )
         if isinstance(admission, NotRegular):
             return FileOutcome(source_path, "ignored", detail="not a regular file")
         if isinstance(admission, Refused):
@@ -143,7 +147,11 @@ class Ingestor:
 
         data = read_admitted(path, self.settings)
         if isinstance(data, Gone):
-            return self.handle_deleted(source_path) if self.registry.get(source_path) is not None else FileOutcome(source_path, "missing")
+            return (
+                self.handle_deleted(source_path)
+                if self.registry.get(source_path) is not None
+                else FileOutcome(source_path, "missing")
+            )
         if isinstance(data, Refused):
             return self._refused(source_path, data, force)
         sha = hashlib.sha256(data).hexdigest()
@@ -157,34 +165,67 @@ class Ingestor:
         result = self._read(admission.reader, path, data, source_path, self.limits)
         if not result.articles:
             issues = result.errors or [ReadIssue(reason=EMPTY_FILE)]
-            failures = self.ledger.bad_content(source_path, old, sha, len(data), admission.mtime, issues,
-                                               bad_parts=result.bad_parts, parts=result.parts)
+            failures = self.ledger.bad_content(
+                source_path,
+                old,
+                sha,
+                len(data),
+                admission.mtime,
+                issues,
+                bad_parts=result.bad_parts,
+                parts=result.parts,
+            )
             return FileOutcome(source_path, "failed", failures=failures, detail=failures[0].reason)
 
         revision = self.registry.next_revision(source_path)
-        folder = folder_source(path, self.inbox if is_within(path, self.inbox) else root,
-                               enabled=self.settings.source_from_folder)
-        docs = [build_document(a, source_path=source_path, revision=revision, folder=folder) for a in result.articles]
+        folder = folder_source(
+            path,
+            self.inbox if is_within(path, self.inbox) else root,
+            enabled=self.settings.source_from_folder,
+        )
+        docs = [
+            build_document(a, source_path=source_path, revision=revision, folder=folder)
+            for a in result.articles
+        ]
         record = FileRecord(
-            path=source_path, size=len(data), mtime=admission.mtime, sha256=sha, state="queued",
-            revision=revision, articles=len(docs), doc_ids=[d.id for d in docs],
+            path=source_path,
+            size=len(data),
+            mtime=admission.mtime,
+            sha256=sha,
+            state="queued",
+            revision=revision,
+            articles=len(docs),
+            doc_ids=[d.id for d in docs],
         )
         if (unsendable := self._unsendable(docs)) is not None:
             # About this file's content (an article too large as a message): remembered by hash.
-            failures = self.ledger.bad_content(source_path, old, sha, len(data), admission.mtime, [ReadIssue(reason=unsendable)])
+            failures = self.ledger.bad_content(
+                source_path, old, sha, len(data), admission.mtime, [ReadIssue(reason=unsendable)]
+            )
             return FileOutcome(source_path, "failed", failures=failures, detail=failures[0].reason)
         self._queue(record, docs, old)
-        failures = self.ledger.issues(source_path, result.errors, bad_parts=result.bad_parts, parts=result.parts)
+        failures = self.ledger.issues(
+            source_path, result.errors, bad_parts=result.bad_parts, parts=result.parts
+        )
         for failure in failures:
             log.warning("skipped part of %s: %s", failure.key, failure.reason)
         if old is None:
             self._recent_new[sha] = (source_path, time.monotonic())
-        log.info("queued %s: %d article(s), revision %d%s", source_path, len(docs), revision,
-                 f", {len(failures)} bad part(s)" if failures else "")
+        log.info(
+            "queued %s: %d article(s), revision %d%s",
+            source_path,
+            len(docs),
+            revision,
+            f", {len(failures)} bad part(s)" if failures else "",
+        )
         return FileOutcome(source_path, "queued", articles=len(docs), failures=failures)
 
     def _refused(self, source_path: str, refusal: Refused, force: bool) -> FileOutcome:
-        if refusal.remembered and not force and self.ledger.failed_before(source_path, refusal.size, refusal.mtime):
+        if (
+            refusal.remembered
+            and not force
+            and self.ledger.failed_before(source_path, refusal.size, refusal.mtime)
+        ):
             return FileOutcome(source_path, "skipped", detail="unchanged")
         failure = self.ledger.refused(source_path, refusal.reason, size=refusal.size, mtime=refusal.mtime)
         return FileOutcome(source_path, "failed", failures=[failure], detail=failure.reason)
@@ -199,10 +240,14 @@ class Ingestor:
         except Exception as exc:  # noqa: BLE001 - a reader bug on odd input: report it like bad content
             log.exception("reader crashed on %s", source_path)
             kind = path.suffix.lstrip(".")
-            return ReadResult(errors=[ReadIssue(
-                reason=f"The file could not be parsed ({type(exc).__name__}: {exc}). Check that it is "
-                f"a valid {kind} file; if it is, please report a bug."
-            )])
+            return ReadResult(
+                errors=[
+                    ReadIssue(
+                        reason=f"The file could not be parsed ({type(exc).__name__}: {exc}). Check that it is "
+                        f"a valid {kind} file; if it is, please report a bug."
+                    )
+                ]
+            )
 
     def _unsendable(self, docs: list[ArticleDocument]) -> str | None:
         """Why one of the documents cannot go on a queue, checked before any is queued, so a
@@ -266,11 +311,7 @@ class Ingestor:
 
     def vanished(self, present: set[str]) -> list[str]:
         """Registered inbox files that are not on disk (absolute paths: backfills, not ours)."""
-        return sorted(
-            p
-            for p in self.registry.paths()
-            if p not in present and not self.still_there(p)
-        )
+        return sorted(p for p in self.registry.paths() if p not in present and not self.still_there(p))
 
     def still_there(self, source_path: str) -> bool:
         """Whether the inbox file a source path names exists (absolute paths - backfills of

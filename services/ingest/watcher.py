@@ -120,7 +120,10 @@ class Watcher(ServiceLoop):
             self._observer = observer
         log.info(
             "ingest watching %s (recursive; stable after %gs, rescan every %gs, on_delete=%s)",
-            self.inbox, self.settings.stable_seconds, self.settings.rescan_seconds, self.settings.on_delete,
+            self.inbox,
+            self.settings.stable_seconds,
+            self.settings.rescan_seconds,
+            self.settings.on_delete,
         )
 
     def step(self) -> None:

@@ -80,7 +80,9 @@ class WorkerProcess:
         self.served = [name for name in STAGES if name in served]
         self.node = node or socket.gethostname()
         self.name = this_process()
-        self.stages: dict[StageName, Stage] = {name: STAGE_CLASSES[name](self.settings) for name in self.served}
+        self.stages: dict[StageName, Stage] = {
+            name: STAGE_CLASSES[name](self.settings) for name in self.served
+        }
         self.tasks_done = 0
         self.load_seconds: float | None = None
         self.current: CurrentTask | None = None  # the stage running now (heartbeat, status)
@@ -92,7 +94,11 @@ class WorkerProcess:
         self.sender = make_app(self.settings)
         self.outages = OutageLog(log, lambda _: self.settings.redis_url)
         self.heartbeat = HeartbeatWriter(
-            lambda: self.redis, WORKER_SERVICE, self.settings.heartbeat_seconds, self.details, state="starting"
+            lambda: self.redis,
+            WORKER_SERVICE,
+            self.settings.heartbeat_seconds,
+            self.details,
+            state="starting",
         )
 
     @property
@@ -124,14 +130,18 @@ class WorkerProcess:
                     "%s stage is running WITHOUT its model: %s. Documents are indexed without "
                     "%s and marked failed in provenance; `dateline reprocess --stage %s "
                     "--failed-only` fills them in once the model is fixed.",
-                    name, stage.load_error, name, name,
+                    name,
+                    stage.load_error,
+                    name,
+                    name,
                 )
         self.load_seconds = round(time.monotonic() - started, 1)
         if self.load_seconds > self.settings.worker_proc_alive_timeout / 2:
             log.warning(
                 "loading the models took %.0f s, more than half of DATELINE_WORKER_PROC_ALIVE_TIMEOUT "
                 "(%g s): raise it, or a replacement pool process may be killed while it loads",
-                self.load_seconds, self.settings.worker_proc_alive_timeout,
+                self.load_seconds,
+                self.settings.worker_proc_alive_timeout,
             )
         self.heartbeat.set_state("running")
 
@@ -179,7 +189,8 @@ class WorkerProcess:
         except Exception as exc:  # noqa: BLE001 - about this document: fail its file, not the task
             log.exception("%s: the %s task failed on this document", task.document.source_path, stage)
             self._fail_document(
-                task.document, stage,
+                task.document,
+                stage,
                 f"the worker could not process this article ({type(exc).__name__}: {exc}). Retrying "
                 "would fail the same way, so the file is marked failed; fix the article (or report the "
                 "error with the file), then put it in the inbox again.",
@@ -187,7 +198,9 @@ class WorkerProcess:
 
     def _run_task(self, stage: StageName, task: StageTask, started: float) -> None:
         document, remaining = task.document, list(task.stages)
-        why = self._until_redis(lambda: Registry(self.redis).superseded(document.source_path, document.revision))
+        why = self._until_redis(
+            lambda: Registry(self.redis).superseded(document.source_path, document.revision)
+        )
         if why is not None:
             self._drop_stale(document, why)
             return
@@ -203,8 +216,13 @@ class WorkerProcess:
                 if attempts > 1 + self.settings.task_max_retries:
                     self._skip_stage(document, name, attempts - 1)
                     continue
-                self.current = CurrentTask(doc_id=document.id, path=document.source_path, stage=name,
-                                           revision=document.revision, since=utcnow())
+                self.current = CurrentTask(
+                    doc_id=document.id,
+                    path=document.source_path,
+                    stage=name,
+                    revision=document.revision,
+                    since=utcnow(),
+                )
                 self.stages[name].run(document)
         finally:
             self.current = None
@@ -258,7 +276,9 @@ class WorkerProcess:
         """The document cannot go on: its file (this revision) ends failed with ``reason``,
         and its progress record is dropped so the reconciler does not queue it again."""
         which = f", article {document.record + 1} of the file" if document.record else ""
-        failure = Failure(path=document.source_path, stage=stage, reason=f"worker, {stage} task{which}: {reason}")
+        failure = Failure(
+            path=document.source_path, stage=stage, reason=f"worker, {stage} task{which}: {reason}"
+        )
         log.error("%s revision %d: %s", document.source_path, document.revision, failure.reason)
         registry = Registry(self.redis)
         self._until_redis(lambda: registry.mark_failed(document.source_path, document.revision, failure))
@@ -278,8 +298,11 @@ class WorkerProcess:
             f"once that is fixed, `dateline reprocess --stage {stage} --failed-only` fills it in."
         )
         model, version = self.stages[stage].describe()
-        setattr(document.provenance, stage, StageRecord(
-            model=model, version=version, status="failed", code="worker_died", error=reason))
+        setattr(
+            document.provenance,
+            stage,
+            StageRecord(model=model, version=version, status="failed", code="worker_died", error=reason),
+        )
         failure = Failure(path=document.source_path, stage=stage, reason=reason)
         self._until_redis(lambda: Registry(self.redis).record_failure(failure))
         log.error("%s: %s", document.source_path, reason)
@@ -288,9 +311,12 @@ class WorkerProcess:
         """``call()``, retried while Redis is unreachable: one log line when it goes away and
         one when it is back. The task's soft time limit ends the wait (``tasks.py`` puts the
         task back on its queue then)."""
-        result = retry_call(call, retry_if=lambda exc: dependency_of(exc) == "Redis",
-                            backoff=Backoff(start=0.5, cap=REDIS_RETRY_CAP_SECONDS),
-                            on_failure=lambda exc: self.outages.down("Redis", exc))
+        result = retry_call(
+            call,
+            retry_if=lambda exc: dependency_of(exc) == "Redis",
+            backoff=Backoff(start=0.5, cap=REDIS_RETRY_CAP_SECONDS),
+            on_failure=lambda exc: self.outages.down("Redis", exc),
+        )
         self.outages.up()
         return result
 

@@ -69,8 +69,16 @@ BOILERPLATE = (
     "Instagram for the latest news, and download our app to get breaking news alerts on your phone. "
     "For feedback and complaints, write to the editor at the address on our contact page."
 )
-REWRITES = {"said": "told reporters", "officials": "authorities", "more than": "over",
-            "about": "around", "people": "residents", "on": "during", "the": "this", "were": "had been"}
+REWRITES = {
+    "said": "told reporters",
+    "officials": "authorities",
+    "more than": "over",
+    "about": "around",
+    "people": "residents",
+    "on": "during",
+    "the": "this",
+    "were": "had been",
+}
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,7 @@ def trimmed_tail(text: str, rng: random.Random) -> str:
     """Cut after a sentence, keeping 55-70 % of them (an outlet's length, not its paragraphs)."""
     sentences = split_sentences(text)
     keep = max(2, round(len(sentences) * rng.uniform(0.55, 0.7)))
-    return text[:sentences[keep - 1].end]
+    return text[: sentences[keep - 1].end]
 
 
 def added_paragraph(text: str, rng: random.Random) -> str:
@@ -176,7 +184,9 @@ def labelled_set() -> list[Doc]:
         for kind, edit in EDITS.items():
             docs.append(Doc(f"{path.stem}/{kind}", path.stem, kind, _body(edit(body, rng))))
     for path in sorted(NEGATIVES.glob("*.txt")):
-        docs.append(Doc(f"{path.stem}/negative", path.stem, "negative", _body(path.read_text(encoding="utf-8"))))
+        docs.append(
+            Doc(f"{path.stem}/negative", path.stem, "negative", _body(path.read_text(encoding="utf-8")))
+        )
     return docs
 
 
@@ -224,7 +234,9 @@ def score(docs: list[Doc], stories: dict[str, str], threshold: float, seconds: f
             hits[1] += 1
     seed_names = {p.stem for p in SEEDS.glob("*.txt")}
     seed_originals = [d for d in docs if d.base in seed_names and d.kind == ORIGINAL]
-    seeds_joined = [(a.base, b.base) for a, b in combinations(seed_originals, 2) if stories[a.id] == stories[b.id]]
+    seeds_joined = [
+        (a.base, b.base) for a, b in combinations(seed_originals, 2) if stories[a.id] == stories[b.id]
+    ]
     return Score(
         threshold,
         true_pos / pred_pos if pred_pos else 1.0,
@@ -259,16 +271,30 @@ def throwaway_redis(url: str | None) -> Iterator[redis.Redis]:
         return
     server = shutil.which("redis-server")
     if server is None:
-        raise SystemExit("redis-server is not installed: `make setup` installs it (or apt-get install "
-                         "redis-server), or pass --redis-url of a Redis database this evaluation may flush")
+        raise SystemExit(
+            "redis-server is not installed: `make setup` installs it (or apt-get install "
+            "redis-server), or pass --redis-url of a Redis database this evaluation may flush"
+        )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     with tempfile.TemporaryDirectory(prefix="dateline-story-eval-") as folder:
         process = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", folder],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                server,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                folder,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             client = redis.Redis(port=port)
@@ -290,8 +316,10 @@ def report(docs: list[Doc], scores: list[Score], configured: Score) -> bool:
     bases = sum(d.kind == ORIGINAL for d in docs)
     negatives = sum(d.kind == "negative" for d in docs)
     pairs = len(docs) * (len(docs) - 1) // 2
-    print(f"labelled set: {bases} stories, {versions} versions, {negatives} same-subject negatives; "
-          f"{len(docs)} documents, {pairs} pairs")
+    print(
+        f"labelled set: {bases} stories, {versions} versions, {negatives} same-subject negatives; "
+        f"{len(docs)} documents, {pairs} pairs"
+    )
     print(f"\n{'threshold':>9} {'precision':>9} {'recall':>7} {'false joins':>11}")
     for s in scores:
         print(f"{s.threshold:>9.2f} {s.precision:>9.4f} {s.recall:>7.4f} {len(s.false_joins):>11}")
@@ -299,11 +327,15 @@ def report(docs: list[Doc], scores: list[Score], configured: Score) -> bool:
     if chosen is None:
         print(f"\nno threshold reaches precision {TARGET_PRECISION}")
     else:
-        print(f"\nchosen by measurement: {chosen.threshold:.2f} (the middle of the thresholds with the "
-              f"highest recall at precision >= {TARGET_PRECISION})")
+        print(
+            f"\nchosen by measurement: {chosen.threshold:.2f} (the middle of the thresholds with the "
+            f"highest recall at precision >= {TARGET_PRECISION})"
+        )
     s = configured
-    print(f"\nat DATELINE_STORY_THRESHOLD={s.threshold:g}: precision {s.precision:.4f}, recall {s.recall:.4f} "
-          f"({s.seconds * 1000 / len(docs):.2f} ms per document to sign and assign)")
+    print(
+        f"\nat DATELINE_STORY_THRESHOLD={s.threshold:g}: precision {s.precision:.4f}, recall {s.recall:.4f} "
+        f"({s.seconds * 1000 / len(docs):.2f} ms per document to sign and assign)"
+    )
     print(f"{'edit kind':<24} {'recall':>7}")
     for kind in [*EDITS, "between two versions"]:
         print(f"{kind:<24} {s.recall_by_kind.get(kind, float('nan')):>7.4f}")
@@ -316,13 +348,17 @@ def report(docs: list[Doc], scores: list[Score], configured: Score) -> bool:
     if chosen is not None and chosen.threshold != s.threshold:
         print(f"note: the measurement prefers {chosen.threshold:.2f}; the setting is {s.threshold:g}")
     ok = passes(s)
-    print("PASS" if ok else "FAIL", f": precision >= {TARGET_PRECISION}, recall >= {TARGET_RECALL}, seeds apart")
+    print(
+        "PASS" if ok else "FAIL", f": precision >= {TARGET_PRECISION}, recall >= {TARGET_RECALL}, seeds apart"
+    )
     return ok
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--redis-url", help="a Redis database to flush and use (default: a throwaway redis-server)")
+    parser.add_argument(
+        "--redis-url", help="a Redis database to flush and use (default: a throwaway redis-server)"
+    )
     args = parser.parse_args(argv)
     configured = get_settings().story_threshold
     docs = labelled_set()

@@ -47,7 +47,11 @@ def upgrade_source(source: dict[str, Any]) -> dict[str, Any]:
     provenance = source.get("provenance") or {}
     for stage in STAGES:
         record = provenance.get(stage)
-        if not isinstance(record, dict) or record.get("code") or record.get("status") not in ("failed", "skipped"):
+        if (
+            not isinstance(record, dict)
+            or record.get("code")
+            or record.get("status") not in ("failed", "skipped")
+        ):
             continue
         skipped = record["status"] == "skipped"
         record["code"] = _LEGACY_SKIP_CODES.get(stage, "error") if skipped else "error"
@@ -101,7 +105,9 @@ def migrate(
 ) -> MigrationResult:
     old = write_index(es, alias)
     if old is None:
-        raise IndexSetupError(f"alias {alias!r} does not exist yet: nothing to migrate (the indexer creates it)")
+        raise IndexSetupError(
+            f"alias {alias!r} does not exist yet: nothing to migrate (the indexer creates it)"
+        )
     put_template(es, alias, settings, force=True)
     versions = existing_versions(es, alias)
     new = versioned_index(alias, max(versions.values(), default=0) + 1)
@@ -130,6 +136,11 @@ def migrate(
     if delete_old:
         es.indices.delete(index=old)
     return MigrationResult(
-        alias=alias, old_index=old, new_index=new, template_version=TEMPLATE_VERSION,
-        copied=copied, caught_up=caught_up, old_deleted=delete_old,
+        alias=alias,
+        old_index=old,
+        new_index=new,
+        template_version=TEMPLATE_VERSION,
+        copied=copied,
+        caught_up=caught_up,
+        old_deleted=delete_old,
     )

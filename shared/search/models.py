@@ -67,9 +67,7 @@ def parse_entity(value: str) -> tuple[str | None, str]:
     if not name:
         raise SearchInputError(f"entity filter {value!r} must look like TYPE=NAME, e.g. person=Angela Merkel")
     if kind not in ENTITY_TYPES:
-        raise SearchInputError(
-            f"entity type {kind!r} in {value!r} is not one of {', '.join(ENTITY_TYPES)}"
-        )
+        raise SearchInputError(f"entity type {kind!r} in {value!r} is not one of {', '.join(ENTITY_TYPES)}")
     return kind, name
 
 
@@ -122,12 +120,18 @@ class SearchParams(BaseModel):
     until: str | None = Field(None, description="Published at or before (inclusive).")
     size: int = Field(10, ge=0, le=100, description="Hits per page (at most 100).")
     page: int = Field(1, ge=1, description="Page number, from 1.")
-    collapse: bool = Field(True, description="Show one hit per story (near-duplicates and wire copies of one "
-                           "article); --no-collapse / collapse=false shows every document.")
+    collapse: bool = Field(
+        True,
+        description="Show one hit per story (near-duplicates and wire copies of one "
+        "article); --no-collapse / collapse=false shows every document.",
+    )
     facet_size: int = Field(10, ge=1, le=100, description="Values shown per facet (at most 100).")
     dateline: list[str] = Field(default_factory=list, description="Datelines, e.g. ISLAMABAD (any of).")
-    sort: str = Field("relevance", pattern="^(relevance|date)$",
-                      description="relevance (best match first) or date (newest first).")
+    sort: str = Field(
+        "relevance",
+        pattern="^(relevance|date)$",
+        description="relevance (best match first) or date (newest first).",
+    )
 
     @field_validator("query")
     @classmethod
@@ -195,8 +199,11 @@ class SearchHit(ArticleDocument):
 
     score: float | None = None
     highlight: dict[str, list[str]] = Field(default_factory=dict)
-    versions: int = Field(1, description="Documents in this hit's story (story_id), in the whole archive: "
-                          "the hit and its near-duplicates and wire copies.")
+    versions: int = Field(
+        1,
+        description="Documents in this hit's story (story_id), in the whole archive: "
+        "the hit and its near-duplicates and wire copies.",
+    )
     sources: int = Field(0, description="Distinct sources among those versions.")
     first_seen: bool = Field(False, description="This hit is the story's earliest published version.")
     other_versions: list[Copy] = Field(
@@ -233,6 +240,7 @@ class SearchResult(BaseModel):
     page: int
     size: int
     partial: bool = Field(
-        False, description="Part of the archive did not answer (a node of the cluster is down or "
-        "recovering): hits and counts may be incomplete."
+        False,
+        description="Part of the archive did not answer (a node of the cluster is down or "
+        "recovering): hits and counts may be incomplete.",
     )

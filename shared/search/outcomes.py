@@ -40,8 +40,10 @@ class FailedDocument(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def fix(self) -> str:
-        return (f"Fix the cause above, then `dateline reprocess --stage {self.stage} --failed-only` "
-                "runs the stage again on the stored text.")
+        return (
+            f"Fix the cause above, then `dateline reprocess --stage {self.stage} --failed-only` "
+            "runs the stage again on the stored text."
+        )
 
 
 class SkippedStage(BaseModel):
@@ -85,21 +87,40 @@ def build_outcomes_request(shown: int = FAILED_SHOWN) -> dict[str, Any]:
         aggs[f"failed_{stage}"] = {"filter": _status_is(stage, "failed")}
         aggs[f"skipped_{stage}"] = {
             "filter": _status_is(stage, "skipped"),
-            "aggs": {"codes": {
-                "terms": {"field": f"provenance.{stage}.code", "size": SKIP_REASONS_SHOWN,
-                          "missing": UNRECORDED_CODE},
-                # One sentence per code, to show people what the code means here.
-                "aggs": {"example": {"terms": {"field": f"provenance.{stage}.error.keyword", "size": 1,
-                                               "missing": NO_REASON}}},
-            }},
+            "aggs": {
+                "codes": {
+                    "terms": {
+                        "field": f"provenance.{stage}.code",
+                        "size": SKIP_REASONS_SHOWN,
+                        "missing": UNRECORDED_CODE,
+                    },
+                    # One sentence per code, to show people what the code means here.
+                    "aggs": {
+                        "example": {
+                            "terms": {
+                                "field": f"provenance.{stage}.error.keyword",
+                                "size": 1,
+                                "missing": NO_REASON,
+                            }
+                        }
+                    },
+                }
+            },
         }
     aggs["untagged"] = {
-        "filter": {"bool": {"filter": [
-            _status_is("entities", "skipped"),
-            {"term": {"provenance.entities.code": "no_model_for_language"}},
-        ]}},
-        "aggs": {"languages": {"terms": {"field": "language", "size": LANGUAGES_SHOWN,
-                                         "missing": UNDETERMINED_LANGUAGE}}},
+        "filter": {
+            "bool": {
+                "filter": [
+                    _status_is("entities", "skipped"),
+                    {"term": {"provenance.entities.code": "no_model_for_language"}},
+                ]
+            }
+        },
+        "aggs": {
+            "languages": {
+                "terms": {"field": "language", "size": LANGUAGES_SHOWN, "missing": UNDETERMINED_LANGUAGE}
+            }
+        },
     }
     return {
         "size": shown,
@@ -130,28 +151,43 @@ def to_outcomes(response: Any) -> StageOutcomes:
         for stage in STAGES:
             record = provenance.get(stage) or {}
             if record.get("status") == "failed":
-                failed.append(FailedDocument(
-                    id=hit["_id"], source_path=source.get("source_path", ""), record=source.get("record") or 0,
-                    title=source.get("title") or "", stage=stage, code=record.get("code") or UNRECORDED_CODE,
-                    error=record.get("error") or NO_REASON,
-                    model=record.get("model"), at=record.get("at"),
-                ))
+                failed.append(
+                    FailedDocument(
+                        id=hit["_id"],
+                        source_path=source.get("source_path", ""),
+                        record=source.get("record") or 0,
+                        title=source.get("title") or "",
+                        stage=stage,
+                        code=record.get("code") or UNRECORDED_CODE,
+                        error=record.get("error") or NO_REASON,
+                        model=record.get("model"),
+                        at=record.get("at"),
+                    )
+                )
     skipped = [
-        SkippedStage(stage=stage, code=bucket["key"], documents=int(bucket["doc_count"]),
-                     reason=next((str(e["key"]) for e in bucket.get("example", {}).get("buckets", [])), NO_REASON))
+        SkippedStage(
+            stage=stage,
+            code=bucket["key"],
+            documents=int(bucket["doc_count"]),
+            reason=next((str(e["key"]) for e in bucket.get("example", {}).get("buckets", [])), NO_REASON),
+        )
         for stage in STAGES
         for bucket in aggs.get(f"skipped_{stage}", {}).get("codes", {}).get("buckets", [])
     ]
     skipped.sort(key=lambda s: (-s.documents, s.stage, s.code))
-    languages = {str(b["key"]): int(b["doc_count"])
-                 for b in aggs.get("untagged", {}).get("languages", {}).get("buckets", [])}
+    languages = {
+        str(b["key"]): int(b["doc_count"])
+        for b in aggs.get("untagged", {}).get("languages", {}).get("buckets", [])
+    }
     return StageOutcomes(
         documents=int(aggs.get("documents", {}).get("doc_count", 0)),
         failed_documents=int(aggs.get("failed_any", {}).get("doc_count", 0)),
-        failed_by_stage={s: int(aggs.get(f"failed_{s}", {}).get("doc_count", 0)) for s in STAGES
-                         if aggs.get(f"failed_{s}", {}).get("doc_count")},
+        failed_by_stage={
+            s: int(aggs.get(f"failed_{s}", {}).get("doc_count", 0))
+            for s in STAGES
+            if aggs.get(f"failed_{s}", {}).get("doc_count")
+        },
         failed=failed,
         skipped=skipped,
         untagged_languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
-

@@ -53,8 +53,10 @@ VERSIONS_SHOWN = 5
 COPY_FIELDS = ["source_path", "source", "title", "published_at", "dateline"]
 # Versions in order of first publication (undated ones last), then by file, so the list and
 # "first seen" are the same on every page and every run.
-FIRST_PUBLISHED = [{"published_at": {"order": "asc", "missing": "_last", "unmapped_type": "date"}},
-                   {"source_path": "asc"}]
+FIRST_PUBLISHED = [
+    {"published_at": {"order": "asc", "missing": "_last", "unmapped_type": "date"}},
+    {"source_path": "asc"},
+]
 _SUBFIELD_CACHE: dict[tuple[int, str], tuple[float, frozenset[str]]] = {}
 _SUBFIELD_TTL = 60.0
 
@@ -62,12 +64,22 @@ _SUBFIELD_TTL = 60.0
 def _text_query(text: str, fields: list[str], syntax: str) -> dict[str, Any]:
     """The text checked by ``syntax.check_query`` (``SearchParams`` did), with Elasticsearch's
     own bounds set as well: no leading wildcards, fewer fuzzy expansions, smaller automata."""
-    common = {"fields": fields, "default_operator": "and", "lenient": True,
-              "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS}
+    common = {
+        "fields": fields,
+        "default_operator": "and",
+        "lenient": True,
+        "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS,
+    }
     if syntax == "simple":
         return {"simple_query_string": {"query": text, **common}}
-    return {"query_string": {"query": query_string_text(text), **common, "allow_leading_wildcard": False,
-                             "max_determinized_states": MAX_DETERMINIZED_STATES}}
+    return {
+        "query_string": {
+            "query": query_string_text(text),
+            **common,
+            "allow_leading_wildcard": False,
+            "max_determinized_states": MAX_DETERMINIZED_STATES,
+        }
+    }
 
 
 def _fields(subfield: str | None) -> list[str]:
@@ -88,12 +100,22 @@ def text_clause(text: str, subfields: Collection[str], syntax: str = "query_stri
     if not groups:
         return _text_query(text, _fields(None), syntax)
     should: list[dict[str, Any]] = [
-        {"bool": {"filter": [{"terms": {"language": codes}}], "must": [_text_query(text, _fields(sub), syntax)]}}
+        {
+            "bool": {
+                "filter": [{"terms": {"language": codes}}],
+                "must": [_text_query(text, _fields(sub), syntax)],
+            }
+        }
         for sub, codes in sorted(groups.items())
     ]
     known = sorted(code for codes in groups.values() for code in codes)
     should.append(
-        {"bool": {"must_not": [{"terms": {"language": known}}], "must": [_text_query(text, _fields(None), syntax)]}}
+        {
+            "bool": {
+                "must_not": [{"terms": {"language": known}}],
+                "must": [_text_query(text, _fields(None), syntax)],
+            }
+        }
     )
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
@@ -138,8 +160,12 @@ def entity_filter(kind: str | None, name: str) -> dict[str, Any]:
     return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses, "minimum_should_match": 1}}
 
 
-def build_search(params: SearchParams, subfields: Collection[str], syntax: str = "query_string",
-                 highlight_chars: int | None = None) -> dict[str, Any]:
+def build_search(
+    params: SearchParams,
+    subfields: Collection[str],
+    syntax: str = "query_string",
+    highlight_chars: int | None = None,
+) -> dict[str, Any]:
     """The search request body (keyword arguments of ``Elasticsearch.search``).
 
     Highlights are looked for in the first ``highlight_chars`` characters of each field
@@ -149,7 +175,9 @@ def build_search(params: SearchParams, subfields: Collection[str], syntax: str =
     if highlight_chars is None:
         highlight_chars = get_settings().highlight_max_chars
     body: dict[str, Any] = {
-        "query": {"bool": {"must": [text_clause(params.query, subfields, syntax)], "filter": filters(params)}},
+        "query": {
+            "bool": {"must": [text_clause(params.query, subfields, syntax)], "filter": filters(params)}
+        },
         "from_": (params.page - 1) * params.size,
         "size": params.size,
         "sort": _sort(params),
@@ -188,13 +216,18 @@ def _counted(agg: dict[str, Any], params: SearchParams) -> dict[str, Any]:
     """With collapse, a bucket also counts distinct stories: a story carried by ten outlets
     counts once, as in the hits and the total."""
     if params.collapse:
-        agg["aggs"] = {DISTINCT: {"cardinality": {"field": COLLAPSE_FIELD, "precision_threshold": DISTINCT_PRECISION}}}
+        agg["aggs"] = {
+            DISTINCT: {"cardinality": {"field": COLLAPSE_FIELD, "precision_threshold": DISTINCT_PRECISION}}
+        }
     return agg
 
 
 def aggregations(params: SearchParams) -> dict[str, Any]:
     """Facets, and the first and last publication dates (they size the date histogram)."""
-    aggs = {field: _counted({"terms": {"field": field, "size": params.facet_size}}, params) for field in FACET_FIELDS}
+    aggs = {
+        field: _counted({"terms": {"field": field, "size": params.facet_size}}, params)
+        for field in FACET_FIELDS
+    }
     aggs[PUBLISHED_RANGE] = {"stats": {"field": "published_at"}}
     return aggs
 
@@ -208,8 +241,9 @@ def date_interval(first_ms: float, last_ms: float) -> tuple[str, str]:
     return DATE_INTERVALS[-1][:2]
 
 
-def details_request(params: SearchParams, body: dict[str, Any], response: Any,
-                    hits: list[SearchHit]) -> dict[str, Any] | None:
+def details_request(
+    params: SearchParams, body: dict[str, Any], response: Any, hits: list[SearchHit]
+) -> dict[str, Any] | None:
     """The second request of a search page, over the same query and filters: the date
     histogram (its interval chosen from the first request's date range) and each hit's story:
     how many versions from how many sources, and the first versions. A story is counted
@@ -220,19 +254,39 @@ def details_request(params: SearchParams, body: dict[str, Any], response: Any,
     dates = response.get("aggregations", {}).get(PUBLISHED_RANGE, {})
     if dates.get("count"):
         unit, _ = date_interval(dates["min"], dates["max"])
-        aggs[PUBLISHED] = _counted({"date_histogram": {"field": "published_at", "calendar_interval": unit}}, params)
+        aggs[PUBLISHED] = _counted(
+            {"date_histogram": {"field": "published_at", "calendar_interval": unit}}, params
+        )
     stories = sorted({hit.story_id for hit in hits if hit.story_id})
     if stories:
-        aggs[VERSIONS] = {"global": {}, "aggs": {"in": {"filter": {"terms": {COLLAPSE_FIELD: stories}}, "aggs": {
-            "stories": {
-                "terms": {"field": COLLAPSE_FIELD, "size": len(stories)},
-                "aggs": {
-                    "sources": {"cardinality": {"field": "source", "precision_threshold": DISTINCT_PRECISION}},
-                    "first": {"top_hits": {"size": VERSIONS_SHOWN + 1, "_source": COPY_FIELDS,
-                                           "sort": FIRST_PUBLISHED}},
-                },
+        aggs[VERSIONS] = {
+            "global": {},
+            "aggs": {
+                "in": {
+                    "filter": {"terms": {COLLAPSE_FIELD: stories}},
+                    "aggs": {
+                        "stories": {
+                            "terms": {"field": COLLAPSE_FIELD, "size": len(stories)},
+                            "aggs": {
+                                "sources": {
+                                    "cardinality": {
+                                        "field": "source",
+                                        "precision_threshold": DISTINCT_PRECISION,
+                                    }
+                                },
+                                "first": {
+                                    "top_hits": {
+                                        "size": VERSIONS_SHOWN + 1,
+                                        "_source": COPY_FIELDS,
+                                        "sort": FIRST_PUBLISHED,
+                                    }
+                                },
+                            },
+                        },
+                    },
+                }
             },
-        }}}}
+        }
     if not aggs:
         return None
     return {"size": 0, "query": body["query"], "aggs": aggs}
@@ -279,7 +333,9 @@ def text_subfields(es: Elasticsearch, alias: str) -> frozenset[str]:
     return names
 
 
-def search(es: Elasticsearch, alias: str, params: SearchParams, *, highlight_chars: int | None = None) -> SearchResult:
+def search(
+    es: Elasticsearch, alias: str, params: SearchParams, *, highlight_chars: int | None = None
+) -> SearchResult:
     """``highlight_chars``: see ``build_search`` (default: the process's setting)."""
     subfields = text_subfields(es, alias)
     body = build_search(params, subfields, highlight_chars=highlight_chars)
@@ -314,8 +370,12 @@ def _refused(exc: BadRequestError, params: SearchParams) -> Exception:
     change in our words; anything else (a document, the index, the cluster) -> ``ArchiveFailure``,
     which never blames the query. Elasticsearch's own message goes to the log."""
     found = classify(exc.info)
-    log.warning("Elasticsearch refused the search for %r (%s): %s", params.query[:200],
-                ", ".join(sorted(c.type for c in found.root_causes)) or "no error body", _reason(exc))
+    log.warning(
+        "Elasticsearch refused the search for %r (%s): %s",
+        params.query[:200],
+        ", ".join(sorted(c.type for c in found.root_causes)) or "no error body",
+        _reason(exc),
+    )
     if found.blame == "query":
         return query_refusal(found)
     return ArchiveFailure(exc, found)
@@ -336,16 +396,23 @@ def to_result(response: Any, params: SearchParams) -> SearchResult:
     hits = [_hit(raw) for raw in response["hits"]["hits"]]
     facets = {}
     for field in FACET_FIELDS:
-        counts = {str(b.get("key_as_string", b["key"])): _count(b, params) for b in aggs.get(field, {}).get("buckets", [])}
+        counts = {
+            str(b.get("key_as_string", b["key"])): _count(b, params)
+            for b in aggs.get(field, {}).get("buckets", [])
+        }
         # Stable order by what is shown: most first, then by name.
         facets[field] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     shards = response.get("_shards", {})
     partial = bool(shards.get("failed")) or bool(response.get("timed_out"))
     if partial:
-        log.warning("search answered from part of the archive only: %s of %s shards failed",
-                    shards.get("failed"), shards.get("total"))
-    return SearchResult(total=total, hits=hits, facets=facets, page=params.page, size=params.size,
-                        partial=partial)
+        log.warning(
+            "search answered from part of the archive only: %s of %s shards failed",
+            shards.get("failed"),
+            shards.get("total"),
+        )
+    return SearchResult(
+        total=total, hits=hits, facets=facets, page=params.page, size=params.size, partial=partial
+    )
 
 
 def _count(bucket: dict[str, Any], params: SearchParams) -> int:
@@ -361,15 +428,18 @@ def _hit(raw: dict[str, Any]) -> SearchHit:
         base = field.split(".", 1)[0]  # body.en -> body
         merged = highlight.setdefault(base, [])
         merged.extend(f for f in fragments if f not in merged)
-    return SearchHit.model_validate({**raw.get("_source", {}), "id": raw["_id"], "score": raw.get("_score"),
-                                     "highlight": highlight})
+    return SearchHit.model_validate(
+        {**raw.get("_source", {}), "id": raw["_id"], "score": raw.get("_score"), "highlight": highlight}
+    )
 
 
 RELATED_SHOWN = 5
 RELATED_CANDIDATES = 100  # HNSW candidates per shard: more finds the true nearest more often
 
 
-def related(es: Elasticsearch, alias: str, document: ArticleDocument, k: int = RELATED_SHOWN) -> list[Related]:
+def related(
+    es: Elasticsearch, alias: str, document: ArticleDocument, k: int = RELATED_SHOWN
+) -> list[Related]:
     """The ``k`` articles nearest ``document`` by meaning ("more on this"), none of its own
     story (those are versions, shown on the story page). Empty when it has no vector."""
     if not document.vector:
@@ -377,12 +447,22 @@ def related(es: Elasticsearch, alias: str, document: ArticleDocument, k: int = R
     exclude: list[dict[str, Any]] = [{"ids": {"values": [document.id]}}]
     if document.story_id:
         exclude.append({"term": {"story_id": document.story_id}})
-    found = es.search(index=alias, knn={
-        "field": "vector", "query_vector": document.vector, "k": k,
-        "num_candidates": max(RELATED_CANDIDATES, k), "filter": {"bool": {"must_not": exclude}},
-    }, size=k, source={"includes": ["title", "source", "source_path", "published_at", "story_id"]})
-    return [Related.model_validate({**hit["_source"], "id": hit["_id"], "score": hit["_score"]})
-            for hit in found["hits"]["hits"]]
+    found = es.search(
+        index=alias,
+        knn={
+            "field": "vector",
+            "query_vector": document.vector,
+            "k": k,
+            "num_candidates": max(RELATED_CANDIDATES, k),
+            "filter": {"bool": {"must_not": exclude}},
+        },
+        size=k,
+        source={"includes": ["title", "source", "source_path", "published_at", "story_id"]},
+    )
+    return [
+        Related.model_validate({**hit["_source"], "id": hit["_id"], "score": hit["_score"]})
+        for hit in found["hits"]["hits"]
+    ]
 
 
 def get_article(es: Elasticsearch, alias: str, doc_id: str) -> ArticleDocument | None:

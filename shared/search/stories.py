@@ -28,9 +28,11 @@ STORY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Versions shown on one page; a story carried more often says how many more there are.
 MAX_VERSIONS = 200
 ENTITIES_SHOWN = 40
-FIRST_PUBLISHED: list[dict[str, Any]] = [{"published_at": {"order": "asc", "missing": "_last", "unmapped_type": "date"}},
-                   {"ingested_at": {"order": "asc", "unmapped_type": "date"}},
-                   {"source_path": "asc"}]
+FIRST_PUBLISHED: list[dict[str, Any]] = [
+    {"published_at": {"order": "asc", "missing": "_last", "unmapped_type": "date"}},
+    {"ingested_at": {"order": "asc", "unmapped_type": "date"}},
+    {"source_path": "asc"},
+]
 _SPACE = re.compile(r"\s+")
 
 
@@ -44,8 +46,12 @@ class StoryVersion(BaseModel):
     carried_from: list[str] = Field(default_factory=list)
     first_seen: bool = Field(False, description="The earliest published version of the story.")
     new_headline: bool = Field(False, description="Its title differs from the earliest version's.")
-    added: list[str] = Field(default_factory=list, description="Sentences the earliest version does not have.")
-    dropped: list[str] = Field(default_factory=list, description="Sentences of the earliest version it lacks.")
+    added: list[str] = Field(
+        default_factory=list, description="Sentences the earliest version does not have."
+    )
+    dropped: list[str] = Field(
+        default_factory=list, description="Sentences of the earliest version it lacks."
+    )
 
 
 class Story(BaseModel):
@@ -84,28 +90,51 @@ def build_story(story_id: str, documents: list[ArticleDocument], total: int) -> 
     members = []
     for n, doc in enumerate(documents):
         added, dropped = sentence_diff(earliest.body, doc.body) if n else ([], [])
-        members.append(StoryVersion(
-            id=doc.id, title=doc.title, source=doc.source, source_path=doc.source_path,
-            published_at=doc.published_at, dateline=doc.dateline, carried_from=doc.carried_from,
-            first_seen=n == 0, new_headline=bool(n) and doc.title.strip() != earliest.title.strip(),
-            added=added, dropped=dropped,
-        ))
+        members.append(
+            StoryVersion(
+                id=doc.id,
+                title=doc.title,
+                source=doc.source,
+                source_path=doc.source_path,
+                published_at=doc.published_at,
+                dateline=doc.dateline,
+                carried_from=doc.carried_from,
+                first_seen=n == 0,
+                new_headline=bool(n) and doc.title.strip() != earliest.title.strip(),
+                added=added,
+                dropped=dropped,
+            )
+        )
     mentioned: Counter[tuple[str, EntityType]] = Counter()
     for doc in documents:
         mentioned.update({(e.name, e.type) for e in doc.entity_list})
-    entities = [Entity(name=name, type=kind, count=count)
-                for (name, kind), count in sorted(mentioned.items(), key=lambda kv: (-kv[1], kv[0]))]
+    entities = [
+        Entity(name=name, type=kind, count=count)
+        for (name, kind), count in sorted(mentioned.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
     sources = list(dict.fromkeys(doc.source for doc in documents if doc.source))
     carried = list(dict.fromkeys(agency for doc in documents for agency in doc.carried_from))
-    return Story(story_id=story_id, versions=total, sources=sources, carried_from=carried,
-                 entities=entities[:ENTITIES_SHOWN], members=members)
+    return Story(
+        story_id=story_id,
+        versions=total,
+        sources=sources,
+        carried_from=carried,
+        entities=entities[:ENTITIES_SHOWN],
+        members=members,
+    )
 
 
 def get_story(es: Elasticsearch, alias: str, story_id: str) -> Story | None:
     """The story ``story_id`` behind ``alias``, or None when no document has it."""
     try:
-        found: Any = es.search(index=alias, query={"term": {"story_id": story_id}}, size=MAX_VERSIONS,
-                               sort=FIRST_PUBLISHED, source={"excludes": ["mentions", "vector"]}, track_total_hits=True)
+        found: Any = es.search(
+            index=alias,
+            query={"term": {"story_id": story_id}},
+            size=MAX_VERSIONS,
+            sort=FIRST_PUBLISHED,
+            source={"excludes": ["mentions", "vector"]},
+            track_total_hits=True,
+        )
     except NotFoundError:
         return None
     hits = found["hits"]["hits"]

@@ -172,21 +172,37 @@ def build_mappings(languages: bool) -> dict[str, Any]:
         "entities": {"properties": {kind: _keyword() for kind in ENTITY_TYPES}},
         "entity_list": {
             "type": "nested",
-            "properties": _complete(Entity, {"name": _keyword(), "type": _keyword(), "count": {"type": "integer"}}),
+            "properties": _complete(
+                Entity, {"name": _keyword(), "type": _keyword(), "count": {"type": "integer"}}
+            ),
         },
         "mentions": {"type": "object", "enabled": False},
         "summary": _text(subfields),
         "summary_sentences": {"type": "integer", "index": False},
         # Related articles: approximate nearest neighbours (HNSW) by cosine similarity.
-        "vector": {"type": "dense_vector", "dims": ARTICLE_VECTOR_DIMS, "index": True, "similarity": "cosine"},
+        "vector": {
+            "type": "dense_vector",
+            "dims": ARTICLE_VECTOR_DIMS,
+            "index": True,
+            "similarity": "cosine",
+        },
         # One record per stage, from the schema's own list of stages.
         # ... and what ingest repaired in the file's text ("which documents had NULs?").
-        "provenance": {"properties": {
-            **{stage: _stage_record() for stage in STAGES},
-            "repairs": {"properties": _complete(TextRepair, {
-                "field": _keyword(), "kind": _keyword(), "count": {"type": "integer"},
-            })},
-        }},
+        "provenance": {
+            "properties": {
+                **{stage: _stage_record() for stage in STAGES},
+                "repairs": {
+                    "properties": _complete(
+                        TextRepair,
+                        {
+                            "field": _keyword(),
+                            "kind": _keyword(),
+                            "count": {"type": "integer"},
+                        },
+                    )
+                },
+            }
+        },
         "enriched_at": {"type": "date"},
         # Stories (shared/stories): the collapse key, and the "carried from" facet.
         "story_id": _keyword(),

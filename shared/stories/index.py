@@ -83,7 +83,9 @@ class Assignment:
 class StoryIndex:
     def __init__(self, client: redis.Redis, threshold: float):
         if not 0.0 < threshold <= 1.0:
-            raise ValueError(f"the story threshold must be in (0, 1], not {threshold} (DATELINE_STORY_THRESHOLD)")
+            raise ValueError(
+                f"the story threshold must be in (0, 1], not {threshold} (DATELINE_STORY_THRESHOLD)"
+            )
         self.redis = client
         self.threshold = threshold
         self.bands, self.rows = bands_for(threshold)
@@ -92,13 +94,14 @@ class StoryIndex:
         raw = to_bytes(values)
         width = self.rows * 4
         return [
-            f"{BUCKET_KEY}{band}:{hashlib.blake2b(raw[band * width:(band + 1) * width], digest_size=8).hexdigest()}"
+            f"{BUCKET_KEY}{band}:{hashlib.blake2b(raw[band * width : (band + 1) * width], digest_size=8).hexdigest()}"
             for band in range(self.bands)
         ]
 
     # --- assignment -------------------------------------------------------------------------
-    def assign(self, doc_id: str, path: str, content: str, values: np.ndarray | None,
-               revision: int = 0) -> Assignment:
+    def assign(
+        self, doc_id: str, path: str, content: str, values: np.ndarray | None, revision: int = 0
+    ) -> Assignment:
         """The story of ``doc_id`` (``content``: a hash of its text; ``values``: its signature,
         None for a text too short to compare, which is a story of its own; ``revision``: the
         file's, so a late write of an older revision changes nothing, as in Elasticsearch)."""
@@ -112,8 +115,11 @@ class StoryIndex:
                     older = known and revision < int(known.get("revision", 0))
                     if known and (older or as_text(known.get("content", b"")) == content):
                         matched = known.get("matched")
-                        return Assignment(as_text(known["story"]), joined=bool(matched),
-                                          matched=as_text(matched) if matched else None)
+                        return Assignment(
+                            as_text(known["story"]),
+                            joined=bool(matched),
+                            matched=as_text(matched) if matched else None,
+                        )
                     old_sig = known.get("sig")
                     old_keys = self.bucket_keys(from_bytes(old_sig)) if old_sig else []
                     best = self._best_match(pipe, doc_id, keys, values) if values is not None else None
@@ -132,7 +138,10 @@ class StoryIndex:
                         pipe.sadd(key, doc_id)
                     pipe.delete(doc_key)
                     record: dict[RedisValue, RedisValue] = {
-                        "story": story, "content": content, "path": path, "revision": revision,
+                        "story": story,
+                        "content": content,
+                        "path": path,
+                        "revision": revision,
                         "at": f"{time.time():.3f}",
                     }
                     if values is not None:
@@ -154,8 +163,9 @@ class StoryIndex:
             "something is writing them in a loop (check the indexers' logs)"
         )
 
-    def _best_match(self, pipe: redis.client.Pipeline, doc_id: str, keys: Sequence[str],
-                    values: np.ndarray) -> tuple[str, float, str] | None:
+    def _best_match(
+        self, pipe: redis.client.Pipeline, doc_id: str, keys: Sequence[str], values: np.ndarray
+    ) -> tuple[str, float, str] | None:
         """(member, similarity, story) of the closest confirmed candidate, if any."""
         candidates: set[str] = set()
         for key in keys:

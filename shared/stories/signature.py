@@ -36,13 +36,15 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
     tokens = words(text)
     if len(tokens) < size:
         return {" ".join(tokens)} if tokens else set()
-    return {" ".join(tokens[i:i + size]) for i in range(len(tokens) - size + 1)}
+    return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
 # datasketch 2's default scheme: 32-bit values, a collision-free permutation step. Named, so
 # that a future default cannot silently change what is stored.
 SCHEME = "affine32"
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations  # computing them is the costly part of MinHash()
+_PERMUTATIONS = MinHash(
+    num_perm=NUM_PERM, seed=SEED, scheme=SCHEME
+).permutations  # computing them is the costly part of MinHash()
 
 
 def signature(text: str) -> np.ndarray | None:
@@ -65,8 +67,10 @@ def from_bytes(raw: bytes | str) -> np.ndarray:
         raise TypeError("a story signature is read as bytes: connect to Redis without decode_responses")
     values = np.frombuffer(raw, dtype="<u4")
     if values.size != NUM_PERM:
-        raise ValueError(f"a story signature has {NUM_PERM} values; this one has {values.size} "
-                         "(written by a release with another NUM_PERM: `dateline reprocess` rebuilds them)")
+        raise ValueError(
+            f"a story signature has {NUM_PERM} values; this one has {values.size} "
+            "(written by a release with another NUM_PERM: `dateline reprocess` rebuilds them)"
+        )
     return values
 
 

@@ -86,19 +86,39 @@ def bench_standins(rounds: int) -> dict[str, float]:
     light = {"language": LanguageStage(), "summary": SummaryStage()}
     for stage in light.values():
         stage.warm_up()
-    others = {name: (lambda i, stage=stage: stage.run(documents[i].model_copy(deep=True)))
-              for name, stage in light.items()}
+    others = {
+        name: (lambda i, stage=stage: stage.run(documents[i].model_copy(deep=True)))
+        for name, stage in light.items()
+    }
     figures: dict[str, float] = {}
-    table = Table("stand-in", "fp32 ms / article", "int8 ms / article", "speed-up", "token agreement",
-                  title="2. NER with the production architectures (random weights, one core)")
+    table = Table(
+        "stand-in",
+        "fp32 ms / article",
+        "int8 ms / article",
+        "speed-up",
+        "token agreement",
+        title="2. NER with the production architectures (random weights, one core)",
+    )
     for size, hidden in ARCHITECTURES.items():
-        times = compare_forms(lambda size=size: build_standin(size), bodies,
-                              rounds=rounds if size == "fast" else max(1, rounds - 1),
-                              others=others if size == "fast" else None)
-        table.add_row(f"{size}: char LMs {hidden}, BiLSTM 256, CRF", f"{times.fp32_ms:.0f}", f"{times.int8_ms:.0f}",
-                      f"{times.speedup:.2f}x", f"{times.agreement:.4f}")
-        figures |= {f"ner_ms_{size}_fp32": times.fp32_ms, f"ner_ms_{size}_int8": times.int8_ms,
-                    f"ner_int8_speedup_{size}": times.speedup, f"ner_int8_token_agreement_{size}": times.agreement}
+        times = compare_forms(
+            lambda size=size: build_standin(size),
+            bodies,
+            rounds=rounds if size == "fast" else max(1, rounds - 1),
+            others=others if size == "fast" else None,
+        )
+        table.add_row(
+            f"{size}: char LMs {hidden}, BiLSTM 256, CRF",
+            f"{times.fp32_ms:.0f}",
+            f"{times.int8_ms:.0f}",
+            f"{times.speedup:.2f}x",
+            f"{times.agreement:.4f}",
+        )
+        figures |= {
+            f"ner_ms_{size}_fp32": times.fp32_ms,
+            f"ner_ms_{size}_int8": times.int8_ms,
+            f"ner_int8_speedup_{size}": times.speedup,
+            f"ner_int8_token_agreement_{size}": times.agreement,
+        }
         for name, ms in times.others_ms.items():
             figures[f"{name}_ms_beside_ner"] = ms
             figures[f"{name}_share_of_ner"] = ms / times.int8_ms
@@ -135,24 +155,45 @@ def bench_pipeline(services: BackingServices, documents: list[ArticleDocument], 
     from tests.support.stack import Stack
 
     # The stack's own supervisord, apart from the one running Redis and Elasticsearch.
-    stack = Stack(redis_base_url=services.redis_url, es_url=services.es_url, log_dir=BENCH_DATA / "logs",
-                  run_dir=BENCH_DATA / "stack", ner_model=str(model), inbox=BENCH_DATA / "inbox")
+    stack = Stack(
+        redis_base_url=services.redis_url,
+        es_url=services.es_url,
+        log_dir=BENCH_DATA / "logs",
+        run_dir=BENCH_DATA / "stack",
+        ner_model=str(model),
+        inbox=BENCH_DATA / "inbox",
+    )
     try:
         processes = [*stack.start_workers(), stack.start_indexer()]
         # Wait until every worker process has loaded its models before the clock starts.
-        wait_until(lambda: len([b for b in read_heartbeats(stack.redis, "worker") if b.state == "running"]) >= 2,
-                   timeout=300, what="workers warmed up", processes=processes)
-        wait_until(lambda: stack.es.indices.exists_alias(name=stack.alias), timeout=120,
-                   what="index created", processes=processes)
+        wait_until(
+            lambda: len([b for b in read_heartbeats(stack.redis, "worker") if b.state == "running"]) >= 2,
+            timeout=300,
+            what="workers warmed up",
+            processes=processes,
+        )
+        wait_until(
+            lambda: stack.es.indices.exists_alias(name=stack.alias),
+            timeout=120,
+            what="index created",
+            processes=processes,
+        )
         app = Celery(broker=stack.redis_url)
         registry = Registry(stack.redis)
         started = time.perf_counter()
         for doc in documents:
             # As ingest does: the indexer only writes documents of registered files.
-            registry.put(FileRecord(path=doc.source_path, revision=doc.revision, articles=1, doc_ids=[doc.id]))
+            registry.put(
+                FileRecord(path=doc.source_path, revision=doc.revision, articles=1, doc_ids=[doc.id])
+            )
             submit_document(app, doc)
-        wait_until(lambda: stack.count() >= len(documents), timeout=1800, every=0.2,
-                   what="all benchmark articles indexed", processes=processes)
+        wait_until(
+            lambda: stack.count() >= len(documents),
+            timeout=1800,
+            every=0.2,
+            what="all benchmark articles indexed",
+            processes=processes,
+        )
         return len(documents) / (time.perf_counter() - started)
     finally:
         stack.stop()
@@ -179,15 +220,30 @@ def bench_indexing(services: BackingServices, documents: list[ArticleDocument]) 
         if mode == "indexer":
             writer = BulkWriter(es, alias, settings)
             for i in range(0, len(enriched), batch):
-                writer.write([(str(n), IndexRequest(action="upsert", source_path=d.source_path, revision=1, document=d))
-                              for n, d in enumerate(enriched[i:i + batch], start=i)])
+                writer.write(
+                    [
+                        (
+                            str(n),
+                            IndexRequest(action="upsert", source_path=d.source_path, revision=1, document=d),
+                        )
+                        for n, d in enumerate(enriched[i : i + batch], start=i)
+                    ]
+                )
         elif mode == "raw_bulk":
-            helpers.bulk(es, ({"_index": alias, "_id": d.id, "_source": d.model_dump(mode="json")} for d in enriched),
-                         chunk_size=batch)
+            helpers.bulk(
+                es,
+                ({"_index": alias, "_id": d.id, "_source": d.model_dump(mode="json")} for d in enriched),
+                chunk_size=batch,
+            )
         else:
             for d in enriched:
-                es.index(index=alias, id=d.id, document=d.model_dump(mode="json"),
-                         version=1, version_type="external_gte")
+                es.index(
+                    index=alias,
+                    id=d.id,
+                    document=d.model_dump(mode="json"),
+                    version=1,
+                    version_type="external_gte",
+                )
         es.indices.refresh(index=alias)
         assert es.count(index=alias)["count"] == len(enriched)
         rates[mode] = len(enriched) / (time.perf_counter() - started)
@@ -213,12 +269,16 @@ def main() -> None:
     get_settings.cache_clear()
     cores = os.cpu_count() or 1
     documents = seed_documents(args.articles)
-    console.print(f"[bold]Dateline benchmarks[/bold]: {args.articles} articles from the seeds, "
-                  f"{cores} cores, test NER model {model.name}")
+    console.print(
+        f"[bold]Dateline benchmarks[/bold]: {args.articles} articles from the seeds, "
+        f"{cores} cores, test NER model {model.name}"
+    )
 
     per_article = bench_stages(documents)
     total = sum(per_article.values())
-    table = Table("stage", "ms / article", "share of enrichment", title="1. Stage costs (one process, tiny test NER)")
+    table = Table(
+        "stage", "ms / article", "share of enrichment", title="1. Stage costs (one process, tiny test NER)"
+    )
     for name, seconds in per_article.items():
         table.add_row(name, f"{seconds * 1000:.1f}", f"{seconds / total:.0%}")
     console.print(table)
@@ -230,7 +290,9 @@ def main() -> None:
     figures["ner_int8_token_agreement"] = tiny_model_agreement(model)
     record(figures)
     table = Table("measure", "figure", title="Light stages against the fast int8 NER, per article")
-    table.add_row("token agreement int8/fp32, trained test model, seeds", f"{figures['ner_int8_token_agreement']:.4f}")
+    table.add_row(
+        "token agreement int8/fp32, trained test model, seeds", f"{figures['ner_int8_token_agreement']:.4f}"
+    )
     table.add_row("summary / fast int8 NER", f"{figures['summary_share_of_ner']:.1%}")
     table.add_row("language detection / fast int8 NER", f"{figures['language_share_of_ner']:.1%}")
     console.print(table)
@@ -242,24 +304,39 @@ def main() -> None:
         if not args.skip_pipeline:
             pipeline = bench_pipeline(services, documents, model)
             ideal = cores / total
-            record({"pipeline_articles_per_s": pipeline, "ner_alone_articles_per_s": ner_alone,
-                    "pipeline_efficiency": pipeline / ideal})
+            record(
+                {
+                    "pipeline_articles_per_s": pipeline,
+                    "ner_alone_articles_per_s": ner_alone,
+                    "pipeline_efficiency": pipeline / ideal,
+                }
+            )
             table = Table("measure", "articles/s", title="3. Whole pipeline vs NER stage alone")
             table.add_row("NER stage alone, one process", f"{ner_alone:.2f}")
             table.add_row(f"ideal: {cores} cores / sum of the stages' seconds per article", f"{ideal:.2f}")
             table.add_row("pipeline: 2 worker processes + indexer + Elasticsearch", f"{pipeline:.2f}")
-            table.add_row("[bold]pipeline efficiency (pipeline / ideal)[/bold]", f"[bold]{pipeline / ideal:.2f}[/bold]")
+            table.add_row(
+                "[bold]pipeline efficiency (pipeline / ideal)[/bold]", f"[bold]{pipeline / ideal:.2f}[/bold]"
+            )
             console.print(table)
             bench_scaling(services, documents, model, console)
         rates = bench_indexing(services, seed_documents(args.index_docs, prefix="index"))
-        record({"indexer_docs_per_s": rates["indexer"], "raw_bulk_docs_per_s": rates["raw_bulk"],
-                "single_docs_per_s": rates["single"], "indexer_vs_raw_bulk": rates["indexer"] / rates["raw_bulk"],
-                "indexer_vs_single": rates["indexer"] / rates["single"]})
+        record(
+            {
+                "indexer_docs_per_s": rates["indexer"],
+                "raw_bulk_docs_per_s": rates["raw_bulk"],
+                "single_docs_per_s": rates["single"],
+                "indexer_vs_raw_bulk": rates["indexer"] / rates["raw_bulk"],
+                "indexer_vs_single": rates["indexer"] / rates["single"],
+            }
+        )
         table = Table("mode", "docs/s", title=f"4. Indexing {args.index_docs} documents")
         table.add_row("the indexer (BulkWriter)", f"{rates['indexer']:.0f}")
         table.add_row("elasticsearch.helpers.bulk alone", f"{rates['raw_bulk']:.0f}")
         table.add_row("one request per document", f"{rates['single']:.0f}")
-        table.add_row("[bold]indexer / raw bulk[/bold]", f"[bold]{rates['indexer'] / rates['raw_bulk']:.2f}[/bold]")
+        table.add_row(
+            "[bold]indexer / raw bulk[/bold]", f"[bold]{rates['indexer'] / rates['raw_bulk']:.2f}[/bold]"
+        )
         console.print(table)
 
         from elasticsearch import Elasticsearch
@@ -273,10 +350,17 @@ def main() -> None:
     from tests.bench.memory import rss_growth
 
     growth, baseline, end = rss_growth(model, args.rss_articles)
-    record({f"worker_rss_growth_{args.rss_articles}": growth, "worker_rss_mb_after_warmup": baseline / 2**20,
-            "worker_rss_mb_end": end / 2**20})
-    console.print(f"5. Worker memory over {args.rss_articles} articles: {baseline / 2**20:.0f} MB -> "
-                  f"{end / 2**20:.0f} MB ({growth:+.1%})")
+    record(
+        {
+            f"worker_rss_growth_{args.rss_articles}": growth,
+            "worker_rss_mb_after_warmup": baseline / 2**20,
+            "worker_rss_mb_end": end / 2**20,
+        }
+    )
+    console.print(
+        f"5. Worker memory over {args.rss_articles} articles: {baseline / 2**20:.0f} MB -> "
+        f"{end / 2**20:.0f} MB ({growth:+.1%})"
+    )
     console.print(f"Figures written to {RESULTS}")
 
 

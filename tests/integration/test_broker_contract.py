@@ -44,8 +44,14 @@ def broker_url(redis_url: str) -> Iterator[str]:
 
 def _task() -> StageTask:
     path = f"contract/{uuid.uuid4().hex}.txt"
-    document = ArticleDocument(id=document_id(path), source_path=path, format="text", title="Contract",
-                               body="The harbour reopened on Monday.", content_sha256=uuid.uuid4().hex)
+    document = ArticleDocument(
+        id=document_id(path),
+        source_path=path,
+        format="text",
+        title="Contract",
+        body="The harbour reopened on Monday.",
+        content_sha256=uuid.uuid4().hex,
+    )
     return StageTask(document=document, stages=["language", "summary", "entities"])
 
 
@@ -53,7 +59,8 @@ def test_a_real_task_reads_back_through_the_adapter(broker_url: str) -> None:
     assert kombu.__version__.startswith(f"{KOMBU_WRITTEN_AGAINST}."), (
         f"kombu {kombu.__version__} is installed; shared/broker_layout.py was written against "
         f"{KOMBU_WRITTEN_AGAINST}: check its layout notes against this kombu, then update KOMBU_WRITTEN_AGAINST "
-        "and the cap in pyproject.toml")
+        "and the cap in pyproject.toml"
+    )
     client = redis.Redis.from_url(broker_url)
     app = make_app(Settings(redis_url=broker_url))
     sent = _task()

@@ -154,8 +154,16 @@ def test_the_reconciler_never_reads_a_file_outside_the_inbox_named_by_a_record(
     secret.write_text("SECRET\n\nThis text must never be read into the archive by the reconciler.\n")
     reconciler = build_reconciler(get_settings())
     for path in (str(secret), "../secret.txt"):
-        record = FileRecord(path=path, size=1, mtime=1.0, sha256="0" * 64, state="queued", revision=1,
-                            articles=1, doc_ids=["x"])
+        record = FileRecord(
+            path=path,
+            size=1,
+            mtime=1.0,
+            sha256="0" * 64,
+            state="queued",
+            revision=1,
+            articles=1,
+            doc_ids=["x"],
+        )
         registry().put(record)
         action = reconciler.requeue(record, "lost in a queue", "test")
         assert action.outcome == "marked failed: outside the inbox"
@@ -185,7 +193,7 @@ class Stuck(ServiceLoop):
 
 
 def test_a_service_whose_steps_keep_failing_is_degraded_in_status_with_the_cause(
-    clean_settings: Callable[..., dict[str, str]]
+    clean_settings: Callable[..., dict[str, str]],
 ) -> None:
     clean_settings(HEARTBEAT_SECONDS="0.5")
     loop = Stuck(get_settings())
@@ -234,7 +242,7 @@ def test_a_json_lines_file_of_many_bad_lines_makes_a_handful_of_failure_records(
 
 
 def test_an_article_too_large_as_a_queue_message_fails_its_file_before_anything_is_queued(
-    clean_settings: Callable[..., dict[str, str]]
+    clean_settings: Callable[..., dict[str, str]],
 ) -> None:
     inbox = Path(clean_settings(STABLE_SECONDS="0", MAX_MESSAGE_MB="0.002")["DATELINE_INBOX"])
     inbox.mkdir()

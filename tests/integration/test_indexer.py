@@ -65,9 +65,16 @@ def register(rclient: redis.Redis, path: str, revision: int, articles: int, stat
 
 def article(path: str, record: int = 0, revision: int = 1, title: str = "Harbour reopens") -> ArticleDocument:
     return ArticleDocument(
-        id=document_id(path, record), source_path=path, record=record, revision=revision,
-        format="text", title=title, body=f"{title}. The harbour of Hamburg reopened on Monday.",
-        content_sha256=uuid.uuid4().hex, source="Test Wire", language="en",
+        id=document_id(path, record),
+        source_path=path,
+        record=record,
+        revision=revision,
+        format="text",
+        title=title,
+        body=f"{title}. The harbour of Hamburg reopened on Monday.",
+        content_sha256=uuid.uuid4().hex,
+        source="Test Wire",
+        language="en",
         entities=Entities(location=["Hamburg"]),
     )
 
@@ -159,7 +166,11 @@ def test_delete_by_doc_ids_and_by_source_path(es, rclient, settings, stream):
     assert drain(indexer)
     assert count(es, settings.index) == 5
 
-    push(rclient, stream, IndexRequest(action="delete", source_path=one, revision=1, doc_ids=[document_id(one, 2)]))
+    push(
+        rclient,
+        stream,
+        IndexRequest(action="delete", source_path=one, revision=1, doc_ids=[document_id(one, 2)]),
+    )
     push(rclient, stream, IndexRequest(action="delete", source_path=two, revision=1))
     assert drain(indexer)
     assert count(es, settings.index, source_path=one) == 2
@@ -183,13 +194,17 @@ def test_malformed_entries_are_recorded_dead_lettered_and_acked(es, rclient, set
     indexer = make_indexer(es, rclient, settings, stream)
     path = f"broken/{uuid.uuid4().hex}.txt"
     bad_json = rclient.xadd(stream, {"request": "{not json"}).decode()
-    bad_shape = rclient.xadd(stream, {"request": json.dumps({"action": "upsert", "source_path": path, "revision": 1})}).decode()
+    bad_shape = rclient.xadd(
+        stream, {"request": json.dumps({"action": "upsert", "source_path": path, "revision": 1})}
+    ).decode()
     no_field = rclient.xadd(stream, {"other": "x"}).decode()
     assert drain(indexer)
 
     assert indexer.consumer.pending_ids() == []
     dead = rclient.xrange(stream + ":dead")
-    assert sorted(fields[b"entry_id"].decode() for _id, fields in dead) == sorted([bad_json, bad_shape, no_field])
+    assert sorted(fields[b"entry_id"].decode() for _id, fields in dead) == sorted(
+        [bad_json, bad_shape, no_field]
+    )
     payloads = {fields[b"entry_id"].decode(): json.loads(fields[b"payload"]) for _id, fields in dead}
     assert payloads[bad_json] == {"request": "{not json"}
     failures = {f.path: f for f in Registry(rclient).failures() if f.stage == "index"}
@@ -326,8 +341,11 @@ def test_service_loop_beats_while_running_and_deletes_its_heartbeat_on_stop(es, 
     thread = threading.Thread(target=indexer.run)
     thread.start()
     try:
-        beat = wait_until(lambda: [b for b in read_heartbeats(rclient, "indexer") if b.state == "running"],
-                          timeout=60, what="the indexer's heartbeat")[0]
+        beat = wait_until(
+            lambda: [b for b in read_heartbeats(rclient, "indexer") if b.state == "running"],
+            timeout=60,
+            what="the indexer's heartbeat",
+        )[0]
         assert isinstance(beat.details, IndexerDetails)
         assert beat.details.consumer == "test-consumer"
     finally:
@@ -345,7 +363,11 @@ def test_documents_written_are_counted_per_minute_for_the_rate(es, rclient, sett
     register(rclient, "rate/a.txt", 1, 1)
     register(rclient, "rate/b.txt", 1, 1)
     for path in ("rate/a.txt", "rate/b.txt"):
-        push(rclient, stream, IndexRequest(action="upsert", source_path=path, revision=1, document=article(path)))
+        push(
+            rclient,
+            stream,
+            IndexRequest(action="upsert", source_path=path, revision=1, document=article(path)),
+        )
     assert indexer.handle(indexer.consumer.read(10, 1.0))
     after = read_throughput(rclient, backlog=4)
     assert sum(m.indexed for m in after.minutes) - before == 2
@@ -361,7 +383,11 @@ def test_versions_of_one_story_share_its_id_and_a_deleted_file_leaves_it(es, rcl
         "said talks over pay would continue next week."
     )
     paths = [f"{uuid.uuid4().hex}.txt" for _ in range(3)]
-    bodies = [f"HAMBURG (Reuters) - {wire}", wire + " Follow us for more news.", "A different story: " + wire[::-1]]
+    bodies = [
+        f"HAMBURG (Reuters) - {wire}",
+        wire + " Follow us for more news.",
+        "A different story: " + wire[::-1],
+    ]
     docs = []
     for path, body in zip(paths, bodies, strict=True):
         register(rclient, path, revision=1, articles=1)

@@ -33,9 +33,7 @@ def env(clean_settings: Callable[..., dict[str, str]]) -> dict[str, str]:
     return {**os.environ, **values}
 
 
-def test_service_watches_processes_and_stops_gracefully(
-    env: dict[str, str], tmp_path: Path
-) -> None:
+def test_service_watches_processes_and_stops_gracefully(env: dict[str, str], tmp_path: Path) -> None:
     inbox = Path(env["DATELINE_INBOX"])
     # One file waiting before the start (found by the first rescan).
     inbox.mkdir()
@@ -72,9 +70,7 @@ def test_service_watches_processes_and_stops_gracefully(
 
         # A deleted file's documents are removed.
         (inbox / "copied.txt").unlink()
-        wait_until(
-            lambda: "copied.txt" not in registry.paths(), timeout=60, what="deletion handled"
-        )
+        wait_until(lambda: "copied.txt" not in registry.paths(), timeout=60, what="deletion handled")
         assert client.xlen("dateline:index") == 1
 
         (beat,) = wait_until(lambda: read_heartbeats(client, "ingest"), timeout=30, what="heartbeat")

@@ -21,8 +21,14 @@ from tests.support.indices import drop_dateline_index
 
 def _document(i: int, lang: str, **records: StageRecord) -> ArticleDocument:
     return ArticleDocument(
-        id=document_id(f"codes/{i}.txt"), source_path=f"codes/{i}.txt", format="text", title=f"Story {i}",
-        body="Rivers rose.", content_sha256=f"c{i}", language=lang, provenance=Provenance(**records),
+        id=document_id(f"codes/{i}.txt"),
+        source_path=f"codes/{i}.txt",
+        format="text",
+        title=f"Story {i}",
+        body="Rivers rose.",
+        content_sha256=f"c{i}",
+        language=lang,
+        provenance=Provenance(**records),
     )
 
 
@@ -31,9 +37,12 @@ def _documents(settings: Settings) -> list[ArticleDocument]:
     stage = EntityStage(settings)
     skipped = [stage.run(_document(i, language)) for i, language in enumerate(["ur", "ur", "de"])]
     failed = [
-        _document(10, "en", summary=StageRecord(status="failed", code="time_limit",
-                                                error=stage.time_limit_reason())),
-        _document(11, "en", entities=StageRecord(status="failed", code="model_unavailable", error="gone.pt missing")),
+        _document(
+            10, "en", summary=StageRecord(status="failed", code="time_limit", error=stage.time_limit_reason())
+        ),
+        _document(
+            11, "en", entities=StageRecord(status="failed", code="model_unavailable", error="gone.pt missing")
+        ),
         _document(12, "en", entities=StageRecord(status="failed", code="worker_died", error="died twice")),
         _document(13, "en", language=StageRecord(status="failed", code="error", error="ValueError: x")),
         _document(14, "en", summary=StageRecord(status="skipped", code="no_text", error="no sentences")),
@@ -71,8 +80,10 @@ def _outcomes(es: Elasticsearch, es_url: str, documents: list[ArticleDocument]) 
 def _figures(outcomes: StageOutcomes) -> dict[str, object]:
     """Everything a status view counts (the example sentences aside)."""
     return {
-        "documents": outcomes.documents, "failed_documents": outcomes.failed_documents,
-        "failed_by_stage": outcomes.failed_by_stage, "untagged": outcomes.untagged_languages,
+        "documents": outcomes.documents,
+        "failed_documents": outcomes.failed_documents,
+        "failed_by_stage": outcomes.failed_by_stage,
+        "untagged": outcomes.untagged_languages,
         "skipped": [(s.stage, s.code, s.documents) for s in outcomes.skipped],
         "failed": sorted((f.id, f.stage, f.code) for f in outcomes.failed),
     }
@@ -85,7 +96,8 @@ def test_counts_hold_when_every_sentence_is_reworded(es, es_url, monkeypatch):
     monkeypatch.setattr(entities, "NO_MODEL_FOR_LANGUAGE", "nothing here tags the language")
     restated = [_reword(d) for d in _documents(settings)]
     assert {d.provenance.entities.error for d in restated if d.provenance.entities}.isdisjoint(
-        {d.provenance.entities.error for d in original if d.provenance.entities})
+        {d.provenance.entities.error for d in original if d.provenance.entities}
+    )
 
     (before,) = _outcomes(es, es_url, original)
     (after,) = _outcomes(es, es_url, restated)
@@ -93,5 +105,7 @@ def test_counts_hold_when_every_sentence_is_reworded(es, es_url, monkeypatch):
     assert before.untagged_languages == {"ur": 2, "de": 1}
     assert before.failed_by_stage == {"summary": 1, "entities": 2, "language": 1}
     assert {(s.stage, s.code, s.documents) for s in before.skipped} == {
-        ("entities", "no_model_for_language", 3), ("summary", "no_text", 1)}
+        ("entities", "no_model_for_language", 3),
+        ("summary", "no_text", 1),
+    }
     assert {f.code for f in before.failed} == {"time_limit", "model_unavailable", "worker_died", "error"}

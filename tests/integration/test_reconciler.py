@@ -114,7 +114,10 @@ def test_a_task_behind_a_backlog_is_not_queued_twice(env: Path) -> None:
     back_date_progress(second_id, stuck_for())
     # A worker took the oldest task; the second waits behind it (FIFO): both left alone.
     rclient().rpop(LANGUAGE_QUEUE)
-    assert oldest_waiting(rclient(), "language").ticket == ProgressLog(rclient()).get([second_id])[second_id].ticket
+    assert (
+        oldest_waiting(rclient(), "language").ticket
+        == ProgressLog(rclient()).get([second_id])[second_id].ticket
+    )
     reconciler.check_in_flight()
     assert {a.path for a in read_reconciliation(rclient()).recent} == {first}  # lost: nobody holds it
     assert Registry(rclient()).get(second).revision == 1  # type: ignore[union-attr]
@@ -143,12 +146,19 @@ def test_an_indexed_article_the_registry_missed_is_caught_up(env: Path) -> None:
     record = Registry(client).get(path)
     assert record is not None
     document = _document_of(reconciler, env / path, record.revision)
-    entry = ProgressLog(client).indexing(IndexRequest(action="upsert", source_path=path,
-                                                      revision=record.revision, document=document))
+    entry = ProgressLog(client).indexing(
+        IndexRequest(action="upsert", source_path=path, revision=record.revision, document=document)
+    )
     # ...the indexer wrote it and acknowledged the entry, then died before telling the registry.
     ensure_index(es(), settings().index, settings())
-    BulkWriter(es(), settings().index, settings()).write([(str(entry), IndexRequest(
-        action="upsert", source_path=path, revision=record.revision, document=document))])
+    BulkWriter(es(), settings().index, settings()).write(
+        [
+            (
+                str(entry),
+                IndexRequest(action="upsert", source_path=path, revision=record.revision, document=document),
+            )
+        ]
+    )
     client.xgroup_create(INDEX_STREAM, INDEX_GROUP, id="0", mkstream=True)
     client.xreadgroup(INDEX_GROUP, "dead-indexer", {INDEX_STREAM: ">"})
     client.xack(INDEX_STREAM, INDEX_GROUP, str(entry))
@@ -193,8 +203,16 @@ def test_files_missing_from_the_index_are_queued_again(env: Path) -> None:
     record = Registry(rclient()).get(present)
     assert record is not None
     document = _document_of(reconciler, env / present, record.revision)
-    BulkWriter(es(), settings().index, settings()).write([("1", IndexRequest(
-        action="upsert", source_path=present, revision=record.revision, document=document))])
+    BulkWriter(es(), settings().index, settings()).write(
+        [
+            (
+                "1",
+                IndexRequest(
+                    action="upsert", source_path=present, revision=record.revision, document=document
+                ),
+            )
+        ]
+    )
     es().indices.refresh(index=settings().index)
 
     report = reconciler.run_pass()
@@ -241,8 +259,16 @@ def test_the_cheap_audit_holds_across_restarts_and_a_replaced_index_is_checked(e
 
     def index_it() -> None:
         ensure_index(es(), settings().index, settings())
-        BulkWriter(es(), settings().index, settings()).write([("1", IndexRequest(
-            action="upsert", source_path=path, revision=record.revision, document=document))])
+        BulkWriter(es(), settings().index, settings()).write(
+            [
+                (
+                    "1",
+                    IndexRequest(
+                        action="upsert", source_path=path, revision=record.revision, document=document
+                    ),
+                )
+            ]
+        )
         es().indices.refresh(index=settings().index)
 
     index_it()

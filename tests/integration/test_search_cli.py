@@ -30,9 +30,14 @@ def alias(es_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     ensure_index(es, name, Settings(elasticsearch_url=es_url, index=name))
     for i, (lang, person) in enumerate([("en", "Ada Lovelace"), ("de", "Carl Benz")]):
         doc = ArticleDocument(
-            id=document_id(f"{i}.txt"), source_path=f"{i}.txt", format="text",
-            title=f"Engine news {i}", body=f"A story about engines and {person}.",
-            content_sha256=uuid.uuid4().hex, source="Wire", language=lang,
+            id=document_id(f"{i}.txt"),
+            source_path=f"{i}.txt",
+            format="text",
+            title=f"Engine news {i}",
+            body=f"A story about engines and {person}.",
+            content_sha256=uuid.uuid4().hex,
+            source="Wire",
+            language=lang,
             published_at=datetime(2024, 5, i + 1, tzinfo=timezone.utc),
             entities=Entities(person=[person]),
         )
@@ -53,11 +58,32 @@ def test_json_output_has_the_documented_shape(alias):
     assert body["partial"] is False  # every shard answered
     assert body["total"] == 1
     hit = body["hits"][0]
-    assert {"id", "title", "body", "summary", "language", "entities", "provenance", "source_path", "source",
-            "published_at", "dateline", "format", "content_sha256", "score", "highlight"} <= set(hit)
+    assert {
+        "id",
+        "title",
+        "body",
+        "summary",
+        "language",
+        "entities",
+        "provenance",
+        "source_path",
+        "source",
+        "published_at",
+        "dateline",
+        "format",
+        "content_sha256",
+        "score",
+        "highlight",
+    } <= set(hit)
     assert hit["entities"]["person"] == ["Ada Lovelace"]
-    assert set(body["facets"]) >= {"language", "source", "entities.person", "entities.organization",
-                                   "entities.location", "entities.misc"}
+    assert set(body["facets"]) >= {
+        "language",
+        "source",
+        "entities.person",
+        "entities.organization",
+        "entities.location",
+        "entities.misc",
+    }
 
 
 def test_table_output(alias):
@@ -101,15 +127,25 @@ def story_alias(es_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     name = f"test-{uuid.uuid4().hex[:12]}"
     es = make_client(es_url)
     ensure_index(es, name, Settings(elasticsearch_url=es_url, index=name))
-    rows = [("ap.txt", "AP", 1, "s-dam", "The dam burst on Monday, officials said."),
-            ("daily.txt", "Daily", 2, "s-dam", "The dam burst on Monday, officials said. More rain is due."),
-            ("herald.txt", "Herald", 3, "s-dam", "(Reuters) The dam burst on Monday, officials said."),
-            ("other.txt", "Herald", 4, "s-vote", "The council voted on the dam budget.")]
+    rows = [
+        ("ap.txt", "AP", 1, "s-dam", "The dam burst on Monday, officials said."),
+        ("daily.txt", "Daily", 2, "s-dam", "The dam burst on Monday, officials said. More rain is due."),
+        ("herald.txt", "Herald", 3, "s-dam", "(Reuters) The dam burst on Monday, officials said."),
+        ("other.txt", "Herald", 4, "s-vote", "The council voted on the dam budget."),
+    ]
     for path, source, day, story, body in rows:
         doc = ArticleDocument(
-            id=document_id(path), source_path=path, format="text", title=f"Dam {path}", body=body,
-            content_sha256=uuid.uuid4().hex, source=source, language="en", story_id=story,
-            published_at=datetime(2024, 6, day, tzinfo=timezone.utc), entities=Entities(location=["Dam"]),
+            id=document_id(path),
+            source_path=path,
+            format="text",
+            title=f"Dam {path}",
+            body=body,
+            content_sha256=uuid.uuid4().hex,
+            source=source,
+            language="en",
+            story_id=story,
+            published_at=datetime(2024, 6, day, tzinfo=timezone.utc),
+            entities=Entities(location=["Dam"]),
         )
         es.index(index=name, id=doc.id, document=doc.model_dump(mode="json"), refresh=True)
     monkeypatch.setenv("DATELINE_INDEX", name)
@@ -142,10 +178,15 @@ def test_hits_collapse_by_story_and_say_how_many_versions_from_how_many_sources(
     assert every["total"] == 4 and every["facets"]["entities.location"] == {"Dam": 4}
     # Counted over the whole story, whatever the search matched.
     assert {hit["source_path"]: hit["versions"] for hit in every["hits"]} == {
-        "ap.txt": 3, "daily.txt": 3, "herald.txt": 3, "other.txt": 1}
+        "ap.txt": 3,
+        "daily.txt": 3,
+        "herald.txt": 3,
+        "other.txt": 1,
+    }
     only_ap = json.loads(CliRunner().invoke(app, ["search", "dam", "--json", "--source", "AP"]).output)
     assert [(h["source_path"], h["versions"], h["sources"], h["first_seen"]) for h in only_ap["hits"]] == [
-        ("ap.txt", 3, 3, True)]
+        ("ap.txt", 3, 3, True)
+    ]
 
     table = CliRunner().invoke(app, ["search", "dam"], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output

@@ -15,8 +15,14 @@ from shared.stories.signature import signature
 from tests.support.paths import SEEDS
 
 THRESHOLD = 0.3
-VOCABULARY = sorted({w.strip(".,\"'():;").lower() for path in SEEDS.glob("*.txt")
-                     for w in path.read_text(encoding="utf-8").split()} - {""})
+VOCABULARY = sorted(
+    {
+        w.strip(".,\"'():;").lower()
+        for path in SEEDS.glob("*.txt")
+        for w in path.read_text(encoding="utf-8").split()
+    }
+    - {""}
+)
 
 
 def story_text(seed: int, words: int = 120) -> str:
@@ -115,15 +121,23 @@ def _assign_copies(url: str, kind: int, rounds: int, barrier, out) -> None:
     for n in range(rounds):
         text = copy_of(story_text(100 + n), kind)
         barrier.wait()  # both processes start on the same story at the same moment
-        out.put((n, kind, index.assign(f"p{kind}-{n}", f"host{kind}/{n}.txt", str(kind), signature(text)).story_id))
+        out.put(
+            (
+                n,
+                kind,
+                index.assign(f"p{kind}-{n}", f"host{kind}/{n}.txt", str(kind), signature(text)).story_id,
+            )
+        )
 
 
 def test_two_processes_assigning_copies_at_once_end_in_one_story(client, redis_url):
     rounds = 40
     context = multiprocessing.get_context("spawn")
     barrier, out = context.Barrier(2), context.Queue()
-    workers = [context.Process(target=_assign_copies, args=(db_url(redis_url), kind, rounds, barrier, out))
-               for kind in (0, 2)]
+    workers = [
+        context.Process(target=_assign_copies, args=(db_url(redis_url), kind, rounds, barrier, out))
+        for kind in (0, 2)
+    ]
     for worker in workers:
         worker.start()
     results = [out.get(timeout=120) for _ in range(2 * rounds)]

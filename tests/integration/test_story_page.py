@@ -17,8 +17,10 @@ from shared.search.index import ensure_index
 from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
 
-WIRE = ("The dam on the Kura river burst on Monday. Officials said 40 homes were flooded. "
-        "Rain is due again on Friday.")
+WIRE = (
+    "The dam on the Kura river burst on Monday. Officials said 40 homes were flooded. "
+    "Rain is due again on Friday."
+)
 VERSIONS = [  # path, source, day, title, body (indexed out of order on purpose)
     ("daily/dam.txt", "Daily", 3, "Dam bursts on the Kura", WIRE + " The mayor visited the site on Tuesday."),
     ("ap/dam.txt", "AP", 1, "Dam bursts on the Kura", "(AP) " + WIRE),
@@ -34,9 +36,17 @@ def settings(es_url: str, redis_url: str) -> Iterator[Settings]:
     ensure_index(es, name, cfg)
     for path, source, day, title, body in VERSIONS:
         doc = ArticleDocument(
-            id=document_id(path), source_path=path, format="text", title=title, body=body,
-            content_sha256=uuid.uuid4().hex, source=source, language="en", story_id="kura0123456789abcdef0123",
-            published_at=datetime(2024, 6, day, tzinfo=timezone.utc), dateline="TBILISI",
+            id=document_id(path),
+            source_path=path,
+            format="text",
+            title=title,
+            body=body,
+            content_sha256=uuid.uuid4().hex,
+            source=source,
+            language="en",
+            story_id="kura0123456789abcdef0123",
+            published_at=datetime(2024, 6, day, tzinfo=timezone.utc),
+            dateline="TBILISI",
             carried_from=["AP"] if source == "AP" else [],
             entity_list=[Entity(name="Kura", type="location", count=2)],
         )
@@ -95,12 +105,24 @@ def _unit(*pairs: tuple[int, float]) -> list[float]:
 
 def test_related_articles_are_the_nearest_of_other_stories(settings, client):
     es = make_client(settings.elasticsearch_url)
-    near = [("kura", "s-kura", _unit((0, 1.0))), ("kura-copy", "s-kura", _unit((0, 1.0), (1, 0.01))),
-            ("levee", "s-levee", _unit((0, 1.0), (1, 0.3))), ("budget", "s-budget", _unit((0, 1.0), (2, 1.0))),
-            ("football", "s-football", _unit((5, 1.0)))]
+    near = [
+        ("kura", "s-kura", _unit((0, 1.0))),
+        ("kura-copy", "s-kura", _unit((0, 1.0), (1, 0.01))),
+        ("levee", "s-levee", _unit((0, 1.0), (1, 0.3))),
+        ("budget", "s-budget", _unit((0, 1.0), (2, 1.0))),
+        ("football", "s-football", _unit((5, 1.0))),
+    ]
     for path, story, vector in near:
-        doc = ArticleDocument(id=document_id(path), source_path=path, format="text", title=path, body=path,
-                              content_sha256=path, story_id=story, vector=vector)
+        doc = ArticleDocument(
+            id=document_id(path),
+            source_path=path,
+            format="text",
+            title=path,
+            body=path,
+            content_sha256=path,
+            story_id=story,
+            vector=vector,
+        )
         es.index(index=settings.index, id=doc.id, document=doc.model_dump(mode="json"))
     es.indices.refresh(index=settings.index)
     found = client.get(f"/articles/{document_id('kura')}/related")
@@ -109,7 +131,8 @@ def test_related_articles_are_the_nearest_of_other_stories(settings, client):
     assert [r["source_path"] for r in found.json()][:3] == ["levee", "budget", "football"]
     page = client.get(f"/article/{document_id('kura')}").text
     assert "More on this" in page and page.index(f"/article/{document_id('levee')}") < page.index(
-        f"/article/{document_id('budget')}")
+        f"/article/{document_id('budget')}"
+    )
     # An article without a vector has none; an unknown one is a 404.
     assert client.get(f"/articles/{document_id('ap/dam.txt')}/related").json() == []
     assert client.get(f"/articles/{'a' * 32}/related").status_code == 404

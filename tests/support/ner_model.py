@@ -43,7 +43,5 @@ def train_tiny_model(out_dir: Path) -> Path:
             if json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
                 return model
         result = train_ner(CORPUS, out_dir, epochs=EPOCHS, seed=SEED, language=LANGUAGE)
-        stamp.write_text(
-            json.dumps({"fingerprint": fingerprint, "test_f1": result.test_f1}, indent=2)
-        )
+        stamp.write_text(json.dumps({"fingerprint": fingerprint, "test_f1": result.test_f1}, indent=2))
         return result.model_path

@@ -22,8 +22,12 @@ def _envelope(body: object) -> str:
     return json.dumps({"body": base64.b64encode(json.dumps(body).encode()).decode(), "headers": {}})
 
 
-TASK = StageTask(document=ArticleDocument(id=document_id("a.txt"), source_path="a.txt", format="text", title="A",
-                                          body="B.", content_sha256="0"), stages=["language"])
+TASK = StageTask(
+    document=ArticleDocument(
+        id=document_id("a.txt"), source_path="a.txt", format="text", title="A", body="B.", content_sha256="0"
+    ),
+    stages=["language"],
+)
 
 
 def test_the_layout_it_was_written_for_reads_back() -> None:
@@ -32,12 +36,15 @@ def test_the_layout_it_was_written_for_reads_back() -> None:
     assert read_unacked_entry(json.dumps([json.loads(raw), "", "dateline.language"])) == TASK
 
 
-@pytest.mark.parametrize("raw", [
-    "not json",
-    json.dumps({"payload": "elsewhere"}),  # the body moved
-    json.dumps({"body": "%%% not base64 %%%"}),
-    _envelope({"args": [TASK.to_wire()]}),  # a body that is no longer [args, kwargs, embed]
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        json.dumps({"payload": "elsewhere"}),  # the body moved
+        json.dumps({"body": "%%% not base64 %%%"}),
+        _envelope({"args": [TASK.to_wire()]}),  # a body that is no longer [args, kwargs, embed]
+    ],
+)
 def test_another_layout_says_it_changed_and_what_to_update(raw: str) -> None:
     with pytest.raises(BrokerLayoutChanged, match=f"written against kombu {KOMBU_WRITTEN_AGAINST}") as caught:
         read_envelope(raw)

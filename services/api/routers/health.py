@@ -41,7 +41,9 @@ class WorkersPart(Part):
 class Health(BaseModel):
     ok: bool = Field(description="True when the state is ok.")
     state: State = Field(description="ok; degraded (see reasons); down: Redis does not answer.")
-    reasons: List[str] = Field(description="Why the state is not ok, one sentence each (as `dateline status`).")
+    reasons: List[str] = Field(
+        description="Why the state is not ok, one sentence each (as `dateline status`)."
+    )
     redis: Part
     elasticsearch: ElasticsearchPart
     workers: WorkersPart
@@ -70,28 +72,47 @@ def check_health(cfg: Settings) -> Health:
         status = status_for(cfg, outcomes=False)
     except redis.RedisError as exc:
         down = unreachable(cfg.redis_url, exc)
-        return Health(ok=False, state=down.state, reasons=down.reasons,
-                      redis=Part(ok=False, detail=f"{display_url(cfg.redis_url)} does not answer"),
-                      elasticsearch=_elasticsearch_part(cfg), workers=WorkersPart(ok=False, detail="Redis is down"),
-                      parts=[])
+        return Health(
+            ok=False,
+            state=down.state,
+            reasons=down.reasons,
+            redis=Part(ok=False, detail=f"{display_url(cfg.redis_url)} does not answer"),
+            elasticsearch=_elasticsearch_part(cfg),
+            workers=WorkersPart(ok=False, detail="Redis is down"),
+            parts=[],
+        )
     index = status.index
     assert index is not None  # asked for above
-    es_part = ElasticsearchPart(ok=index.reachable and index.cluster in ("green", "yellow"), status=index.cluster,
-                                index=cfg.index if index.alias_exists else None,
-                                detail="" if index.reachable else f"{cfg.elasticsearch_url}: {index.detail}")
+    es_part = ElasticsearchPart(
+        ok=index.reachable and index.cluster in ("green", "yellow"),
+        status=index.cluster,
+        index=cfg.index if index.alias_exists else None,
+        detail="" if index.reachable else f"{cfg.elasticsearch_url}: {index.detail}",
+    )
     stages = [p for p in status.parts if p.kind == "stage"]
     missing = [p.name for p in stages if p.presence != "running"]
     workers = WorkersPart(
-        ok=not missing, count=len(status.workers), workers=status.workers,
+        ok=not missing,
+        count=len(status.workers),
+        workers=status.workers,
         detail=f"no running worker for: {', '.join(missing)}" if missing else "",
     )
-    return Health(ok=status.state == "ok", state=status.state, reasons=status.reasons, redis=Part(ok=True),
-                  elasticsearch=es_part, workers=workers, parts=status.parts)
+    return Health(
+        ok=status.state == "ok",
+        state=status.state,
+        reasons=status.reasons,
+        redis=Part(ok=True),
+        elasticsearch=es_part,
+        workers=workers,
+        parts=status.parts,
+    )
 
 
 def _elasticsearch_part(cfg: Settings) -> ElasticsearchPart:
     try:
-        cluster = str(quick(elasticsearch_for(cfg.elasticsearch_url, cfg), 5).cluster.health(timeout="5s")["status"])
+        cluster = str(
+            quick(elasticsearch_for(cfg.elasticsearch_url, cfg), 5).cluster.health(timeout="5s")["status"]
+        )
     except (TransportError, ApiError) as exc:
         log.warning("Elasticsearch health check failed: %r", exc)
         return ElasticsearchPart(ok=False, detail=f"{cfg.elasticsearch_url} {describe_failure(exc)}")

@@ -14,5 +14,7 @@ router = APIRouter(tags=["search"])
 
 
 @router.get("/search", response_model=SearchResult)
-def search_articles(params: Annotated[SearchParams, Query()], cfg: SettingsDep, es: ElasticsearchDep) -> SearchResult:
+def search_articles(
+    params: Annotated[SearchParams, Query()], cfg: SettingsDep, es: ElasticsearchDep
+) -> SearchResult:
     return search(es, cfg.index, params, highlight_chars=cfg.highlight_max_chars)

@@ -194,10 +194,7 @@ def too_many_articles(count: int, what: str, limits: ReadLimits) -> str:
 
 
 EMPTY_FILE = "file is empty: add the article text or remove the file"
-BLANK_FILE = (
-    "the file is blank: it holds only spaces or empty lines; add the article text or "
-    "remove the file"
-)
+BLANK_FILE = "the file is blank: it holds only spaces or empty lines; add the article text or remove the file"
 NO_STORY = (
     "no article text was found: the file holds only a date line, photo captions or site "
     "menus; add the story itself"

@@ -107,8 +107,7 @@ def _load_tagger(name: str, settings: Settings) -> Any:
             return SequenceTagger.load(str(path))
         except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
             raise ModelUnavailable(
-                f"NER model file {path} could not be loaded ({type(exc).__name__}: {exc}): "
-                f"{HOW_TO_FIX}"
+                f"NER model file {path} could not be loaded ({type(exc).__name__}: {exc}): {HOW_TO_FIX}"
             ) from exc
     try:
         return SequenceTagger.load(name)
@@ -210,12 +209,15 @@ class EntityStage(Stage):
             if mapped[language]:
                 return mapped[language], None
             return None, (
-                f"{NO_MODEL_FOR_LANGUAGE} {language!r}: DATELINE_NER_MODELS maps it to \"\"; "
+                f'{NO_MODEL_FOR_LANGUAGE} {language!r}: DATELINE_NER_MODELS maps it to ""; '
                 f"{how_to_tag(language)}"
             )
         default = self.settings.ner_model
         if not default:
-            return None, f"{NO_MODEL_FOR_LANGUAGE} {language!r} and no DATELINE_NER_MODEL; {how_to_tag(language)}"
+            return (
+                None,
+                f"{NO_MODEL_FOR_LANGUAGE} {language!r} and no DATELINE_NER_MODEL; {how_to_tag(language)}",
+            )
         if language == UNDETERMINED_LANGUAGE:
             return default, None
         languages = self._default_languages()

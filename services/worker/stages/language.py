@@ -37,10 +37,30 @@ MAX_VOTING_SENTENCES = 40
 
 # fastText labels that are not ISO 639-1: regional varieties -> their macrolanguage.
 _TO_ISO_639_1 = {
-    "arz": "ar", "pnb": "pa", "mzn": "fa", "glk": "fa", "azb": "az", "ckb": "ku",
-    "wuu": "zh", "yue": "zh", "sh": "hr", "nds": "de", "als": "de", "bar": "de",
-    "lrc": "fa", "lmo": "it", "vec": "it", "nap": "it", "scn": "it", "frr": "de",
-    "pfl": "de", "hif": "hi", "bh": "hi", "mai": "hi", "new": "ne", "dty": "ne",
+    "arz": "ar",
+    "pnb": "pa",
+    "mzn": "fa",
+    "glk": "fa",
+    "azb": "az",
+    "ckb": "ku",
+    "wuu": "zh",
+    "yue": "zh",
+    "sh": "hr",
+    "nds": "de",
+    "als": "de",
+    "bar": "de",
+    "lrc": "fa",
+    "lmo": "it",
+    "vec": "it",
+    "nap": "it",
+    "scn": "it",
+    "frr": "de",
+    "pfl": "de",
+    "hif": "hi",
+    "bh": "hi",
+    "mai": "hi",
+    "new": "ne",
+    "dty": "ne",
 }
 
 

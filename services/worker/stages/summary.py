@@ -110,12 +110,14 @@ class SummaryStage(Stage):
             vectors = self._encoder.encode(texts)
             full, method = vectors @ vectors.T, EMBEDDING_METHOD
             # The article as one vector, for related articles: no second model, no second pass.
-            document.vector = article_vector(vectors[:len(sentences)])
+            document.vector = article_vector(vectors[: len(sentences)])
         else:
             full, method = textrank.tfidf_similarity(texts), FALLBACK_METHOD
         n = len(sentences)
         title_similarity = full[:n, n] if title else None
-        chosen = [positions[i] for i in textrank.select(sentences, full[:n, :n], self.count, title_similarity)]
+        chosen = [
+            positions[i] for i in textrank.select(sentences, full[:n, :n], self.count, title_similarity)
+        ]
         return " ".join(every[i] for i in chosen), chosen, method
 
     def process(self, document: ArticleDocument) -> StageResult:

@@ -39,8 +39,12 @@ def test_paging_past_the_result_window_is_refused():
 
 def test_filters_are_anded():
     params = SearchParams(
-        query="harbour", lang=["EN"], source=["Wire"], entity=["person=A B", "location=Hamburg"],
-        since="2024-01-01", until="2024-01-31",
+        query="harbour",
+        lang=["EN"],
+        source=["Wire"],
+        entity=["person=A B", "location=Hamburg"],
+        since="2024-01-01",
+        until="2024-01-31",
     )
     body = build_search(params, subfields=set())
     filters = body["query"]["bool"]["filter"]
@@ -95,13 +99,20 @@ def test_results_take_each_buckets_distinct_count_when_collapsed():
         "aggregations": {
             "distinct_stories": {"value": 2},
             "language": {"buckets": [{"key": "en", "doc_count": 3, "stories": {"value": 2}}]},
-            "source": {"buckets": [{"key": "Wire", "doc_count": 2, "stories": {"value": 1}},
-                                   {"key": "APP", "doc_count": 1, "stories": {"value": 1}}]},
+            "source": {
+                "buckets": [
+                    {"key": "Wire", "doc_count": 2, "stories": {"value": 1}},
+                    {"key": "APP", "doc_count": 1, "stories": {"value": 1}},
+                ]
+            },
             "published_range": {"count": 3, "min": 1685577600000, "max": 1685577600000 + 400 * 86_400_000},
         },
     }
-    details = {"aggregations": {"published_at": {"buckets": [
-        {"key": 1685577600000, "doc_count": 3, "stories": {"value": 2}}]}}}
+    details = {
+        "aggregations": {
+            "published_at": {"buckets": [{"key": 1685577600000, "doc_count": 3, "stories": {"value": 2}}]}
+        }
+    }
     collapsed = to_result(response, SearchParams())
     add_details(collapsed, SearchParams(), details, response)
     assert collapsed.total == 2
@@ -110,7 +121,11 @@ def test_results_take_each_buckets_distinct_count_when_collapsed():
     assert collapsed.facets["published_at"] == {"2023-06": 2}
     every = to_result(response, SearchParams(collapse=False))
     add_details(every, SearchParams(collapse=False), details, response)
-    assert every.total == 3 and every.facets["language"] == {"en": 3} and every.facets["published_at"] == {"2023-06": 3}
+    assert (
+        every.total == 3
+        and every.facets["language"] == {"en": 3}
+        and every.facets["published_at"] == {"2023-06": 3}
+    )
 
 
 def test_the_date_facet_is_as_fine_as_the_range_allows():
@@ -130,9 +145,19 @@ def test_sort_by_date_puts_the_newest_first_and_dateline_filters():
 
 
 def _story_hit(doc_id: str, story: str, path: str) -> dict:
-    return {"_id": doc_id, "_score": 1.0, "_source": {
-        "id": doc_id, "source_path": path, "format": "text", "title": "T", "body": "B.",
-        "content_sha256": doc_id, "story_id": story}}
+    return {
+        "_id": doc_id,
+        "_score": 1.0,
+        "_source": {
+            "id": doc_id,
+            "source_path": path,
+            "format": "text",
+            "title": "T",
+            "body": "B.",
+            "content_sha256": doc_id,
+            "story_id": story,
+        },
+    }
 
 
 def test_every_hit_says_how_many_versions_from_how_many_sources_over_the_whole_story():
@@ -140,8 +165,13 @@ def test_every_hit_says_how_many_versions_from_how_many_sources_over_the_whole_s
 
     for collapse in (True, False):
         params = SearchParams(collapse=collapse)
-        response = {"hits": {"total": {"value": 2}, "hits": [_story_hit("b", "s1", "b.txt"), _story_hit("z", "s2", "z.txt")]},
-                    "aggregations": {"distinct_stories": {"value": 2}}}
+        response = {
+            "hits": {
+                "total": {"value": 2},
+                "hits": [_story_hit("b", "s1", "b.txt"), _story_hit("z", "s2", "z.txt")],
+            },
+            "aggregations": {"distinct_stories": {"value": 2}},
+        }
         result = to_result(response, params)
         body = build_search(params, subfields=set())
         details = details_request(params, body, response, result.hits)
@@ -152,11 +182,34 @@ def test_every_hit_says_how_many_versions_from_how_many_sources_over_the_whole_s
         assert story_agg["aggs"]["in"]["filter"] == {"terms": {"story_id": ["s1", "s2"]}}
         first = {"_id": "a", "_source": {"source_path": "a.txt", "source": "AP", "title": "T"}}
         me = {"_id": "b", "_source": {"source_path": "b.txt", "source": "Wire", "title": "T"}}
-        answer = {"aggregations": {VERSIONS: {"doc_count": 9, "in": {"doc_count": 4, "stories": {"buckets": [
-            {"key": "s1", "doc_count": 3, "sources": {"value": 2}, "first": {"hits": {"hits": [first, me]}}},
-            {"key": "s2", "doc_count": 1, "sources": {"value": 4}, "first": {"hits": {"hits": [
-                {"_id": "z", "_source": {"source_path": "z.txt"}}]}}},
-        ]}}}}}
+        answer = {
+            "aggregations": {
+                VERSIONS: {
+                    "doc_count": 9,
+                    "in": {
+                        "doc_count": 4,
+                        "stories": {
+                            "buckets": [
+                                {
+                                    "key": "s1",
+                                    "doc_count": 3,
+                                    "sources": {"value": 2},
+                                    "first": {"hits": {"hits": [first, me]}},
+                                },
+                                {
+                                    "key": "s2",
+                                    "doc_count": 1,
+                                    "sources": {"value": 4},
+                                    "first": {
+                                        "hits": {"hits": [{"_id": "z", "_source": {"source_path": "z.txt"}}]}
+                                    },
+                                },
+                            ]
+                        },
+                    },
+                }
+            }
+        }
         add_details(result, params, answer, response)
         one, two = result.hits
         assert (one.versions, one.sources, one.first_seen) == (3, 2, False)

@@ -27,9 +27,14 @@ def test_accepted_failures_are_retried_after_a_growing_capped_wait() -> None:
     seen: list[str] = []
     before: list[int] = []
     call = Flaky(4, ConnectionError("away"))
-    result = retry_call(call, retry_if=lambda e: isinstance(e, ConnectionError), backoff=Backoff(start=1, cap=4),
-                        wait=lambda s: waits.append(s) is not None, on_failure=lambda e: seen.append(str(e)),
-                        before_retry=lambda: before.append(call.calls))
+    result = retry_call(
+        call,
+        retry_if=lambda e: isinstance(e, ConnectionError),
+        backoff=Backoff(start=1, cap=4),
+        wait=lambda s: waits.append(s) is not None,
+        on_failure=lambda e: seen.append(str(e)),
+        before_retry=lambda: before.append(call.calls),
+    )
     assert result == "done" and call.calls == 5
     assert waits == [1, 2, 4, 4] and seen == ["away"] * 4 and before == [1, 2, 3, 4]
 

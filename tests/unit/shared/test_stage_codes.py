@@ -32,15 +32,24 @@ class Raising(Stage):
 
 
 def _document() -> ArticleDocument:
-    return ArticleDocument(id=document_id("u.txt"), source_path="u.txt", format="text", title="T",
-                           body="Text.", content_sha256="0")
+    return ArticleDocument(
+        id=document_id("u.txt"),
+        source_path="u.txt",
+        format="text",
+        title="T",
+        body="Text.",
+        content_sha256="0",
+    )
 
 
-@pytest.mark.parametrize(("exc", "code"), [
-    (SoftTimeLimitExceeded(), "time_limit"),
-    (ModelUnavailable("the model file is gone"), "model_unavailable"),
-    (OSError("disk"), "error"),
-])
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (SoftTimeLimitExceeded(), "time_limit"),
+        (ModelUnavailable("the model file is gone"), "model_unavailable"),
+        (OSError("disk"), "error"),
+    ],
+)
 def test_a_failing_stage_records_the_code_of_what_stopped_it(exc: BaseException, code: StageCode) -> None:
     record = Raising(exc).run(_document()).provenance.summary
     assert record is not None and record.status == "failed"

@@ -28,8 +28,12 @@ def test_every_edit_kind_makes_a_different_body_of_every_base() -> None:
 
 
 def test_scores_count_pairs_and_name_false_joins() -> None:
-    docs = [Doc("a/original", "a", ORIGINAL, ""), Doc("a/trimmed tail", "a", "trimmed tail", ""),
-            Doc("b/original", "b", ORIGINAL, ""), Doc("c/negative", "c", "negative", "")]
+    docs = [
+        Doc("a/original", "a", ORIGINAL, ""),
+        Doc("a/trimmed tail", "a", "trimmed tail", ""),
+        Doc("b/original", "b", ORIGINAL, ""),
+        Doc("c/negative", "c", "negative", ""),
+    ]
     stories = {"a/original": "s1", "a/trimmed tail": "s2", "b/original": "s3", "c/negative": "s3"}
     result = score(docs, stories, 0.5, 1.0)
     assert result.recall == 0.0 and result.precision == 0.0

@@ -30,10 +30,19 @@ def test_a_rewritten_sentence_is_one_added_and_one_dropped():
     assert dropped == ["Officials said 40 homes were flooded."]
 
 
-def doc(n: int, title: str, body: str, source: str | None, entities: list[tuple[str, str]]) -> ArticleDocument:
+def doc(
+    n: int, title: str, body: str, source: str | None, entities: list[tuple[str, str]]
+) -> ArticleDocument:
     return ArticleDocument(
-        id=f"{n:032x}", source_path=f"{n}.txt", format="text", title=title, body=body, content_sha256=str(n),
-        source=source, story_id="s1", published_at=datetime(2024, 6, n, tzinfo=timezone.utc),
+        id=f"{n:032x}",
+        source_path=f"{n}.txt",
+        format="text",
+        title=title,
+        body=body,
+        content_sha256=str(n),
+        source=source,
+        story_id="s1",
+        published_at=datetime(2024, 6, n, tzinfo=timezone.utc),
         entity_list=[Entity(name=name, type=kind, count=3) for name, kind in entities],  # type: ignore[arg-type]
     )
 
@@ -47,6 +56,9 @@ def test_a_story_marks_its_first_seen_and_counts_entities_per_version():
     story = build_story("s1", documents, total=5)
     assert story.versions == 5 and story.sources == ["AP", "Daily"]
     assert [(m.id, m.first_seen, m.new_headline) for m in story.members] == [
-        (documents[0].id, True, False), (documents[1].id, False, False), (documents[2].id, False, True)]
+        (documents[0].id, True, False),
+        (documents[1].id, False, False),
+        (documents[2].id, False, True),
+    ]
     assert story.members[0].added == [] and story.members[1].added == ["The mayor visited."]
     assert [(e.name, e.count) for e in story.entities] == [("Monday Dam", 3), ("Jane Roe", 1)]

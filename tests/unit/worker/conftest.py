@@ -16,7 +16,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-
 def read_seed(prefix: str) -> str:
     """The text of the seed article whose file name starts with ``prefix`` (e.g. "002")."""
     (path,) = SEEDS.glob(f"{prefix}_*.txt")
