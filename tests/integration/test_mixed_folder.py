@@ -183,8 +183,8 @@ def test_large_mixed_drop_is_indexed_reported_and_left_untouched(mixed) -> None:
         assert a["content_sha256"] == b["content_sha256"]
     assert len({d["content_sha256"] for d in documents}) == len(articles) - len(corpus.duplicates)
 
-    # Searchable from the terminal: every article by the corpus word, one of each text
-    # when collapsed, one of each story; single articles by their own marker.
+    # Searchable from the terminal: every article by the corpus word, one of each story when
+    # collapsed; single articles by their own marker.
     ids: set[str] = set()
     for page in (1, 2):
         found = _cli_json(
