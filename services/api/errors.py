@@ -1,7 +1,7 @@
 """One exception handler per error type, for the JSON API and the pages alike.
 
 Routes raise (``SearchInputError``, ``ArchiveFailure``, Elasticsearch's and Redis's errors,
-``ArticleNotFound``); each handler turns its error into one :class:`Problem` (a status, a
+``NotFound``); each handler turns its error into one :class:`Problem` (a status, a
 sentence for a program, words for a person) and ``respond`` renders it as JSON, or as HTML
 for a page route (tagged ``PAGES_TAG``), in the page's own template (``rendering.Page``).
 The client libraries' exception text (class, internal message) goes to the log only.
@@ -29,22 +29,40 @@ log = logging.getLogger(__name__)
 PAGES_TAG = "pages"  # the tag of every page route: their errors are rendered as HTML
 
 
-class ArticleNotFound(LookupError):
+class NotFound(LookupError):
+    """Nothing with this id, or it is not such an id at all: a 404 whose words each kind says."""
+
+    def __init__(self, key: str, *, malformed: bool = False) -> None:
+        super().__init__(key)
+        self.key = key
+        self.malformed = malformed
+
+    def problem(self) -> Problem:
+        raise NotImplementedError
+
+
+class ArticleNotFound(NotFound):
     """No article with this id (or it is not an id at all)."""
 
-    def __init__(self, doc_id: str, *, malformed: bool = False) -> None:
-        super().__init__(doc_id)
-        self.doc_id = doc_id
-        self.malformed = malformed
+    def problem(self) -> Problem:
+        message = (
+            f"{self.key!r} is not an article id (ids are 32 hexadecimal digits)."
+            if self.malformed
+            else f"There is no article with id {self.key}: it may have been removed with its file."
+        )
+        return Problem(404, f"no article with id {self.key}", "No such article", message)
 
 
-class StoryNotFound(LookupError):
+class StoryNotFound(NotFound):
     """No article belongs to this story id (or it is not a story id at all)."""
 
-    def __init__(self, story_id: str, *, malformed: bool = False) -> None:
-        super().__init__(story_id)
-        self.story_id = story_id
-        self.malformed = malformed
+    def problem(self) -> Problem:
+        message = (
+            f"{self.key!r} is not a story id (search hits and articles link to their story)."
+            if self.malformed
+            else f"No article belongs to story {self.key}: its files may have been removed."
+        )
+        return Problem(404, f"no story with id {self.key}", "No such story", message)
 
 
 class FormInputError(SearchInputError):
@@ -154,15 +172,10 @@ async def redis_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
-async def article_not_found(request: Request, exc: Exception) -> Response:
-    doc_id = exc.doc_id if isinstance(exc, ArticleNotFound) else ""
-    malformed = isinstance(exc, ArticleNotFound) and exc.malformed
-    message = (
-        f"{doc_id!r} is not an article id (ids are 32 hexadecimal digits)."
-        if malformed
-        else f"There is no article with id {doc_id}: it may have been removed with its file."
-    )
-    return respond(request, Problem(404, f"no article with id {doc_id}", "No such article", message))
+async def not_found(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, NotFound):  # pragma: no cover - registered for NotFound only
+        raise exc
+    return respond(request, exc.problem())
 
 
 async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
@@ -185,17 +198,6 @@ async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def story_not_found(request: Request, exc: Exception) -> Response:
-    story_id = exc.story_id if isinstance(exc, StoryNotFound) else ""
-    malformed = isinstance(exc, StoryNotFound) and exc.malformed
-    message = (
-        f"{story_id!r} is not a story id (search hits and articles link to their story)."
-        if malformed
-        else f"No article belongs to story {story_id}: its files may have been removed."
-    )
-    return respond(request, Problem(404, f"no story with id {story_id}", "No such story", message))
-
-
 def install(app: FastAPI) -> None:
     """Starlette picks the handler of the most specific class (ArchiveFailure and
     NotFoundError are ApiErrors, ApiError a TransportError's sibling)."""
@@ -206,5 +208,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, elasticsearch_unavailable)
     app.add_exception_handler(TransportError, elasticsearch_unavailable)
     app.add_exception_handler(redis.RedisError, redis_unavailable)
-    app.add_exception_handler(ArticleNotFound, article_not_found)
-    app.add_exception_handler(StoryNotFound, story_not_found)
+    app.add_exception_handler(NotFound, not_found)
