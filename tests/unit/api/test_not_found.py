@@ -13,7 +13,9 @@ LOCAL = "http://127.0.0.1"
 
 def _client() -> TestClient:
     # Nothing listens on port 9: a route that asked Elasticsearch would answer 503, not 404.
-    return TestClient(create_app(Settings(_env_file=None, elasticsearch_url="http://127.0.0.1:9")), base_url=LOCAL)
+    return TestClient(
+        create_app(Settings(_env_file=None, elasticsearch_url="http://127.0.0.1:9")), base_url=LOCAL
+    )
 
 
 def test_a_malformed_article_id_is_a_404_page_naming_the_id() -> None:
