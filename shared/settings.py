@@ -296,6 +296,82 @@ class Settings(BaseSettings):
         json_schema_extra=used_by("indexer"),
     )
 
+    # --- watches, alerts and their delivery (README: "Watches and alerts") ---------------
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Where people reach the API and pages: the base of the links in alerts, "
+        "webhooks, emails and feeds.",
+        json_schema_extra=used_by("api", "delivery"),
+    )
+    api_token: SecretStr | None = Field(
+        None,
+        description="Token for every request that changes state (watches, uploads): "
+        "'Authorization: Bearer TOKEN', or a session opened with it on the page's login. "
+        "make setup writes a random one into .env. Unset: such requests are refused.",
+        json_schema_extra=used_by("api"),
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 signature every webhook call carries "
+        "(X-Dateline-Signature: sha256=HEX of the body). make setup writes a random one into .env.",
+        json_schema_extra=used_by("delivery"),
+    )
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Webhook hosts or networks (comma-separated: names, addresses, CIDR) allowed "
+        "although they are loopback, link-local or private; every other such target is refused.",
+        json_schema_extra=used_by("api", "delivery"),
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Seconds one webhook call may take.", json_schema_extra=used_by("delivery")
+    )
+    delivery_retry_max_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Longest wait between two tries of a failing webhook or email (the back-off "
+        "doubles from 1 s up to this).",
+        json_schema_extra=used_by("delivery"),
+    )
+    delivery_give_up_hours: float = Field(
+        24.0,
+        gt=0,
+        description="A webhook or email still failing this long after its alert is marked failed "
+        "(shown in status with the target's last answer); until then it is retried.",
+        json_schema_extra=used_by("delivery"),
+    )
+    delivery_tick_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often delivery looks for alerts to send.",
+        json_schema_extra=used_by("delivery"),
+    )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for alert emails; unset: watches cannot have an email.",
+        json_schema_extra=used_by("api", "delivery"),
+    )
+    smtp_port: int = Field(25, gt=0, lt=65536, json_schema_extra=used_by("delivery"))
+    smtp_username: str | None = Field(None, json_schema_extra=used_by("delivery"))
+    smtp_password: SecretStr | None = Field(None, json_schema_extra=used_by("delivery"))
+    smtp_starttls: bool = Field(
+        False, description="Upgrade the SMTP connection with STARTTLS.", json_schema_extra=used_by("delivery")
+    )
+    smtp_from: str = Field(
+        "Dateline <dateline@localhost>",
+        description="Sender of alert emails.",
+        json_schema_extra=used_by("delivery"),
+    )
+    export_page_size: int = Field(
+        1000,
+        gt=0,
+        le=10_000,
+        description="Documents an export reads per page (point in time + search_after).",
+        json_schema_extra=used_by("api"),
+    )
+    watchlist_max_lines: int = Field(
+        1000, gt=0, description="Lines one watchlist upload may hold.", json_schema_extra=used_by("api")
+    )
+
     # --- every service ------------------------------------------------------------------
     heartbeat_seconds: float = Field(
         10.0, gt=0, description="Period of every process's heartbeat; the key lives three periods."
@@ -437,6 +513,25 @@ class Settings(BaseSettings):
                     "DATELINE_API_ALLOWED_HOSTS is empty; list the host names the API is "
                     "reached by (e.g. 127.0.0.1,localhost), or '*' for any"
                 )
+            return [str(v).lower() for v in value]
+        return value
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _webhook_hosts(cls, value: object) -> object:
+        """Comma-separated from the environment; each a host name, an address or a network."""
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if isinstance(value, list):
+            for item in value:
+                if "/" in str(item):
+                    try:
+                        ipaddress.ip_network(str(item), strict=False)
+                    except ValueError:
+                        raise ValueError(
+                            f"DATELINE_WEBHOOK_ALLOWED_HOSTS: {item!r} is not a network; write one like "
+                            "10.0.0.0/8 or fd00::/8"
+                        ) from None
             return [str(v).lower() for v in value]
         return value
 
