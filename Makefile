@@ -13,7 +13,7 @@ help:
 	@echo "make test   - run the whole test suite against real Redis, Elasticsearch, Celery"
 	@echo "make bench  - benchmarks (figures go in the README)"
 	@echo "make bench-scale - costs at 10k/100k/1M articles (SIZES=...) into .dateline/bench/scale.json"
-	@echo "make eval   - summary quality (ROUGE) against Lead-3"
+	@echo "make eval   - summary quality (ROUGE) against Lead-3; story grouping precision/recall"
 	@echo "make status - what is queued, processing, indexed and failed"
 	@echo "make screenshots - the README's pictures of the pages, from a stack of their own (docs/screenshots)"
 	@echo "make lint   - static checks: ruff, and the import contracts (services never import each other)"
@@ -66,14 +66,18 @@ down:
 status: $(STAMP)
 	$(BIN)/dateline status
 
+# Tests run in PYTEST_WORKERS processes side by side (pytest-xdist), each with its own Redis and
+# Elasticsearch; most tests wait on services, so more processes than cores pay. Whole files go
+# to one process (--dist loadfile), so a module's shared stack starts once.
+PYTEST_WORKERS ?= 3
 test: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 test-integration: setup
-	$(BIN)/python -m pytest tests/integration
+	$(BIN)/python -m pytest tests/integration -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(BIN)/python -m tests.bench
@@ -85,6 +89,7 @@ bench-scale: setup
 
 lint: $(STAMP)
 	$(BIN)/ruff check services shared tests
+	$(BIN)/ruff format --check services shared tests
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
@@ -95,6 +100,7 @@ screenshots: setup
 
 eval: $(STAMP)
 	$(BIN)/python -m services.worker.evaluation
+	$(BIN)/python -m services.worker.story_evaluation
 
 clean: down
 	rm -rf .dateline

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from celery import Celery
 from kombu import Queue
 
-from shared.queues import STAGE_QUEUES, STAGE_TASKS
+from shared.keys import STAGE_QUEUES, STAGE_TASKS
 from shared.settings import Settings, get_settings
 
 # How often a live worker looks for tasks of vanished workers to put back on their queues.
@@ -58,7 +58,7 @@ def make_app(settings: Settings | None = None, include: Sequence[str] = ()) -> C
         broker_connection_retry_on_startup=True,
         # Keep retrying while Redis is away (Celery's default gives up after 100 attempts).
         broker_connection_max_retries=None,
-        task_queues=[Queue(name) for name in STAGE_QUEUES.values()],
+        task_queues=[Queue(name) for name in STAGE_QUEUES.values()],  # type: ignore[no-untyped-call]  # kombu: untyped
         task_routes={STAGE_TASKS[s]: {"queue": q} for s, q in STAGE_QUEUES.items()},
         task_default_queue=STAGE_QUEUES["language"],
         worker_hijack_root_logger=False,

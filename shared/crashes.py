@@ -18,7 +18,7 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field
 
-from shared.queues import WORKER_DEATHS_KEY
+from shared.keys import WORKER_DEATHS_KEY
 from shared.schemas import utcnow
 
 KEEP_DEATHS = 200
@@ -34,13 +34,14 @@ class WorkerDeath(BaseModel):
     exitcode: int | None = Field(None, description="Negative: killed by that signal.")
     at: datetime = Field(default_factory=utcnow)
     phase: Literal["starting", "running", "unknown"] = Field(
-        "unknown", description="starting: it died while loading its models.")
+        "unknown", description="starting: it died while loading its models."
+    )
     doing: str | None = Field(None, description="The stage and article it was running, if any.")
     controlled: bool = Field(False, description="Ended by the pool itself (e.g. the hard time limit).")
 
     @property
     def how(self) -> str:
-        """"killed by SIGKILL", "exited with status 1"."""
+        """ "killed by SIGKILL", "exited with status 1"."""
         if self.exitcode is None:
             return "ended"
         if self.exitcode < 0:
@@ -61,9 +62,12 @@ class WorkerDeath(BaseModel):
             where = "while idle"
         text = f"pool process {self.pid} {self.how} {where}"
         if self.exitcode == -signals.SIGKILL:
-            hint = ("stopped by the hard time limit (DATELINE_TASK_SOFT_TIME_LIMIT + 15 s)" if self.controlled
-                    else "usually the kernel's out-of-memory killer (see `dmesg`), or a process that took "
-                         "longer than DATELINE_WORKER_PROC_ALIVE_TIMEOUT to load its models")
+            hint = (
+                "stopped by the hard time limit (DATELINE_TASK_SOFT_TIME_LIMIT + 15 s)"
+                if self.controlled
+                else "usually the kernel's out-of-memory killer (see `dmesg`), or a process that took "
+                "longer than DATELINE_WORKER_PROC_ALIVE_TIMEOUT to load its models"
+            )
             text += f": {hint}"
         return text
 
@@ -95,8 +99,12 @@ def read_deaths(client: redis.Redis, limit: int = KEEP_DEATHS) -> list[WorkerDea
     return deaths
 
 
-def crash_loops(deaths: list[WorkerDeath], now: datetime | None = None,
-                window_seconds: float = CRASH_LOOP_WINDOW_SECONDS, threshold: int = CRASH_LOOP_DEATHS) -> list[CrashLoop]:
+def crash_loops(
+    deaths: list[WorkerDeath],
+    now: datetime | None = None,
+    window_seconds: float = CRASH_LOOP_WINDOW_SECONDS,
+    threshold: int = CRASH_LOOP_DEATHS,
+) -> list[CrashLoop]:
     """Workers whose pool processes died ``threshold`` times or more within the window."""
     since = (now or utcnow()) - timedelta(seconds=window_seconds)
     per_worker: dict[tuple[str, int], list[WorkerDeath]] = defaultdict(list)
@@ -107,6 +115,14 @@ def crash_loops(deaths: list[WorkerDeath], now: datetime | None = None,
     for (host, parent_pid), recent in per_worker.items():
         if len(recent) >= threshold:
             newest = max(recent, key=lambda d: d.at)
-            loops.append(CrashLoop(node=newest.node, host=host, parent_pid=parent_pid, deaths=len(recent),
-                                   since=min(d.at for d in recent), last_cause=newest.cause))
+            loops.append(
+                CrashLoop(
+                    node=newest.node,
+                    host=host,
+                    parent_pid=parent_pid,
+                    deaths=len(recent),
+                    since=min(d.at for d in recent),
+                    last_cause=newest.cause,
+                )
+            )
     return sorted(loops, key=lambda loop: loop.since)

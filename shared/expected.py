@@ -10,16 +10,16 @@ A heartbeat in state ``starting`` counts as present but not yet serving (models 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel
 
-from shared.heartbeat import Heartbeat
+from shared.heartbeat import Heartbeat, ServiceName
 from shared.schemas import STAGES, StageName
 
 # Every Dateline service; a process writes its heartbeat as dateline:service:{service}:...
-SERVICES = ("ingest", "worker", "indexer", "api")
-WORKER_SERVICE = "worker"
+SERVICES: tuple[ServiceName, ...] = ("ingest", "worker", "indexer", "api")
+WORKER_SERVICE: Final = "worker"
 # Services that must have a live process of their own; workers are counted per stage.
 SINGLE_SERVICES = tuple(s for s in SERVICES if s != WORKER_SERVICE)
 # Duties a service runs in a thread with a heartbeat of their own: duty -> the service that runs
@@ -54,7 +54,7 @@ class Part(BaseModel):
 
 def stages_served(beat: Heartbeat) -> list[StageName]:
     """The enrichment stages a worker process serves (from its heartbeat)."""
-    served = beat.details.get("queues") or []
+    served = beat.worker_details.queues
     return [stage for stage in STAGES if stage in served]
 
 

@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import redis
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializeAsAny, ValidationInfo, field_validator
 
-from shared.queues import HEARTBEAT_INDEX_KEY, HEARTBEAT_PREFIX
+from shared.keys import HEARTBEAT_INDEX_KEY, HEARTBEAT_PREFIX
 from shared.redis_client import as_text
-from shared.schemas import utcnow
+from shared.schemas import StageName, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TTL_FACTOR = 3
 
 HeartbeatState = Literal["starting", "running"]
+ServiceName = Literal["ingest", "indexer", "reconciler", "api", "worker"]
+# What a worker's stage can do now, as every view shows it (one rule: StageState.readiness).
+StageReadiness = Literal["starting", "loaded", "not loaded yet", "model missing"]
 
 
 class StepsFailing(BaseModel):
@@ -41,18 +44,116 @@ class StepsFailing(BaseModel):
     error: str = Field(description="The last step's exception: type and message.")
 
 
-class Heartbeat(BaseModel):
-    """What a process says about itself; ``details`` differ per service."""
+class ServiceDetails(BaseModel):
+    """What every service says in its heartbeat; each service's own model extends it."""
 
-    service: str
+    unreachable: dict[str, datetime] = Field(
+        default_factory=dict, description="Dependencies (Redis, Elasticsearch) out of reach, and since when."
+    )
+
+
+class StageState(BaseModel):
+    """One stage of a worker process: its model and whether it could be loaded."""
+
+    model: str | None = None
+    version: str | None = None
+    loaded: bool = False
+    error: str | None = Field(
+        None, description="Why the model could not be loaded: the stage runs without it."
+    )
+    form: str | None = Field(None, description="How the model runs (e.g. quantized), where it says.")
+
+    def readiness(self, process: HeartbeatState) -> StageReadiness:
+        """The one rule for "starting / loaded / model missing" in every view."""
+        if process == "starting":
+            return "starting"
+        if self.error:
+            return "model missing"
+        return "loaded" if self.loaded else "not loaded yet"
+
+
+class CurrentTask(BaseModel):
+    """The stage a worker process runs now (the reconciler leaves such documents alone)."""
+
+    doc_id: str
+    path: str
+    stage: StageName
+    revision: int
+    since: datetime
+
+
+class WorkerDetails(ServiceDetails):
+    node: str = ""
+    queues: list[str] = Field(default_factory=list)
+    stages: dict[StageName, StageState] = Field(default_factory=dict)
+    tasks_done: int = 0
+    stage_cpu_seconds: float = Field(
+        0.0,
+        description="CPU seconds this process spent inside stages (make bench: the plumbing is the rest).",
+    )
+    load_seconds: float | None = None
+    current: CurrentTask | None = None
+
+
+class IngestDetails(ServiceDetails):
+    inbox: str = ""
+    pending: int = 0
+    queued: int = 0
+    failed: int = 0
+    last_rescan: datetime | None = None
+
+
+class IndexerDetails(ServiceDetails):
+    consumer: str = ""
+    alias: str = ""
+    indexed: int = 0
+    errors: int = 0
+    last_batch_at: datetime | None = None
+
+
+class ReconcilerDetails(ServiceDetails):
+    passes: int = 0
+    standby: bool = False
+    index: str = ""
+
+
+class ApiDetails(ServiceDetails):
+    listen: str = ""
+
+
+DETAILS_BY_SERVICE: dict[str, type[ServiceDetails]] = {
+    "worker": WorkerDetails,
+    "ingest": IngestDetails,
+    "indexer": IndexerDetails,
+    "reconciler": ReconcilerDetails,
+    "api": ApiDetails,
+}
+
+
+class Heartbeat(BaseModel):
+    """What a process says about itself; ``details`` is the service's own model."""
+
+    service: ServiceName
     host: str
     pid: int
     started_at: datetime
     at: datetime = Field(default_factory=utcnow)
     state: HeartbeatState = "running"
     interval: float = Field(description="Seconds between beats; the key lives 3 of them.")
-    details: dict[str, Any] = Field(default_factory=dict)
+    # SerializeAsAny: written with the service's own fields, not only the base's.
+    details: SerializeAsAny[ServiceDetails] = Field(default_factory=ServiceDetails)
     failing: StepsFailing | None = None
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _details_of_the_service(cls, value: object, info: ValidationInfo) -> object:
+        kind = DETAILS_BY_SERVICE.get(str(info.data.get("service")), ServiceDetails)
+        return value if isinstance(value, kind) else kind.model_validate(value or {})
+
+    @property
+    def worker_details(self) -> WorkerDetails:
+        """The details of a worker process (empty ones for any other service)."""
+        return self.details if isinstance(self.details, WorkerDetails) else WorkerDetails()
 
     @property
     def key(self) -> str:
@@ -118,9 +219,9 @@ class HeartbeatWriter:
     def __init__(
         self,
         connect: Callable[[], redis.Redis],
-        service: str,
+        service: ServiceName,
         interval: float,
-        details: Callable[[], dict[str, Any]] = dict,
+        details: Callable[[], ServiceDetails] = ServiceDetails,
         *,
         state: HeartbeatState = "running",
     ):
@@ -149,7 +250,9 @@ class HeartbeatWriter:
 
     def start(self) -> HeartbeatWriter:
         self.beat()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{self.beat_model.service}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"heartbeat-{self.beat_model.service}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -170,7 +273,7 @@ class HeartbeatWriter:
             details = self._details()
         except Exception:  # noqa: BLE001 - a broken details callback must not stop the beat
             log.exception("heartbeat details failed; writing the heartbeat without them")
-            details = {}
+            details = ServiceDetails()
         beat = self.beat_model.model_copy(update={"at": utcnow(), "details": details})
         try:
             write_heartbeat(self._connect(), beat, self.ttl_seconds)
@@ -195,7 +298,9 @@ class HeartbeatWriter:
         try:
             delete_heartbeat(client or self._connect(), self.key)
         except redis.RedisError as exc:
-            log.warning("could not delete heartbeat %s (%s); it expires in %d s", self.key, exc, self.ttl_seconds)
+            log.warning(
+                "could not delete heartbeat %s (%s); it expires in %d s", self.key, exc, self.ttl_seconds
+            )
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

@@ -12,16 +12,13 @@ Every message is checked before it is sent (``encode_message``): text that canno
 file with it at once; nothing is queued that a later hop could not read, serialize or index.
 
 The broker is the Redis of ``DATELINE_REDIS_URL``: the progress records live next to the
-queues they describe. This module also reads Celery's queues back (the task waiting longest
-in a queue, the tasks delivered but not yet acknowledged) for the reconciler.
+queues they describe. Reading Celery's queues back (for the reconciler and status) is
+``shared/broker_layout.py``'s: the one module that knows how kombu keeps them in Redis.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -29,8 +26,8 @@ import redis
 from celery import Celery
 from pydantic_core import PydanticSerializationError
 
+from shared.keys import INDEX_STREAM, STAGE_QUEUES, STAGE_TASKS
 from shared.progress import ProgressLog
-from shared.queues import CELERY_UNACKED_KEY, INDEX_STREAM, STAGE_QUEUES, STAGE_TASKS
 from shared.redis_client import as_text, connect
 from shared.schemas import STAGES, ArticleDocument, IndexRequest, StageName, StageTask, WireModel
 from shared.settings import get_settings
@@ -79,7 +76,9 @@ def unencodable_field(value: Any, where: str = "") -> tuple[str, str] | None:
         return None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = unencodable_field(key, f"{where}<key>") or unencodable_field(item, f"{where}.{key}" if where else str(key))
+            found = unencodable_field(key, f"{where}<key>") or unencodable_field(
+                item, f"{where}.{key}" if where else str(key)
+            )
             if found:
                 return found
     elif isinstance(value, (list, tuple)):
@@ -137,7 +136,9 @@ def send_stage_task(app: Celery, task: StageTask, max_bytes: int | None = None) 
 
 
 def submit_document(
-    app: Celery, document: ArticleDocument, stages: Sequence[StageName] = STAGES,
+    app: Celery,
+    document: ArticleDocument,
+    stages: Sequence[StageName] = STAGES,
     max_bytes: int | None = None,
 ) -> bool:
     """Start enriching ``document`` with ``stages`` (all of them by default). Raises
@@ -145,12 +146,15 @@ def submit_document(
     return send_stage_task(app, StageTask(document=document, stages=list(stages)), max_bytes)
 
 
-def hand_to_indexer(client: redis.Redis, document: ArticleDocument, max_bytes: int | None = None) -> str | None:
+def hand_to_indexer(
+    client: redis.Redis, document: ArticleDocument, max_bytes: int | None = None
+) -> str | None:
     """Give an enriched document to the indexer's stream, recording where it is; returns the
     entry id (None: stale, a newer revision is in flight, nothing was added). Raises
     ``UnsendableMessage`` before anything is added for a document that cannot be indexed."""
-    request = IndexRequest(action="upsert", source_path=document.source_path, revision=document.revision,
-                           document=document)
+    request = IndexRequest(
+        action="upsert", source_path=document.source_path, revision=document.revision, document=document
+    )
     encode_message(request, max_bytes)
     return ProgressLog(client).indexing(request)
 
@@ -173,59 +177,3 @@ def request_delete(
             doc_ids=list(doc_ids) if doc_ids is not None else None,
         ),
     )
-
-
-# --- reading Celery's queues back -------------------------------------------------------------
-
-def task_of_message(raw: bytes | str | dict[str, Any]) -> StageTask | None:
-    """The ``StageTask`` inside a Celery message as kombu keeps it in Redis (a JSON envelope
-    with a base64 body ``[args, kwargs, embed]``); None for anything else."""
-    try:
-        envelope = raw if isinstance(raw, dict) else json.loads(raw)
-        args = json.loads(base64.b64decode(envelope["body"]))[0]
-        return StageTask.from_wire(args[0])
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
-
-
-@dataclass(frozen=True)
-class Oldest:
-    """The task that has waited longest in a queue."""
-
-    ticket: int | None  # None: a message without a ticket (another sender's, or an older release's)
-
-
-def oldest_waiting(client: redis.Redis, stage: StageName) -> Oldest | None:
-    """The task that has waited longest in ``stage``'s queue: kombu pushes on the left and
-    workers pop on the right, so it is the last element. None when the queue is empty."""
-    raw = client.lindex(STAGE_QUEUES[stage], -1)
-    if raw is None:
-        return None
-    task = task_of_message(raw)
-    return Oldest(task.ticket if task is not None else None)
-
-
-def tasks_near_ends(client: redis.Redis, stage: StageName, count: int) -> list[StageTask]:
-    """The tasks at both ends of ``stage``'s queue: kombu puts a task of a vanished worker
-    back at the end consumed next, and one rejected for a retry at the other end."""
-    queue = STAGE_QUEUES[stage]
-    length = int(client.llen(queue))
-    raw = client.lrange(queue, 0, -1) if length <= 2 * count else [
-        *client.lrange(queue, 0, count - 1), *client.lrange(queue, -count, -1)]
-    return [task for task in map(task_of_message, raw) if task is not None]
-
-
-def delivered_tasks(client: redis.Redis) -> list[StageTask]:
-    """Tasks a worker took but has not acknowledged yet. kombu keeps them until they are
-    acknowledged, and puts them back on their queue after the visibility timeout when the
-    worker that took them is gone."""
-    found = []
-    for value in client.hvals(CELERY_UNACKED_KEY):
-        try:
-            message = json.loads(value)[0]
-        except (ValueError, IndexError, TypeError):
-            continue
-        task = task_of_message(message)
-        if task is not None:
-            found.append(task)
-    return found

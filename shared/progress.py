@@ -31,7 +31,7 @@ from typing import Any, Literal
 import redis
 from pydantic import BaseModel, Field
 
-from shared.queues import INDEX_STREAM, PROCESSING_KEY, PROGRESS_KEY, TICKET_KEY
+from shared.keys import INDEX_STREAM, PROCESSING_KEY, PROGRESS_KEY, TICKET_KEY
 from shared.redis_client import as_text
 from shared.schemas import STAGES, ArticleDocument, IndexRequest, StageName, utcnow
 
@@ -129,19 +129,38 @@ class ProgressLog:
     # --- the hops -------------------------------------------------------------------------
     def queued(self, document: ArticleDocument, stage: StageName) -> int | None:
         """The document goes on ``stage``'s queue: returns its ticket (None: stale revision)."""
-        record = Progress(doc_id=document.id, path=document.source_path, revision=document.revision,
-                          hop="queued", stage=stage)
+        record = Progress(
+            doc_id=document.id,
+            path=document.source_path,
+            revision=document.revision,
+            hop="queued",
+            stage=stage,
+        )
         value = self._write(record)
         return None if value is None else int(value)
 
-    def processing(self, document: ArticleDocument, stage: StageName, worker: str | None = None) -> int | None:
+    def processing(
+        self, document: ArticleDocument, stage: StageName, worker: str | None = None
+    ) -> int | None:
         """A worker process starts ``stage``: returns how many times it was started for this
         revision, this time included (None: stale revision)."""
         worker = worker or this_process()
-        record = Progress(doc_id=document.id, path=document.source_path, revision=document.revision,
-                          hop="processing", stage=stage, worker=worker)
-        marker = {"path": document.source_path, "stage": stage, "worker": worker,
-                  "since": record.since.isoformat(), "doc_id": document.id, "revision": document.revision}
+        record = Progress(
+            doc_id=document.id,
+            path=document.source_path,
+            revision=document.revision,
+            hop="processing",
+            stage=stage,
+            worker=worker,
+        )
+        marker = {
+            "path": document.source_path,
+            "stage": stage,
+            "worker": worker,
+            "since": record.since.isoformat(),
+            "doc_id": document.id,
+            "revision": document.revision,
+        }
         value = self._write(record, marker=(marker_field(document.id, stage), json.dumps(marker)))
         return None if value is None else int(value)
 
@@ -151,8 +170,9 @@ class ProgressLog:
         document = request.document
         if document is None:
             raise ValueError("only an upsert carries a document to track")
-        record = Progress(doc_id=document.id, path=document.source_path, revision=document.revision,
-                          hop="indexing")
+        record = Progress(
+            doc_id=document.id, path=document.source_path, revision=document.revision, hop="indexing"
+        )
         value = self._write(record, request=request.model_dump_json())
         return None if value is None else as_text(value)
 
@@ -171,8 +191,11 @@ class ProgressLog:
         if not ids:
             return {}
         values = self.redis.hmget(PROGRESS_KEY, ids)
-        return {doc_id: Progress.model_validate_json(value)
-                for doc_id, value in zip(ids, values, strict=True) if value is not None}
+        return {
+            doc_id: Progress.model_validate_json(value)
+            for doc_id, value in zip(ids, values, strict=True)
+            if value is not None
+        }
 
     def scan(self, cursor: int, count: int) -> tuple[int, list[Progress]]:
         """One HSCAN page of the records: a bounded look at a hash that may be large."""
@@ -190,7 +213,9 @@ class ProgressLog:
 
     def markers(self) -> dict[str, dict[str, Any]]:
         """What runs right now, per marker field: path, stage, worker (host:pid), since."""
-        return {as_text(field): json.loads(value) for field, value in self.redis.hgetall(PROCESSING_KEY).items()}
+        return {
+            as_text(field): json.loads(value) for field, value in self.redis.hgetall(PROCESSING_KEY).items()
+        }
 
     def drop_marker(self, field: str) -> None:
         self.redis.hdel(PROCESSING_KEY, field)
@@ -204,11 +229,17 @@ class ProgressLog:
     def _all_markers(doc_id: str) -> list[str]:
         return [marker_field(doc_id, stage) for stage in STAGES]
 
-    def _write(self, record: Progress, *, marker: tuple[str, str] = ("", ""),
-               request: str = "") -> Any:
+    def _write(self, record: Progress, *, marker: tuple[str, str] = ("", ""), request: str = "") -> Any:
         reply = self._transition(
             keys=self._keys,
-            args=[record.doc_id, record.revision, record.model_dump_json(), marker[0], marker[1], request,
-                  *self._all_markers(record.doc_id)],
+            args=[
+                record.doc_id,
+                record.revision,
+                record.model_dump_json(),
+                marker[0],
+                marker[1],
+                request,
+                *self._all_markers(record.doc_id),
+            ],
         )
         return reply[1] if int(reply[0]) else None

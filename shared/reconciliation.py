@@ -13,7 +13,7 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field
 
-from shared.queues import RECONCILER_ACTIONS_KEY, RECONCILER_REPORT_KEY, RECONCILER_TOTALS_KEY
+from shared.keys import RECONCILER_ACTIONS_KEY, RECONCILER_REPORT_KEY, RECONCILER_TOTALS_KEY
 from shared.redis_client import as_text
 from shared.schemas import utcnow
 
@@ -42,7 +42,9 @@ class AuditReport(BaseModel):
     at: datetime = Field(default_factory=utcnow)
     alias: str
     indices: list[str] = Field(description="The indices behind the alias.")
-    uuids: list[str] = Field(default_factory=list, description="Their uuids: a wiped and recreated index has a new one.")
+    uuids: list[str] = Field(
+        default_factory=list, description="Their uuids: a wiped and recreated index has a new one."
+    )
     expected: int = Field(description="Documents of files registered as indexed.")
     found: int = Field(description="Documents the index holds.")
     checked_ids: bool = Field(description="The cheap count check failed or the index changed: ids compared.")
@@ -91,5 +93,7 @@ def read_reconciliation(client: redis.Redis, recent: int = 10) -> Reconciliation
             continue
     totals = {as_text(k): int(v) for k, v in client.hgetall(RECONCILER_TOTALS_KEY).items()}
     return Reconciliation(
-        last_pass=ReconcilerReport.model_validate_json(raw) if raw else None, totals=totals, recent=actions,
+        last_pass=ReconcilerReport.model_validate_json(raw) if raw else None,
+        totals=totals,
+        recent=actions,
     )

@@ -14,11 +14,12 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field
 
-from shared.queues import FAILURES_KEY, FILE_EXPECT_KEY, FILE_KEY, FILES_KEY, INDEXED_DOCS_KEY, STATE_KEY
+from shared.keys import FAILURES_KEY, FILE_EXPECT_KEY, FILE_KEY, FILES_KEY, INDEXED_DOCS_KEY, STATE_KEY
 from shared.redis_client import as_text
-from shared.schemas import utcnow
+from shared.schemas import StageName, utcnow
 
 FileState = Literal["queued", "indexed", "failed", "deleted"]
+FailureStage = Literal["ingest", "pipeline", "index"] | StageName
 FILE_STATES: tuple[FileState, ...] = ("queued", "indexed", "failed", "deleted")
 
 # Note one document indexed and say whether its file may now be complete, in one round trip
@@ -59,7 +60,9 @@ class FileRecord(BaseModel):
 class Failure(BaseModel):
     path: str
     reason: str
-    stage: str = Field(description="Where it failed: ingest, language, entities, summary, index.")
+    stage: FailureStage = Field(
+        description="Where it failed: ingest, a stage, the pipeline (reconciler), the index."
+    )
     at: datetime = Field(default_factory=utcnow)
     line: int | None = Field(None, description="Line number within the file (JSON Lines).")
 
@@ -122,7 +125,9 @@ class Registry:
         """
         docs_key = f"{INDEXED_DOCS_KEY}{path}"
         member = f"{revision}:{doc_id}"
-        answer = int(self.redis.eval(_MARK_INDEXED, 2, FILE_EXPECT_KEY + path, docs_key, str(revision), member))
+        answer = int(
+            self.redis.eval(_MARK_INDEXED, 2, FILE_EXPECT_KEY + path, docs_key, str(revision), member)
+        )
         if answer in (0, -1):
             return False
         # Complete (or a record from before the expect key): settle the file's state in an
@@ -170,7 +175,7 @@ class Registry:
         """The documents of ``revision`` already marked indexed."""
         prefix = f"{revision}:"
         members = (as_text(m) for m in self.redis.smembers(INDEXED_DOCS_KEY + path))
-        return {m[len(prefix):] for m in members if m.startswith(prefix)}
+        return {m[len(prefix) :] for m in members if m.startswith(prefix)}
 
     def scan_state(self, state: FileState, cursor: int, count: int) -> tuple[int, list[str]]:
         """One SSCAN page of the files in ``state`` (a bounded look at a large set)."""

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.text.repair import TextRepair
 
 SCHEMA_VERSION = 1
+# all-MiniLM-L6-v2's sentence vectors (services/worker/nlp/embeddings.py).
+ARTICLE_VECTOR_DIMS = 384
 
 ENTITY_TYPES = ("person", "organization", "location", "misc")
 EntityType = Literal["person", "organization", "location", "misc"]
@@ -23,10 +25,25 @@ StageName = Literal["language", "summary", "entities"]
 # Summary never reads entities, so it runs before them: a worker serving the light stages
 # does language and summary in one task, and the article makes one hop to NER.
 STAGES: tuple[StageName, ...] = ("language", "summary", "entities")
+# The formats ingest reads (one reader each under services/ingest/readers).
+DocumentFormat = Literal["text", "markdown", "html", "json", "jsonl"]
+# Why a stage failed or was skipped, for programs (status counts, filters); the record's
+# ``error`` says it for people and may be reworded freely.
+StageCode = Literal[
+    "no_model_for_language", "model_unavailable", "time_limit", "worker_died", "no_text", "error"
+]
+STAGE_CODES: tuple[StageCode, ...] = get_args(StageCode)
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def text_story_id(content_sha256: str) -> str:
+    """The story of a document that the story index has not grouped (too short a text to
+    compare, or stored before stories existed): the story of its exact text, so identical
+    texts still collapse into one hit as they did before near-duplicates were grouped."""
+    return f"text-{content_sha256[:32]}"
 
 
 def document_id(source_path: str, record: int = 0) -> str:
@@ -91,7 +108,10 @@ class StageRecord(BaseModel):
     version: str | None = None
     status: Literal["ok", "failed", "skipped"]
     seconds: float = 0.0
-    error: str | None = None
+    code: StageCode | None = Field(
+        None, description="Why the stage failed or was skipped (None when ok): what status counts by."
+    )
+    error: str | None = Field(None, description="The same for people: what happened and how to fix it.")
     at: datetime = Field(default_factory=utcnow)
 
 
@@ -114,7 +134,7 @@ class ArticleDocument(BaseModel):
     source_path: str = Field(description="Path relative to the inbox, or absolute outside it.")
     record: int = Field(0, description="Position of the article within its file (JSON Lines).")
     revision: int = Field(1, description="Registry revision of the file; newer wins.")
-    format: str
+    format: DocumentFormat
     title: str
     body: str
     content_sha256: str
@@ -136,11 +156,35 @@ class ArticleDocument(BaseModel):
     summary_sentences: list[int] = Field(
         default_factory=list, description="Indexes of the body sentences in the summary."
     )
+    vector: list[float] | None = Field(
+        None,
+        description="The article as one unit vector (ARTICLE_VECTOR_DIMS): the mean of the summary "
+        "stage's MiniLM sentence vectors; related articles are its nearest neighbours. None when the "
+        "summary stage did not encode the article (another language, no encoder).",
+    )
     provenance: Provenance = Field(default_factory=Provenance)
     enriched_at: datetime | None = None
+    # Set by the indexer (shared/stories): near-duplicates share a story.
+    story_id: str | None = Field(None, description="The story this article is a version of.")
+    story_joined: bool | None = Field(
+        None,
+        description="True when it joined a story an earlier document started; False when it started one.",
+    )
+    carried_from: list[str] = Field(
+        default_factory=list,
+        description="Wire agencies the text attributes itself to (AP, Reuters, AFP, dpa).",
+    )
     indexed_at: datetime | None = Field(
         None, description="Set by the indexer on every write (lets a migration catch up)."
     )
+
+    @model_validator(mode="after")
+    def _story_of_its_text(self) -> Self:
+        # Search collapses on story_id, and Elasticsearch collapses every document without
+        # one into a single hit: so there is always one (the indexer replaces it).
+        if self.story_id is None:
+            self.story_id = text_story_id(self.content_sha256)
+        return self
 
 
 class StageTask(WireModel):
@@ -152,7 +196,8 @@ class StageTask(WireModel):
         description="Stages still to run, in order; the first is this task's.",
     )
     ticket: int | None = Field(
-        None, description="Order of queueing (a Redis counter, set when queued): the reconciler "
+        None,
+        description="Order of queueing (a Redis counter, set when queued): the reconciler "
         "tells a task still waiting in its FIFO queue from a lost one by it (shared/progress.py).",
     )
 

@@ -21,38 +21,21 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import redis
 
-from shared.heartbeat import HeartbeatWriter, StepsFailing
+from shared.heartbeat import HeartbeatWriter, ServiceDetails, ServiceName, StepsFailing
 from shared.redis_client import connect, display_url
+from shared.retry import Backoff, retry_until
 from shared.schemas import utcnow
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BACKOFF_START_SECONDS = 1.0
-BACKOFF_MAX_SECONDS = 30.0
 # Steps that fail in a row (for a reason other than an unreachable dependency) before the
 # heartbeat says so and status turns degraded: one odd failure is logged, a stuck loop is shown.
 FAILING_AFTER_STEPS = 3
-
-
-class Backoff:
-    """Capped exponential back-off: 1, 2, 4 ... 30 s; ``reset()`` after a success."""
-
-    def __init__(self, start: float = BACKOFF_START_SECONDS, cap: float = BACKOFF_MAX_SECONDS):
-        self.start, self.cap = start, cap
-        self._next = start
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.start
 
 
 def dependency_of(exc: BaseException) -> str | None:
@@ -89,8 +72,11 @@ class OutageLog:
         self._since[dependency] = utcnow()
         self._log.error(
             "%s at %s is unreachable since %s (%s: %s); retrying with back-off",
-            dependency, self._where(dependency), f"{self._since[dependency]:%H:%M:%S}",
-            type(exc).__name__, str(exc)[:200],
+            dependency,
+            self._where(dependency),
+            f"{self._since[dependency]:%H:%M:%S}",
+            type(exc).__name__,
+            str(exc)[:200],
         )
 
     def up(self) -> None:
@@ -109,10 +95,15 @@ class ServiceLoop(ABC):
     """Subclasses set ``service`` and implement ``step()``; optionally ``setup()``,
     ``details()`` (heartbeat payload) and ``teardown()``."""
 
-    service: ClassVar[str]
+    service: ClassVar[ServiceName]
 
-    def __init__(self, settings: Settings, *, stop: threading.Event | None = None,
-                 connect_redis: Callable[[], redis.Redis] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stop: threading.Event | None = None,
+        connect_redis: Callable[[], redis.Redis] | None = None,
+    ):
         self.settings = settings
         self.stop_event = stop or threading.Event()
         self._redis: redis.Redis | None = None
@@ -134,9 +125,9 @@ class ServiceLoop(ABC):
     def step(self) -> None:
         """One unit of work; return soon when there is nothing to do (block at most ~1 s)."""
 
-    def details(self) -> dict[str, Any]:
-        """Service-specific fields of the heartbeat."""
-        return {}
+    def details(self) -> ServiceDetails:
+        """Service-specific fields of the heartbeat: the service's own details model."""
+        return ServiceDetails()
 
     def teardown(self) -> None:
         """Runs once after the loop ends (on stop), before the heartbeat is deleted."""
@@ -194,7 +185,9 @@ class ServiceLoop(ABC):
             return False
         self.outages.up()
         if self._failing is not None:
-            self.log.warning("%s steps work again after %d failed in a row", self.service, self._failing.steps)
+            self.log.warning(
+                "%s steps work again after %d failed in a row", self.service, self._failing.steps
+            )
             self._failing = None
             self.heartbeat.set_failing(None)
         return True
@@ -204,23 +197,22 @@ class ServiceLoop(ABC):
         if self._failing is None:
             self._failing = StepsFailing(since=utcnow(), steps=1, error=error)
         else:
-            self._failing = self._failing.model_copy(update={"steps": self._failing.steps + 1, "error": error})
+            self._failing = self._failing.model_copy(
+                update={"steps": self._failing.steps + 1, "error": error}
+            )
         if self._failing.steps >= FAILING_AFTER_STEPS:
             self.heartbeat.set_failing(self._failing)
 
     def _until_done(self, step: Callable[[], object]) -> None:
-        backoff = Backoff()
-        while not self.stopping and not self.guard(step):
-            self.stop_event.wait(backoff.next())
+        retry_until(lambda: self.guard(step), stopping=lambda: self.stopping, wait=self.stop_event.wait)
 
-    def _details(self) -> dict[str, Any]:
+    def _details(self) -> ServiceDetails:
         details = self.details()
-        if self.outages.outages:
-            details["unreachable"] = {name: f"{since:%Y-%m-%dT%H:%M:%SZ}" for name, since in self.outages.outages.items()}
+        details.unreachable = self.outages.outages
         return details
 
     def _dependency_url(self, dependency: str) -> str:
-        return {"Redis": display_url(self.settings.redis_url), "Elasticsearch": self.settings.elasticsearch_url}.get(
-            dependency, dependency
-        )
-
+        return {
+            "Redis": display_url(self.settings.redis_url),
+            "Elasticsearch": self.settings.elasticsearch_url,
+        }.get(dependency, dependency)

@@ -43,8 +43,24 @@ TASK_HAND_ON_SECONDS = 15
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 # Values copied from examples and templates, never real secrets.
 PLACEHOLDER_SECRETS = {
-    "changeme", "change-me", "change_me", "password", "passwd", "secret", "example", "placeholder",
-    "default", "todo", "none", "null", "redis", "elastic", "admin", "test", "xxx", "123456",
+    "changeme",
+    "change-me",
+    "change_me",
+    "password",
+    "passwd",
+    "secret",
+    "example",
+    "placeholder",
+    "default",
+    "todo",
+    "none",
+    "null",
+    "redis",
+    "elastic",
+    "admin",
+    "test",
+    "xxx",
+    "123456",
 }
 
 
@@ -74,13 +90,19 @@ def is_placeholder(secret: str | None) -> bool:
     if not text:
         return True
     lowered = text.lower()
-    return (lowered in PLACEHOLDER_SECRETS or lowered.startswith(("change", "your-", "your_"))
-            or (text[0], text[-1]) in {("<", ">"), ("{", "}"), ("[", "]")} or text.startswith("${")
-            or len(set(text)) == 1)
+    return (
+        lowered in PLACEHOLDER_SECRETS
+        or lowered.startswith(("change", "your-", "your_"))
+        or (text[0], text[-1]) in {("<", ">"), ("{", "}"), ("[", "]")}
+        or text.startswith("${")
+        or len(set(text)) == 1
+    )
 
 
 def _why(secret: str | None) -> str:
-    return "missing" if not (secret or "").strip() else "the value given is a placeholder: generate a real one"
+    return (
+        "missing" if not (secret or "").strip() else "the value given is a placeholder: generate a real one"
+    )
 
 
 def used_by(*services: str) -> dict[str, Any]:
@@ -115,7 +137,8 @@ class Settings(BaseSettings):
 
     # --- ingest -----------------------------------------------------------------------
     stable_seconds: float = Field(
-        2.0, description="A file is read only after size and mtime stayed unchanged this long.",
+        2.0,
+        description="A file is read only after size and mtime stayed unchanged this long.",
         json_schema_extra=used_by("ingest"),
     )
     rescan_seconds: float = Field(
@@ -127,7 +150,8 @@ class Settings(BaseSettings):
     )
     on_delete: Literal["remove", "keep"] = Field("remove", json_schema_extra=used_by("ingest"))
     ingest_tick_seconds: float = Field(
-        0.5, description="How often the watcher checks pending files for stability.",
+        0.5,
+        description="How often the watcher checks pending files for stability.",
         json_schema_extra=used_by("ingest"),
     )
     source_from_folder: bool = Field(
@@ -142,50 +166,59 @@ class Settings(BaseSettings):
     # Each bounds the work one file can cause; past it the file (or the part) fails with a
     # reason naming the setting, and nothing else is affected.
     max_article_chars: int = Field(
-        2_000_000, gt=0,
+        2_000_000,
+        gt=0,
         description="Characters of one article's cleaned text; a longer article fails with the "
         "count (split it, or raise this).",
         json_schema_extra=used_by("ingest"),
     )
     max_articles_per_file: int = Field(
-        10_000, gt=0,
+        10_000,
+        gt=0,
         description="Articles one file (JSON list, JSON Lines) may hold; a larger file fails "
         "as a whole (split it into several files).",
         json_schema_extra=used_by("ingest"),
     )
     max_nesting: int = Field(
-        32, gt=0,
+        32,
+        gt=0,
         description="Depth of nested lists/objects in JSON and YAML front matter; deeper "
         "structures are refused before they are built.",
         json_schema_extra=used_by("ingest"),
     )
     max_yaml_aliases: int = Field(
-        0, ge=0,
+        0,
+        ge=0,
         description="YAML aliases (*name) allowed in Markdown front matter. 0 refuses them: article "
         "metadata never needs them, and alias expansion ('billion laughs') turns a few bytes "
         "into gigabytes.",
         json_schema_extra=used_by("ingest"),
     )
     max_failure_lines: int = Field(
-        5, gt=0,
+        5,
+        gt=0,
         description="Bad parts of one file (JSON Lines lines, list items) quoted in its one failure "
         "record; the rest are counted.",
         json_schema_extra=used_by("ingest"),
     )
     max_date_chars: int = Field(
-        64, gt=0,
+        64,
+        gt=0,
         description="Longest date string handed to date parsing; a longer value is not a date "
         "and is ignored (noted in provenance).",
         json_schema_extra=used_by("ingest"),
     )
     max_message_mb: float = Field(
-        16.0, gt=0,
+        16.0,
+        gt=0,
         description="Size of one queue message (an article and its enrichment); a larger one fails "
         "its file at once instead of straining Redis and the workers.",
         json_schema_extra=used_by("ingest", "worker", "indexer"),
     )
     highlight_max_chars: int = Field(
-        500_000, gt=0, le=1_000_000,
+        500_000,
+        gt=0,
+        le=1_000_000,
         description="Characters of a document's body that search highlights are looked for in. "
         "Elasticsearch refuses to highlight past its index limit (1,000,000), so one huge "
         "article would otherwise break every search it matches.",
@@ -225,15 +258,19 @@ class Settings(BaseSettings):
         json_schema_extra=used_by("worker", "api"),
     )
     ner_batch_size: int = Field(
-        8, ge=1,
+        8,
+        ge=1,
         description="Sentences per NER batch. Small batches pad each sentence less to the longest "
         "in its batch (the character LMs read every padded character); measured with make bench.",
         json_schema_extra=used_by("worker"),
     )
     summary_sentences: int = Field(3, json_schema_extra=used_by("worker"))
-    torch_threads: int = Field(1, description="Torch threads per worker process.", json_schema_extra=used_by("worker"))
+    torch_threads: int = Field(
+        1, description="Torch threads per worker process.", json_schema_extra=used_by("worker")
+    )
     worker_concurrency: int = Field(
-        0, ge=0,
+        0,
+        ge=0,
         description="Pool processes per worker; 0: one per core this machine lets the worker use. Each "
         "process loads every model of the stages it serves (all three: about 1.2 GB with the default "
         "models), so on a machine with many cores and little memory set it lower. make bench measures "
@@ -241,18 +278,107 @@ class Settings(BaseSettings):
         json_schema_extra=used_by("worker"),
     )
     task_max_retries: int = Field(
-        2, ge=0,
+        2,
+        ge=0,
         description="Times an article's stage is started again after the worker process running it "
         "died (killed, out of memory, the hard time limit) before the stage is skipped, with the "
         "reason in the document's provenance.",
         json_schema_extra=used_by("worker"),
     )
     task_visibility_timeout: int = Field(
-        90, gt=0,
+        90,
+        gt=0,
         description="Seconds before a task taken by a worker that vanished (killed, host lost) "
         "is delivered again; longer than a task may run (the soft time limit plus "
         "TASK_HAND_ON_SECONDS), so a live worker's task is never delivered twice.",
         json_schema_extra=used_by("worker"),
+    )
+
+    # --- stories (README: "Stories, not copies") -----------------------------------------
+    story_threshold: float = Field(
+        0.3,
+        gt=0.0,
+        le=1.0,
+        description="Estimated Jaccard similarity of two bodies' word 3-shingles (MinHash) from which "
+        "they are one story. Chosen with `make eval` over the labelled versions and same-subject "
+        "negatives; changing it applies to articles indexed afterwards (`dateline reprocess` regroups).",
+        json_schema_extra=used_by("indexer"),
+    )
+
+    # --- watches, alerts and their delivery (README: "Watches and alerts") ---------------
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Where people reach the API and pages: the base of the links in alerts, "
+        "webhooks, emails and feeds.",
+        json_schema_extra=used_by("api", "delivery"),
+    )
+    api_token: SecretStr | None = Field(
+        None,
+        description="Token for every request that changes state (watches, uploads): "
+        "'Authorization: Bearer TOKEN', or a session opened with it on the page's login. "
+        "make setup writes a random one into .env. Unset: such requests are refused.",
+        json_schema_extra=used_by("api"),
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 signature every webhook call carries "
+        "(X-Dateline-Signature: sha256=HEX of the body). make setup writes a random one into .env.",
+        json_schema_extra=used_by("delivery"),
+    )
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Webhook hosts or networks (comma-separated: names, addresses, CIDR) allowed "
+        "although they are loopback, link-local or private; every other such target is refused.",
+        json_schema_extra=used_by("api", "delivery"),
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Seconds one webhook call may take.", json_schema_extra=used_by("delivery")
+    )
+    delivery_retry_max_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Longest wait between two tries of a failing webhook or email (the back-off "
+        "doubles from 1 s up to this).",
+        json_schema_extra=used_by("delivery"),
+    )
+    delivery_give_up_hours: float = Field(
+        24.0,
+        gt=0,
+        description="A webhook or email still failing this long after its alert is marked failed "
+        "(shown in status with the target's last answer); until then it is retried.",
+        json_schema_extra=used_by("delivery"),
+    )
+    delivery_tick_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often delivery looks for alerts to send.",
+        json_schema_extra=used_by("delivery"),
+    )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for alert emails; unset: watches cannot have an email.",
+        json_schema_extra=used_by("api", "delivery"),
+    )
+    smtp_port: int = Field(25, gt=0, lt=65536, json_schema_extra=used_by("delivery"))
+    smtp_username: str | None = Field(None, json_schema_extra=used_by("delivery"))
+    smtp_password: SecretStr | None = Field(None, json_schema_extra=used_by("delivery"))
+    smtp_starttls: bool = Field(
+        False, description="Upgrade the SMTP connection with STARTTLS.", json_schema_extra=used_by("delivery")
+    )
+    smtp_from: str = Field(
+        "Dateline <dateline@localhost>",
+        description="Sender of alert emails.",
+        json_schema_extra=used_by("delivery"),
+    )
+    export_page_size: int = Field(
+        1000,
+        gt=0,
+        le=10_000,
+        description="Documents an export reads per page (point in time + search_after).",
+        json_schema_extra=used_by("api"),
+    )
+    watchlist_max_lines: int = Field(
+        1000, gt=0, description="Lines one watchlist upload may hold.", json_schema_extra=used_by("api")
     )
 
     # --- every service ------------------------------------------------------------------
@@ -269,15 +395,21 @@ class Settings(BaseSettings):
 
     # --- the local stack (`dateline stack`; read by its supervisor, not by the services) --
     log_max_mb: float = Field(
-        50.0, gt=0, description="A program's log under <data>/logs is rotated when it reaches this size.",
+        50.0,
+        gt=0,
+        description="A program's log under <data>/logs is rotated when it reaches this size.",
         json_schema_extra=used_by("stack"),
     )
     log_backups: int = Field(
-        5, ge=0, description="Rotated logs kept per program (<name>.log.1 ...).",
+        5,
+        ge=0,
+        description="Rotated logs kept per program (<name>.log.1 ...).",
         json_schema_extra=used_by("stack"),
     )
     es_heap: str = Field(
-        "512m", pattern=r"^[0-9]+[kmgKMG]$", description="Heap of the local Elasticsearch node (-Xms/-Xmx).",
+        "512m",
+        pattern=r"^[0-9]+[kmgKMG]$",
+        description="Heap of the local Elasticsearch node (-Xms/-Xmx).",
         json_schema_extra=used_by("stack"),
     )
 
@@ -286,36 +418,43 @@ class Settings(BaseSettings):
     # task_visibility_timeout + RESTORE_SECONDS (shared/celery_app.py) = 100 s; a task that got
     # lost is queued again within reconcile_stuck_seconds + reconcile_seconds = 150 s.
     task_soft_time_limit: int = Field(
-        60, gt=0,
+        60,
+        gt=0,
         description="Seconds one task (one stage, or language and summary together) may run. Then "
         "the stage is stopped and recorded as failed in provenance, and the article is indexed "
         "without it. Sized on the slowest stage measured: NER of a long article with a large model.",
         json_schema_extra=used_by("worker"),
     )
     worker_proc_alive_timeout: float = Field(
-        120.0, gt=0,
+        120.0,
+        gt=0,
         description="Seconds a new worker pool process may take to load its models before Celery "
         "kills it as hung (Celery's default of 4 s is shorter than loading torch and a NER model).",
         json_schema_extra=used_by("worker"),
     )
     reconcile_seconds: float = Field(
-        30.0, gt=0, description="Period of the reconciler's pass over articles in flight.",
+        30.0,
+        gt=0,
+        description="Period of the reconciler's pass over articles in flight.",
         json_schema_extra=used_by("ingest"),
     )
     reconcile_stuck_seconds: float = Field(
-        120.0, gt=0,
+        120.0,
+        gt=0,
         description="An article in flight that has not moved for this long, that no live worker "
         "holds and that no queue holds, is queued again; longer than a task may run.",
         json_schema_extra=used_by("ingest"),
     )
     reconcile_audit_seconds: float = Field(
-        300.0, gt=0,
+        300.0,
+        gt=0,
         description="Period of the index audit: files registered as indexed whose documents the "
         "index behind the alias lacks (a new, wiped or renamed index) are queued again.",
         json_schema_extra=used_by("ingest"),
     )
     reconcile_max_requeues: int = Field(
-        3, ge=1,
+        3,
+        ge=1,
         description="Times the reconciler queues the same content of a file again before it marks "
         "the file failed with the reason (where it got stuck).",
         json_schema_extra=used_by("ingest"),
@@ -379,8 +518,29 @@ class Settings(BaseSettings):
             value = [part for part in (p.strip() for p in value.split(",")) if part]
         if isinstance(value, list):
             if not value:
-                raise ValueError("DATELINE_API_ALLOWED_HOSTS is empty; list the host names the API is "
-                                 "reached by (e.g. 127.0.0.1,localhost), or '*' for any")
+                raise ValueError(
+                    "DATELINE_API_ALLOWED_HOSTS is empty; list the host names the API is "
+                    "reached by (e.g. 127.0.0.1,localhost), or '*' for any"
+                )
+            return [str(v).lower() for v in value]
+        return value
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _webhook_hosts(cls, value: object) -> object:
+        """Comma-separated from the environment; each a host name, an address or a network."""
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if isinstance(value, list):
+            for item in value:
+                if "/" in str(item):
+                    try:
+                        ipaddress.ip_network(str(item), strict=False)
+                    except ValueError:
+                        raise ValueError(
+                            f"DATELINE_WEBHOOK_ALLOWED_HOSTS: {item!r} is not a network; write one like "
+                            "10.0.0.0/8 or fd00::/8"
+                        ) from None
             return [str(v).lower() for v in value]
         return value
 
@@ -405,19 +565,25 @@ class Settings(BaseSettings):
         for url in split_urls(value):
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise ValueError(f"{url!r} is not an Elasticsearch URL; write http(s)://HOST:PORT, several "
-                                 "separated by commas for the nodes of one cluster")
+                raise ValueError(
+                    f"{url!r} is not an Elasticsearch URL; write http(s)://HOST:PORT, several "
+                    "separated by commas for the nodes of one cluster"
+                )
             if parsed.username or parsed.password:
-                raise ValueError("put Elasticsearch credentials in DATELINE_ELASTICSEARCH_USERNAME and "
-                                 "DATELINE_ELASTICSEARCH_PASSWORD (or DATELINE_ELASTICSEARCH_API_KEY), not in the URL")
+                raise ValueError(
+                    "put Elasticsearch credentials in DATELINE_ELASTICSEARCH_USERNAME and "
+                    "DATELINE_ELASTICSEARCH_PASSWORD (or DATELINE_ELASTICSEARCH_API_KEY), not in the URL"
+                )
         return value
 
     @field_validator("elasticsearch_ca_certs")
     @classmethod
     def _ca_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.expanduser().is_file():
-            raise ValueError(f"the CA certificate {value} does not exist; give the PEM file that signed "
-                             "Elasticsearch's certificate")
+            raise ValueError(
+                f"the CA certificate {value} does not exist; give the PEM file that signed "
+                "Elasticsearch's certificate"
+            )
         return value
 
     @model_validator(mode="after")
@@ -438,14 +604,21 @@ class Settings(BaseSettings):
             if key is not None:
                 if is_placeholder(key.get_secret_value()):
                     problems.append("DATELINE_ELASTICSEARCH_API_KEY " + _why(key.get_secret_value()))
-            elif is_placeholder(self.elasticsearch_username) or password is None \
-                    or is_placeholder(password.get_secret_value()):
+            elif (
+                is_placeholder(self.elasticsearch_username)
+                or password is None
+                or is_placeholder(password.get_secret_value())
+            ):
                 problems.append(
                     "Elasticsearch at " + ", ".join(split_urls(self.elasticsearch_url)) + " is not on this "
                     "machine's loopback, so it needs credentials: DATELINE_ELASTICSEARCH_USERNAME and "
                     "DATELINE_ELASTICSEARCH_PASSWORD, or DATELINE_ELASTICSEARCH_API_KEY ("
-                    + (_why(password.get_secret_value()) if password is not None and self.elasticsearch_username
-                       else "missing") + ")"
+                    + (
+                        _why(password.get_secret_value())
+                        if password is not None and self.elasticsearch_username
+                        else "missing"
+                    )
+                    + ")"
                 )
         if problems:
             raise ValueError("; ".join(problems))

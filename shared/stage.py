@@ -13,24 +13,40 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from celery.exceptions import SoftTimeLimitExceeded
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
-from shared.schemas import ArticleDocument, StageName, StageRecord
+from shared.heartbeat import StageState
+from shared.schemas import ArticleDocument, StageCode, StageName, StageRecord
 from shared.settings import TASK_HAND_ON_SECONDS, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 
+class ModelUnavailable(RuntimeError):
+    """The stage's model cannot be used; the message says what to do. Recorded with the
+    code ``model_unavailable`` (any other exception is ``error``)."""
+
+
 class StageResult(BaseModel):
-    """What ``process`` did: which model (and version) it used, or why it skipped."""
+    """What ``process`` did: which model (and version) it used, or why it skipped: ``code``
+    for programs, ``reason`` for people."""
 
     model: str | None = None
     version: str | None = None
     status: Literal["ok", "skipped"] = "ok"
+    code: StageCode | None = None
     reason: str | None = None
+
+    @model_validator(mode="after")
+    def _skip_has_code(self) -> StageResult:
+        if self.status == "skipped" and self.code is None:
+            raise ValueError(
+                "a skipped StageResult needs a code (shared.schemas.StageCode) as well as a reason"
+            )
+        return self
 
 
 class Stage(ABC):
@@ -74,17 +90,30 @@ class Stage(ABC):
         try:
             result = self.process(document)
             record = StageRecord(
-                model=result.model, version=result.version, status=result.status, error=result.reason
+                model=result.model,
+                version=result.version,
+                status=result.status,
+                code=result.code,
+                error=result.reason,
             )
         except SoftTimeLimitExceeded:
             # The task's time budget ran out in this stage: the article goes on without it.
             log.error("stage %s stopped by the time limit on %s", self.name, document.source_path)
             model, version = self.describe()
-            record = StageRecord(model=model, version=version, status="failed", error=self.time_limit_reason())
+            record = StageRecord(
+                model=model,
+                version=version,
+                status="failed",
+                code="time_limit",
+                error=self.time_limit_reason(),
+            )
         except Exception as exc:  # noqa: BLE001 - recorded in provenance, article kept
             log.exception("stage %s failed on %s", self.name, document.source_path)
             model, version = self.describe()
-            record = StageRecord(model=model, version=version, status="failed", error=f"{type(exc).__name__}: {exc}")
+            code: StageCode = "model_unavailable" if isinstance(exc, ModelUnavailable) else "error"
+            record = StageRecord(
+                model=model, version=version, status="failed", code=code, error=f"{type(exc).__name__}: {exc}"
+            )
         record.seconds = round(time.perf_counter() - started, 4)
         setattr(document.provenance, self.name, record)
         return document
@@ -98,12 +127,9 @@ class Stage(ABC):
             f"`dateline reprocess --stage {self.name} --failed-only`."
         )
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StageState:
         """This stage's model and whether it is usable (shown in heartbeats and status)."""
         model, version = self.describe()
-        return {
-            "model": model,
-            "version": version,
-            "loaded": self._warm and self.load_error is None,
-            "error": self.load_error,
-        }
+        return StageState(
+            model=model, version=version, loaded=self._warm and self.load_error is None, error=self.load_error
+        )

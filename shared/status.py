@@ -27,11 +27,11 @@ import redis
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from pydantic import BaseModel, Field, computed_field
 
+from shared.broker_layout import waiting
 from shared.crashes import CrashLoop, WorkerDeath, crash_loops, read_deaths
 from shared.expected import WORKER_SERVICE, Part, expected_parts
 from shared.heartbeat import Heartbeat, read_heartbeats
-from shared.progress import ProgressLog
-from shared.queues import (
+from shared.keys import (
     FAILURES_KEY,
     FILE_KEY,
     INDEX_GROUP,
@@ -41,6 +41,7 @@ from shared.queues import (
     STATE_KEY,
     TASK_DEAD_LETTER_KEY,
 )
+from shared.progress import ProgressLog
 from shared.reconciliation import Reconciliation, read_reconciliation
 from shared.redis_client import as_text, display_url
 from shared.registry import FILE_STATES, Failure, FileRecord, FileState
@@ -82,11 +83,15 @@ class FileProblems(BaseModel):
     @property
     def fix(self) -> str:
         if self.state == "failed":
-            return ("Fix the file: Dateline reads it again as soon as it changes "
-                    "(or run `dateline ingest PATH --force` to read it again as it is).")
+            return (
+                "Fix the file: Dateline reads it again as soon as it changes "
+                "(or run `dateline ingest PATH --force` to read it again as it is)."
+            )
         if self.state == "indexed":
-            return ("The file's other articles are indexed. Fix the lines listed: the file is read "
-                    "again as soon as it changes.")
+            return (
+                "The file's other articles are indexed. Fix the lines listed: the file is read "
+                "again as soon as it changes."
+            )
         if self.state == "queued":
             return "The file's other articles are on their way; fix what is listed, then re-ingest the file."
         return "Re-ingest the file once the cause is fixed (`dateline ingest PATH --force`)."
@@ -110,28 +115,40 @@ class Assessment(BaseModel):
 
 
 class Status(BaseModel):
-    files: dict[str, int] = Field(description="Files per registry state (one Redis transaction with `problems`).")
+    files: dict[str, int] = Field(
+        description="Files per registry state (one Redis transaction with `problems`)."
+    )
     queues: list[QueueDepth]
     processing: list[dict[str, Any]] = Field(
         description="Stages running now; worker_alive is false for a process that is gone (the "
-        "reconciler clears such entries once its heartbeat has expired).")
+        "reconciler clears such entries once its heartbeat has expired)."
+    )
     heartbeats: list[Heartbeat] = Field(description="Every live process, workers included.")
-    failures: list[Failure] = Field(description="Every recorded failure (also grouped by file in `problems`).")
+    failures: list[Failure] = Field(
+        description="Every recorded failure (also grouped by file in `problems`)."
+    )
     problems: list[FileProblems] = Field(
         default_factory=list,
         description="Files with failures: every failed file, then files indexed or queued with failed parts.",
     )
     dead_letters: int
-    parts: list[Part] = Field(default_factory=list, description="Each expected service and stage, and what serves it.")
+    parts: list[Part] = Field(
+        default_factory=list, description="Each expected service and stage, and what serves it."
+    )
     throughput: Throughput | None = None
     index: IndexInfo | None = Field(None, description="Elasticsearch's side; None when not asked.")
     at: datetime
     in_flight: int = Field(0, description="Articles with a progress record: queued, processing or indexing.")
-    reconciliation: Reconciliation = Field(default_factory=Reconciliation,
-                                           description="What the reconciler did: last pass, totals, recent actions.")
-    crash_loops: list[CrashLoop] = Field(default_factory=list,
-                                         description="Workers whose pool processes keep dying, with the cause.")
-    recent_deaths: list[WorkerDeath] = Field(default_factory=list, description="Pool process deaths, newest first.")
+    reconciliation: Reconciliation = Field(
+        default_factory=Reconciliation,
+        description="What the reconciler did: last pass, totals, recent actions.",
+    )
+    crash_loops: list[CrashLoop] = Field(
+        default_factory=list, description="Workers whose pool processes keep dying, with the cause."
+    )
+    recent_deaths: list[WorkerDeath] = Field(
+        default_factory=list, description="Pool process deaths, newest first."
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -164,9 +181,9 @@ class Status(BaseModel):
         """One line per worker stage running without its model."""
         problems = []
         for worker in self.workers:
-            for stage, info in (worker.details.get("stages") or {}).items():
-                if info.get("error"):
-                    problems.append(f"{worker.host}:{worker.pid} {stage}: {info['error']}")
+            for stage, info in worker.worker_details.stages.items():
+                if info.readiness(worker.state) == "model missing":
+                    problems.append(f"{worker.host}:{worker.pid} {stage}: {info.error}")
         return problems
 
     @computed_field  # type: ignore[prop-decorator]
@@ -207,13 +224,17 @@ def assess(status: Status) -> Assessment:
     for part in status.parts:
         if part.presence == "missing":
             if part.kind == "stage":
-                reasons.append(f"No worker serves the {part.name} stage: its queue is not worked on; {part.hint}.")
+                reasons.append(
+                    f"No worker serves the {part.name} stage: its queue is not worked on; {part.hint}."
+                )
             else:
                 effect = MISSING_EFFECT.get(part.name, "it does not run")
                 reasons.append(f"No {part.name} process has a live heartbeat: {effect}; {part.hint}.")
         elif part.presence == "starting":
             what = "stage's workers are" if part.kind == "stage" else "process is"
-            reasons.append(f"The {part.name} {what} still starting (loading models); work waits until it is ready.")
+            reasons.append(
+                f"The {part.name} {what} still starting (loading models); work waits until it is ready."
+            )
     for beat in (*status.services, *status.workers):
         if beat.failing is not None:
             reasons.append(
@@ -223,10 +244,10 @@ def assess(status: Status) -> Assessment:
                 "it keeps retrying with back-off."
             )
     for worker in status.workers:
-        for stage, info in (worker.details.get("stages") or {}).items():
-            if info.get("error"):
+        for stage, info in worker.worker_details.stages.items():
+            if info.readiness(worker.state) == "model missing":
                 reasons.append(
-                    f"The {stage} stage on {worker.host}:{worker.pid} runs without its model ({info['error']}): "
+                    f"The {stage} stage on {worker.host}:{worker.pid} runs without its model ({info.error}): "
                     f"documents are indexed without it; fix the model setting, then "
                     f"`dateline reprocess --stage {stage} --failed-only`."
                 )
@@ -240,10 +261,13 @@ def assess(status: Status) -> Assessment:
 
 def unreachable(redis_url: str, exc: Exception) -> Assessment:
     """The state when Redis does not answer: nothing can be queued, enriched or counted."""
-    return Assessment(state="down", reasons=[
-        f"Redis at {display_url(redis_url)} does not answer ({exc}): nothing is queued, enriched or indexed. Start Dateline "
-        "with `make up` (or `make run`), or set DATELINE_REDIS_URL."
-    ])
+    return Assessment(
+        state="down",
+        reasons=[
+            f"Redis at {display_url(redis_url)} does not answer ({exc}): nothing is queued, enriched or indexed. Start Dateline "
+            "with `make up` (or `make run`), or set DATELINE_REDIS_URL."
+        ],
+    )
 
 
 # --- collecting -------------------------------------------------------------------------
@@ -274,8 +298,9 @@ def _files_and_problems(client: redis.Redis) -> tuple[dict[str, int], list[Failu
     pipe.hvals(FAILURES_KEY)
     *counts, failed_members, raw_failures = pipe.execute()
     files: dict[str, int] = {state: int(n) for state, n in zip(FILE_STATES, counts, strict=True)}
-    failures = sorted((Failure.model_validate_json(v) for v in raw_failures),
-                      key=lambda f: (f.at, f.path, f.line or 0))
+    failures = sorted(
+        (Failure.model_validate_json(v) for v in raw_failures), key=lambda f: (f.at, f.path, f.line or 0)
+    )
     failed = sorted(as_text(m) for m in failed_members)
 
     by_path: dict[str, list[Failure]] = {}
@@ -288,8 +313,10 @@ def _files_and_problems(client: redis.Redis) -> tuple[dict[str, int], list[Failu
         for path, raw in zip(others, records, strict=True):
             states[path] = FileRecord.model_validate_json(raw).state if raw else None
 
-    problems = [FileProblems(path=path, state="failed", failures=by_path.get(path) or [_no_reason(path)])
-                for path in failed]
+    problems = [
+        FileProblems(path=path, state="failed", failures=by_path.get(path) or [_no_reason(path)])
+        for path in failed
+    ]
     problems += [FileProblems(path=path, state=states[path], failures=by_path[path]) for path in others]
     for problem in problems:
         problem.failures.sort(key=lambda f: (f.line or 0, f.at))
@@ -299,10 +326,14 @@ def _files_and_problems(client: redis.Redis) -> tuple[dict[str, int], list[Failu
 def _no_reason(path: str) -> Failure:
     """A file marked failed with no failure recorded: ingest could not queue its articles
     (the broker refused) and could not record why; the next scan tries it again."""
-    return Failure(path=path, stage="ingest", reason=(
-        "The file is marked failed without a recorded reason: its articles could not be queued (Redis "
-        "refused them). Dateline tries it again on the next scan; check that Redis is running."
-    ))
+    return Failure(
+        path=path,
+        stage="ingest",
+        reason=(
+            "The file is marked failed without a recorded reason: its articles could not be queued (Redis "
+            "refused them). Dateline tries it again on the next scan; check that Redis is running."
+        ),
+    )
 
 
 def _index_info(es: Elasticsearch, url: str, alias: str, outcomes: bool) -> IndexInfo:
@@ -317,14 +348,22 @@ def _index_info(es: Elasticsearch, url: str, alias: str, outcomes: bool) -> Inde
         # In words: the client's exception and the cluster's message go to the log.
         log.warning("Elasticsearch at %s: %r", url, exc)
         return IndexInfo(reachable=False, url=url, alias=alias, detail=f"it {describe_failure(exc)}")
-    return IndexInfo(reachable=True, url=url, alias=alias, cluster=cluster, alias_exists=exists, outcomes=found)
+    return IndexInfo(
+        reachable=True, url=url, alias=alias, cluster=cluster, alias_exists=exists, outcomes=found
+    )
 
 
-def collect_status(client: redis.Redis, es: Elasticsearch | None = None, *, es_url: str = "",
-                   alias: str = "", outcomes: bool = True) -> Status:
+def collect_status(
+    client: redis.Redis,
+    es: Elasticsearch | None = None,
+    *,
+    es_url: str = "",
+    alias: str = "",
+    outcomes: bool = True,
+) -> Status:
     """Everything the status views show; Elasticsearch's side only when ``es`` is given
     (``outcomes=False``: its health only, for the frequent health checks)."""
-    queues = [QueueDepth(name=stage, waiting=int(client.llen(q))) for stage, q in STAGE_QUEUES.items()]
+    queues = [QueueDepth(name=stage, waiting=waiting(client, stage)) for stage in STAGE_QUEUES]
     queues.append(_index_stream_depth(client))
     heartbeats = read_heartbeats(client)
     live = {f"{beat.host}:{beat.pid}" for beat in heartbeats}
@@ -351,4 +390,3 @@ def collect_status(client: redis.Redis, es: Elasticsearch | None = None, *, es_u
         crash_loops=crash_loops(deaths),
         recent_deaths=deaths[:RECENT_DEATHS],
     )
-

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import redis
 from pydantic import BaseModel, Field, computed_field
 
-from shared.queues import INDEXED_PER_MINUTE_KEY
+from shared.keys import INDEXED_PER_MINUTE_KEY
 
 # Minutes kept (and shown on the pipeline page); the rate averages over the last RATE_MINUTES.
 HISTORY_MINUTES = 30

@@ -77,7 +77,9 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--keep", action="store_true", help="keep the stack running afterwards")
     args = parser.parse_args()
@@ -93,13 +95,21 @@ def main() -> None:
         print("[screenshots] starting Redis and Elasticsearch", flush=True)
         services.start()
         model = train_tiny_model(MODEL_CACHE)
-        stack = Stack(redis_base_url=services.redis_url, es_url=services.es_url, log_dir=DATA / "logs",
-                      run_dir=DATA / "stack", ner_model=str(model), inbox=DATA / "inbox")
+        stack = Stack(
+            redis_base_url=services.redis_url,
+            es_url=services.es_url,
+            log_dir=DATA / "logs",
+            run_dir=DATA / "stack",
+            ner_model=str(model),
+            inbox=DATA / "inbox",
+        )
         print("[screenshots] starting the pipeline and feeding it the demo archive", flush=True)
         demo, url, _ = run_demo(stack)
         print(f"[screenshots] {demo.documents} documents indexed; taking screenshots of {url}", flush=True)
         for path in take(url, args.out):
-            print(f"[screenshots] wrote {path.relative_to(REPO_DIR) if path.is_relative_to(REPO_DIR) else path}")
+            print(
+                f"[screenshots] wrote {path.relative_to(REPO_DIR) if path.is_relative_to(REPO_DIR) else path}"
+            )
         if args.keep:
             print(f"[screenshots] the stack runs at {url}; Ctrl-C stops it", flush=True)
             while True:

@@ -113,6 +113,7 @@ class TrustedHosts:
         hosts = tuple(allowed_hosts(self.settings()))
         check = self._checks.get(hosts)
         if check is None:
-            check = self._checks[hosts] = TrustedHostMiddleware(self.app, allowed_hosts=list(hosts),
-                                                                www_redirect=False)
+            check = self._checks[hosts] = TrustedHostMiddleware(
+                self.app, allowed_hosts=list(hosts), www_redirect=False
+            )
         await check(scope, receive, send)

@@ -48,9 +48,23 @@ FACETS = (
 ENTITY_LABELS = {"person": "Person", "organization": "Organisation", "location": "Place", "misc": "Other"}
 # The languages the language stage names most; anything else is shown by its code.
 LANGUAGE_NAMES = {
-    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fa": "Persian", "fr": "French",
-    "hi": "Hindi", "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pt": "Portuguese",
-    "ru": "Russian", "tr": "Turkish", "ur": "Urdu", "zh": "Chinese", "und": "Undetermined",
+    "ar": "Arabic",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fa": "Persian",
+    "fr": "French",
+    "hi": "Hindi",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "nl": "Dutch",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "tr": "Turkish",
+    "ur": "Urdu",
+    "zh": "Chinese",
+    "und": "Undetermined",
 }
 
 
@@ -90,7 +104,9 @@ class PageState:
     def url(self, path: str = "/") -> str:
         return f"{path}?{urlencode(self.items)}" if self.items else path
 
-    def _replace(self, drop: Iterable[tuple[str, str | None]], add: Sequence[tuple[str, str]] = ()) -> PageState:
+    def _replace(
+        self, drop: Iterable[tuple[str, str | None]], add: Sequence[tuple[str, str]] = ()
+    ) -> PageState:
         dropped = list(drop)
 
         def gone(k: str, v: str) -> bool:
@@ -210,8 +226,12 @@ def histogram(state: PageState, counts: dict[str, int]) -> list[Bar]:
         return []
     tallest = max(counts.values()) or 1
     return [
-        Bar(label=_label(key), count=count, height=round(100 * count / tallest, 1) if count else 0.0,
-            url=state.adding("since", key).adding("until", key).url())
+        Bar(
+            label=_label(key),
+            count=count,
+            height=round(100 * count / tallest, 1) if count else 0.0,
+            url=state.adding("since", key).adding("until", key).url(),
+        )
         for key, count in counts.items()
     ]
 
@@ -294,7 +314,10 @@ def marked_body(document: ArticleDocument) -> MarkedBody:
     ignored = 0
     taken_until = 0
     for mention in sorted(document.mentions, key=lambda m: (m.start, -m.end)):
-        fits = 0 <= mention.start < mention.end <= len(body) and body[mention.start:mention.end] == mention.text
+        fits = (
+            0 <= mention.start < mention.end <= len(body)
+            and body[mention.start : mention.end] == mention.text
+        )
         if not fits or mention.start < taken_until:  # wrong offsets, or overlapping another
             ignored += 1
             continue
@@ -398,10 +421,17 @@ def stage_rows(document: ArticleDocument) -> list[StageRow]:
         if record is None:
             rows.append(StageRow(stage, "not run", "", "", "", "", ""))
             continue
-        rows.append(StageRow(
-            stage=stage, status=record.status, model=record.model or "", version=record.version or "",
-            seconds=f"{record.seconds:.2f} s", at=f"{record.at:%Y-%m-%d %H:%M:%S} UTC", error=record.error or "",
-        ))
+        rows.append(
+            StageRow(
+                stage=stage,
+                status=record.status,
+                model=record.model or "",
+                version=record.version or "",
+                seconds=f"{record.seconds:.2f} s",
+                at=f"{record.at:%Y-%m-%d %H:%M:%S} UTC",
+                error=record.error or "",
+            )
+        )
     return rows
 
 
@@ -459,21 +489,31 @@ def pipeline_view(status: Status) -> PipelineView:
     rate = eta = ""
     if throughput is not None:
         tallest = max((m.indexed for m in throughput.minutes), default=0) or 1
-        bars = [RateBar(label=f"{m.minute:%H:%M} UTC", count=m.indexed, height=round(100 * m.indexed / tallest, 1))
-                for m in throughput.minutes]
+        bars = [
+            RateBar(
+                label=f"{m.minute:%H:%M} UTC", count=m.indexed, height=round(100 * m.indexed / tallest, 1)
+            )
+            for m in throughput.minutes
+        ]
         rate = f"{throughput.rate_per_minute:g} documents per minute"
         eta = eta_words(throughput.eta_seconds, throughput.backlog)
     workers = []
     for beat in status.workers:
-        stages = []
-        for stage, info in (beat.details.get("stages") or {}).items():
-            if beat.state == "starting":
-                state = "starting"
-            elif info.get("error"):
-                state = f"model missing: {info['error']}"
-            else:
-                state = "loaded" if info.get("loaded") else "not loaded yet"
-            stages.append((stage, str(info.get("model") or ""), state))
-        workers.append(WorkerRow(process=f"{beat.host}:{beat.pid}", node=str(beat.details.get("node") or ""),
-                                 state=beat.state, stages=stages, tasks_done=int(beat.details.get("tasks_done") or 0)))
-    return PipelineView(counts=counts, bars=bars, rate=rate, eta=eta, workers=workers, services=status.services)
+        stages: list[tuple[str, str, str]] = []
+        details = beat.worker_details
+        for stage, info in details.stages.items():
+            readiness = info.readiness(beat.state)
+            state = f"{readiness}: {info.error}" if readiness == "model missing" else readiness
+            stages.append((stage, info.model or "", state))
+        workers.append(
+            WorkerRow(
+                process=f"{beat.host}:{beat.pid}",
+                node=details.node,
+                state=beat.state,
+                stages=stages,
+                tasks_done=details.tasks_done,
+            )
+        )
+    return PipelineView(
+        counts=counts, bars=bars, rate=rate, eta=eta, workers=workers, services=status.services
+    )

@@ -29,11 +29,16 @@ def health_command(
         raise typer.Exit(1) from None
     running = [beat for beat in beats if beat.state == "running"]
     if running:
-        typer.echo(f"{service} on {host}: {len(running)} live process(es), pid {', '.join(str(b.pid) for b in running)}")
+        typer.echo(
+            f"{service} on {host}: {len(running)} live process(es), pid {', '.join(str(b.pid) for b in running)}"
+        )
         return
     if beats:
         typer.echo(f"unhealthy: {service} on {host} is still starting", err=True)
     else:
-        typer.echo(f"unhealthy: no live heartbeat of {service} on {host}; is `dateline serve {service}` "
-                   "running here? Its log says why not", err=True)
+        typer.echo(
+            f"unhealthy: no live heartbeat of {service} on {host}; is `dateline serve {service}` "
+            "running here? Its log says why not",
+            err=True,
+        )
     raise typer.Exit(1)

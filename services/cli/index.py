@@ -17,7 +17,9 @@ from shared.search.index import ClusterHealth, IndexSetupError, index_status
 from shared.search.migrate import migrate
 from shared.search.template import TEMPLATE_VERSION
 
-index_app = typer.Typer(help="The Elasticsearch index: status and migration to a new mapping.", no_args_is_help=True)
+index_app = typer.Typer(
+    help="The Elasticsearch index: status and migration to a new mapping.", no_args_is_help=True
+)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -41,9 +43,15 @@ def status_command(json_output: Annotated[bool, typer.Option("--json", help="Pri
     if found.index is None:
         console.print(f"alias [bold]{found.alias}[/] does not exist yet (the indexer creates it)")
     else:
-        docs = f"{found.docs} documents" if found.docs is not None else "documents: unknown, part of the index is unavailable"
+        docs = (
+            f"{found.docs} documents"
+            if found.docs is not None
+            else "documents: unknown, part of the index is unavailable"
+        )
         console.print(f"alias [bold]{found.alias}[/] -> [bold]{found.index}[/] ({docs})")
-        console.print(f"template version in index: {found.template_version}; in this release: {TEMPLATE_VERSION}")
+        console.print(
+            f"template version in index: {found.template_version}; in this release: {TEMPLATE_VERSION}"
+        )
         if found.template_version is not None and found.template_version < TEMPLATE_VERSION:
             console.print("[yellow]the index is older than the template: run `dateline index migrate`[/]")
         if found.other_versions:
@@ -56,7 +64,9 @@ _COLOURS = {"green": "green", "yellow": "yellow", "red": "red"}
 
 def print_cluster(cluster: ClusterHealth, console: Console) -> None:
     colour = _COLOURS.get(cluster.status, "white")
-    index = f"; this index {cluster.index_status}, {cluster.replicas} replica(s)" if cluster.index_status else ""
+    index = (
+        f"; this index {cluster.index_status}, {cluster.replicas} replica(s)" if cluster.index_status else ""
+    )
     console.print(
         f"cluster [bold]{escape(cluster.name)}[/]: [bold {colour}]{cluster.status}[/] - {cluster.node_count} "
         f"node(s), {cluster.data_nodes} holding data; shards {cluster.active_shards} active, "
@@ -64,7 +74,9 @@ def print_cluster(cluster: ClusterHealth, console: Console) -> None:
         f"{cluster.relocating_shards} relocating ({cluster.active_shards_percent:.0f}% active){index}"
     )
     for node in cluster.nodes:
-        console.print(f"  {'*' if node.master else ' '} {escape(node.name)}  {escape(node.address)}  roles {node.roles}")
+        console.print(
+            f"  {'*' if node.master else ' '} {escape(node.name)}  {escape(node.address)}  roles {node.roles}"
+        )
     if cluster.advice:
         console.print(f"[{colour}]{escape(cluster.advice)}[/]")
 
@@ -84,17 +96,26 @@ def migrate_command(
         with Progress(*columns, transient=True) as bar:
             task = bar.add_task("copy", total=None)
             result = migrate(
-                es, settings.index, settings, delete_old=delete_old,
+                es,
+                settings.index,
+                settings,
+                delete_old=delete_old,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except IndexSetupError as exc:
         raise _fail(str(exc)) from None
     except (TransportError, ApiError) as exc:
-        raise _fail(f"Elasticsearch failed during the migration ({exc}); the alias still points "
-                    "at the old index, so nothing is lost: fix the cause and run it again") from None
+        raise _fail(
+            f"Elasticsearch failed during the migration ({exc}); the alias still points "
+            "at the old index, so nothing is lost: fix the cause and run it again"
+        ) from None
     Console().print(
         f"alias [bold]{result.alias}[/]: {result.old_index} -> [bold]{result.new_index}[/] "
         f"(template v{result.template_version}); copied {result.copied} documents, "
         f"{result.caught_up} written meanwhile; old index "
-        + ("deleted" if result.old_deleted else f"kept (delete with --delete-old next time, or DELETE /{result.old_index})")
+        + (
+            "deleted"
+            if result.old_deleted
+            else f"kept (delete with --delete-old next time, or DELETE /{result.old_index})"
+        )
     )

@@ -28,15 +28,23 @@ def reprocess_query(stage: str, languages: list[str], failed_only: bool) -> dict
         filters.append({"terms": {"language": languages}})
     if failed_only:
         # Failed or never run; "skipped" (no model for a language) is left alone.
-        filters.append({"bool": {"must_not": [
-            {"terms": {f"provenance.{stage}.status": ["ok", "skipped"]}},
-        ]}})
+        filters.append(
+            {
+                "bool": {
+                    "must_not": [
+                        {"terms": {f"provenance.{stage}.status": ["ok", "skipped"]}},
+                    ]
+                }
+            }
+        )
     return {"bool": {"filter": filters}} if filters else {"match_all": {}}
 
 
 def reprocess_command(
     stage: str = typer.Option(..., "--stage", help=f"One of {', '.join(STAGES)}."),
-    language: list[str] = typer.Option([], "--language", help="Only documents in this language (repeatable)."),
+    language: list[str] = typer.Option(
+        [], "--language", help="Only documents in this language (repeatable)."
+    ),
     failed_only: bool = typer.Option(False, "--failed-only", help="Only documents where the stage failed."),
 ) -> None:
     """Re-run one stage for indexed documents, from their stored text, with a progress bar."""

@@ -16,7 +16,8 @@ from rich.table import Table
 
 from services.cli.settings import settings_or_exit
 from shared.search.client import describe_failure, make_client
-from shared.search.models import SearchHit, SearchInputError, SearchParams, SearchResult, input_errors
+from shared.search.errors import SearchInputError
+from shared.search.models import SearchHit, SearchParams, SearchResult, input_errors
 from shared.search.query import search
 
 _EM = re.compile(r"</?em>")
@@ -38,12 +39,16 @@ def search_command(query: str, json_output: bool, **options: Any) -> None:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     except NotFoundError:
-        err.print(f"[red]error:[/] there is no index {settings.index!r} yet: start the indexer "
-                  "(it creates the index) and ingest some articles.")
+        err.print(
+            f"[red]error:[/] there is no index {settings.index!r} yet: start the indexer "
+            "(it creates the index) and ingest some articles."
+        )
         raise typer.Exit(1) from None
     except (TransportError, ApiError) as exc:
-        err.print(f"[red]error:[/] Elasticsearch at {escape(settings.elasticsearch_url)} "
-                  f"{escape(describe_failure(exc))}. Try `dateline status`.")
+        err.print(
+            f"[red]error:[/] Elasticsearch at {escape(settings.elasticsearch_url)} "
+            f"{escape(describe_failure(exc))}. Try `dateline status`."
+        )
         raise typer.Exit(1) from None
 
     if json_output:
@@ -58,9 +63,13 @@ def _options_from_search_params() -> None:
     fields = SearchParams.model_fields
     parameters = [
         inspect.Parameter(
-            "query", inspect.Parameter.KEYWORD_ONLY, annotation=str,
-            default=typer.Argument(fields["query"].default,
-                                   help=f"{fields['query'].description} E.g. 'strike AND title:harbour'."),
+            "query",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=str,
+            default=typer.Argument(
+                fields["query"].default,
+                help=f"{fields['query'].description} E.g. 'strike AND title:harbour'.",
+            ),
         )
     ]
     for name, field in fields.items():
@@ -70,14 +79,22 @@ def _options_from_search_params() -> None:
         default = field.get_default(call_default_factory=True)
         if get_origin(annotation) is list:
             annotation, default = Optional[List[str]], None  # noqa: UP006,UP045 - typer reads these forms
-        parameters.append(inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-            default=typer.Option(default, help=field.description or ""),
-        ))
-    parameters.append(inspect.Parameter(
-        "json_output", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-        default=typer.Option(False, "--json", help="Print the result as JSON."),
-    ))
+        parameters.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=annotation,
+                default=typer.Option(default, help=field.description or ""),
+            )
+        )
+    parameters.append(
+        inspect.Parameter(
+            "json_output",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=bool,
+            default=typer.Option(False, "--json", help="Print the result as JSON."),
+        )
+    )
     search_command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     search_command.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
 
@@ -90,8 +107,10 @@ def _snippet(hit: SearchHit, width: int = 160) -> str:
     if fragments:
         # Escape the text, then turn <em> marks into bold.
         return " … ".join(
-            "".join(f"[bold yellow]{escape(part)}[/]" if i % 2 else escape(part)
-                    for i, part in enumerate(_EM.split(fragment)))
+            "".join(
+                f"[bold yellow]{escape(part)}[/]" if i % 2 else escape(part)
+                for i, part in enumerate(_EM.split(fragment))
+            )
             for fragment in fragments[:2]
         )
     text = hit.summary or hit.body or ""
@@ -102,13 +121,24 @@ def _top(names: list[str], n: int = 3) -> str:
     return escape(", ".join(names[:n]) + (f" +{len(names) - n}" if len(names) > n else ""))
 
 
+def _story_line(hit: SearchHit) -> str:
+    """ "N versions from K sources" under a hit that stands for a story of several."""
+    if hit.versions <= 1:
+        return ""
+    sources = f"{hit.sources} source" + ("" if hit.sources == 1 else "s")
+    first = ", first seen" if hit.first_seen else ""
+    return f"\n[cyan]{hit.versions} versions from {sources}{first}[/] [dim](dateline story {escape(hit.story_id or '')})[/]"
+
+
 def print_result(result: SearchResult, console: Console) -> None:
     first = (result.page - 1) * result.size + 1 if result.hits else 0
     last = first + len(result.hits) - 1 if result.hits else 0
     console.print(f"[bold]{result.total}[/] articles; showing {first}–{last} (page {result.page})")
     if result.partial:
-        console.print("[yellow]part of the archive did not answer (a node of the cluster is down or "
-                      "recovering): the results may be incomplete; `dateline index status` shows the cluster[/]")
+        console.print(
+            "[yellow]part of the archive did not answer (a node of the cluster is down or "
+            "recovering): the results may be incomplete; `dateline index status` shows the cluster[/]"
+        )
     if result.hits:
         table = Table(show_lines=True, expand=True)
         table.add_column("title / snippet", ratio=5)
@@ -119,10 +149,13 @@ def print_result(result: SearchResult, console: Console) -> None:
         for hit in result.hits:
             entities = hit.entities
             who = "\n".join(
-                filter(None, (_top(names) for names in (entities.person, entities.organization, entities.location)))
+                filter(
+                    None,
+                    (_top(names) for names in (entities.person, entities.organization, entities.location)),
+                )
             )
             table.add_row(
-                f"[bold]{escape(hit.title or '(untitled)')}[/]\n{_snippet(hit)}",
+                f"[bold]{escape(hit.title or '(untitled)')}[/]{_story_line(hit)}\n{_snippet(hit)}",
                 escape(hit.source or ""),
                 escape(hit.language or ""),
                 hit.published_at.date().isoformat() if hit.published_at else "",

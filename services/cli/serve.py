@@ -6,8 +6,8 @@ import typer
 
 from services.cli.settings import settings_or_exit
 from services.stack.environment import load_env_file
+from shared.keys import STAGE_QUEUES
 from shared.logging import setup_logging
-from shared.queues import STAGE_QUEUES
 from shared.settings import get_settings
 
 serve_app = typer.Typer(help="Run one Dateline service in the foreground.")
@@ -31,7 +31,9 @@ def load_program_environment() -> None:
 @serve_app.command()
 def worker(
     queues: str = typer.Option("language,entities,summary", help="Stages to serve, comma-separated."),
-    concurrency: int | None = typer.Option(None, help="Pool processes (default DATELINE_WORKER_CONCURRENCY; 0 or unset: one per core)."),
+    concurrency: int | None = typer.Option(
+        None, help="Pool processes (default DATELINE_WORKER_CONCURRENCY; 0 or unset: one per core)."
+    ),
     name: str = typer.Option("worker", help="Worker name; the host name is appended."),
 ) -> None:
     """A Celery worker for the given enrichment stages."""
@@ -45,10 +47,14 @@ def worker(
     app.worker_main(
         [
             "worker",
-            "--queues", ",".join(STAGE_QUEUES[s] for s in stages),  # type: ignore[index]
-            "--concurrency", str(concurrency or get_settings().worker_processes),
-            "--hostname", f"{name}@%h",
-            "--loglevel", "INFO",
+            "--queues",
+            ",".join(STAGE_QUEUES[s] for s in stages),  # type: ignore[index]
+            "--concurrency",
+            str(concurrency or get_settings().worker_processes),
+            "--hostname",
+            f"{name}@%h",
+            "--loglevel",
+            "INFO",
             "--without-gossip",
             "--without-mingle",
         ]

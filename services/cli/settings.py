@@ -21,6 +21,7 @@ MASK = "***"
 
 def mask_url_passwords(text: str) -> str:
     """Every ``scheme://user:PASSWORD@`` in ``text`` with the password replaced by ``***``."""
+
     def masked(found: re.Match[str]) -> str:
         # The word PASSWORD stands where the user puts theirs (a hint of a message): kept.
         return found.group(0) if found.group(0).endswith(":PASSWORD@") else found.group("head") + MASK + "@"

@@ -20,7 +20,9 @@ from services.stack.supervisor import SupervisorError
 from shared.paths import PROJECT_DIR
 from shared.settings import get_settings
 
-stack_app = typer.Typer(help="Run the whole system locally (Redis, Elasticsearch, services) under supervisord.")
+stack_app = typer.Typer(
+    help="Run the whole system locally (Redis, Elasticsearch, services) under supervisord."
+)
 
 
 def _stack() -> LocalStack:
@@ -90,9 +92,26 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
             typer.echo("[dateline] the local stack is not running; start it with `make up`")
         raise typer.Exit(1)
     if as_json:
-        typer.echo(json.dumps({"running": True, "programs": [
-            {"name": r.name, "state": r.state, "pid": r.pid, "uptime": r.uptime, "healthy": r.healthy,
-             "detail": r.detail, "log": str(r.log)} for r in rows]}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "running": True,
+                    "programs": [
+                        {
+                            "name": r.name,
+                            "state": r.state,
+                            "pid": r.pid,
+                            "uptime": r.uptime,
+                            "healthy": r.healthy,
+                            "detail": r.detail,
+                            "log": str(r.log),
+                        }
+                        for r in rows
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         table = Table("program", "state", "pid", "uptime", "health", "log")
         for r in rows:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from shared.heartbeat import StageReadiness
 from shared.redis_client import connect
 from shared.registry import format_failure
 from shared.search.client import make_client
@@ -21,16 +22,28 @@ from shared.settings import get_settings
 from shared.status import Status, collect_status, unreachable
 
 STATE_STYLE = {"ok": "bold green", "degraded": "bold yellow", "down": "bold red"}
+READINESS_STYLE: dict[StageReadiness, str] = {
+    "starting": "yellow",
+    "loaded": "green",
+    "not loaded yet": "yellow",
+    "model missing": "red",
+}
 SHOWN = 50  # files with failures and failed documents printed; --json has every one
 
 
-def status_command(json_output: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def status_command(
+    json_output: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
     """Show the state (ok, degraded, down) with its reasons, files by state, queues, rate
     and ETA, workers and their models, every failure by file, and documents a stage failed on."""
     settings = get_settings()
     try:
-        status = collect_status(connect(settings.redis_url), make_client(settings.elasticsearch_url, settings=settings),
-                                es_url=settings.elasticsearch_url, alias=settings.index)
+        status = collect_status(
+            connect(settings.redis_url),
+            make_client(settings.elasticsearch_url, settings=settings),
+            es_url=settings.elasticsearch_url,
+            alias=settings.index,
+        )
     except redis.RedisError as exc:
         down = unreachable(settings.redis_url, exc)
         if json_output:
@@ -77,7 +90,10 @@ def _counts(status: Status, console: Console) -> None:
             line += f"  {outcomes.failed_documents} with a failed stage ({per_stage})"
         console.print(line)
         for skip in outcomes.skipped:
-            console.print(f"  {skip.stage} skipped on {skip.documents} document(s): {escape(skip.reason)}")
+            console.print(
+                f"  {skip.stage} skipped on {skip.documents} document(s) ({skip.code}), "
+                f"e.g.: {escape(skip.reason)}"
+            )
     throughput = status.throughput
     if throughput is not None:
         eta = throughput.eta_seconds
@@ -87,8 +103,10 @@ def _counts(status: Status, console: Console) -> None:
             when = "ETA unknown (nothing indexed in the last minutes)"
         else:
             when = f"done in about {_duration(eta)}"
-        console.print(f"[bold]Rate[/bold]  {throughput.rate_per_minute:g} documents/min (last 5 min)  "
-                      f"backlog {throughput.backlog}  {when}")
+        console.print(
+            f"[bold]Rate[/bold]  {throughput.rate_per_minute:g} documents/min (last 5 min)  "
+            f"backlog {throughput.backlog}  {when}"
+        )
 
 
 def _duration(seconds: float) -> str:
@@ -106,9 +124,15 @@ def _queues(status: Status, console: Console) -> None:
     console.print(queues)
     console.print(f"[bold]Processing now[/bold]: {len(status.processing)}")
     for item in status.processing[:20]:
-        gone = "" if item.get("worker_alive", True) else " [red](worker gone: the reconciler takes care of it)[/red]"
-        console.print(f"  {item.get('stage')}: {escape(str(item.get('path')))} on {item.get('worker')} "
-                      f"since {item.get('since')}{gone}")
+        gone = (
+            ""
+            if item.get("worker_alive", True)
+            else " [red](worker gone: the reconciler takes care of it)[/red]"
+        )
+        console.print(
+            f"  {item.get('stage')}: {escape(str(item.get('path')))} on {item.get('worker')} "
+            f"since {item.get('since')}{gone}"
+        )
 
 
 def _processes(status: Status, console: Console) -> None:
@@ -122,13 +146,11 @@ def _processes(status: Status, console: Console) -> None:
     if status.workers:
         workers = Table("worker", "stage", "model", "state", title="Workers", title_justify="left")
         for worker in status.workers:
-            for stage, info in (worker.details.get("stages") or {}).items():
+            for stage, info in worker.worker_details.stages.items():
                 # The full reason is printed once below the table.
-                if worker.state == "starting":
-                    state = "[yellow]starting[/yellow]"
-                else:
-                    state = "[green]loaded[/green]" if info.get("loaded") else "[red]model missing[/red]"
-                workers.add_row(f"{worker.host}:{worker.pid}", stage, escape(str(info.get("model"))), state)
+                readiness = info.readiness(worker.state)
+                state = f"[{READINESS_STYLE[readiness]}]{readiness}[/]"
+                workers.add_row(f"{worker.host}:{worker.pid}", stage, escape(str(info.model)), state)
         console.print(workers)
     else:
         console.print("[yellow]No workers are running[/yellow] (start them with `make up`).")
@@ -142,7 +164,8 @@ def _processes(status: Status, console: Console) -> None:
         console.print(
             f"[bold]Not tagged: no NER model for the language[/bold] ({counts}). Not failures: "
             "map a model to the language in DATELINE_NER_MODELS, then `dateline reprocess "
-            "--stage entities --language CODE`.", highlight=False,
+            "--stage entities --language CODE`.",
+            highlight=False,
         )
 
 
@@ -150,7 +173,10 @@ def _failures(status: Status, console: Console) -> None:
     if not status.problems:
         console.print("[green]No failures.[/green]")
         return
-    groups = (("Files that failed", status.failed_files), ("Files with failed parts", status.partly_failed_files))
+    groups = (
+        ("Files that failed", status.failed_files),
+        ("Files with failed parts", status.partly_failed_files),
+    )
     for title, group in groups:
         if not group:
             continue
@@ -172,14 +198,18 @@ def _failed_documents(status: Status, console: Console) -> None:
     if index is None or not index.reachable or index.outcomes is None or not index.outcomes.failed:
         return
     outcomes = index.outcomes
-    console.print(f"[bold red]Documents a stage failed on ({outcomes.failed_documents})[/bold red] "
-                  "[dim]indexed without that stage's results[/dim]")
+    console.print(
+        f"[bold red]Documents a stage failed on ({outcomes.failed_documents})[/bold red] "
+        "[dim]indexed without that stage's results[/dim]"
+    )
     for doc in outcomes.failed[:SHOWN]:
         where = doc.source_path if not doc.record else f"{doc.source_path} record {doc.record}"
         console.print(f"  {escape(where)}: {doc.stage} failed: {escape(doc.error)}")
     stages = sorted({doc.stage for doc in outcomes.failed})
     for stage in stages:
-        console.print(f"  [dim]What to do: fix the cause, then `dateline reprocess --stage {stage} --failed-only`.[/dim]")
+        console.print(
+            f"  [dim]What to do: fix the cause, then `dateline reprocess --stage {stage} --failed-only`.[/dim]"
+        )
     if outcomes.failed_documents > len(outcomes.failed[:SHOWN]):
         console.print(f"  ... the {len(outcomes.failed[:SHOWN])} most recent are shown")
 
@@ -192,22 +222,34 @@ def print_delivery(console: Console, status: Status) -> None:
     if last is None:
         console.print("  reconciler: no pass yet (it runs in the ingest service)")
     else:
-        console.print(f"  reconciler: last pass {last.at:%Y-%m-%d %H:%M:%S} on {last.host} ({last.seconds:.1f} s): "
-                      f"{last.examined} looked at, {last.stuck} stuck")
+        console.print(
+            f"  reconciler: last pass {last.at:%Y-%m-%d %H:%M:%S} on {last.host} ({last.seconds:.1f} s): "
+            f"{last.examined} looked at, {last.stuck} stuck"
+        )
         if last.audit is not None:
             audit = last.audit
-            console.print(f"  index audit {audit.at:%H:%M:%S} of {audit.alias}: {audit.expected} document(s) "
-                          f"expected, {audit.found} found" + (f", {audit.missing} missing, "
-                          f"{audit.requeued_files} file(s) queued again" if audit.missing else ""))
+            console.print(
+                f"  index audit {audit.at:%H:%M:%S} of {audit.alias}: {audit.expected} document(s) "
+                f"expected, {audit.found} found"
+                + (
+                    f", {audit.missing} missing, {audit.requeued_files} file(s) queued again"
+                    if audit.missing
+                    else ""
+                )
+            )
     if reconciliation.totals:
         totals = ", ".join(f"{reason} {count}" for reason, count in sorted(reconciliation.totals.items()))
         console.print(f"  files queued again or repaired, so far: {totals}")
     for action in reconciliation.recent[:5]:
-        console.print(f"  {action.at:%H:%M:%S} {escape(action.path)}: {action.reason} ({escape(action.detail)}) "
-                      f"-> {action.outcome}")
+        console.print(
+            f"  {action.at:%H:%M:%S} {escape(action.path)}: {action.reason} ({escape(action.detail)}) "
+            f"-> {action.outcome}"
+        )
     for loop in status.crash_loops:
-        console.print(f"  [bold red]crash loop[/bold red] {loop.node}: {loop.deaths} pool process deaths since "
-                      f"{loop.since:%H:%M:%S}; last: {loop.last_cause}")
+        console.print(
+            f"  [bold red]crash loop[/bold red] {loop.node}: {loop.deaths} pool process deaths since "
+            f"{loop.since:%H:%M:%S}; last: {loop.last_cause}"
+        )
     if status.recent_deaths and not status.crash_loops:
         death = status.recent_deaths[0]
         console.print(f"  last pool process death {death.at:%H:%M:%S} ({death.node}): {death.cause}")

@@ -17,8 +17,8 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
+from shared.keys import INDEX_DEAD_LETTER_STREAM, INDEX_GROUP, INDEX_STREAM
 from shared.pipeline import UnsendableMessage, encode_message
-from shared.queues import INDEX_DEAD_LETTER_STREAM, INDEX_GROUP, INDEX_STREAM
 from shared.redis_client import as_text
 from shared.schemas import IndexRequest
 
@@ -115,8 +115,11 @@ class StreamConsumer:
             block_ms = max(1, int(remaining * 1000)) if not entries else None
             got = self._parse(
                 self.redis.xreadgroup(
-                    self.group, self.consumer, {self.stream: ">"},
-                    count=count - len(entries), block=block_ms,
+                    self.group,
+                    self.consumer,
+                    {self.stream: ">"},
+                    count=count - len(entries),
+                    block=block_ms,
                 )
             )
             if not got:
@@ -127,8 +130,12 @@ class StreamConsumer:
     def reclaim(self, min_idle_seconds: float, count: int) -> list[Entry]:
         """Take over entries another (probably dead) consumer left pending too long."""
         reply = self.redis.xautoclaim(
-            self.stream, self.group, self.consumer,
-            min_idle_time=int(min_idle_seconds * 1000), start_id="0-0", count=count,
+            self.stream,
+            self.group,
+            self.consumer,
+            min_idle_time=int(min_idle_seconds * 1000),
+            start_id="0-0",
+            count=count,
         )
         claimed = reply[1] if len(reply) > 1 else []
         return [self._entry(entry_id, fields) for entry_id, fields in claimed if fields is not None]
@@ -145,9 +152,14 @@ class StreamConsumer:
     def dead_letter(self, item: Malformed) -> None:
         self.redis.xadd(
             self.dead_letter_stream,
-            {"entry_id": item.entry.id, "path": item.path, "reason": item.reason,
-             "payload": json.dumps(item.entry.fields)},
-            maxlen=DEAD_LETTER_MAXLEN, approximate=True,
+            {
+                "entry_id": item.entry.id,
+                "path": item.path,
+                "reason": item.reason,
+                "payload": json.dumps(item.entry.fields),
+            },
+            maxlen=DEAD_LETTER_MAXLEN,
+            approximate=True,
         )
 
     def pending_ids(self) -> list[str]:

@@ -10,19 +10,24 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import redis
 from elasticsearch import Elasticsearch
 
 from services.indexer.consumer import Entry, Malformed, Refused, StreamConsumer, decode
-from services.indexer.writer import BulkWriter, ElasticsearchUnavailable
+from services.indexer.writer import BatchResult, BulkWriter, ElasticsearchUnavailable
+from shared.heartbeat import IndexerDetails, ServiceName
 from shared.progress import ProgressLog
 from shared.registry import Failure, Registry
+from shared.retry import GaveUp, retry_call
 from shared.schemas import IndexRequest, utcnow
 from shared.search.index import ensure_index
-from shared.service import Backoff, ServiceLoop
+from shared.service import ServiceLoop
 from shared.settings import Settings
+from shared.stories.index import StoryIndex
+from shared.stories.signature import signature
+from shared.stories.wire import carried_from
 from shared.throughput import record_indexed
 
 log = logging.getLogger("dateline.indexer")
@@ -31,7 +36,7 @@ RECLAIM_IDLE_SECONDS = 60.0
 
 
 class Indexer(ServiceLoop):
-    service: ClassVar[str] = "indexer"
+    service: ClassVar[ServiceName] = "indexer"
 
     def __init__(
         self,
@@ -46,6 +51,7 @@ class Indexer(ServiceLoop):
         self.consumer = consumer
         self.registry = registry
         self.progress = ProgressLog(registry.redis)
+        self.stories = StoryIndex(registry.redis, settings.story_threshold)
         self.indexed = 0
         self.errors = 0
         self.last_batch_at: datetime | None = None
@@ -54,7 +60,9 @@ class Indexer(ServiceLoop):
     def setup(self) -> None:
         index = ensure_index(self.writer.es, self.writer.alias, self.settings)
         self.consumer.ensure_group()
-        log.info("indexer %s writing to alias %s (index %s)", self.consumer.consumer, self.writer.alias, index)
+        log.info(
+            "indexer %s writing to alias %s (index %s)", self.consumer.consumer, self.writer.alias, index
+        )
 
     def step(self) -> None:
         batch = self.settings.index_batch_size
@@ -64,14 +72,14 @@ class Indexer(ServiceLoop):
         if entries:
             self.handle(entries)
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "consumer": self.consumer.consumer,
-            "alias": self.writer.alias,
-            "indexed": self.indexed,
-            "errors": self.errors,
-            "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
-        }
+    def details(self) -> IndexerDetails:
+        return IndexerDetails(
+            consumer=self.consumer.consumer,
+            alias=self.writer.alias,
+            indexed=self.indexed,
+            errors=self.errors,
+            last_batch_at=self.last_batch_at,
+        )
 
     # --- one batch ------------------------------------------------------------------------
     def handle(self, entries: list[Entry], max_attempts: int | None = None) -> bool:
@@ -80,6 +88,18 @@ class Indexer(ServiceLoop):
         Retries while Elasticsearch is unavailable, until it works, ``stop`` is set, or
         ``max_attempts`` is used up; the entries then stay pending for a later try.
         """
+        requests = self._sort_out(entries)
+        if not requests:
+            return True
+        self._group_stories(requests)
+        result = self._write(requests, max_attempts)
+        if result is None:
+            return False
+        self._settle(requests, result)
+        return True
+
+    def _sort_out(self, entries: list[Entry]) -> list[tuple[str, IndexRequest]]:
+        """The entries to write; the malformed, the refused and the stale are dealt with here."""
         requests: list[tuple[str, IndexRequest]] = []
         for entry in entries:
             decoded = decode(entry, self.settings.max_message_bytes)
@@ -91,35 +111,44 @@ class Indexer(ServiceLoop):
                 self.consumer.ack([entry.id])
             else:
                 requests.append((entry.id, decoded))
-        if not requests:
-            return True
+        return requests
 
-        backoff, attempt = Backoff(), 0
-        while True:
-            attempt += 1
-            try:
-                result = self.writer.write(requests)
-                break
-            except ElasticsearchUnavailable as exc:
-                # One log line per outage, not per retry; the entries stay pending meanwhile.
-                self.outages.down("Elasticsearch", exc)
-                if (max_attempts is not None and attempt >= max_attempts) or self.stop_event.wait(backoff.next()):
-                    return False
-                self.consumer.touch([entry_id for entry_id, _ in requests])
+    def _write(
+        self, requests: list[tuple[str, IndexRequest]], max_attempts: int | None
+    ) -> BatchResult | None:
+        """The bulk write, retried while Elasticsearch is unavailable; None when given up (the
+        entries stay pending, claimed by this consumer: ``touch`` keeps them so meanwhile)."""
+        try:
+            result = retry_call(
+                lambda: self.writer.write(requests),
+                retry_if=lambda exc: isinstance(exc, ElasticsearchUnavailable),
+                wait=self.stop_event.wait,
+                max_attempts=max_attempts,
+                # One log line per outage, not per retry.
+                on_failure=lambda exc: self.outages.down("Elasticsearch", exc),
+                before_retry=lambda: self.consumer.touch([entry_id for entry_id, _ in requests]),
+            )
+        except GaveUp:
+            return None
         self.outages.up()
+        return result
 
+    def _settle(self, requests: list[tuple[str, IndexRequest]], result: BatchResult) -> None:
+        """Acknowledge what Elasticsearch answered; record the written and the rejected."""
         rejected = []
         for rejection in result.rejected:
             self.errors += 1
             doc = rejection.request.document
             where = f" (record {doc.record})" if doc is not None and doc.record else ""
-            rejected.append(Failure(
-                path=rejection.request.source_path,
-                reason=f"Elasticsearch rejected document {rejection.doc_id}{where}: "
-                f"{rejection.reason}. The index mapping does not accept this value; "
-                "fix the article or the mapping, then reprocess the file.",
-                stage="index",
-            ))
+            rejected.append(
+                Failure(
+                    path=rejection.request.source_path,
+                    reason=f"Elasticsearch rejected document {rejection.doc_id}{where}: "
+                    f"{rejection.reason}. The index mapping does not accept this value; "
+                    "fix the article or the mapping, then reprocess the file.",
+                    stage="index",
+                )
+            )
         self.consumer.ack([entry_id for entry_id, _ in requests])
         # After the ack: a crash before these lines leaves documents in Elasticsearch that the
         # registry does not know about yet; the reconciler finds them there and catches up.
@@ -139,7 +168,32 @@ class Indexer(ServiceLoop):
         # The per-minute counter behind the status views' rate and ETA.
         record_indexed(self.registry.redis, upserts)
         self.last_batch_at = utcnow()
-        return True
+
+    def _group_stories(self, requests: list[tuple[str, IndexRequest]]) -> None:
+        """Each upserted document gets its story; deleted ones leave theirs.
+
+        Here, before the write: the story index in Redis is shared by every indexer on every
+        host and assignment is idempotent, so a batch written again (Elasticsearch was away,
+        this indexer died and another reclaimed the entries) gets the same stories. Done in
+        the indexer rather than a worker stage because the indexer sees every change of a
+        file - new, changed, deleted - in order, and a stage would not see deletions."""
+        for _entry_id, request in requests:
+            document = request.document
+            if request.action == "upsert" and document is not None:
+                assignment = self.stories.assign(
+                    document.id,
+                    document.source_path,
+                    document.content_sha256,
+                    signature(document.body),
+                    request.revision,
+                )
+                document.story_id = assignment.story_id
+                document.story_joined = assignment.joined
+                document.carried_from = carried_from(document.title, document.body)
+            elif request.action == "delete" and request.doc_ids is not None:
+                self.stories.remove(request.doc_ids, request.revision)
+            elif request.action == "delete":
+                self.stories.remove_file(request.source_path, revision=request.revision)
 
     def _reject_malformed(self, item: Malformed) -> None:
         log.error("malformed index request %s: %s", item.entry.id, item.reason)
@@ -162,8 +216,11 @@ class Indexer(ServiceLoop):
         log.error("refused index request %s of %s: %s", item.entry.id, request.source_path, item.reason)
         self.errors += 1
         where = f" (record {doc.record})" if doc is not None and doc.record else ""
-        failure = Failure(path=request.source_path, stage="index",
-                          reason=f"the indexer refused the document{where}: {item.reason}.")
+        failure = Failure(
+            path=request.source_path,
+            stage="index",
+            reason=f"the indexer refused the document{where}: {item.reason}.",
+        )
         self.registry.mark_failed(request.source_path, request.revision, failure)
         if doc is not None:
             self.progress.finished(doc.id, request.revision)
@@ -176,9 +233,12 @@ class Indexer(ServiceLoop):
         why = self.registry.superseded(request.source_path, request.revision)
         if why is None:
             return False
-        log.info("skipping stale document of %s (revision %d): %s", request.source_path, request.revision, why)
+        log.info(
+            "skipping stale document of %s (revision %d): %s", request.source_path, request.revision, why
+        )
         self.progress.finished(request.document.id, request.revision)
         return True
+
 
 def build_indexer(
     settings: Settings,

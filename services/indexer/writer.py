@@ -139,7 +139,9 @@ class BulkWriter:
         if outcome.retry:
             if outcome.index_missing:
                 ensure_index(self.es, self.alias, self.settings)  # the alias went missing
-            raise ElasticsearchUnavailable(f"{len(outcome.retry)} write(s) must be retried, e.g. {outcome.retry[0]}")
+            raise ElasticsearchUnavailable(
+                f"{len(outcome.retry)} write(s) must be retried, e.g. {outcome.retry[0]}"
+            )
         result.rejected.extend(outcome.rejected)
         seen: set[str] = set()
         for op in ops:

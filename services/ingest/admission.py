@@ -71,7 +71,9 @@ def admit(path: Path, inbox: Path, settings: Settings) -> Admission:
             return Refused(
                 f"The symlink points outside the inbox (to {target}). Dateline reads only files "
                 "inside the inbox: copy the file into the inbox instead of linking it.",
-                remembered=True, size=lst.st_size, mtime=lst.st_mtime,
+                remembered=True,
+                size=lst.st_size,
+                mtime=lst.st_mtime,
             )
         if not path.exists():
             return Refused(
@@ -112,8 +114,11 @@ def read_admitted(path: Path, settings: Settings) -> bytes | Refused | Gone:
     except PermissionError:
         return Refused(permission_reason(path), remembered=False)
     except OSError as exc:
-        return Refused(f"Opening the file failed ({exc.strerror or exc}). Check the disk or share it is on; "
-                       "it is tried again on the next scan.", remembered=False)
+        return Refused(
+            f"Opening the file failed ({exc.strerror or exc}). Check the disk or share it is on; "
+            "it is tried again on the next scan.",
+            remembered=False,
+        )
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -127,8 +132,11 @@ def read_admitted(path: Path, settings: Settings) -> bytes | Refused | Gone:
             chunks.append(chunk)
             total += len(chunk)
     except OSError as exc:
-        return Refused(f"Reading the file failed ({exc.strerror or exc}). Check the disk or share it is on; "
-                       "it is tried again on the next scan.", remembered=False)
+        return Refused(
+            f"Reading the file failed ({exc.strerror or exc}). Check the disk or share it is on; "
+            "it is tried again on the next scan.",
+            remembered=False,
+        )
     finally:
         os.close(fd)
     if total > limit:
@@ -140,12 +148,18 @@ def too_large(size: int, mtime: float, settings: Settings) -> Refused:
     return Refused(
         f"The file is too large ({size / 1048576:.1f} MB, the limit is {settings.max_file_mb:g} MB). "
         "Split it into smaller files or raise DATELINE_MAX_FILE_MB.",
-        remembered=True, size=size, mtime=mtime,
+        remembered=True,
+        size=size,
+        mtime=mtime,
     )
 
 
-_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-            (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 def special_reason(mode: int) -> str:

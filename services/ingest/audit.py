@@ -55,8 +55,9 @@ def index_uuids(es: Elasticsearch, indices: list[str]) -> list[str]:
     return sorted(str(body["settings"]["index"]["uuid"]) for body in found.values())
 
 
-def audit_index(es: Elasticsearch, registry: Registry, alias: str, known_uuids: list[str] | None,
-                keep: int | None = None) -> Audit:
+def audit_index(
+    es: Elasticsearch, registry: Registry, alias: str, known_uuids: list[str] | None, keep: int | None = None
+) -> Audit:
     """Compare the registry's indexed files with the index behind ``alias``.
 
     Pages through the registry and the index (``RECORD_BATCH`` records, ``ID_BATCH`` ids at a
@@ -84,8 +85,9 @@ def audit_index(es: Elasticsearch, registry: Registry, alias: str, known_uuids: 
     return audit
 
 
-def _check_ids(es: Elasticsearch, indices: list[str], batch: list[tuple[FileRecord, str]], audit: Audit,
-               keep: int | None) -> None:
+def _check_ids(
+    es: Elasticsearch, indices: list[str], batch: list[tuple[FileRecord, str]], audit: Audit, keep: int | None
+) -> None:
     present: dict[str, int] = {}
     if indices:
         reply = es.mget(index=indices[0], ids=[doc_id for _, doc_id in batch], source=False)

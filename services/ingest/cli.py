@@ -43,9 +43,7 @@ def ingest_command(
         console.print(failures_table(summary.failed))
     pending: list[str] = []
     if wait and summary.queued_paths:
-        pending, late_failures = wait_until_indexed(
-            ingestor.registry, summary.queued_paths, timeout, console
-        )
+        pending, late_failures = wait_until_indexed(ingestor.registry, summary.queued_paths, timeout, console)
         if late_failures:
             console.print(failures_table(late_failures, title="Failed while enriching or indexing"))
             summary.failed.extend(late_failures)

@@ -47,7 +47,8 @@ class PendingDeletions:
         """
         with self._lock:
             ready = [
-                d for d in self._due.values()
+                d
+                for d in self._due.values()
                 if d.due <= now and (not files_settling or d.renamed_to or now - d.due > self.patience)
             ]
             for deletion in ready:

@@ -25,11 +25,11 @@ from typing import Literal
 
 import redis
 
+from shared.broker_layout import Oldest, delivered_tasks, oldest_waiting, tasks_near_ends
 from shared.expected import WORKER_SERVICE
 from shared.heartbeat import read_heartbeats
-from shared.pipeline import Oldest, delivered_tasks, oldest_waiting, tasks_near_ends
+from shared.keys import INDEX_GROUP, INDEX_STREAM
 from shared.progress import Progress
-from shared.queues import INDEX_GROUP, INDEX_STREAM
 from shared.reconciliation import Reason
 from shared.redis_client import as_text
 from shared.schemas import STAGES, StageName, utcnow
@@ -58,8 +58,7 @@ class Verdict:
 
 def take_snapshot(client: redis.Redis, stuck_after: float) -> Snapshot:
     beats = read_heartbeats(client, WORKER_SERVICE)
-    busy = {str(b.details["current"]["doc_id"]) for b in beats
-            if isinstance(b.details.get("current"), dict) and "doc_id" in b.details["current"]}
+    busy = {current.doc_id for b in beats if (current := b.worker_details.current) is not None}
     return Snapshot(
         now=utcnow(),
         stuck_after=stuck_after,
@@ -76,7 +75,9 @@ def judge(progress: Progress, snapshot: Snapshot) -> Verdict:
     if progress.doc_id in snapshot.busy:
         return Verdict("wait", "a live worker is running it")
     if (progress.doc_id, progress.revision) in snapshot.delivered:
-        return Verdict("wait", "a worker took its task; kombu puts it back on its queue if that worker is gone")
+        return Verdict(
+            "wait", "a worker took its task; kombu puts it back on its queue if that worker is gone"
+        )
     age = progress.age(snapshot.now)
     if age < snapshot.stuck_after:
         return Verdict("wait", f"it moved {age:.0f} s ago")
@@ -84,16 +85,29 @@ def judge(progress: Progress, snapshot: Snapshot) -> Verdict:
     if progress.hop == "queued":
         assert progress.stage is not None
         oldest = snapshot.oldest[progress.stage]
-        if oldest is not None and (oldest.ticket is None or progress.ticket is None or progress.ticket >= oldest.ticket):
+        if oldest is not None and (
+            oldest.ticket is None or progress.ticket is None or progress.ticket >= oldest.ticket
+        ):
             return Verdict("wait", f"waiting in the {progress.stage} queue")
-        return Verdict("requeue", f"queued for {progress.stage} at {since}, but no longer in that queue and "
-                                  "no worker holds it", "lost in a queue")
+        return Verdict(
+            "requeue",
+            f"queued for {progress.stage} at {since}, but no longer in that queue and no worker holds it",
+            "lost in a queue",
+        )
     if progress.hop == "processing":
         if progress.worker not in snapshot.live_workers:
-            return Verdict("requeue", f"{progress.stage} started at {since} by worker process {progress.worker}, "
-                                      "which is gone, and its task is not coming back", "worker died")
-        return Verdict("requeue", f"{progress.stage} started at {since} by worker process {progress.worker}, "
-                                  "which no longer holds it", "lost in a worker")
+            return Verdict(
+                "requeue",
+                f"{progress.stage} started at {since} by worker process {progress.worker}, "
+                "which is gone, and its task is not coming back",
+                "worker died",
+            )
+        return Verdict(
+            "requeue",
+            f"{progress.stage} started at {since} by worker process {progress.worker}, "
+            "which no longer holds it",
+            "lost in a worker",
+        )
     return Verdict("check-index", f"enriched at {since}")
 
 
@@ -101,8 +115,11 @@ def back_in_a_queue(client: redis.Redis) -> set[tuple[str, int]]:
     """(doc id, revision) of tasks near either end of a stage queue: put back there after
     their worker vanished or gave up, they are redelivered soon. A second look, only for
     articles that look lost, so a task on its way back is not queued a second time."""
-    return {(task.document.id, task.document.revision)
-            for stage in STAGES for task in tasks_near_ends(client, stage, NEAR_ENDS)}
+    return {
+        (task.document.id, task.document.revision)
+        for stage in STAGES
+        for task in tasks_near_ends(client, stage, NEAR_ENDS)
+    }
 
 
 StreamState = Literal["waiting", "done", "gone"]

@@ -13,13 +13,14 @@ Rules that keep retries honest:
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from services.ingest.readers import ReadIssue
 from shared.registry import Failure, FileRecord, Registry
 
 log = logging.getLogger("dateline.ingest")
 
-STAGE = "ingest"
+STAGE: Final = "ingest"
 
 
 class Ledger:
@@ -47,8 +48,16 @@ class Ledger:
         return failure
 
     def bad_content(
-        self, path: str, old: FileRecord | None, sha: str, size: int, mtime: float, issues: list[ReadIssue],
-        *, bad_parts: int = 0, parts: int = 0,
+        self,
+        path: str,
+        old: FileRecord | None,
+        sha: str,
+        size: int,
+        mtime: float,
+        issues: list[ReadIssue],
+        *,
+        bad_parts: int = 0,
+        parts: int = 0,
     ) -> list[Failure]:
         """Content that cannot be read, remembered by hash (retried once it changes).
 
@@ -77,14 +86,20 @@ class Ledger:
         record.doc_ids = list(dict.fromkeys([*(old.doc_ids if old else []), *record.doc_ids]))
         self.registry.put(record)
 
-    def issues(self, path: str, issues: list[ReadIssue], *, bad_parts: int = 0, parts: int = 0) -> list[Failure]:
+    def issues(
+        self, path: str, issues: list[ReadIssue], *, bad_parts: int = 0, parts: int = 0
+    ) -> list[Failure]:
         """One failure per listed bad line; issues without a line are joined (one key per file).
 
         ``issues`` are the first few (``DATELINE_MAX_FAILURE_LINES``); when the file had more
         bad parts (``bad_parts`` of ``parts``), one record for the file counts them, so a file of
         100,000 bad lines makes a handful of records, not 100,000.
         """
-        failures = [Failure(path=path, reason=i.reason, stage=STAGE, line=i.line) for i in issues if i.line is not None]
+        failures = [
+            Failure(path=path, reason=i.reason, stage=STAGE, line=i.line)
+            for i in issues
+            if i.line is not None
+        ]
         whole = [i.reason for i in issues if i.line is None]
         unlisted = bad_parts - len(issues)
         if unlisted > 0:

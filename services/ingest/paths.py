@@ -124,9 +124,7 @@ def walk_files(root: Path, patterns: Sequence[str]) -> Iterator[Path]:
     """
     for folder, dirs, files in os.walk(root, followlinks=False):
         base = Path(folder)
-        dirs[:] = sorted(
-            d for d in dirs if not ignored_by(relative_parts(base / d, root), patterns)
-        )
+        dirs[:] = sorted(d for d in dirs if not ignored_by(relative_parts(base / d, root), patterns))
         for name in sorted(files):
             path = base / name
             if not ignored_by(relative_parts(path, root), patterns):

@@ -96,25 +96,25 @@ class Ingestor:
         content is unchanged or failed before.
         """
         path = absolute(path)
-        sp = source_path_for(path, self.inbox)
+        source_path = source_path_for(path, self.inbox)
         if (pattern := self.ignored(path, root)) is not None:
-            return FileOutcome(sp, "ignored", detail=f"matches ignore pattern {pattern!r}")
+            return FileOutcome(source_path, "ignored", detail=f"matches ignore pattern {pattern!r}")
         try:
-            return self._process(path, sp, root, force)
+            return self._process(path, source_path, root, force)
         except (redis.RedisError, QueueingFailed) as exc:
             # The queue or registry is unreachable: nothing was lost, the next scan retries.
-            log.error("ingest of %s interrupted: %s", sp, exc)
-            return FileOutcome(sp, "failed", detail=str(exc))
+            log.error("ingest of %s interrupted: %s", source_path, exc)
+            return FileOutcome(source_path, "failed", detail=str(exc))
         except Exception as exc:  # noqa: BLE001 - per-file isolation: one file never stops the others
-            return self._crashed(path, sp, exc)
+            return self._crashed(path, source_path, exc)
 
-    def _crashed(self, path: Path, sp: str, exc: Exception) -> FileOutcome:
+    def _crashed(self, path: Path, source_path: str, exc: Exception) -> FileOutcome:
         """Anything else that went wrong with this file fails this file alone, with the cause.
 
         It is remembered by size and mtime (as a refusal is), so the file is not retried, and
         its traceback not logged, on every rescan; changing or touching the file retries it.
         """
-        log.exception("ingest of %s failed", sp)
+        log.exception("ingest of %s failed", source_path)
         reason = (
             f"Dateline could not ingest this file ({type(exc).__name__}: {str(exc)[:300]}). The other files "
             "are not affected. Touch or replace the file to try again; if it fails again, please report "
@@ -126,83 +126,128 @@ class Ingestor:
         except OSError:
             size, mtime = 0, 0.0
         try:
-            failure = self.ledger.refused(sp, reason, size=size, mtime=mtime)
+            failure = self.ledger.refused(source_path, reason, size=size, mtime=mtime)
         except Exception:  # noqa: BLE001 - recording failed too (Redis away): the next scan retries
-            log.exception("could not record the failure of %s", sp)
-            return FileOutcome(sp, "failed", detail=reason)
-        return FileOutcome(sp, "failed", failures=[failure], detail=reason)
+            log.exception("could not record the failure of %s", source_path)
+            return FileOutcome(source_path, "failed", detail=reason)
+        return FileOutcome(source_path, "failed", failures=[failure], detail=reason)
 
-    def _process(self, path: Path, sp: str, root: Path | None, force: bool) -> FileOutcome:
+    def _process(self, path: Path, source_path: str, root: Path | None, force: bool) -> FileOutcome:
         admission = admit(path, self.inbox, self.settings)
         if isinstance(admission, Gone):
-            return self.handle_deleted(sp) if self.registry.get(sp) is not None else FileOutcome(sp, "missing")
+            return (
+                self.handle_deleted(source_path)
+                if self.registry.get(source_path) is not None
+                else FileOutcome(source_path, "missing")
+            )
         if isinstance(admission, NotRegular):
-            return FileOutcome(sp, "ignored", detail="not a regular file")
+            return FileOutcome(source_path, "ignored", detail="not a regular file")
         if isinstance(admission, Refused):
-            return self._refused(sp, admission, force)
+            return self._refused(source_path, admission, force)
 
         data = read_admitted(path, self.settings)
         if isinstance(data, Gone):
-            return self.handle_deleted(sp) if self.registry.get(sp) is not None else FileOutcome(sp, "missing")
+            return (
+                self.handle_deleted(source_path)
+                if self.registry.get(source_path) is not None
+                else FileOutcome(source_path, "missing")
+            )
         if isinstance(data, Refused):
-            return self._refused(sp, data, force)
+            return self._refused(source_path, data, force)
         sha = hashlib.sha256(data).hexdigest()
-        old = self.registry.get(sp)
+        old = self.registry.get(source_path)
         if not force and old is not None and old.sha256 == sha and old.state != "deleted":
             if (old.size, old.mtime) != (len(data), admission.mtime):
                 old.size, old.mtime = len(data), admission.mtime  # touched, not changed
                 self.registry.put(old)
-            return FileOutcome(sp, "skipped", articles=old.articles, detail="unchanged")
+            return FileOutcome(source_path, "skipped", articles=old.articles, detail="unchanged")
 
-        result = self._read(admission.reader, path, data, sp, self.limits)
+        result = self._read(admission.reader, path, data, source_path, self.limits)
         if not result.articles:
             issues = result.errors or [ReadIssue(reason=EMPTY_FILE)]
-            failures = self.ledger.bad_content(sp, old, sha, len(data), admission.mtime, issues,
-                                               bad_parts=result.bad_parts, parts=result.parts)
-            return FileOutcome(sp, "failed", failures=failures, detail=failures[0].reason)
+            failures = self.ledger.bad_content(
+                source_path,
+                old,
+                sha,
+                len(data),
+                admission.mtime,
+                issues,
+                bad_parts=result.bad_parts,
+                parts=result.parts,
+            )
+            return FileOutcome(source_path, "failed", failures=failures, detail=failures[0].reason)
 
-        revision = self.registry.next_revision(sp)
-        folder = folder_source(path, self.inbox if is_within(path, self.inbox) else root,
-                               enabled=self.settings.source_from_folder)
-        docs = [build_document(a, source_path=sp, revision=revision, folder=folder) for a in result.articles]
+        revision = self.registry.next_revision(source_path)
+        folder = folder_source(
+            path,
+            self.inbox if is_within(path, self.inbox) else root,
+            enabled=self.settings.source_from_folder,
+        )
+        docs = [
+            build_document(a, source_path=source_path, revision=revision, folder=folder)
+            for a in result.articles
+        ]
         record = FileRecord(
-            path=sp, size=len(data), mtime=admission.mtime, sha256=sha, state="queued",
-            revision=revision, articles=len(docs), doc_ids=[d.id for d in docs],
+            path=source_path,
+            size=len(data),
+            mtime=admission.mtime,
+            sha256=sha,
+            state="queued",
+            revision=revision,
+            articles=len(docs),
+            doc_ids=[d.id for d in docs],
         )
         if (unsendable := self._unsendable(docs)) is not None:
             # About this file's content (an article too large as a message): remembered by hash.
-            failures = self.ledger.bad_content(sp, old, sha, len(data), admission.mtime, [ReadIssue(reason=unsendable)])
-            return FileOutcome(sp, "failed", failures=failures, detail=failures[0].reason)
+            failures = self.ledger.bad_content(
+                source_path, old, sha, len(data), admission.mtime, [ReadIssue(reason=unsendable)]
+            )
+            return FileOutcome(source_path, "failed", failures=failures, detail=failures[0].reason)
         self._queue(record, docs, old)
-        failures = self.ledger.issues(sp, result.errors, bad_parts=result.bad_parts, parts=result.parts)
+        failures = self.ledger.issues(
+            source_path, result.errors, bad_parts=result.bad_parts, parts=result.parts
+        )
         for failure in failures:
             log.warning("skipped part of %s: %s", failure.key, failure.reason)
         if old is None:
-            self._recent_new[sha] = (sp, time.monotonic())
-        log.info("queued %s: %d article(s), revision %d%s", sp, len(docs), revision,
-                 f", {len(failures)} bad part(s)" if failures else "")
-        return FileOutcome(sp, "queued", articles=len(docs), failures=failures)
+            self._recent_new[sha] = (source_path, time.monotonic())
+        log.info(
+            "queued %s: %d article(s), revision %d%s",
+            source_path,
+            len(docs),
+            revision,
+            f", {len(failures)} bad part(s)" if failures else "",
+        )
+        return FileOutcome(source_path, "queued", articles=len(docs), failures=failures)
 
-    def _refused(self, sp: str, refusal: Refused, force: bool) -> FileOutcome:
-        if refusal.remembered and not force and self.ledger.failed_before(sp, refusal.size, refusal.mtime):
-            return FileOutcome(sp, "skipped", detail="unchanged")
-        failure = self.ledger.refused(sp, refusal.reason, size=refusal.size, mtime=refusal.mtime)
-        return FileOutcome(sp, "failed", failures=[failure], detail=failure.reason)
+    def _refused(self, source_path: str, refusal: Refused, force: bool) -> FileOutcome:
+        if (
+            refusal.remembered
+            and not force
+            and self.ledger.failed_before(source_path, refusal.size, refusal.mtime)
+        ):
+            return FileOutcome(source_path, "skipped", detail="unchanged")
+        failure = self.ledger.refused(source_path, refusal.reason, size=refusal.size, mtime=refusal.mtime)
+        return FileOutcome(source_path, "failed", failures=[failure], detail=failure.reason)
 
     @staticmethod
-    def _read(reader: Reader, path: Path, data: bytes, sp: str, limits: ReadLimits) -> ReadResult:
+    def _read(reader: Reader, path: Path, data: bytes, source_path: str, limits: ReadLimits) -> ReadResult:
         """The reader's articles and issues; a reader that gives up or crashes is an issue."""
         try:
             return reader.read(path, data, limits)
         except ReadError as exc:
             return ReadResult(errors=[ReadIssue(reason=exc.reason, line=exc.line)])
         except Exception as exc:  # noqa: BLE001 - a reader bug on odd input: report it like bad content
-            log.exception("reader crashed on %s", sp)
+            log.exception("reader crashed on %s", source_path)
             kind = path.suffix.lstrip(".")
-            return ReadResult(errors=[ReadIssue(
-                reason=f"The file could not be parsed ({type(exc).__name__}: {exc}). Check that it is "
-                f"a valid {kind} file; if it is, please report a bug."
-            )])
+            return ReadResult(
+                errors=[
+                    ReadIssue(
+                        reason=f"The file could not be parsed ({type(exc).__name__}: {exc}). Check that it is "
+                        f"a valid {kind} file; if it is, please report a bug."
+                    )
+                ]
+            )
 
     def _unsendable(self, docs: list[ArticleDocument]) -> str | None:
         """Why one of the documents cannot go on a queue, checked before any is queued, so a
@@ -233,27 +278,27 @@ class Ingestor:
             request_delete(self.redis, record.path, record.revision, doc_ids=dropped)
 
     # --- deletions and renames ------------------------------------------------------------
-    def handle_deleted(self, sp: str, renamed_to: str | None = None) -> FileOutcome:
+    def handle_deleted(self, source_path: str, renamed_to: str | None = None) -> FileOutcome:
         """A registered file is gone. Its documents go if ``on_delete`` is "remove" or the
         file was renamed (the new name carries the documents now)."""
-        record = self.registry.get(sp)
+        record = self.registry.get(source_path)
         if record is None:
-            return FileOutcome(sp, "missing")
+            return FileOutcome(source_path, "missing")
         if renamed_to is None:
             renamed_to = self.renamed_to(record)
-        self.registry.clear_failures(sp)
+        self.registry.clear_failures(source_path)
         if renamed_to is not None or self.settings.on_delete == "remove":
-            revision = self.registry.next_revision(sp)
+            revision = self.registry.next_revision(source_path)
             if record.doc_ids:
-                request_delete(self.redis, sp, revision)
+                request_delete(self.redis, source_path, revision)
             record.state, record.revision = "deleted", revision
             self.registry.put(record)
             how = f"renamed to {renamed_to}" if renamed_to else "deleted"
-            log.info("%s %s: its %d document(s) will be removed", sp, how, len(record.doc_ids))
+            log.info("%s %s: its %d document(s) will be removed", source_path, how, len(record.doc_ids))
         else:
-            log.info("deleted %s: its documents are kept (on_delete=keep)", sp)
-        self.registry.forget(sp)
-        return FileOutcome(sp, "deleted", articles=len(record.doc_ids))
+            log.info("deleted %s: its documents are kept (on_delete=keep)", source_path)
+        self.registry.forget(source_path)
+        return FileOutcome(source_path, "deleted", articles=len(record.doc_ids))
 
     def renamed_to(self, record: FileRecord) -> str | None:
         """The new path of a vanished file: a new file with the same content seen lately."""
@@ -266,14 +311,10 @@ class Ingestor:
 
     def vanished(self, present: set[str]) -> list[str]:
         """Registered inbox files that are not on disk (absolute paths: backfills, not ours)."""
-        return sorted(
-            p
-            for p in self.registry.paths()
-            if p not in present and not self.still_there(p)
-        )
+        return sorted(p for p in self.registry.paths() if p not in present and not self.still_there(p))
 
-    def still_there(self, sp: str) -> bool:
+    def still_there(self, source_path: str) -> bool:
         """Whether the inbox file a source path names exists (absolute paths - backfills of
         other folders - are not the inbox's to judge: they count as there)."""
-        path = file_of(sp, self.inbox)
-        return sp.startswith("/") or (path is not None and path.exists())
+        path = file_of(source_path, self.inbox)
+        return source_path.startswith("/") or (path is not None and path.exists())

@@ -43,9 +43,9 @@ from services.ingest.audit import Audit, audit_index
 from services.ingest.inflight import Snapshot, Verdict, back_in_a_queue, judge, stream_state, take_snapshot
 from services.ingest.paths import file_of
 from services.ingest.processor import Ingestor
-from shared.heartbeat import HEARTBEAT_TTL_FACTOR
+from shared.heartbeat import HEARTBEAT_TTL_FACTOR, ReconcilerDetails, ServiceName
+from shared.keys import RECONCILER_LOCK_KEY, RECONCILER_REQUEUES_KEY
 from shared.progress import Progress, ProgressLog
-from shared.queues import RECONCILER_LOCK_KEY, RECONCILER_REQUEUES_KEY
 from shared.reconciliation import (
     Action,
     AuditReport,
@@ -68,9 +68,11 @@ AUDIT_REQUEUE_BATCH = 500  # files an audit queues again per pass (the next pass
 
 
 class Reconciler(ServiceLoop):
-    service: ClassVar[str] = "reconciler"
+    service: ClassVar[ServiceName] = "reconciler"
 
-    def __init__(self, ingestor: Ingestor, es: Elasticsearch, settings: Settings | None = None, **kwargs: Any):
+    def __init__(
+        self, ingestor: Ingestor, es: Elasticsearch, settings: Settings | None = None, **kwargs: Any
+    ):
         super().__init__(settings or ingestor.settings, connect_redis=lambda: ingestor.redis, **kwargs)
         self.ingestor = ingestor
         self.registry = ingestor.registry
@@ -98,8 +100,11 @@ class Reconciler(ServiceLoop):
         log.info(
             "reconciler: a pass every %gs (articles stuck after %gs are queued again, at most %d times), "
             "index audit every %gs against alias %s",
-            self.settings.reconcile_seconds, self.settings.reconcile_stuck_seconds,
-            self.settings.reconcile_max_requeues, self.settings.reconcile_audit_seconds, self.settings.index,
+            self.settings.reconcile_seconds,
+            self.settings.reconcile_stuck_seconds,
+            self.settings.reconcile_max_requeues,
+            self.settings.reconcile_audit_seconds,
+            self.settings.index,
         )
 
     def step(self) -> None:
@@ -108,19 +113,23 @@ class Reconciler(ServiceLoop):
             self._next_pass = time.monotonic() + self.settings.reconcile_seconds
         self.stop_event.wait(min(1.0, max(0.0, self._next_pass - time.monotonic())))
 
-    def details(self) -> dict[str, Any]:
-        details: dict[str, Any] = {"passes": self.passes, "standby": self._standby_since is not None,
-                                   "index": self.settings.index}
-        if self.es_outage.outages:
-            details["unreachable"] = {name: f"{since:%Y-%m-%dT%H:%M:%SZ}"
-                                      for name, since in self.es_outage.outages.items()}
-        return details
+    def details(self) -> ReconcilerDetails:
+        return ReconcilerDetails(
+            passes=self.passes,
+            standby=self._standby_since is not None,
+            index=self.settings.index,
+            unreachable=self.es_outage.outages,
+        )
 
     # --- one pass -------------------------------------------------------------------------
     def run_pass(self) -> ReconcilerReport | None:
         """One pass under the lock; None when another reconciler holds it."""
-        lock = self.redis.lock(RECONCILER_LOCK_KEY, timeout=max(60.0, 2 * self.settings.reconcile_seconds),
-                               blocking=False, thread_local=False)
+        lock = self.redis.lock(
+            RECONCILER_LOCK_KEY,
+            timeout=max(60.0, 2 * self.settings.reconcile_seconds),
+            blocking=False,
+            thread_local=False,
+        )
         if not lock.acquire():
             if self._standby_since is None:
                 log.info("another reconciler holds the lock; this one stands by")
@@ -135,11 +144,18 @@ class Reconciler(ServiceLoop):
             try:
                 lock.release()
             except LockError:
-                log.warning("the reconciler lock expired during a pass (took %.0f s)", time.monotonic() - started)
+                log.warning(
+                    "the reconciler lock expired during a pass (took %.0f s)", time.monotonic() - started
+                )
         self.passes += 1
         report = ReconcilerReport(
-            host=socket.gethostname(), pid=os.getpid(), seconds=round(time.monotonic() - started, 2),
-            in_flight=self.progress.count(), examined=examined, stuck=stuck, audit=audit or self._last_audit,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            seconds=round(time.monotonic() - started, 2),
+            in_flight=self.progress.count(),
+            examined=examined,
+            stuck=stuck,
+            audit=audit or self._last_audit,
         )
         write_report(self.redis, report)
         return report
@@ -186,7 +202,9 @@ class Reconciler(ServiceLoop):
             return None
         if file.revision < record.revision:
             return None  # the registry is behind its own record: leave it to settle
-        if file.state == "indexed" and record.doc_id in self.registry.indexed_doc_ids(file.path, file.revision):
+        if file.state == "indexed" and record.doc_id in self.registry.indexed_doc_ids(
+            file.path, file.revision
+        ):
             self.progress.forget([record])  # done; the indexer stopped before it cleared the record
             return None
         return judge(record, snapshot)
@@ -209,8 +227,15 @@ class Reconciler(ServiceLoop):
         if doc.get("found") and int(doc.get("_version", 0)) >= record.revision:
             self.registry.mark_indexed(record.path, record.revision, record.doc_id)
             self.progress.finished(record.doc_id, record.revision)
-            record_action(self.redis, Action(path=record.path, reason="registry behind",
-                                             detail=f"{verdict.why}; the index has it", outcome="marked indexed"))
+            record_action(
+                self.redis,
+                Action(
+                    path=record.path,
+                    reason="registry behind",
+                    detail=f"{verdict.why}; the index has it",
+                    outcome="marked indexed",
+                ),
+            )
             log.info("%s: in the index, the registry had not heard; caught up", record.path)
             return None
         where = "its index stream entry was taken" if state == "done" else "its index stream entry is gone"
@@ -230,8 +255,11 @@ class Reconciler(ServiceLoop):
             untracked = [doc for doc in todo if doc not in tracked or tracked[doc].revision < record.revision]
             untracked = [doc for doc in untracked if (doc, record.revision) not in snapshot.delivered]
             if untracked:
-                stuck[path] = ("never queued", f"{len(untracked)} of its {len(record.doc_ids)} article(s) left "
-                                               f"no trace in any queue, worker or the index stream")
+                stuck[path] = (
+                    "never queued",
+                    f"{len(untracked)} of its {len(record.doc_ids)} article(s) left "
+                    f"no trace in any queue, worker or the index stream",
+                )
         return len(records)
 
     # --- acting ---------------------------------------------------------------------------
@@ -260,25 +288,35 @@ class Reconciler(ServiceLoop):
         written into Redis by someone else) is never read by the reconciler: the registry must
         not be a way to make Dateline read arbitrary files. The person who backfilled it can."""
         failure = Failure(
-            path=record.path, stage="pipeline",
-            reason=(f"Stuck ({reason}: {why}), and the file is outside the inbox, which the reconciler never "
-                    f"reads on its own. If you backfilled it, run `dateline ingest --force {record.path}` again."),
+            path=record.path,
+            stage="pipeline",
+            reason=(
+                f"Stuck ({reason}: {why}), and the file is outside the inbox, which the reconciler never "
+                f"reads on its own. If you backfilled it, run `dateline ingest --force {record.path}` again."
+            ),
         )
         self.registry.mark_failed(record.path, record.revision, failure)
-        action = Action(path=record.path, reason=reason, detail=why, outcome="marked failed: outside the inbox")
+        action = Action(
+            path=record.path, reason=reason, detail=why, outcome="marked failed: outside the inbox"
+        )
         record_action(self.redis, action)
         log.error("%s: %s", record.path, failure.reason)
         return action
 
     def _give_up(self, record: FileRecord, reason: Reason, why: str, times: int) -> Action:
         failure = Failure(
-            path=record.path, stage="pipeline",
-            reason=(f"Queued again {times} times and stuck every time; last: {reason} ({why}). "
-                    "`dateline status` shows crashed or missing workers; once fixed, "
-                    f"`dateline ingest --force {record.path}` queues it again."),
+            path=record.path,
+            stage="pipeline",
+            reason=(
+                f"Queued again {times} times and stuck every time; last: {reason} ({why}). "
+                "`dateline status` shows crashed or missing workers; once fixed, "
+                f"`dateline ingest --force {record.path}` queues it again."
+            ),
         )
         self.registry.mark_failed(record.path, record.revision, failure)
-        action = Action(path=record.path, reason="gave up", detail=f"{reason}: {why}", outcome="marked failed")
+        action = Action(
+            path=record.path, reason="gave up", detail=f"{reason}: {why}", outcome="marked failed"
+        )
         record_action(self.redis, action)
         log.error("%s: %s", record.path, failure.reason)
         return action
@@ -295,14 +333,18 @@ class Reconciler(ServiceLoop):
         """Re-queue counts of files that got indexed, changed or went away."""
         entries = {as_text(k): as_text(v) for k, v in self.redis.hgetall(RECONCILER_REQUEUES_KEY).items()}
         records = self.registry.get_many(list(entries))
-        done = [path for path, value in entries.items()
-                if path not in records or records[path].state == "indexed"
-                or records[path].sha256 != value.partition(" ")[0]]
+        done = [
+            path
+            for path, value in entries.items()
+            if path not in records
+            or records[path].state == "indexed"
+            or records[path].sha256 != value.partition(" ")[0]
+        ]
         if done:
             self.redis.hdel(RECONCILER_REQUEUES_KEY, *done)
 
     def _clear_dead_markers(self, snapshot: Snapshot) -> None:
-        """"Processing now" markers of worker processes that are gone (their heartbeat expired)."""
+        """ "Processing now" markers of worker processes that are gone (their heartbeat expired)."""
         grace = self.settings.heartbeat_seconds * HEARTBEAT_TTL_FACTOR
         for field, marker in self.progress.markers().items():
             if marker.get("worker") in snapshot.live_workers:
@@ -321,8 +363,9 @@ class Reconciler(ServiceLoop):
             return None
         self._next_audit = now + self.settings.reconcile_audit_seconds
         try:
-            audit = audit_index(self.es, self.registry, self.settings.index, self._audited_uuids,
-                                keep=AUDIT_REQUEUE_BATCH)
+            audit = audit_index(
+                self.es, self.registry, self.settings.index, self._audited_uuids, keep=AUDIT_REQUEUE_BATCH
+            )
         except (ApiError, TransportError) as exc:
             self.es_outage.down("Elasticsearch", exc)
             self._next_audit = now  # Elasticsearch is away: audit as soon as it is back
@@ -337,9 +380,12 @@ class Reconciler(ServiceLoop):
         for record in list(audit.missing.values())[:AUDIT_REQUEUE_BATCH]:
             if self.stopping:
                 break
-            self.requeue(record, "missing from the index",
-                         f"registered as indexed (revision {record.revision}), not in {audit.alias} "
-                         f"({', '.join(audit.indices) or 'no index'})")
+            self.requeue(
+                record,
+                "missing from the index",
+                f"registered as indexed (revision {record.revision}), not in {audit.alias} "
+                f"({', '.join(audit.indices) or 'no index'})",
+            )
             requeued += 1
             if lock is not None:
                 lock.reacquire()
@@ -348,14 +394,32 @@ class Reconciler(ServiceLoop):
         elif audit.indices:
             self._audited_uuids = audit.uuids
         if audit.checked_ids:
-            log.info("index audit of %s: %d document(s) expected, %d found, %d missing in %d file(s)",
-                     audit.alias, audit.expected, audit.found, audit.missing_docs, audit.missing_files)
-        return AuditReport(alias=audit.alias, indices=audit.indices, uuids=audit.uuids, expected=audit.expected,
-                           found=audit.found, checked_ids=audit.checked_ids, missing=audit.missing_docs,
-                           requeued_files=requeued)
+            log.info(
+                "index audit of %s: %d document(s) expected, %d found, %d missing in %d file(s)",
+                audit.alias,
+                audit.expected,
+                audit.found,
+                audit.missing_docs,
+                audit.missing_files,
+            )
+        return AuditReport(
+            alias=audit.alias,
+            indices=audit.indices,
+            uuids=audit.uuids,
+            expected=audit.expected,
+            found=audit.found,
+            checked_ids=audit.checked_ids,
+            missing=audit.missing_docs,
+            requeued_files=requeued,
+        )
 
 
 def build_reconciler(settings: Settings, **kwargs: Any) -> Reconciler:
     """A reconciler with an ingestor of its own (its own Redis client and Celery app), so it
     shares nothing with the watcher it runs beside."""
-    return Reconciler(Ingestor.from_settings(settings), make_client(settings.elasticsearch_url, settings=settings), settings, **kwargs)
+    return Reconciler(
+        Ingestor.from_settings(settings),
+        make_client(settings.elasticsearch_url, settings=settings),
+        settings,
+        **kwargs,
+    )

@@ -27,6 +27,7 @@ from services.ingest.paths import absolute, is_within, walk_files
 from services.ingest.pending import PendingFiles
 from services.ingest.processor import Ingestor
 from services.ingest.reconciler import build_reconciler
+from shared.heartbeat import IngestDetails, ServiceName
 from shared.schemas import utcnow
 from shared.service import ServiceLoop
 from shared.settings import Settings, get_settings
@@ -71,7 +72,7 @@ def _str(value: str | bytes) -> str:
 
 
 class Watcher(ServiceLoop):
-    service: ClassVar[str] = "ingest"
+    service: ClassVar[ServiceName] = "ingest"
 
     def __init__(self, ingestor: Ingestor, settings: Settings | None = None, **kwargs: Any):
         super().__init__(settings or ingestor.settings, connect_redis=lambda: ingestor.redis, **kwargs)
@@ -119,7 +120,10 @@ class Watcher(ServiceLoop):
             self._observer = observer
         log.info(
             "ingest watching %s (recursive; stable after %gs, rescan every %gs, on_delete=%s)",
-            self.inbox, self.settings.stable_seconds, self.settings.rescan_seconds, self.settings.on_delete,
+            self.inbox,
+            self.settings.stable_seconds,
+            self.settings.rescan_seconds,
+            self.settings.on_delete,
         )
 
     def step(self) -> None:
@@ -136,14 +140,14 @@ class Watcher(ServiceLoop):
             self._observer.stop()
             self._observer.join(timeout=10)
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "inbox": str(self.inbox),
-            "pending": len(self.pending),
-            "queued": self._counts["queued"],
-            "failed": self._counts["failed"],
-            "last_rescan": self._last_rescan.isoformat() if self._last_rescan else None,
-        }
+    def details(self) -> IngestDetails:
+        return IngestDetails(
+            inbox=str(self.inbox),
+            pending=len(self.pending),
+            queued=self._counts["queued"],
+            failed=self._counts["failed"],
+            last_rescan=self._last_rescan,
+        )
 
     def rescan(self) -> None:
         """Queue every new or changed file, and every registered file that vanished."""
@@ -153,8 +157,8 @@ class Watcher(ServiceLoop):
             if not self._looks_unchanged(path):
                 self.watch(path)
         now = time.monotonic()
-        for sp in self.ingestor.vanished(present):
-            self.deletions.missing(sp, now)
+        for source_path in self.ingestor.vanished(present):
+            self.deletions.missing(source_path, now)
         self._last_rescan = utcnow()
 
     def _looks_unchanged(self, path: Path) -> bool:
@@ -176,10 +180,10 @@ class Watcher(ServiceLoop):
             if outcome.status in self._counts:
                 self._counts[outcome.status] += 1
         for deletion in self.deletions.due(now, files_settling=bool(self.pending)):
-            sp = deletion.source_path
-            if not sp.startswith("/") and self.ingestor.still_there(sp):
+            source_path = deletion.source_path
+            if not source_path.startswith("/") and self.ingestor.still_there(source_path):
                 continue  # it came back (an editor's save-by-rename)
-            self.ingestor.handle_deleted(sp, renamed_to=deletion.renamed_to)
+            self.ingestor.handle_deleted(source_path, renamed_to=deletion.renamed_to)
 
 
 def run_service() -> None:

@@ -30,8 +30,17 @@ ENV_FILE_VARIABLE = "DATELINE_ENV_FILE"
 PREFIX = str(Settings.model_config.get("env_prefix", "DATELINE_")).upper()
 # Read by the libraries the services use, not by Dateline: passed through unchanged.
 PASSTHROUGH_PREFIXES = ("HF_", "TRANSFORMERS_", "FLAIR_", "TORCH_", "OMP_", "MKL_", "SSL_CERT_")
-PASSTHROUGH_NAMES = {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-                     "REQUESTS_CA_BUNDLE", "XDG_CACHE_HOME", "TZ"}
+PASSTHROUGH_NAMES = {
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "REQUESTS_CA_BUNDLE",
+    "XDG_CACHE_HOME",
+    "TZ",
+}
 
 
 def _setting_variable(name: str) -> str:
@@ -59,8 +68,11 @@ def configured(environ: Mapping[str, str], dotenv: Path | None = None) -> dict[s
 
 def program_environment(environ: Mapping[str, str], dotenv: Path | None = None) -> dict[str, str]:
     """The env file's content for a program started from ``environ``."""
-    passed = {key: value for key, value in environ.items()
-              if key in PASSTHROUGH_NAMES or key.startswith(PASSTHROUGH_PREFIXES)}
+    passed = {
+        key: value
+        for key, value in environ.items()
+        if key in PASSTHROUGH_NAMES or key.startswith(PASSTHROUGH_PREFIXES)
+    }
     return dict(sorted({**passed, **configured(environ, dotenv)}.items()))
 
 
@@ -68,8 +80,9 @@ def watched_variables(service: str, names: Iterable[str]) -> set[str]:
     """Of ``names``, those whose change matters to ``service``: the settings it reads and
     every ``DATELINE_*`` variable that is no setting (read directly, e.g. the log level)."""
     used = {_setting_variable(name) for name in Settings.names_used_by(service)}
-    return {name for name in names
-            if name.startswith(PREFIX) and (name in used or name not in SETTING_VARIABLES)}
+    return {
+        name for name in names if name.startswith(PREFIX) and (name in used or name not in SETTING_VARIABLES)
+    }
 
 
 def changed_settings(service: str, old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
@@ -110,7 +123,9 @@ def load_env_file(environ: MutableMapping[str, str] | None = None) -> Path | Non
     path = Path(name)
     values = read_env_file(path)
     if values is None:
-        raise FileNotFoundError(f"{ENV_FILE_VARIABLE}={path} does not exist; start the program with "
-                                f"`dateline stack up`, or unset {ENV_FILE_VARIABLE}")
+        raise FileNotFoundError(
+            f"{ENV_FILE_VARIABLE}={path} does not exist; start the program with "
+            f"`dateline stack up`, or unset {ENV_FILE_VARIABLE}"
+        )
     environ.update(values)
     return path

@@ -23,7 +23,9 @@ def check(health: Health, settings: Settings, pid: int | None = None) -> tuple[b
     """Whether a program is healthy; ``pid`` (its main process) narrows heartbeats to it."""
     try:
         if health.kind == "redis":
-            redis.Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT).ping()
+            redis.Redis.from_url(
+                settings.redis_url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
+            ).ping()
             return True, "answers PING"
         if health.kind == "elasticsearch":
             return _elasticsearch(health.target or settings.elasticsearch_url, settings)
@@ -50,7 +52,8 @@ def _elasticsearch(url: str, settings: Settings) -> tuple[bool, str]:
     yellow or green (a node of several is healthy once it has joined a formed cluster)."""
     try:
         found = make_client(url, settings=settings, timeout=TIMEOUT).cluster.health(
-            wait_for_status="yellow", timeout="1s")
+            wait_for_status="yellow", timeout="1s"
+        )
     except ApiError as exc:  # 408 while the cluster is red or not formed yet
         return False, f"cluster health answered {exc.meta.status}"
     except TransportError as exc:
@@ -74,8 +77,10 @@ def live_heartbeats(client: redis.Redis, service: str, host: str | None = None) 
 
 
 def heartbeat(settings: Settings, service: str, pid: int | None = None) -> tuple[bool, str]:
-    beats = live_heartbeats(redis.Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT,
-                                                 socket_connect_timeout=TIMEOUT), service)
+    beats = live_heartbeats(
+        redis.Redis.from_url(settings.redis_url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT),
+        service,
+    )
     if pid is not None:
         family = process_tree(pid)
         beats = [beat for beat in beats if beat.pid in family]

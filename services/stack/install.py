@@ -22,11 +22,18 @@ class InstallError(RuntimeError):
 def _run(script: str, data_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     path = SCRIPTS / f"{script}.sh"
     # The scripts' messages (stderr) go straight to the terminal: a first install downloads.
-    result = subprocess.run(["bash", str(path), "install"], env={**environ, "DATELINE_DATA_DIR": str(data_dir)},
-                            stdout=subprocess.PIPE, text=True, check=False)
+    result = subprocess.run(
+        ["bash", str(path), "install"],
+        env={**environ, "DATELINE_DATA_DIR": str(data_dir)},
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
-        raise InstallError(f"{path} install failed (exit {result.returncode}); see the message above, "
-                           f"fix it and run `make setup`")
+        raise InstallError(
+            f"{path} install failed (exit {result.returncode}); see the message above, "
+            f"fix it and run `make setup`"
+        )
     facts = {}
     for line in result.stdout.splitlines():
         key, sep, value = line.partition("=")
@@ -43,6 +50,9 @@ def install_redis(data_dir: Path, environ: Mapping[str, str] | None = None) -> R
 def install_elasticsearch(data_dir: Path, environ: Mapping[str, str] | None = None) -> ElasticsearchInstall:
     facts = _run("elasticsearch", data_dir, os.environ if environ is None else environ)
     return ElasticsearchInstall(
-        home=Path(facts["ES_HOME"]), java_home=Path(facts["ES_JAVA_HOME"]), data=Path(facts["ES_DATA"]),
-        logs=Path(facts["ES_LOGS"]), user=facts.get("ES_USER") or None,
+        home=Path(facts["ES_HOME"]),
+        java_home=Path(facts["ES_JAVA_HOME"]),
+        data=Path(facts["ES_DATA"]),
+        logs=Path(facts["ES_LOGS"]),
+        user=facts.get("ES_USER") or None,
     )

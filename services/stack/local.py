@@ -60,8 +60,12 @@ class Row:
 
 
 def supervisor_for(settings: Settings) -> Supervisor:
-    return Supervisor(run_dir(settings), log_dir(settings), log_max_bytes=int(settings.log_max_mb * MB),
-                      log_backups=settings.log_backups)
+    return Supervisor(
+        run_dir(settings),
+        log_dir(settings),
+        log_max_bytes=int(settings.log_max_mb * MB),
+        log_backups=settings.log_backups,
+    )
 
 
 def tail(path: Path, size: int = LOG_TAIL) -> str:
@@ -82,8 +86,9 @@ def _port_taken(url: str, default: int) -> bool:
         return False
 
 
-def wait_healthy(supervisor: Supervisor, program: Program, settings: Settings,
-                 abort: Callable[[], bool] = lambda: False) -> None:
+def wait_healthy(
+    supervisor: Supervisor, program: Program, settings: Settings, abort: Callable[[], bool] = lambda: False
+) -> None:
     """Wait until a started program passes its health check; fail with the end of its log
     as soon as it stops, or after its ``ready_seconds``."""
     deadline = time.monotonic() + program.ready_seconds
@@ -94,12 +99,16 @@ def wait_healthy(supervisor: Supervisor, program: Program, settings: Settings,
             return
         info = supervisor.info(program.name)
         if info is not None and info.state in ("FATAL", "EXITED", "STOPPED"):
-            raise StackError(f"{program.name} stopped ({info.state}: {info.description}); the end of "
-                             f"{info.log}:\n{tail(info.log)}")
+            raise StackError(
+                f"{program.name} stopped ({info.state}: {info.description}); the end of "
+                f"{info.log}:\n{tail(info.log)}"
+            )
         time.sleep(0.5)
     if not abort():
-        raise StackError(f"{program.name} is not healthy after {program.ready_seconds:.0f} s ({detail}); "
-                         f"see {supervisor.log_of(program.name)}")
+        raise StackError(
+            f"{program.name} is not healthy after {program.ready_seconds:.0f} s ({detail}); "
+            f"see {supervisor.log_of(program.name)}"
+        )
 
 
 # Before supervisord, `dateline stack` and deploy/local kept one pid file per process in
@@ -148,14 +157,21 @@ def _terminate(pids: list[int], timeout: float = 60) -> None:
 
 
 class LocalStack:
-    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None,
-                 say: Callable[[str], None] = print, dotenv: Path | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        environ: Mapping[str, str] | None = None,
+        say: Callable[[str], None] = print,
+        dotenv: Path | None = None,
+    ):
         self.settings = settings
         self.environ = dict(os.environ if environ is None else environ)
         self.say = say
         # The .env that the caller's settings were read from (pydantic reads it from the cwd,
         # and `dateline stack` runs in the project folder, as the programs do).
-        self.dotenv = dotenv if dotenv is not None else Path(str(Settings.model_config.get("env_file") or ".env"))
+        self.dotenv = (
+            dotenv if dotenv is not None else Path(str(Settings.model_config.get("env_file") or ".env"))
+        )
         self.supervisor = supervisor_for(settings)
         self._interrupted = False
 
@@ -164,7 +180,9 @@ class LocalStack:
         """Every program in start order; installs Redis and Elasticsearch if missing."""
         folder = data_dir(self.settings)
         redis = install_redis(folder, self.environ) if is_local(self.settings.redis_url) else None
-        es = install_elasticsearch(folder, self.environ) if is_local(self.settings.elasticsearch_url) else None
+        es = (
+            install_elasticsearch(folder, self.environ) if is_local(self.settings.elasticsearch_url) else None
+        )
         return sorted([*backing_programs(self.settings, redis, es), *PROGRAMS], key=lambda p: p.priority)
 
     def program_env(self) -> dict[str, str]:
@@ -187,7 +205,9 @@ class LocalStack:
         else:
             self._fresh(programs)
             self.supervisor.launch()
-            self.say(f"[dateline] supervisord started (pid {self.supervisor.pid()}, {self.supervisor.conf_path})")
+            self.say(
+                f"[dateline] supervisord started (pid {self.supervisor.pid()}, {self.supervisor.conf_path})"
+            )
             self._start(programs)
         self.banner()
 
@@ -201,34 +221,49 @@ class LocalStack:
                 write_env_file(self.supervisor.env_path(program.name), env)
 
     def _note_remote(self) -> None:
-        for name, url in (("Redis", self.settings.redis_url), ("Elasticsearch", self.settings.elasticsearch_url)):
+        for name, url in (
+            ("Redis", self.settings.redis_url),
+            ("Elasticsearch", self.settings.elasticsearch_url),
+        ):
             if not is_local(url):
                 self.say(f"[dateline] using the {name} at {url} (not on this machine, so not started here)")
 
     def _check_leftovers(self) -> None:
         """Before a supervisord starts: nothing of an earlier one may still run."""
         if any(path.name != "supervisord.pid" for path in self.supervisor.run_dir.glob("*.pid")):
-            raise StackError(f"a stack started by an older Dateline may still run (pid files in "
-                             f"{self.supervisor.run_dir}); stop it with `make down`, then start again")
+            raise StackError(
+                f"a stack started by an older Dateline may still run (pid files in "
+                f"{self.supervisor.run_dir}); stop it with `make down`, then start again"
+            )
         if self.supervisor.orphans():
-            raise StackError("programs of a supervisord that died still run; stop them with `make down`, "
-                             "then start again")
+            raise StackError(
+                "programs of a supervisord that died still run; stop them with `make down`, then start again"
+            )
 
     def _check_ports(self, programs: list[Program]) -> None:
         names = {p.name for p in programs}
         for name, url, default, setting in (
             ("redis", self.settings.redis_url, REDIS_DEFAULT_PORT, "DATELINE_REDIS_URL"),
-            ("elasticsearch", self.settings.elasticsearch_url, ELASTICSEARCH_DEFAULT_PORT, "DATELINE_ELASTICSEARCH_URL"),
+            (
+                "elasticsearch",
+                self.settings.elasticsearch_url,
+                ELASTICSEARCH_DEFAULT_PORT,
+                "DATELINE_ELASTICSEARCH_URL",
+            ),
         ):
             if name in names and _port_taken(url, default):
-                raise StackError(f"port {port_of(url, default)} ({setting}={url}) is taken by another program; "
-                                 f"stop it, or choose a free port in {setting}")
+                raise StackError(
+                    f"port {port_of(url, default)} ({setting}={url}) is taken by another program; "
+                    f"stop it, or choose a free port in {setting}"
+                )
 
     def _update(self, programs: list[Program]) -> None:
         """Bring a running stack up to date: restart exactly the programs whose settings or
         supervisord section changed, start those that are not running."""
         changes = self.supervisor.apply()
-        reasons: dict[str, str] = {name: "their supervisord configuration changed" for name in changes.changed}
+        reasons: dict[str, str] = {
+            name: "their supervisord configuration changed" for name in changes.changed
+        }
         for name in changes.added:
             reasons[name] = "new"
         for name in changes.removed:
@@ -288,14 +323,20 @@ class LocalStack:
             if info is None or not info.running:
                 self.supervisor.start(program.name)
                 started.append(program.name)
-        last = self.supervisor.wait_started([p.name for p in rest], START_TIMEOUT, abort=lambda: self._interrupted)
+        last = self.supervisor.wait_started(
+            [p.name for p in rest], START_TIMEOUT, abort=lambda: self._interrupted
+        )
         failed = [info for info in last.values() if info.state != "RUNNING"]
         if failed:
-            raise StackError("\n".join(
-                f"{info.name} did not start ({info.state}: {info.spawn_error or info.description}; "
-                f"last exit: {self.supervisor.last_exit(info.name)}); "
-                f"the end of {info.log}:\n{tail(info.log)}" for info in failed
-            ) + "\nFix the cause and run `make up` again (or `make down` to stop the rest).")
+            raise StackError(
+                "\n".join(
+                    f"{info.name} did not start ({info.state}: {info.spawn_error or info.description}; "
+                    f"last exit: {self.supervisor.last_exit(info.name)}); "
+                    f"the end of {info.log}:\n{tail(info.log)}"
+                    for info in failed
+                )
+                + "\nFix the cause and run `make up` again (or `make down` to stop the rest)."
+            )
         return started
 
     def _wait_healthy(self, program: Program) -> None:
@@ -319,8 +360,10 @@ class LocalStack:
         """Start everything under a supervisord of ours and stay until Ctrl-C (or SIGTERM);
         then stop everything, leaving no process behind."""
         if self.supervisor.is_up():
-            raise StackError("Dateline is already running in the background (make up); see it with "
-                             "`dateline stack status`, stop it with `make down`")
+            raise StackError(
+                "Dateline is already running in the background (make up); see it with "
+                "`dateline stack status`, stop it with `make down`"
+            )
         programs = self.programs()
         self._note_remote()
         self._fresh(programs)
@@ -340,7 +383,9 @@ class LocalStack:
             self.say("[dateline] press Ctrl-C to stop")
             while process.poll() is None:
                 time.sleep(1)
-            self.say(f"[dateline] supervisord exited (code {process.returncode}); see {self.supervisor.log_path}")
+            self.say(
+                f"[dateline] supervisord exited (code {process.returncode}); see {self.supervisor.log_path}"
+            )
         except KeyboardInterrupt:
             self.say("\n[dateline] stopping")
         finally:
@@ -359,8 +404,10 @@ class LocalStack:
             orphans = self.supervisor.orphans()
             for name in sorted(set(orphans.values())):
                 pids = sorted(pid for pid, owner in orphans.items() if owner == name)
-                self.say(f"[dateline] stopping {name} (pids {', '.join(map(str, pids))}), "
-                         "left running by a supervisord that died")
+                self.say(
+                    f"[dateline] stopping {name} (pids {', '.join(map(str, pids))}), "
+                    "left running by a supervisord that died"
+                )
                 _terminate(pids, timeout=self.supervisor.configured_stop_seconds(name))
             self._forget_env()
             if legacy or orphans:
@@ -394,11 +441,22 @@ class LocalStack:
             check = health_of(info.name)
             healthy, detail = None, info.description
             if info.state == "RUNNING" and check is not None:
-                healthy, detail = health.check(check, self.settings, info.pid if check.kind == "heartbeat" else None)
+                healthy, detail = health.check(
+                    check, self.settings, info.pid if check.kind == "heartbeat" else None
+                )
             elif info.state == "EXITED":
                 detail = f"exit status {info.exit_status}; {info.description}"
             elif info.state in ("FATAL", "BACKOFF"):
                 detail = f"{info.spawn_error or info.description}; last exit: {self.supervisor.last_exit(info.name)}"
-            rows.append(Row(name=info.name, state=info.state, pid=info.pid or None, uptime=info.uptime,
-                            healthy=healthy, detail=detail, log=info.log))
+            rows.append(
+                Row(
+                    name=info.name,
+                    state=info.state,
+                    pid=info.pid or None,
+                    uptime=info.uptime,
+                    healthy=healthy,
+                    detail=detail,
+                    log=info.log,
+                )
+            )
         return sorted(rows, key=lambda r: (priority_of(r.name), r.name))

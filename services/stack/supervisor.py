@@ -64,9 +64,17 @@ class ProcessInfo:
 
     @classmethod
     def from_rpc(cls, info: dict[str, Any]) -> ProcessInfo:
-        return cls(name=info["name"], state=info["statename"], pid=int(info["pid"]), started=int(info["start"]),
-                   now=int(info["now"]), exit_status=int(info["exitstatus"]), spawn_error=info["spawnerr"],
-                   description=info["description"], log=Path(info["stdout_logfile"]))
+        return cls(
+            name=info["name"],
+            state=info["statename"],
+            pid=int(info["pid"]),
+            started=int(info["start"]),
+            now=int(info["now"]),
+            exit_status=int(info["exitstatus"]),
+            spawn_error=info["spawnerr"],
+            description=info["description"],
+            log=Path(info["stdout_logfile"]),
+        )
 
     @property
     def running(self) -> bool:
@@ -100,22 +108,33 @@ def _conf_value(text: str, what: str) -> str:
     """A value as supervisord's config reads it back: ``%`` is its expansion character, and a
     ``;`` or ``#`` after whitespace starts a comment."""
     if "\n" in text or "\r" in text or re.search(r"\s[;#]", text):
-        raise SupervisorError(f"{what} {text!r} cannot be written into supervisord's configuration "
-                              "(a line break, or ';'/'#' after a space); rename it or move the data "
-                              "folder (DATELINE_DATA_DIR)")
+        raise SupervisorError(
+            f"{what} {text!r} cannot be written into supervisord's configuration "
+            "(a line break, or ';'/'#' after a space); rename it or move the data "
+            "folder (DATELINE_DATA_DIR)"
+        )
     return text.replace("%", "%%")
 
 
 def _env_value(key: str, value: str) -> str:
     if '"' in value or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-        raise SupervisorError(f"environment {key}={value!r} cannot be written into supervisord's "
-                              "configuration; settings belong in the env file")
+        raise SupervisorError(
+            f"environment {key}={value!r} cannot be written into supervisord's "
+            "configuration; settings belong in the env file"
+        )
     return f'{key}="{_conf_value(value, "environment value")}"'
 
 
 class Supervisor:
-    def __init__(self, run_dir: Path, log_dir: Path, *, log_max_bytes: int = 50 * MB, log_backups: int = 5,
-                 identifier: str = "dateline"):
+    def __init__(
+        self,
+        run_dir: Path,
+        log_dir: Path,
+        *,
+        log_max_bytes: int = 50 * MB,
+        log_backups: int = 5,
+        identifier: str = "dateline",
+    ):
         self.run_dir = run_dir
         self.log_dir = log_dir
         self.log_max_bytes = log_max_bytes
@@ -182,7 +201,9 @@ class Supervisor:
         ]
         self._write(self.conf_path, "\n".join(lines))
 
-    def define(self, program: Program, *, autorestart: Autorestart = "unexpected", start_retries: int = 3) -> None:
+    def define(
+        self, program: Program, *, autorestart: Autorestart = "unexpected", start_retries: int = 3
+    ) -> None:
         """Write (or rewrite) one program's section; ``apply`` makes supervisord read it."""
         environment = dict(program.environment)
         if program.service is not None:
@@ -263,20 +284,27 @@ class Supervisor:
         with open(start_log, "wb") as out:
             process = subprocess.Popen(
                 [*command, "--nodaemon"] if foreground else command,
-                env=clean_environment(), cwd=self.run_dir, stdin=subprocess.DEVNULL,
-                stdout=None if foreground else out, stderr=None if foreground else subprocess.STDOUT,
+                env=clean_environment(),
+                cwd=self.run_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=None if foreground else out,
+                stderr=None if foreground else subprocess.STDOUT,
                 start_new_session=True,
             )
         if foreground:
             self._foreground = process  # from now on: a Ctrl-C while it starts still stops it
         if not foreground and process.wait(timeout=60) != 0:
-            raise SupervisorError(f"supervisord did not start: {start_log.read_text(errors='replace')[-2000:]}")
+            raise SupervisorError(
+                f"supervisord did not start: {start_log.read_text(errors='replace')[-2000:]}"
+            )
         deadline = time.monotonic() + 30
         while not self.is_up():
             if foreground and process.poll() is not None:
                 raise SupervisorError(f"supervisord exited at once (exit {process.returncode}); see above")
             if time.monotonic() > deadline:
-                raise SupervisorError(f"supervisord does not answer on {self.socket_path}; see {self.log_path}")
+                raise SupervisorError(
+                    f"supervisord does not answer on {self.socket_path}; see {self.log_path}"
+                )
             time.sleep(0.1)
         return process if foreground else None
 
@@ -330,7 +358,9 @@ class Supervisor:
             except OSError:
                 continue
             if marker in fields and alive(int(environ.parent.name)):
-                names = [f.split(b"=", 1)[1].decode() for f in fields if f.startswith(b"SUPERVISOR_PROCESS_NAME=")]
+                names = [
+                    f.split(b"=", 1)[1].decode() for f in fields if f.startswith(b"SUPERVISOR_PROCESS_NAME=")
+                ]
                 found[int(environ.parent.name)] = names[0] if names else "?"
         return found
 
@@ -402,8 +432,9 @@ class Supervisor:
         found = re.findall(rf"exited: {re.escape(name)} \((.+?)(?:; (?:not )?expected)?\)\n", text)
         return found[-1] if found else None
 
-    def wait_started(self, names: Iterable[str], timeout: float,
-                     abort: Callable[[], bool] = lambda: False) -> dict[str, ProcessInfo]:
+    def wait_started(
+        self, names: Iterable[str], timeout: float, abort: Callable[[], bool] = lambda: False
+    ) -> dict[str, ProcessInfo]:
         """Wait until each program is RUNNING (up ``startsecs``) or has given up; returns the
         last state of each."""
         pending = set(names)

@@ -81,7 +81,7 @@ class Program:
         """The arguments after ``dateline serve`` (empty for backing services)."""
         if self.service is None:
             return ()
-        return self.command[self.command.index("serve") + 1:]
+        return self.command[self.command.index("serve") + 1 :]
 
 
 def serve_command(*args: str) -> tuple[str, ...]:
@@ -96,8 +96,14 @@ def dateline_program(name: str, *args: str, priority: int = 50) -> Program:
         raise ValueError(f"unknown service {service!r}; choose from {DATELINE_SERVICES}")
     health = Health("http", "/health") if service == "api" else Health("heartbeat", service)
     stop_seconds = WORKER_STOP_SECONDS if service == "worker" else 30
-    return Program(name=name, command=serve_command(*args), health=health, priority=priority,
-                   stop_seconds=stop_seconds, service=service)
+    return Program(
+        name=name,
+        command=serve_command(*args),
+        health=health,
+        priority=priority,
+        stop_seconds=stop_seconds,
+        service=service,
+    )
 
 
 # Dateline's own programs; the indexer starts first so nothing waits on it. One worker
@@ -176,14 +182,32 @@ def redis_program(url: str, install: RedisInstall, *, also_listen: Sequence[str]
     # Foreground (supervisord watches it); append-only persistence so the registry and
     # queued work survive a restart.
     options: tuple[str, ...] = (
-        "--bind", _bind_address(url), *also_listen, "--port", str(port_of(url, REDIS_DEFAULT_PORT)),
-        "--dir", str(install.data), "--appendonly", "yes", "--save", "", "--daemonize", "no",
+        "--bind",
+        _bind_address(url),
+        *also_listen,
+        "--port",
+        str(port_of(url, REDIS_DEFAULT_PORT)),
+        "--dir",
+        str(install.data),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
     )
     password = urlparse(url).password
     # redis-server takes its config file as the first argument, before any option.
     config = (str(redis_config(install.data, unquote(password))),) if password else ()
-    return Program(name=REDIS, command=(install.server, *config, *options), health=BACKING_HEALTH[REDIS],
-                   priority=BACKING_PRIORITY[REDIS], stop_seconds=30, start_seconds=1, ready_seconds=30)
+    return Program(
+        name=REDIS,
+        command=(install.server, *config, *options),
+        health=BACKING_HEALTH[REDIS],
+        priority=BACKING_PRIORITY[REDIS],
+        stop_seconds=30,
+        start_seconds=1,
+        ready_seconds=30,
+    )
 
 
 REDIS_CONFIG_KEY = ".config-key"
@@ -195,8 +219,10 @@ def redis_config(folder: Path, password: str) -> Path:
     ours in ``folder``), so a new password is a new command and ``dateline stack up``
     restarts Redis, while the command line tells nothing about the password."""
     if any(char in password for char in "\r\n\0"):
-        raise ValueError("the Redis password in DATELINE_REDIS_URL holds a line break or NUL; generate one "
-                         "without (make setup writes random ones)")
+        raise ValueError(
+            "the Redis password in DATELINE_REDIS_URL holds a line break or NUL; generate one "
+            "without (make setup writes random ones)"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     key_path = folder / REDIS_CONFIG_KEY
@@ -209,8 +235,11 @@ def redis_config(folder: Path, password: str) -> Path:
     path = folder / f"redis-{tag}.conf"
     # Redis reads a double-quoted string with backslash escapes.
     quoted = password.replace("\\", "\\\\").replace('"', '\\"')
-    _write_private(path, f'# Written by services/stack/topology.py; the password of DATELINE_REDIS_URL.\n'
-                         f'requirepass "{quoted}"\n'.encode())
+    _write_private(
+        path,
+        f"# Written by services/stack/topology.py; the password of DATELINE_REDIS_URL.\n"
+        f'requirepass "{quoted}"\n'.encode(),
+    )
     for stale in folder.glob("redis-*.conf"):
         if stale != path:
             stale.unlink(missing_ok=True)  # Redis reads its config only when it starts
@@ -239,9 +268,16 @@ class ClusterNode:
     cluster: str = "dateline-local"
 
 
-def elasticsearch_program(url: str, heap: str, install: ElasticsearchInstall, *, node: ClusterNode | None = None,
-                          also_listen: Sequence[str] = (), conf_dir: Path | None = None,
-                          security: bool = False) -> Program:
+def elasticsearch_program(
+    url: str,
+    heap: str,
+    install: ElasticsearchInstall,
+    *,
+    node: ClusterNode | None = None,
+    also_listen: Sequence[str] = (),
+    conf_dir: Path | None = None,
+    security: bool = False,
+) -> Program:
     """An Elasticsearch node on the port of ``url``, the options ``deploy/local/elasticsearch.sh``
     used: the local stack's single node, or with ``node`` one node of a cluster (program
     ``node.name``). The zip carries the security module, which would turn TLS on: it is off
@@ -280,10 +316,15 @@ def elasticsearch_program(url: str, heap: str, install: ElasticsearchInstall, *,
     if also_listen:
         options |= {"http.host": ",".join((bind, *also_listen)), "transport.host": bind}
     if security:
-        options |= {"xpack.security.enabled": "true", "xpack.security.http.ssl.enabled": "false",
-                    "xpack.security.transport.ssl.enabled": "false"}
-    command = (str(install.home / "bin" / "elasticsearch"),
-               *(arg for key, value in options.items() for arg in ("-E", f"{key}={value}")))
+        options |= {
+            "xpack.security.enabled": "true",
+            "xpack.security.http.ssl.enabled": "false",
+            "xpack.security.transport.ssl.enabled": "false",
+        }
+    command = (
+        str(install.home / "bin" / "elasticsearch"),
+        *(arg for key, value in options.items() for arg in ("-E", f"{key}={value}")),
+    )
     environment = {"ES_JAVA_HOME": str(install.java_home), "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}"}
     if conf_dir is not None:
         environment["ES_PATH_CONF"] = str(conf_dir)
@@ -292,14 +333,26 @@ def elasticsearch_program(url: str, heap: str, install: ElasticsearchInstall, *,
         environment |= {"HOME": str(install.home.parent), "USER": install.user}
     name = node.name if node is not None else ELASTICSEARCH
     # A node of several answers its own health check, on its own port.
-    health = BACKING_HEALTH[ELASTICSEARCH] if node is None and not also_listen else Health("elasticsearch", url)
-    return Program(name=name, command=command, health=health, priority=BACKING_PRIORITY[ELASTICSEARCH],
-                   stop_seconds=120, start_seconds=5, ready_seconds=180, environment=environment,
-                   user=install.user, directory=install.home)
+    health = (
+        BACKING_HEALTH[ELASTICSEARCH] if node is None and not also_listen else Health("elasticsearch", url)
+    )
+    return Program(
+        name=name,
+        command=command,
+        health=health,
+        priority=BACKING_PRIORITY[ELASTICSEARCH],
+        stop_seconds=120,
+        start_seconds=5,
+        ready_seconds=180,
+        environment=environment,
+        user=install.user,
+        directory=install.home,
+    )
 
 
-def backing_programs(settings: Settings, redis: RedisInstall | None,
-                     elasticsearch: ElasticsearchInstall | None) -> list[Program]:
+def backing_programs(
+    settings: Settings, redis: RedisInstall | None, elasticsearch: ElasticsearchInstall | None
+) -> list[Program]:
     """Redis and Elasticsearch, where their URLs point at this machine."""
     programs = []
     if redis is not None and is_local(settings.redis_url):

@@ -61,13 +61,10 @@ def load_articles(extra_dirs: list[Path] | None = None) -> list[Article]:
         for path in sorted(folder.glob("*.txt")):
             reference = SUMMARIES / path.name
             if not reference.is_file():
-                print(f"warning: no reference summary {reference}; skipping {path.name}",
-                      file=sys.stderr)
+                print(f"warning: no reference summary {reference}; skipping {path.name}", file=sys.stderr)
                 continue
             title, body = clean_article(path.read_text(encoding="utf-8"))
-            articles.append(
-                Article(path.stem, title, body, reference.read_text(encoding="utf-8").strip())
-            )
+            articles.append(Article(path.stem, title, body, reference.read_text(encoding="utf-8").strip()))
     return articles
 
 
@@ -85,8 +82,9 @@ def evaluate(articles: list[Article]) -> list[Row]:
     stage = SummaryStage()
     stage.warm_up()
     if stage.load_error:
-        print(f"warning: sentence encoder not loaded ({stage.load_error}); using the fallback",
-              file=sys.stderr)
+        print(
+            f"warning: sentence encoder not loaded ({stage.load_error}); using the fallback", file=sys.stderr
+        )
     print("summary stage: {} ({})".format(*stage.describe()))  # which form of the encoder ran
     rows = []
     for article in articles:
@@ -129,16 +127,21 @@ def report(rows: list[Row]) -> bool:
     print(f"\nmean of R1/R2/RL: ours {ours_avg:.4f}  lead-3 {base_avg:.4f}")
     print(f"methods: {sorted({r.method for r in rows})}; articles: {len(rows)}")
     ok = ours["rougeL"] >= base["rougeL"] and ours_avg >= base_avg
-    print("PASS: the summariser is not worse than Lead-3" if ok
-          else "FAIL: the summariser is worse than Lead-3")
+    print(
+        "PASS: the summariser is not worse than Lead-3" if ok else "FAIL: the summariser is worse than Lead-3"
+    )
     return ok
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", type=Path, action="append", default=[],
-                        help="another folder of <name>.txt articles (references in "
-                             "tests/fixtures/summaries/<name>.txt)")
+    parser.add_argument(
+        "--articles",
+        type=Path,
+        action="append",
+        default=[],
+        help="another folder of <name>.txt articles (references in tests/fixtures/summaries/<name>.txt)",
+    )
     args = parser.parse_args(argv)
     articles = load_articles(args.articles)
     if not articles:

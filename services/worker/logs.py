@@ -70,15 +70,20 @@ def quiet_worker_logs() -> None:
     for name in ("celery.worker.consumer.consumer", "celery.worker.consumer.connection"):
         logging.getLogger(name).addFilter(retries)
     if os.geteuid() == 0:
-        warnings.filterwarnings("ignore", category=SecurityWarning, message="You're running the worker with superuser")
+        warnings.filterwarnings(
+            "ignore", category=SecurityWarning, message="You're running the worker with superuser"
+        )
 
 
 def quiet_celery_notices() -> None:
     """After Celery set up its logging (which turns its own deprecation notices on)."""
     # At every connection loss Celery announces that 6.0 will cancel running tasks. Ours
     # keep running on purpose: a task waits for Redis itself and hands on when it is back.
-    warnings.filterwarnings("ignore", category=CPendingDeprecationWarning,
-                            message=r"\s*In Celery 5.1 we introduced an optional breaking change")
+    warnings.filterwarnings(
+        "ignore",
+        category=CPendingDeprecationWarning,
+        message=r"\s*In Celery 5.1 we introduced an optional breaking change",
+    )
 
 
 def route_flair_logging() -> None:

@@ -55,7 +55,9 @@ def fetch_command() -> None:
             typer.echo(f"{name}: local file, found in {settings.model_path}")
             continue
         entry = hub_entry(name)
-        languages = ", ".join(entry.languages) if entry else "languages unknown: map them in DATELINE_NER_MODELS"
+        languages = (
+            ", ".join(entry.languages) if entry else "languages unknown: map them in DATELINE_NER_MODELS"
+        )
         typer.echo(f"{name} ({languages}): fetching ...")
         online = {**os.environ, "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0"}
         result = subprocess.run([sys.executable, "-m", "services.worker.ner_fetch", name], env=online)

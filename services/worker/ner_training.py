@@ -285,8 +285,7 @@ def ner_train_command(
     )
     path = result.model_path.resolve()
     typer.echo(
-        f"trained on {result.sentences['train']} sentences ({result.embeddings}) "
-        f"in {result.seconds:.0f} s"
+        f"trained on {result.sentences['train']} sentences ({result.embeddings}) in {result.seconds:.0f} s"
     )
     typer.echo(f"test F1: {result.test_f1:.4f}")
     typer.echo(f"language: {result.language} (recorded in the model; other languages are not tagged)")
@@ -294,8 +293,10 @@ def ner_train_command(
     typer.echo(f"use it: export DATELINE_NER_MODEL={path}")
     if not path.is_relative_to(folder):
         # Workers load model files only from the model folder (a model is a pickle).
-        typer.echo(f"note: {path} is outside the model folder {folder}: move it there, or set "
-                   f"DATELINE_MODEL_DIR={path.parent}, before the workers can load it")
+        typer.echo(
+            f"note: {path} is outside the model folder {folder}: move it there, or set "
+            f"DATELINE_MODEL_DIR={path.parent}, before the workers can load it"
+        )
 
 
 def _main() -> None:

@@ -27,7 +27,7 @@ from celery.concurrency.prefork import TaskPool
 from services.worker.process import worker_node
 from shared.crashes import WorkerDeath, record_death
 from shared.heartbeat import Heartbeat, delete_heartbeat, heartbeat_key
-from shared.queues import PROCESSING_KEY
+from shared.keys import PROCESSING_KEY
 from shared.redis_client import as_text, connect
 from shared.settings import get_settings
 
@@ -47,15 +47,23 @@ def _redis() -> redis.Redis:
 def note_death(pid: int, exitcode: int | None, controlled: bool) -> WorkerDeath:
     """Record how pool process ``pid`` ended and clear what it left in Redis."""
     host = socket.gethostname()
-    death = WorkerDeath(host=host, node=worker_node() or f"worker@{host}", parent_pid=os.getpid(), pid=pid,
-                        exitcode=exitcode, controlled=controlled)
+    death = WorkerDeath(
+        host=host,
+        node=worker_node() or f"worker@{host}",
+        parent_pid=os.getpid(),
+        pid=pid,
+        exitcode=exitcode,
+        controlled=controlled,
+    )
     try:
         client = _redis()
         key = heartbeat_key(WORKER_SERVICE, host, pid)
         beat = client.get(key)
         if beat is not None:
             death.phase = Heartbeat.model_validate_json(beat).state
-        markers = {as_text(field): json.loads(value) for field, value in client.hgetall(PROCESSING_KEY).items()}
+        markers = {
+            as_text(field): json.loads(value) for field, value in client.hgetall(PROCESSING_KEY).items()
+        }
         mine = {field: m for field, m in markers.items() if m.get("worker") == f"{host}:{pid}"}
         if mine:
             death.doing = "; ".join(f"{m.get('stage')} on {m.get('path')}" for m in mine.values())

@@ -40,12 +40,14 @@ from services.worker.stages.entities import EntityStage
 from services.worker.stages.language import LanguageStage
 from services.worker.stages.summary import SummaryStage
 from shared.celery_app import make_app
-from shared.heartbeat import HeartbeatWriter
+from shared.expected import WORKER_SERVICE
+from shared.heartbeat import CurrentTask, HeartbeatWriter, WorkerDetails
+from shared.keys import TASK_DEAD_LETTER_KEY
 from shared.pipeline import UnsendableMessage, encode_message, hand_to_indexer, send_stage_task
 from shared.progress import ProgressLog, this_process
-from shared.queues import TASK_DEAD_LETTER_KEY
 from shared.redis_client import connect
 from shared.registry import Failure, Registry
+from shared.retry import Backoff, retry_call
 from shared.schemas import (
     STAGES,
     ArticleDocument,
@@ -55,7 +57,7 @@ from shared.schemas import (
     StageTask,
     utcnow,
 )
-from shared.service import Backoff, OutageLog, dependency_of
+from shared.service import OutageLog, dependency_of
 from shared.settings import Settings, get_settings
 from shared.stage import Stage
 
@@ -66,7 +68,6 @@ STAGE_CLASSES: dict[StageName, type[Stage]] = {
     "summary": SummaryStage,
     "entities": EntityStage,
 }
-WORKER_SERVICE = "worker"
 # While Redis is away a task retries its call this often at most (Redis back: on again soon).
 REDIS_RETRY_CAP_SECONDS = 5.0
 
@@ -79,13 +80,15 @@ class WorkerProcess:
         self.served = [name for name in STAGES if name in served]
         self.node = node or socket.gethostname()
         self.name = this_process()
-        self.stages: dict[StageName, Stage] = {name: STAGE_CLASSES[name](self.settings) for name in self.served}
+        self.stages: dict[StageName, Stage] = {
+            name: STAGE_CLASSES[name](self.settings) for name in self.served
+        }
         self.tasks_done = 0
         # CPU seconds spent inside the stages (all threads of this process): the benchmark
         # subtracts it from the process's CPU to find what the plumbing around them costs.
         self.stage_cpu_seconds = 0.0
         self.load_seconds: float | None = None
-        self.current: dict[str, Any] | None = None  # the stage running now (heartbeat, status)
+        self.current: CurrentTask | None = None  # the stage running now (heartbeat, status)
         self._task_started: float | None = None
         self._soft_limit_guarded = False
         self._redis: redis.Redis | None = None
@@ -94,7 +97,11 @@ class WorkerProcess:
         self.sender = make_app(self.settings)
         self.outages = OutageLog(log, lambda _: self.settings.redis_url)
         self.heartbeat = HeartbeatWriter(
-            lambda: self.redis, WORKER_SERVICE, self.settings.heartbeat_seconds, self.details, state="starting"
+            lambda: self.redis,
+            WORKER_SERVICE,
+            self.settings.heartbeat_seconds,
+            self.details,
+            state="starting",
         )
 
     @property
@@ -126,30 +133,34 @@ class WorkerProcess:
                     "%s stage is running WITHOUT its model: %s. Documents are indexed without "
                     "%s and marked failed in provenance; `dateline reprocess --stage %s "
                     "--failed-only` fills them in once the model is fixed.",
-                    name, stage.load_error, name, name,
+                    name,
+                    stage.load_error,
+                    name,
+                    name,
                 )
         self.load_seconds = round(time.monotonic() - started, 1)
         if self.load_seconds > self.settings.worker_proc_alive_timeout / 2:
             log.warning(
                 "loading the models took %.0f s, more than half of DATELINE_WORKER_PROC_ALIVE_TIMEOUT "
                 "(%g s): raise it, or a replacement pool process may be killed while it loads",
-                self.load_seconds, self.settings.worker_proc_alive_timeout,
+                self.load_seconds,
+                self.settings.worker_proc_alive_timeout,
             )
         self.heartbeat.set_state("running")
 
     def stop(self) -> None:
         self.heartbeat.stop()
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "node": self.node,
-            "queues": list(self.served),
-            "stages": {name: stage.status() for name, stage in self.stages.items()},
-            "tasks_done": self.tasks_done,
-            "stage_cpu_seconds": round(self.stage_cpu_seconds, 3),
-            "load_seconds": self.load_seconds,
-            "current": self.current,
-        }
+    def details(self) -> WorkerDetails:
+        return WorkerDetails(
+            node=self.node,
+            queues=list(self.served),
+            stages={name: stage.status() for name, stage in self.stages.items()},
+            tasks_done=self.tasks_done,
+            stage_cpu_seconds=round(self.stage_cpu_seconds, 3),
+            load_seconds=self.load_seconds,
+            current=self.current,
+        )
 
     # --- one task -------------------------------------------------------------------------
     def handle(self, stage: StageName, payload: Any) -> None:
@@ -182,7 +193,8 @@ class WorkerProcess:
         except Exception as exc:  # noqa: BLE001 - about this document: fail its file, not the task
             log.exception("%s: the %s task failed on this document", task.document.source_path, stage)
             self._fail_document(
-                task.document, stage,
+                task.document,
+                stage,
                 f"the worker could not process this article ({type(exc).__name__}: {exc}). Retrying "
                 "would fail the same way, so the file is marked failed; fix the article (or report the "
                 "error with the file), then put it in the inbox again.",
@@ -190,7 +202,9 @@ class WorkerProcess:
 
     def _run_task(self, stage: StageName, task: StageTask, started: float) -> None:
         document, remaining = task.document, list(task.stages)
-        why = self._until_redis(lambda: Registry(self.redis).superseded(document.source_path, document.revision))
+        why = self._until_redis(
+            lambda: Registry(self.redis).superseded(document.source_path, document.revision)
+        )
         if why is not None:
             self._drop_stale(document, why)
             return
@@ -206,8 +220,13 @@ class WorkerProcess:
                 if attempts > 1 + self.settings.task_max_retries:
                     self._skip_stage(document, name, attempts - 1)
                     continue
-                self.current = {"doc_id": document.id, "path": document.source_path, "stage": name,
-                                "revision": document.revision, "since": utcnow().isoformat()}
+                self.current = CurrentTask(
+                    doc_id=document.id,
+                    path=document.source_path,
+                    stage=name,
+                    revision=document.revision,
+                    since=utcnow(),
+                )
                 cpu = time.process_time()
                 self.stages[name].run(document)
                 self.stage_cpu_seconds += time.process_time() - cpu
@@ -263,7 +282,9 @@ class WorkerProcess:
         """The document cannot go on: its file (this revision) ends failed with ``reason``,
         and its progress record is dropped so the reconciler does not queue it again."""
         which = f", article {document.record + 1} of the file" if document.record else ""
-        failure = Failure(path=document.source_path, stage=stage, reason=f"worker, {stage} task{which}: {reason}")
+        failure = Failure(
+            path=document.source_path, stage=stage, reason=f"worker, {stage} task{which}: {reason}"
+        )
         log.error("%s revision %d: %s", document.source_path, document.revision, failure.reason)
         registry = Registry(self.redis)
         self._until_redis(lambda: registry.mark_failed(document.source_path, document.revision, failure))
@@ -283,7 +304,11 @@ class WorkerProcess:
             f"once that is fixed, `dateline reprocess --stage {stage} --failed-only` fills it in."
         )
         model, version = self.stages[stage].describe()
-        setattr(document.provenance, stage, StageRecord(model=model, version=version, status="failed", error=reason))
+        setattr(
+            document.provenance,
+            stage,
+            StageRecord(model=model, version=version, status="failed", code="worker_died", error=reason),
+        )
         failure = Failure(path=document.source_path, stage=stage, reason=reason)
         self._until_redis(lambda: Registry(self.redis).record_failure(failure))
         log.error("%s: %s", document.source_path, reason)
@@ -292,18 +317,14 @@ class WorkerProcess:
         """``call()``, retried while Redis is unreachable: one log line when it goes away and
         one when it is back. The task's soft time limit ends the wait (``tasks.py`` puts the
         task back on its queue then)."""
-        backoff = Backoff(start=0.5, cap=REDIS_RETRY_CAP_SECONDS)
-        while True:
-            try:
-                result = call()
-            except Exception as exc:  # noqa: BLE001 - only an unreachable Redis is waited for
-                if dependency_of(exc) != "Redis":
-                    raise
-                self.outages.down("Redis", exc)
-                time.sleep(backoff.next())
-                continue
-            self.outages.up()
-            return result
+        result = retry_call(
+            call,
+            retry_if=lambda exc: dependency_of(exc) == "Redis",
+            backoff=Backoff(start=0.5, cap=REDIS_RETRY_CAP_SECONDS),
+            on_failure=lambda exc: self.outages.down("Redis", exc),
+        )
+        self.outages.up()
+        return result
 
     def _dead_letter(self, stage: StageName, payload: Any, error: Exception) -> None:
         """Keep an unreadable message and tell the user; never drop it silently."""

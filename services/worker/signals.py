@@ -16,7 +16,7 @@ from celery.signals import celeryd_after_setup, worker_process_init, worker_proc
 
 from services.worker.logs import quiet_celery_notices
 from services.worker.process import leave_process, serve, start_process, stop_process
-from shared.queues import STAGE_QUEUES
+from shared.keys import STAGE_QUEUES
 from shared.schemas import STAGES
 
 

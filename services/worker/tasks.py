@@ -16,7 +16,7 @@ from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from services.worker.app import app
 from services.worker.process import current_process
-from shared.queues import STAGE_TASKS
+from shared.keys import STAGE_TASKS
 from shared.schemas import StageName
 
 

@@ -70,7 +70,9 @@ class AliasTable:
 
     def spellings(self, canonical: str) -> set[str]:
         """Every listed way of writing ``canonical`` (itself included)."""
-        return {s for s in self._spellings.get(canonical, set()) if self.canonical(s) == canonical} | {canonical}
+        return {s for s in self._spellings.get(canonical, set()) if self.canonical(s) == canonical} | {
+            canonical
+        }
 
 
 def _country_name(name: str, common: str | None) -> str:
@@ -113,8 +115,10 @@ def _read_mapping(text: str, source: str) -> dict[str, list[str]]:
             aliases = [aliases]
         if aliases is None:
             aliases = []
-        if not isinstance(canonical, str) or not isinstance(aliases, list) or not all(
-            isinstance(a, str) for a in aliases
+        if (
+            not isinstance(canonical, str)
+            or not isinstance(aliases, list)
+            or not all(isinstance(a, str) for a in aliases)
         ):
             raise AliasFileError(
                 f"{source}: the entry {canonical!r}: {aliases!r} is not a name with a list of names; "

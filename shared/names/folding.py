@@ -32,10 +32,35 @@ _DASHES = re.compile(r"[\-\u2010-\u2015\u2212\s]+")
 ARTICLE_PARTICLES = frozenset({"al", "el", "ash", "az"})
 EZAFE_PARTICLES = frozenset({"e", "i", "ul", "ud", "ur"})
 # Lower case inside a name, written apart: "Osama bin Laden", "Bank of England".
-SPACED_PARTICLES = frozenset({
-    "bin", "ibn", "bint", "of", "and", "the", "for", "on", "in", "de", "del", "della", "der",
-    "den", "di", "da", "do", "dos", "du", "la", "le", "van", "von", "y", "zu",
-})
+SPACED_PARTICLES = frozenset(
+    {
+        "bin",
+        "ibn",
+        "bint",
+        "of",
+        "and",
+        "the",
+        "for",
+        "on",
+        "in",
+        "de",
+        "del",
+        "della",
+        "der",
+        "den",
+        "di",
+        "da",
+        "do",
+        "dos",
+        "du",
+        "la",
+        "le",
+        "van",
+        "von",
+        "y",
+        "zu",
+    }
+)
 
 
 def _strip_latin_marks(text: str) -> str:

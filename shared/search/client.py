@@ -13,8 +13,9 @@ from shared.search.errors import ArchiveFailure
 from shared.settings import Settings, get_settings, split_urls
 
 
-def make_client(url: str | None = None, *, timeout: float = 30.0, retries: int = 0,
-                settings: Settings | None = None) -> Elasticsearch:
+def make_client(
+    url: str | None = None, *, timeout: float = 30.0, retries: int = 0, settings: Settings | None = None
+) -> Elasticsearch:
     """A client for ``url`` (default: ``settings.elasticsearch_url``; several node URLs of one
     cluster separated by commas), with the credentials of ``settings`` (default: the
     process's settings).
@@ -30,7 +31,10 @@ def make_client(url: str | None = None, *, timeout: float = 30.0, retries: int =
     if settings.elasticsearch_api_key is not None:
         options["api_key"] = settings.elasticsearch_api_key.get_secret_value()
     elif settings.elasticsearch_username and settings.elasticsearch_password is not None:
-        options["basic_auth"] = (settings.elasticsearch_username, settings.elasticsearch_password.get_secret_value())
+        options["basic_auth"] = (
+            settings.elasticsearch_username,
+            settings.elasticsearch_password.get_secret_value(),
+        )
     if settings.elasticsearch_ca_certs is not None:
         options["ca_certs"] = str(settings.elasticsearch_ca_certs.expanduser())
     return Elasticsearch(
@@ -62,8 +66,10 @@ def describe_failure(exc: Exception) -> str:
     if isinstance(exc, ApiError):
         status = exc.meta.status if exc.meta is not None else 0
         if status == 401:
-            return ("refused the credentials (check DATELINE_ELASTICSEARCH_USERNAME and "
-                    "DATELINE_ELASTICSEARCH_PASSWORD, or DATELINE_ELASTICSEARCH_API_KEY)")
+            return (
+                "refused the credentials (check DATELINE_ELASTICSEARCH_USERNAME and "
+                "DATELINE_ELASTICSEARCH_PASSWORD, or DATELINE_ELASTICSEARCH_API_KEY)"
+            )
         if status == 403:
             return "denied access: the Elasticsearch user lacks a privilege Dateline needs"
         if status == 429:

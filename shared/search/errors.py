@@ -23,15 +23,17 @@ from pydantic import BaseModel
 # Root-cause types that mean "this query cannot be run as written". Anything else is the
 # archive's: Elasticsearch's illegal_argument_exception in particular is raised for documents
 # (highlight offsets), mappings (fielddata) and index settings alike, so it never blames the query.
-QUERY_TYPES = frozenset({
-    "query_shard_exception",  # Failed to parse query / failed to create query
-    "parsing_exception",
-    "parse_exception",
-    "query_parsing_exception",
-    "too_complex_to_determinize_exception",
-    "too_many_clauses",
-    "too_many_nested_clauses",
-})
+QUERY_TYPES = frozenset(
+    {
+        "query_shard_exception",  # Failed to parse query / failed to create query
+        "parsing_exception",
+        "parse_exception",
+        "query_parsing_exception",
+        "too_complex_to_determinize_exception",
+        "too_many_clauses",
+        "too_many_nested_clauses",
+    }
+)
 PARSE_TYPES = frozenset({"parse_exception", "parsing_exception", "query_parsing_exception"})
 DETERMINIZE_TYPES = frozenset({"too_complex_to_determinize_exception"})
 CLAUSE_TYPES = frozenset({"too_many_clauses", "too_many_nested_clauses"})
@@ -84,8 +86,11 @@ def _walk(node: object, found: list[Cause]) -> None:
 def classify(info: object) -> Classified:
     """Whose fault Elasticsearch's error body ``info`` (``ApiError.info`` / ``.body``) is."""
     error = _error_of(info)
-    roots = [Cause(type=str(c.get("type", "")), reason=str(c.get("reason") or ""))
-             for c in error.get("root_cause") or [] if isinstance(c, dict)]
+    roots = [
+        Cause(type=str(c.get("type", "")), reason=str(c.get("reason") or ""))
+        for c in error.get("root_cause") or []
+        if isinstance(c, dict)
+    ]
     if not roots and isinstance(error.get("type"), str):
         roots = [Cause(type=error["type"], reason=str(error.get("reason") or ""))]
     tree: list[Cause] = []
@@ -100,13 +105,17 @@ def classify(info: object) -> Classified:
 def query_refusal(found: Classified) -> SearchInputError:
     """What the person should change, in our words (never Elasticsearch's parser internals)."""
     if found.types & CLAUSE_TYPES:
-        return SearchInputError("the query expands to too many terms for the archive; use fewer words, "
-                                "wildcards or fields")
+        return SearchInputError(
+            "the query expands to too many terms for the archive; use fewer words, wildcards or fields"
+        )
     if found.types & DETERMINIZE_TYPES:
-        return SearchInputError("a wildcard in the query is too complex; write more letters before "
-                                "* or ?, or use fewer of them")
-    return SearchInputError("the archive cannot run this query; write plain words, \"quoted phrases\", "
-                            "AND / OR / NOT and field:value")
+        return SearchInputError(
+            "a wildcard in the query is too complex; write more letters before * or ?, or use fewer of them"
+        )
+    return SearchInputError(
+        'the archive cannot run this query; write plain words, "quoted phrases", '
+        "AND / OR / NOT and field:value"
+    )
 
 
 def archive_cause(found: Classified) -> str:
@@ -114,13 +123,17 @@ def archive_cause(found: Classified) -> str:
     types = {c.type for c in found.root_causes} | set(found.types)
     reason = found.first_reason()
     if "max_analyzed_offset" in reason:
-        return ("a matching article is too long to highlight (over the index's "
-                "index.highlight.max_analyzed_offset characters); set DATELINE_HIGHLIGHT_MAX_CHARS "
-                "below that limit and restart the API")
+        return (
+            "a matching article is too long to highlight (over the index's "
+            "index.highlight.max_analyzed_offset characters); set DATELINE_HIGHLIGHT_MAX_CHARS "
+            "below that limit and restart the API"
+        )
     if "too_many_buckets_exception" in types:
         return "a facet or the date histogram has more buckets than the cluster's search.max_buckets allows"
     if "circuit_breaking_exception" in types:
-        return "Elasticsearch is short of memory for this search (a circuit breaker tripped); try again shortly"
+        return (
+            "Elasticsearch is short of memory for this search (a circuit breaker tripped); try again shortly"
+        )
     # The kind of failure in words (its class name's suffix is Java's, not the reader's).
     kind = found.root_causes[0].type if found.root_causes else "unknown"
     words = kind.removesuffix("_exception").replace("_", " ")

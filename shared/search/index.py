@@ -56,9 +56,7 @@ def existing_versions(es: Elasticsearch, alias: str) -> dict[str, int]:
     return {name: n for name, n in versions.items() if n is not None}
 
 
-def ensure_index(
-    es: Elasticsearch, alias: str | None = None, settings: Settings | None = None
-) -> str:
+def ensure_index(es: Elasticsearch, alias: str | None = None, settings: Settings | None = None) -> str:
     """Make sure template, first index version and alias exist; returns the write index."""
     settings = settings or get_settings()
     alias = alias or settings.index
@@ -125,8 +123,12 @@ def cluster_health(es: Elasticsearch, index: str | None = None) -> ClusterHealth
     # format=json: a list of rows (the client's type says text, which it is without it).
     rows: list[dict[str, Any]] = es.cat.nodes(format="json", h="name,node.role,master,ip,http_address").body  # type: ignore[assignment]
     nodes = [
-        ClusterNode(name=str(row.get("name")), roles=str(row.get("node.role") or ""), master=row.get("master") == "*",
-                    address=str(row.get("http_address") or row.get("ip") or ""))
+        ClusterNode(
+            name=str(row.get("name")),
+            roles=str(row.get("node.role") or ""),
+            master=row.get("master") == "*",
+            address=str(row.get("http_address") or row.get("ip") or ""),
+        )
         for row in rows
     ]
     index_health = replicas = None
@@ -135,13 +137,18 @@ def cluster_health(es: Elasticsearch, index: str | None = None) -> ClusterHealth
         settings = es.indices.get_settings(index=index, name="index.number_of_replicas")
         replicas = int(settings[index]["settings"]["index"]["number_of_replicas"])
     found = ClusterHealth(
-        name=str(health["cluster_name"]), status=str(health["status"]), node_count=int(health["number_of_nodes"]),
+        name=str(health["cluster_name"]),
+        status=str(health["status"]),
+        node_count=int(health["number_of_nodes"]),
         nodes=sorted(nodes, key=lambda n: n.name),
-        data_nodes=int(health["number_of_data_nodes"]), active_shards=int(health["active_shards"]),
-        unassigned_shards=int(health["unassigned_shards"]), initializing_shards=int(health["initializing_shards"]),
+        data_nodes=int(health["number_of_data_nodes"]),
+        active_shards=int(health["active_shards"]),
+        unassigned_shards=int(health["unassigned_shards"]),
+        initializing_shards=int(health["initializing_shards"]),
         relocating_shards=int(health["relocating_shards"]),
         active_shards_percent=float(health["active_shards_percent_as_number"]),
-        index_status=index_health, replicas=replicas,
+        index_status=index_health,
+        replicas=replicas,
     )
     found.advice = _advice(found)
     return found
@@ -150,15 +157,21 @@ def cluster_health(es: Elasticsearch, index: str | None = None) -> ClusterHealth
 def _advice(health: ClusterHealth) -> str:
     """What the colour means for the archive, and what to do."""
     if health.status == "red":
-        return ("some primary shards are unassigned: part of the archive cannot be searched or written "
-                "until the node holding it returns (the indexer keeps what it could not write and retries)")
+        return (
+            "some primary shards are unassigned: part of the archive cannot be searched or written "
+            "until the node holding it returns (the indexer keeps what it could not write and retries)"
+        )
     if health.replicas is not None and health.replicas > health.data_nodes - 1:
-        return (f"{health.replicas} replica(s) per shard need {health.replicas + 1} data nodes, the cluster has "
-                f"{health.data_nodes}: nothing is lost, but each shard has a single copy. Start more nodes, or set "
-                "DATELINE_INDEX_REPLICAS lower")
+        return (
+            f"{health.replicas} replica(s) per shard need {health.replicas + 1} data nodes, the cluster has "
+            f"{health.data_nodes}: nothing is lost, but each shard has a single copy. Start more nodes, or set "
+            "DATELINE_INDEX_REPLICAS lower"
+        )
     if health.status == "yellow":
-        return ("some replica shards are unassigned (a node left, or they are being rebuilt): nothing is lost "
-                "and searches answer, but one more node lost could make data unavailable")
+        return (
+            "some replica shards are unassigned (a node left, or they are being rebuilt): nothing is lost "
+            "and searches answer, but one more node lost could make data unavailable"
+        )
     if health.initializing_shards or health.relocating_shards:
         return "shards are being copied between nodes"
     return ""
@@ -180,8 +193,13 @@ def index_status(es: Elasticsearch, alias: str) -> IndexStatus:
     versions = existing_versions(es, alias)
     if index is None:
         return IndexStatus(
-            alias=alias, index=None, generation=None, template_version=None, docs=0,
-            other_versions=sorted(versions), cluster=cluster_health(es),
+            alias=alias,
+            index=None,
+            generation=None,
+            template_version=None,
+            docs=0,
+            other_versions=sorted(versions),
+            cluster=cluster_health(es),
         )
     meta = es.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
     try:

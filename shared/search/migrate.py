@@ -6,7 +6,8 @@ in one atomic ``_aliases`` call, then copies again whatever the indexer wrote to
 index meanwhile (by ``indexed_at``). The copy runs from the client with scroll + bulk:
 it reports progress and works on clusters without the reindex module. Documents deleted
 from the old index during the copy are not carried over as deletions (the indexer's next
-delete of that file removes them).
+delete of that file removes them). Each document is brought up to the current schema on
+the way (``upgrade_source``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 from pydantic import BaseModel
 
-from shared.schemas import utcnow
+from shared.schemas import STAGES, StageCode, text_story_id, utcnow
 from shared.search.index import IndexSetupError, existing_versions, write_index
 from shared.search.template import TEMPLATE_VERSION, put_template, versioned_index
 from shared.settings import Settings
@@ -29,6 +30,32 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (copied so far, total)
 CHUNK = 500
 CATCH_UP_MARGIN = timedelta(seconds=30)  # clock skew between indexer hosts and us
+
+
+# What a stage skipped for before records had a code (template 1): each stage had one reason
+# to skip, so the stage names it. A failure then is "error": which kind it was is not known.
+_LEGACY_SKIP_CODES: dict[str, StageCode] = {"entities": "no_model_for_language", "summary": "no_text"}
+
+
+def upgrade_source(source: dict[str, Any]) -> dict[str, Any]:
+    """``source`` as the current schema writes it: stage records without a code get one
+    (from the stage and status, never from the error's wording), and a document stored
+    before stories existed gets the story of its text (search collapses on story_id, and
+    Elasticsearch would collapse every document without one into one hit)."""
+    if not source.get("story_id") and source.get("content_sha256"):
+        source = {**source, "story_id": text_story_id(source["content_sha256"])}
+    provenance = source.get("provenance") or {}
+    for stage in STAGES:
+        record = provenance.get(stage)
+        if (
+            not isinstance(record, dict)
+            or record.get("code")
+            or record.get("status") not in ("failed", "skipped")
+        ):
+            continue
+        skipped = record["status"] == "skipped"
+        record["code"] = _LEGACY_SKIP_CODES.get(stage, "error") if skipped else "error"
+    return source
 
 
 class MigrationResult(BaseModel):
@@ -50,7 +77,7 @@ def _copy(
                 "_op_type": "index",
                 "_index": dest,
                 "_id": hit["_id"],
-                "_source": hit["_source"],
+                "_source": upgrade_source(hit["_source"]),
                 "version": hit["_version"],
                 "version_type": "external_gte",
             }
@@ -78,7 +105,9 @@ def migrate(
 ) -> MigrationResult:
     old = write_index(es, alias)
     if old is None:
-        raise IndexSetupError(f"alias {alias!r} does not exist yet: nothing to migrate (the indexer creates it)")
+        raise IndexSetupError(
+            f"alias {alias!r} does not exist yet: nothing to migrate (the indexer creates it)"
+        )
     put_template(es, alias, settings, force=True)
     versions = existing_versions(es, alias)
     new = versioned_index(alias, max(versions.values(), default=0) + 1)
@@ -107,6 +136,11 @@ def migrate(
     if delete_old:
         es.indices.delete(index=old)
     return MigrationResult(
-        alias=alias, old_index=old, new_index=new, template_version=TEMPLATE_VERSION,
-        copied=copied, caught_up=caught_up, old_deleted=delete_old,
+        alias=alias,
+        old_index=old,
+        new_index=new,
+        template_version=TEMPLATE_VERSION,
+        copied=copied,
+        caught_up=caught_up,
+        old_deleted=delete_old,
     )

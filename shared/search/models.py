@@ -67,9 +67,7 @@ def parse_entity(value: str) -> tuple[str | None, str]:
     if not name:
         raise SearchInputError(f"entity filter {value!r} must look like TYPE=NAME, e.g. person=Angela Merkel")
     if kind not in ENTITY_TYPES:
-        raise SearchInputError(
-            f"entity type {kind!r} in {value!r} is not one of {', '.join(ENTITY_TYPES)}"
-        )
+        raise SearchInputError(f"entity type {kind!r} in {value!r} is not one of {', '.join(ENTITY_TYPES)}")
     return kind, name
 
 
@@ -122,11 +120,18 @@ class SearchParams(BaseModel):
     until: str | None = Field(None, description="Published at or before (inclusive).")
     size: int = Field(10, ge=0, le=100, description="Hits per page (at most 100).")
     page: int = Field(1, ge=1, description="Page number, from 1.")
-    collapse: bool = Field(True, description="Show one of each set of identical articles.")
+    collapse: bool = Field(
+        True,
+        description="Show one hit per story (near-duplicates and wire copies of one "
+        "article); --no-collapse / collapse=false shows every document.",
+    )
     facet_size: int = Field(10, ge=1, le=100, description="Values shown per facet (at most 100).")
     dateline: list[str] = Field(default_factory=list, description="Datelines, e.g. ISLAMABAD (any of).")
-    sort: str = Field("relevance", pattern="^(relevance|date)$",
-                      description="relevance (best match first) or date (newest first).")
+    sort: str = Field(
+        "relevance",
+        pattern="^(relevance|date)$",
+        description="relevance (best match first) or date (newest first).",
+    )
 
     @field_validator("query")
     @classmethod
@@ -178,13 +183,14 @@ class SearchParams(BaseModel):
 
 
 class Copy(BaseModel):
-    """Another document with the same text as a collapsed hit."""
+    """Another version of a hit's story (a near-duplicate or wire copy)."""
 
     id: str
     source_path: str
     source: str | None = None
     title: str = ""
     published_at: datetime | None = None
+    dateline: str | None = None
 
 
 class SearchHit(ArticleDocument):
@@ -193,25 +199,48 @@ class SearchHit(ArticleDocument):
 
     score: float | None = None
     highlight: dict[str, list[str]] = Field(default_factory=dict)
-    copy_count: int = Field(0, description="Other matching documents with the same text (collapsed into this hit).")
-    copies: list[Copy] = Field(default_factory=list, description="The first of those copies.")
+    versions: int = Field(
+        1,
+        description="Documents in this hit's story (story_id), in the whole archive: "
+        "the hit and its near-duplicates and wire copies.",
+    )
+    sources: int = Field(0, description="Distinct sources among those versions.")
+    first_seen: bool = Field(False, description="This hit is the story's earliest published version.")
+    other_versions: list[Copy] = Field(
+        default_factory=list, description="The story's first other versions, in order of first publication."
+    )
     # Left out of ``_source`` by search (see ``query.SOURCE_EXCLUDES``): not in a hit at all.
     mentions: list[Mention] = Field(default_factory=list, exclude=True)
     entity_list: list[Entity] = Field(default_factory=list, exclude=True)
     summary_sentences: list[int] = Field(default_factory=list, exclude=True)
+    vector: list[float] | None = Field(None, exclude=True)
+
+
+class Related(BaseModel):
+    """An article near another by meaning (its vector), from another story."""
+
+    id: str
+    title: str = ""
+    source: str | None = None
+    source_path: str
+    published_at: datetime | None = None
+    story_id: str | None = None
+    score: float = Field(description="Elasticsearch's kNN score: (1 + cosine similarity) / 2.")
 
 
 class SearchResult(BaseModel):
     total: int
     hits: list[SearchHit]
     facets: dict[str, dict[str, int]] = Field(
-        description="Counts per value; with collapse, identical articles count once, as the total does. "
+        description="Counts per value; with collapse, a story counts once (however many versions), as the "
+        "total does. "
         "published_at counts per day, month or year (YYYY-MM-DD, YYYY-MM or YYYY, oldest first; "
         "each a valid since/until)."
     )
     page: int
     size: int
     partial: bool = Field(
-        False, description="Part of the archive did not answer (a node of the cluster is down or "
-        "recovering): hits and counts may be incomplete."
+        False,
+        description="Part of the archive did not answer (a node of the cluster is down or "
+        "recovering): hits and counts may be incomplete.",
     )

@@ -1,6 +1,8 @@
 """What the enrichment stages did to the indexed documents, read from Elasticsearch: the
 documents a stage failed on (with the error, newest first) and the stages skipped, counted
-by their reason. Read by the status views; one request, aggregations over keyword fields.
+by their code. Read by the status views; one request, aggregations over keyword fields.
+Every count is by a record's ``code`` (shared.schemas.StageCode), never by the wording of
+its ``error`` sentence, which is only carried along as an example for people.
 """
 
 from __future__ import annotations
@@ -11,15 +13,14 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 from pydantic import BaseModel, Field, computed_field
 
-from shared.schemas import STAGES, StageName
+from shared.schemas import STAGES, StageCode, StageName
 
 FAILED_SHOWN = 50
 SKIP_REASONS_SHOWN = 20
 LANGUAGES_SHOWN = 50
 NO_REASON = "no reason recorded"
-# The entities stage's skip reason when no configured NER model covers the document's
-# language starts so (services/worker/stages/entities.py): counted per language, not failures.
-NO_MODEL_FOR_LANGUAGE = "no NER model for language"
+# A record written before stage records had a code (index template 1) and not migrated.
+UNRECORDED_CODE: StageCode = "error"
 UNDETERMINED_LANGUAGE = "und"
 
 
@@ -31,6 +32,7 @@ class FailedDocument(BaseModel):
     record: int = 0
     title: str = ""
     stage: StageName
+    code: StageCode = UNRECORDED_CODE
     error: str = NO_REASON
     model: str | None = None
     at: datetime | None = None
@@ -38,13 +40,16 @@ class FailedDocument(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def fix(self) -> str:
-        return (f"Fix the cause above, then `dateline reprocess --stage {self.stage} --failed-only` "
-                "runs the stage again on the stored text.")
+        return (
+            f"Fix the cause above, then `dateline reprocess --stage {self.stage} --failed-only` "
+            "runs the stage again on the stored text."
+        )
 
 
 class SkippedStage(BaseModel):
     stage: StageName
-    reason: str
+    code: StageCode
+    reason: str = Field(description="One of the records' sentences, as an example for people.")
     documents: int
 
 
@@ -82,16 +87,40 @@ def build_outcomes_request(shown: int = FAILED_SHOWN) -> dict[str, Any]:
         aggs[f"failed_{stage}"] = {"filter": _status_is(stage, "failed")}
         aggs[f"skipped_{stage}"] = {
             "filter": _status_is(stage, "skipped"),
-            "aggs": {"reasons": {"terms": {"field": f"provenance.{stage}.error.keyword",
-                                           "size": SKIP_REASONS_SHOWN, "missing": NO_REASON}}},
+            "aggs": {
+                "codes": {
+                    "terms": {
+                        "field": f"provenance.{stage}.code",
+                        "size": SKIP_REASONS_SHOWN,
+                        "missing": UNRECORDED_CODE,
+                    },
+                    # One sentence per code, to show people what the code means here.
+                    "aggs": {
+                        "example": {
+                            "terms": {
+                                "field": f"provenance.{stage}.error.keyword",
+                                "size": 1,
+                                "missing": NO_REASON,
+                            }
+                        }
+                    },
+                }
+            },
         }
     aggs["untagged"] = {
-        "filter": {"bool": {"filter": [
-            _status_is("entities", "skipped"),
-            {"prefix": {"provenance.entities.error.keyword": NO_MODEL_FOR_LANGUAGE}},
-        ]}},
-        "aggs": {"languages": {"terms": {"field": "language", "size": LANGUAGES_SHOWN,
-                                         "missing": UNDETERMINED_LANGUAGE}}},
+        "filter": {
+            "bool": {
+                "filter": [
+                    _status_is("entities", "skipped"),
+                    {"term": {"provenance.entities.code": "no_model_for_language"}},
+                ]
+            }
+        },
+        "aggs": {
+            "languages": {
+                "terms": {"field": "language", "size": LANGUAGES_SHOWN, "missing": UNDETERMINED_LANGUAGE}
+            }
+        },
     }
     return {
         "size": shown,
@@ -122,26 +151,43 @@ def to_outcomes(response: Any) -> StageOutcomes:
         for stage in STAGES:
             record = provenance.get(stage) or {}
             if record.get("status") == "failed":
-                failed.append(FailedDocument(
-                    id=hit["_id"], source_path=source.get("source_path", ""), record=source.get("record") or 0,
-                    title=source.get("title") or "", stage=stage, error=record.get("error") or NO_REASON,
-                    model=record.get("model"), at=record.get("at"),
-                ))
+                failed.append(
+                    FailedDocument(
+                        id=hit["_id"],
+                        source_path=source.get("source_path", ""),
+                        record=source.get("record") or 0,
+                        title=source.get("title") or "",
+                        stage=stage,
+                        code=record.get("code") or UNRECORDED_CODE,
+                        error=record.get("error") or NO_REASON,
+                        model=record.get("model"),
+                        at=record.get("at"),
+                    )
+                )
     skipped = [
-        SkippedStage(stage=stage, reason=str(bucket["key"]), documents=int(bucket["doc_count"]))
+        SkippedStage(
+            stage=stage,
+            code=bucket["key"],
+            documents=int(bucket["doc_count"]),
+            reason=next((str(e["key"]) for e in bucket.get("example", {}).get("buckets", [])), NO_REASON),
+        )
         for stage in STAGES
-        for bucket in aggs.get(f"skipped_{stage}", {}).get("reasons", {}).get("buckets", [])
+        for bucket in aggs.get(f"skipped_{stage}", {}).get("codes", {}).get("buckets", [])
     ]
-    skipped.sort(key=lambda s: (-s.documents, s.stage, s.reason))
-    languages = {str(b["key"]): int(b["doc_count"])
-                 for b in aggs.get("untagged", {}).get("languages", {}).get("buckets", [])}
+    skipped.sort(key=lambda s: (-s.documents, s.stage, s.code))
+    languages = {
+        str(b["key"]): int(b["doc_count"])
+        for b in aggs.get("untagged", {}).get("languages", {}).get("buckets", [])
+    }
     return StageOutcomes(
         documents=int(aggs.get("documents", {}).get("doc_count", 0)),
         failed_documents=int(aggs.get("failed_any", {}).get("doc_count", 0)),
-        failed_by_stage={s: int(aggs.get(f"failed_{s}", {}).get("doc_count", 0)) for s in STAGES
-                         if aggs.get(f"failed_{s}", {}).get("doc_count")},
+        failed_by_stage={
+            s: int(aggs.get(f"failed_{s}", {}).get("doc_count", 0))
+            for s in STAGES
+            if aggs.get(f"failed_{s}", {}).get("doc_count")
+        },
         failed=failed,
         skipped=skipped,
         untagged_languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
-

@@ -18,12 +18,12 @@ from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 from shared.names.aliases import AliasFileError, alias_table
 from shared.schemas import ENTITY_TYPES, ArticleDocument
-from shared.search.errors import ArchiveFailure, classify, query_refusal
+from shared.search.errors import ArchiveFailure, SearchInputError, classify, query_refusal
 from shared.search.models import (
     FACET_FIELDS,
     Copy,
+    Related,
     SearchHit,
-    SearchInputError,
     SearchParams,
     SearchResult,
     parse_when,
@@ -35,19 +35,28 @@ from shared.settings import get_settings
 log = logging.getLogger(__name__)
 
 BOOSTS = {"title": 3.0, "summary": 1.5, "body": 1.0}
-SOURCE_EXCLUDES = ["mentions", "summary_sentences", "entity_list"]
-# Distinct texts are counted exactly up to this many per bucket (approximately beyond).
+SOURCE_EXCLUDES = ["mentions", "summary_sentences", "entity_list", "vector"]
+# Distinct stories are counted exactly up to this many per bucket (approximately beyond).
 DISTINCT_PRECISION = 3000
-DISTINCT = "texts"
+DISTINCT = "stories"
+# With collapse, one hit per story (shared/stories: near-duplicates and wire copies share a
+# story_id; a document the story index did not group has the story of its exact text).
+COLLAPSE_FIELD = "story_id"
 PUBLISHED = "published_at"  # the date facet: matches per day, month or year
 PUBLISHED_RANGE = "published_range"
 # The finest calendar interval that draws the matches' dates in at most this many bars; each
 # bucket is named as `since`/`until` accept it, so a bar is also a filter.
 DATE_BUCKETS = 36
 DATE_INTERVALS = (("day", "%Y-%m-%d", 1), ("month", "%Y-%m", 31), ("year", "%Y", 366))
-COPIES = "copies"
-COPIES_SHOWN = 5
-COPY_FIELDS = ["source_path", "source", "title", "published_at"]
+VERSIONS = "versions"
+VERSIONS_SHOWN = 5
+COPY_FIELDS = ["source_path", "source", "title", "published_at", "dateline"]
+# Versions in order of first publication (undated ones last), then by file, so the list and
+# "first seen" are the same on every page and every run.
+FIRST_PUBLISHED = [
+    {"published_at": {"order": "asc", "missing": "_last", "unmapped_type": "date"}},
+    {"source_path": "asc"},
+]
 _SUBFIELD_CACHE: dict[tuple[int, str], tuple[float, frozenset[str]]] = {}
 _SUBFIELD_TTL = 60.0
 
@@ -55,12 +64,22 @@ _SUBFIELD_TTL = 60.0
 def _text_query(text: str, fields: list[str], syntax: str) -> dict[str, Any]:
     """The text checked by ``syntax.check_query`` (``SearchParams`` did), with Elasticsearch's
     own bounds set as well: no leading wildcards, fewer fuzzy expansions, smaller automata."""
-    common = {"fields": fields, "default_operator": "and", "lenient": True,
-              "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS}
+    common = {
+        "fields": fields,
+        "default_operator": "and",
+        "lenient": True,
+        "fuzzy_max_expansions": FUZZY_MAX_EXPANSIONS,
+    }
     if syntax == "simple":
         return {"simple_query_string": {"query": text, **common}}
-    return {"query_string": {"query": query_string_text(text), **common, "allow_leading_wildcard": False,
-                             "max_determinized_states": MAX_DETERMINIZED_STATES}}
+    return {
+        "query_string": {
+            "query": query_string_text(text),
+            **common,
+            "allow_leading_wildcard": False,
+            "max_determinized_states": MAX_DETERMINIZED_STATES,
+        }
+    }
 
 
 def _fields(subfield: str | None) -> list[str]:
@@ -81,12 +100,22 @@ def text_clause(text: str, subfields: Collection[str], syntax: str = "query_stri
     if not groups:
         return _text_query(text, _fields(None), syntax)
     should: list[dict[str, Any]] = [
-        {"bool": {"filter": [{"terms": {"language": codes}}], "must": [_text_query(text, _fields(sub), syntax)]}}
+        {
+            "bool": {
+                "filter": [{"terms": {"language": codes}}],
+                "must": [_text_query(text, _fields(sub), syntax)],
+            }
+        }
         for sub, codes in sorted(groups.items())
     ]
     known = sorted(code for codes in groups.values() for code in codes)
     should.append(
-        {"bool": {"must_not": [{"terms": {"language": known}}], "must": [_text_query(text, _fields(None), syntax)]}}
+        {
+            "bool": {
+                "must_not": [{"terms": {"language": known}}],
+                "must": [_text_query(text, _fields(None), syntax)],
+            }
+        }
     )
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
@@ -131,8 +160,12 @@ def entity_filter(kind: str | None, name: str) -> dict[str, Any]:
     return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses, "minimum_should_match": 1}}
 
 
-def build_search(params: SearchParams, subfields: Collection[str], syntax: str = "query_string",
-                 highlight_chars: int | None = None) -> dict[str, Any]:
+def build_search(
+    params: SearchParams,
+    subfields: Collection[str],
+    syntax: str = "query_string",
+    highlight_chars: int | None = None,
+) -> dict[str, Any]:
     """The search request body (keyword arguments of ``Elasticsearch.search``).
 
     Highlights are looked for in the first ``highlight_chars`` characters of each field
@@ -142,7 +175,9 @@ def build_search(params: SearchParams, subfields: Collection[str], syntax: str =
     if highlight_chars is None:
         highlight_chars = get_settings().highlight_max_chars
     body: dict[str, Any] = {
-        "query": {"bool": {"must": [text_clause(params.query, subfields, syntax)], "filter": filters(params)}},
+        "query": {
+            "bool": {"must": [text_clause(params.query, subfields, syntax)], "filter": filters(params)}
+        },
         "from_": (params.page - 1) * params.size,
         "size": params.size,
         "sort": _sort(params),
@@ -162,10 +197,10 @@ def build_search(params: SearchParams, subfields: Collection[str], syntax: str =
         },
     }
     if params.collapse:
-        # One hit per identical text; the total counts distinct texts, not documents.
-        body["collapse"] = {"field": "content_sha256"}
-        body["aggs"]["distinct_texts"] = {
-            "cardinality": {"field": "content_sha256", "precision_threshold": DISTINCT_PRECISION}
+        # One hit per story; the total counts distinct stories, not documents.
+        body["collapse"] = {"field": COLLAPSE_FIELD}
+        body["aggs"]["distinct_stories"] = {
+            "cardinality": {"field": COLLAPSE_FIELD, "precision_threshold": DISTINCT_PRECISION}
         }
     return body
 
@@ -178,16 +213,21 @@ def _sort(params: SearchParams) -> list[dict[str, Any]]:
 
 
 def _counted(agg: dict[str, Any], params: SearchParams) -> dict[str, Any]:
-    """With collapse, a bucket also counts distinct texts: an article stored twice counts
-    once, as in the hits and the total."""
+    """With collapse, a bucket also counts distinct stories: a story carried by ten outlets
+    counts once, as in the hits and the total."""
     if params.collapse:
-        agg["aggs"] = {DISTINCT: {"cardinality": {"field": "content_sha256", "precision_threshold": DISTINCT_PRECISION}}}
+        agg["aggs"] = {
+            DISTINCT: {"cardinality": {"field": COLLAPSE_FIELD, "precision_threshold": DISTINCT_PRECISION}}
+        }
     return agg
 
 
 def aggregations(params: SearchParams) -> dict[str, Any]:
     """Facets, and the first and last publication dates (they size the date histogram)."""
-    aggs = {field: _counted({"terms": {"field": field, "size": params.facet_size}}, params) for field in FACET_FIELDS}
+    aggs = {
+        field: _counted({"terms": {"field": field, "size": params.facet_size}}, params)
+        for field in FACET_FIELDS
+    }
     aggs[PUBLISHED_RANGE] = {"stats": {"field": "published_at"}}
     return aggs
 
@@ -201,30 +241,59 @@ def date_interval(first_ms: float, last_ms: float) -> tuple[str, str]:
     return DATE_INTERVALS[-1][:2]
 
 
-def details_request(params: SearchParams, body: dict[str, Any], response: Any,
-                    hits: list[SearchHit]) -> dict[str, Any] | None:
+def details_request(
+    params: SearchParams, body: dict[str, Any], response: Any, hits: list[SearchHit]
+) -> dict[str, Any] | None:
     """The second request of a search page, over the same query and filters: the date
-    histogram (its interval chosen from the first request's date range) and, with collapse,
-    the copies of each hit's text. None when there is nothing to ask."""
+    histogram (its interval chosen from the first request's date range) and each hit's story:
+    how many versions from how many sources, and the first versions. A story is counted
+    whole (a ``global`` aggregation, outside the query and filters): "N versions from K
+    sources" says who carried the story, not how many of them this search matched.
+    None when there is nothing to ask."""
     aggs: dict[str, Any] = {}
     dates = response.get("aggregations", {}).get(PUBLISHED_RANGE, {})
     if dates.get("count"):
         unit, _ = date_interval(dates["min"], dates["max"])
-        aggs[PUBLISHED] = _counted({"date_histogram": {"field": "published_at", "calendar_interval": unit}}, params)
-    hashes = sorted({hit.content_sha256 for hit in hits if hit.content_sha256})
-    if params.collapse and hashes:
-        aggs[COPIES] = {"filter": {"terms": {"content_sha256": hashes}}, "aggs": {"texts": {
-            "terms": {"field": "content_sha256", "size": len(hashes)},
-            "aggs": {"first": {"top_hits": {"size": COPIES_SHOWN + 1, "_source": COPY_FIELDS,
-                                            "sort": [{"source_path": "asc"}]}}},
-        }}}
+        aggs[PUBLISHED] = _counted(
+            {"date_histogram": {"field": "published_at", "calendar_interval": unit}}, params
+        )
+    stories = sorted({hit.story_id for hit in hits if hit.story_id})
+    if stories:
+        aggs[VERSIONS] = {
+            "global": {},
+            "aggs": {
+                "in": {
+                    "filter": {"terms": {COLLAPSE_FIELD: stories}},
+                    "aggs": {
+                        "stories": {
+                            "terms": {"field": COLLAPSE_FIELD, "size": len(stories)},
+                            "aggs": {
+                                "sources": {
+                                    "cardinality": {
+                                        "field": "source",
+                                        "precision_threshold": DISTINCT_PRECISION,
+                                    }
+                                },
+                                "first": {
+                                    "top_hits": {
+                                        "size": VERSIONS_SHOWN + 1,
+                                        "_source": COPY_FIELDS,
+                                        "sort": FIRST_PUBLISHED,
+                                    }
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        }
     if not aggs:
         return None
     return {"size": 0, "query": body["query"], "aggs": aggs}
 
 
 def add_details(result: SearchResult, params: SearchParams, details: Any, first: Any) -> None:
-    """The date facet and each hit's copies, from the answer to ``details_request``."""
+    """The date facet and each hit's story, from the answer to ``details_request``."""
     aggs = details.get("aggregations", {})
     dates = first.get("aggregations", {}).get(PUBLISHED_RANGE, {})
     if PUBLISHED in aggs and dates.get("count"):
@@ -233,14 +302,18 @@ def add_details(result: SearchResult, params: SearchParams, details: Any, first:
             datetime.fromtimestamp(b["key"] / 1000, tz=timezone.utc).strftime(name): _count(b, params)
             for b in aggs[PUBLISHED].get("buckets", [])
         }
-    groups = {b["key"]: b for b in aggs.get(COPIES, {}).get("texts", {}).get("buckets", [])}
+    groups = {b["key"]: b for b in aggs.get(VERSIONS, {}).get("in", {}).get("stories", {}).get("buckets", [])}
     for hit in result.hits:
-        group = groups.get(hit.content_sha256)
+        group = groups.get(hit.story_id)
         if group is None:
             continue
-        hit.copy_count = max(0, int(group["doc_count"]) - 1)
-        others = [h for h in group["first"]["hits"]["hits"] if h["_id"] != hit.id][:COPIES_SHOWN]
-        hit.copies = [Copy.model_validate({**h["_source"], "id": h["_id"]}) for h in others]
+        hit.versions = max(1, int(group["doc_count"]))
+        # A cardinality estimate never exceeds the documents it saw.
+        hit.sources = min(int(group["sources"]["value"]), hit.versions)
+        firsts = group["first"]["hits"]["hits"]
+        hit.first_seen = bool(firsts) and firsts[0]["_id"] == hit.id
+        others = [h for h in firsts if h["_id"] != hit.id][:VERSIONS_SHOWN]
+        hit.other_versions = [Copy.model_validate({**h["_source"], "id": h["_id"]}) for h in others]
 
 
 def text_subfields(es: Elasticsearch, alias: str) -> frozenset[str]:
@@ -260,7 +333,9 @@ def text_subfields(es: Elasticsearch, alias: str) -> frozenset[str]:
     return names
 
 
-def search(es: Elasticsearch, alias: str, params: SearchParams, *, highlight_chars: int | None = None) -> SearchResult:
+def search(
+    es: Elasticsearch, alias: str, params: SearchParams, *, highlight_chars: int | None = None
+) -> SearchResult:
     """``highlight_chars``: see ``build_search`` (default: the process's setting)."""
     subfields = text_subfields(es, alias)
     body = build_search(params, subfields, highlight_chars=highlight_chars)
@@ -295,8 +370,12 @@ def _refused(exc: BadRequestError, params: SearchParams) -> Exception:
     change in our words; anything else (a document, the index, the cluster) -> ``ArchiveFailure``,
     which never blames the query. Elasticsearch's own message goes to the log."""
     found = classify(exc.info)
-    log.warning("Elasticsearch refused the search for %r (%s): %s", params.query[:200],
-                ", ".join(sorted(c.type for c in found.root_causes)) or "no error body", _reason(exc))
+    log.warning(
+        "Elasticsearch refused the search for %r (%s): %s",
+        params.query[:200],
+        ", ".join(sorted(c.type for c in found.root_causes)) or "no error body",
+        _reason(exc),
+    )
     if found.blame == "query":
         return query_refusal(found)
     return ArchiveFailure(exc, found)
@@ -311,22 +390,29 @@ def to_simple_syntax(text: str) -> str:
 def to_result(response: Any, params: SearchParams) -> SearchResult:
     aggs = response.get("aggregations", {})
     if params.collapse:
-        total = int(aggs.get("distinct_texts", {}).get("value", 0))
+        total = int(aggs.get("distinct_stories", {}).get("value", 0))
     else:
         total = int(response["hits"]["total"]["value"])
     hits = [_hit(raw) for raw in response["hits"]["hits"]]
     facets = {}
     for field in FACET_FIELDS:
-        counts = {str(b.get("key_as_string", b["key"])): _count(b, params) for b in aggs.get(field, {}).get("buckets", [])}
+        counts = {
+            str(b.get("key_as_string", b["key"])): _count(b, params)
+            for b in aggs.get(field, {}).get("buckets", [])
+        }
         # Stable order by what is shown: most first, then by name.
         facets[field] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     shards = response.get("_shards", {})
     partial = bool(shards.get("failed")) or bool(response.get("timed_out"))
     if partial:
-        log.warning("search answered from part of the archive only: %s of %s shards failed",
-                    shards.get("failed"), shards.get("total"))
-    return SearchResult(total=total, hits=hits, facets=facets, page=params.page, size=params.size,
-                        partial=partial)
+        log.warning(
+            "search answered from part of the archive only: %s of %s shards failed",
+            shards.get("failed"),
+            shards.get("total"),
+        )
+    return SearchResult(
+        total=total, hits=hits, facets=facets, page=params.page, size=params.size, partial=partial
+    )
 
 
 def _count(bucket: dict[str, Any], params: SearchParams) -> int:
@@ -342,8 +428,41 @@ def _hit(raw: dict[str, Any]) -> SearchHit:
         base = field.split(".", 1)[0]  # body.en -> body
         merged = highlight.setdefault(base, [])
         merged.extend(f for f in fragments if f not in merged)
-    return SearchHit.model_validate({**raw.get("_source", {}), "id": raw["_id"], "score": raw.get("_score"),
-                                     "highlight": highlight})
+    return SearchHit.model_validate(
+        {**raw.get("_source", {}), "id": raw["_id"], "score": raw.get("_score"), "highlight": highlight}
+    )
+
+
+RELATED_SHOWN = 5
+RELATED_CANDIDATES = 100  # HNSW candidates per shard: more finds the true nearest more often
+
+
+def related(
+    es: Elasticsearch, alias: str, document: ArticleDocument, k: int = RELATED_SHOWN
+) -> list[Related]:
+    """The ``k`` articles nearest ``document`` by meaning ("more on this"), none of its own
+    story (those are versions, shown on the story page). Empty when it has no vector."""
+    if not document.vector:
+        return []
+    exclude: list[dict[str, Any]] = [{"ids": {"values": [document.id]}}]
+    if document.story_id:
+        exclude.append({"term": {"story_id": document.story_id}})
+    found = es.search(
+        index=alias,
+        knn={
+            "field": "vector",
+            "query_vector": document.vector,
+            "k": k,
+            "num_candidates": max(RELATED_CANDIDATES, k),
+            "filter": {"bool": {"must_not": exclude}},
+        },
+        size=k,
+        source={"includes": ["title", "source", "source_path", "published_at", "story_id"]},
+    )
+    return [
+        Related.model_validate({**hit["_source"], "id": hit["_id"], "score": hit["_score"]})
+        for hit in found["hits"]["hits"]
+    ]
 
 
 def get_article(es: Elasticsearch, alias: str, doc_id: str) -> ArticleDocument | None:

@@ -47,12 +47,22 @@ MAX_DETERMINIZED_STATES = 2000
 
 # The documented fields a query may name (``title:harbour``): the text fields and their
 # per-language sub-fields, and the keyword fields people filter on.
-KEYWORD_FIELDS = ("source", "language", "dateline", "author", "format",
-                  *(f"entities.{kind}" for kind in ENTITY_TYPES))
+KEYWORD_FIELDS = (
+    "source",
+    "language",
+    "dateline",
+    "author",
+    "format",
+    *(f"entities.{kind}" for kind in ENTITY_TYPES),
+)
 DATE_FIELDS = ("published_at",)
 SEARCHABLE_FIELDS = frozenset(
-    (*TEXT_FIELDS, *(f"{name}.{sub}" for name in TEXT_FIELDS for sub in SUBFIELD_ANALYZERS),
-     *KEYWORD_FIELDS, *DATE_FIELDS)
+    (
+        *TEXT_FIELDS,
+        *(f"{name}.{sub}" for name in TEXT_FIELDS for sub in SUBFIELD_ANALYZERS),
+        *KEYWORD_FIELDS,
+        *DATE_FIELDS,
+    )
 )
 DOCUMENTED_FIELDS = (*TEXT_FIELDS, *KEYWORD_FIELDS, *DATE_FIELDS)
 
@@ -62,7 +72,7 @@ _WHITESPACE = " \t\n\r\u3000"
 _TERM_END = set(_WHITESPACE) | set('!():^[]"{}~')
 _OPERATOR_WORDS = {"AND", "OR", "NOT"}
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_HINT = "write plain words, \"quoted phrases\", AND / OR / NOT, and field:value"
+_HINT = 'write plain words, "quoted phrases", AND / OR / NOT, and field:value'
 
 
 @dataclass
@@ -123,7 +133,7 @@ def query_string_text(text: str) -> str:
 
 def _shown(text: str, limit: int = 40) -> str:
     """A piece of the query, quoted for a message, never long enough to repeat the input."""
-    return repr(text if len(text) <= limit else text[:limit - 1] + "…")
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _check_characters(text: str) -> None:
@@ -180,7 +190,7 @@ class _Scanner:
         end = self.i + 1
         while end < len(self.text) and self.text[end] != '"':
             end += 2 if self.text[end] == "\\" else 1
-        words = len(self.text[self.i + 1:end].split())
+        words = len(self.text[self.i + 1 : end].split())
         self.shape.terms += max(1, words)
         self.i = min(end + 1, len(self.text))
         self._modifiers("phrase")
@@ -197,7 +207,7 @@ class _Scanner:
             end += 1
         self.i = min(end + 1, len(self.text))
         self.shape.terms += 1
-        self.shape.expanding.append(self.text[start:self.i][:40])
+        self.shape.expanding.append(self.text[start : self.i][:40])
         self._modifiers(None)
 
     def _term(self) -> None:
@@ -220,7 +230,7 @@ class _Scanner:
                 wildcards.append(len(chars))
             chars.append(char)
             self.i += 1
-        written = self.text[start:self.i]
+        written = self.text[start : self.i]
         after = self.i
         while after < len(self.text) and self.text[after] in _WHITESPACE:
             after += 1
@@ -256,10 +266,14 @@ class _Scanner:
             found = _NUMBER.match(self.text, self.i + 1)
             number = found.group(0) if found else ""
             self.i = found.end() if found else self.i + 1
-            if self.i < len(self.text) and self.text[self.i] not in _TERM_END and self.text[self.i] not in "+-":
+            if (
+                self.i < len(self.text)
+                and self.text[self.i] not in _TERM_END
+                and self.text[self.i] not in "+-"
+            ):
                 # Lucene reads the rest of the word as the modifier's value: flood~rhine, flood^2x.
                 raise SearchInputError(
-                    f"{kind} takes a number: flood~1 (one letter off), \"flood warning\"~3 (words apart), "
+                    f'{kind} takes a number: flood~1 (one letter off), "flood warning"~3 (words apart), '
                     f"title:flood^2 (weight); to search for {kind} as text, write \\{kind}"
                 )
             if kind == "^":

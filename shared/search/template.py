@@ -32,12 +32,13 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 from pydantic import BaseModel
 
-from shared.schemas import ENTITY_TYPES, STAGES, ArticleDocument, Entity, StageRecord
+from shared.schemas import ARTICLE_VECTOR_DIMS, ENTITY_TYPES, STAGES, ArticleDocument, Entity, StageRecord
 from shared.settings import Settings
 from shared.text.repair import TextRepair
 
 # Bump when the mapping or analysis changes; then run ``dateline index migrate``.
-TEMPLATE_VERSION = 1
+# 2 and 3 (parallel work): story_id, story_joined, carried_from, vector; provenance.<stage>.code.
+TEMPLATE_VERSION = 4
 
 # Language code (as detected by the language stage) -> sub-field name.
 LANGUAGE_SUBFIELDS: dict[str, str] = {
@@ -74,7 +75,6 @@ SUBFIELD_ANALYZERS: dict[str, str] = {
     "cjk": "cjk",
 }
 TEXT_FIELDS = ("title", "body", "summary")
-ENTITY_FIELDS = tuple(f"entities.{kind}" for kind in ENTITY_TYPES)
 
 
 def template_name(alias: str) -> str:
@@ -128,6 +128,7 @@ def _stage_record() -> dict[str, Any]:
         "version": _keyword(),
         "status": _keyword(),
         "seconds": {"type": "float"},
+        "code": _keyword(),
         "error": {"type": "text", "fields": {"keyword": _keyword(1024)}},
         "at": {"type": "date"},
     }
@@ -171,20 +172,42 @@ def build_mappings(languages: bool) -> dict[str, Any]:
         "entities": {"properties": {kind: _keyword() for kind in ENTITY_TYPES}},
         "entity_list": {
             "type": "nested",
-            "properties": _complete(Entity, {"name": _keyword(), "type": _keyword(), "count": {"type": "integer"}}),
+            "properties": _complete(
+                Entity, {"name": _keyword(), "type": _keyword(), "count": {"type": "integer"}}
+            ),
         },
         "mentions": {"type": "object", "enabled": False},
         "summary": _text(subfields),
         "summary_sentences": {"type": "integer", "index": False},
+        # Related articles: approximate nearest neighbours (HNSW) by cosine similarity.
+        "vector": {
+            "type": "dense_vector",
+            "dims": ARTICLE_VECTOR_DIMS,
+            "index": True,
+            "similarity": "cosine",
+        },
         # One record per stage, from the schema's own list of stages.
         # ... and what ingest repaired in the file's text ("which documents had NULs?").
-        "provenance": {"properties": {
-            **{stage: _stage_record() for stage in STAGES},
-            "repairs": {"properties": _complete(TextRepair, {
-                "field": _keyword(), "kind": _keyword(), "count": {"type": "integer"},
-            })},
-        }},
+        "provenance": {
+            "properties": {
+                **{stage: _stage_record() for stage in STAGES},
+                "repairs": {
+                    "properties": _complete(
+                        TextRepair,
+                        {
+                            "field": _keyword(),
+                            "kind": _keyword(),
+                            "count": {"type": "integer"},
+                        },
+                    )
+                },
+            }
+        },
         "enriched_at": {"type": "date"},
+        # Stories (shared/stories): the collapse key, and the "carried from" facet.
+        "story_id": _keyword(),
+        "story_joined": {"type": "boolean"},
+        "carried_from": _keyword(),
         # Set by the indexer on every write: lets a migration catch up with late writes.
         "indexed_at": {"type": "date"},
     }

@@ -15,9 +15,7 @@ from shared.text.sentences import ends_sentence
 
 _CAPTIONS = [
     re.compile(r"^[\s\-–—•*]*(?:file\s+(?:photo|image|picture)|photo\s+file)[\s.)]*$", re.I),
-    re.compile(
-        r"^[\s\-–—]*(?:photo|picture|image|pic)s?\s*(?::|\bby\b|\bcredit\b|\bcourtesy\b)", re.I
-    ),
+    re.compile(r"^[\s\-–—]*(?:photo|picture|image|pic)s?\s*(?::|\bby\b|\bcredit\b|\bcourtesy\b)", re.I),
     re.compile(
         r"^\(?\s*(?:AFP|AP|Reuters|EPA|Getty Images|AFP/Getty Images|APP|PPI|Xinhua|file)"
         r"(?:\s+photo)?\s*\)?\.?$",
@@ -29,9 +27,7 @@ _CAPTIONS = [
 _CAPTION_MAX_CHARS = 200
 
 _ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)$")
-_DATESTAMP = re.compile(
-    rf"^(?:(?:updated|published|posted|last\s+updated)\s*:?\s*)?{DATE}{TIME}?$", re.I
-)
+_DATESTAMP = re.compile(rf"^(?:(?:updated|published|posted|last\s+updated)\s*:?\s*)?{DATE}{TIME}?$", re.I)
 _LABEL_MAX_WORDS = 12
 _LABEL_MAX_CHARS = 100
 

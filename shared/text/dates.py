@@ -33,9 +33,7 @@ _SLASHED = r"\d{4}/\d{2}/\d{2}"
 DATE = rf"(?:{_ISO}|{_DAY_MONTH_YEAR}|{_MONTH_DAY_YEAR}|{_SLASHED})"
 # An optional time after a date: ", 10:30 am PKT", " at 9:15 GMT".
 TIME = r"(?:,?\s+(?:at\s+)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?:\s*(?:UTC|GMT|PKT))?)"
-DATE_LABEL = (
-    r"(?:date|dated|published(?:\s+on)?|posted(?:\s+on)?|updated(?:\s+on)?|last\s+updated)"
-)
+DATE_LABEL = r"(?:date|dated|published(?:\s+on)?|posted(?:\s+on)?|updated(?:\s+on)?|last\s+updated)"
 
 # "date 2023-07-22 ISLAMABAD: ..." -- a labelled date may share the line with the story.
 _LABELLED_DATE = re.compile(

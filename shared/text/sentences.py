@@ -36,9 +36,7 @@ _EXTRA_TERMINATORS = re.compile(f"[{_OTHER_TERMINATORS}]+[{_CLOSERS}]*")
 # A terminator (then closers), or a closing quotation mark or bracket on its own: a line
 # that ends a quotation ends a sentence even without a full stop (the style of some
 # papers). A bare apostrophe is not enough: "the ministers'" ends with one.
-_SENTENCE_END = re.compile(
-    f"[{_LATIN_TERMINATORS}{_OTHER_TERMINATORS}][{_CLOSERS}]*$|[\"”’»)\\]」』）]$"
-)
+_SENTENCE_END = re.compile(f'[{_LATIN_TERMINATORS}{_OTHER_TERMINATORS}][{_CLOSERS}]*$|["”’»)\\]」』）]$')
 # Titles that always stand before a name, so a full stop after them never ends a sentence.
 # segtok knows Dr, Gen, Col, Capt, Sgt, Mr, Mrs; these are the ones news adds.
 _NAME_TITLE = re.compile(

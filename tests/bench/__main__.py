@@ -91,19 +91,39 @@ def bench_standins(rounds: int) -> dict[str, float]:
     light = {"language": LanguageStage(), "summary": SummaryStage()}
     for stage in light.values():
         stage.warm_up()
-    others = {name: (lambda i, stage=stage: stage.run(documents[i].model_copy(deep=True)))
-              for name, stage in light.items()}
+    others = {
+        name: (lambda i, stage=stage: stage.run(documents[i].model_copy(deep=True)))
+        for name, stage in light.items()
+    }
     figures: dict[str, float] = {}
-    table = Table("stand-in", "fp32 ms / article", "int8 ms / article", "speed-up", "token agreement",
-                  title="2. NER with the production architectures (random weights, one core)")
+    table = Table(
+        "stand-in",
+        "fp32 ms / article",
+        "int8 ms / article",
+        "speed-up",
+        "token agreement",
+        title="2. NER with the production architectures (random weights, one core)",
+    )
     for size, hidden in ARCHITECTURES.items():
-        times = compare_forms(lambda size=size: build_standin(size), bodies,
-                              rounds=rounds if size == "fast" else max(1, rounds - 1),
-                              others=others if size == "fast" else None)
-        table.add_row(f"{size}: char LMs {hidden}, BiLSTM 256, CRF", f"{times.fp32_ms:.0f}", f"{times.int8_ms:.0f}",
-                      f"{times.speedup:.2f}x", f"{times.agreement:.4f}")
-        figures |= {f"ner_ms_{size}_fp32": times.fp32_ms, f"ner_ms_{size}_int8": times.int8_ms,
-                    f"ner_int8_speedup_{size}": times.speedup, f"ner_int8_token_agreement_{size}": times.agreement}
+        times = compare_forms(
+            lambda size=size: build_standin(size),
+            bodies,
+            rounds=rounds if size == "fast" else max(1, rounds - 1),
+            others=others if size == "fast" else None,
+        )
+        table.add_row(
+            f"{size}: char LMs {hidden}, BiLSTM 256, CRF",
+            f"{times.fp32_ms:.0f}",
+            f"{times.int8_ms:.0f}",
+            f"{times.speedup:.2f}x",
+            f"{times.agreement:.4f}",
+        )
+        figures |= {
+            f"ner_ms_{size}_fp32": times.fp32_ms,
+            f"ner_ms_{size}_int8": times.int8_ms,
+            f"ner_int8_speedup_{size}": times.speedup,
+            f"ner_int8_token_agreement_{size}": times.agreement,
+        }
         for name, ms in times.others_ms.items():
             figures[f"{name}_ms_beside_ner"] = ms
             figures[f"{name}_share_of_ner"] = ms / times.int8_ms
@@ -137,14 +157,18 @@ def standin_figures(rounds: int, model: Path) -> dict[str, float]:
     figures["ner_int8_token_agreement"] = tiny_model_agreement(model)
     record(figures)
     table = Table("measure", "figure", title="Light stages against the fast int8 NER, per article")
-    table.add_row("token agreement int8/fp32, trained test model, seeds", f"{figures['ner_int8_token_agreement']:.4f}")
+    table.add_row(
+        "token agreement int8/fp32, trained test model, seeds", f"{figures['ner_int8_token_agreement']:.4f}"
+    )
     table.add_row("summary / fast int8 NER", f"{figures['summary_share_of_ner']:.1%}")
     table.add_row("language detection / fast int8 NER", f"{figures['language_share_of_ner']:.1%}")
     console.print(table)
     return figures
 
 
-def report_topologies(runs: dict[str, Run], ideal: float, ner_alone: float, ner_fast_ms: float | None) -> None:
+def report_topologies(
+    runs: dict[str, Run], ideal: float, ner_alone: float, ner_fast_ms: float | None
+) -> None:
     """Part 3: record and print the topologies side by side, memory and the plumbing."""
     old, new = runs["per_stage"], runs["all_stages"]
     figures = {
@@ -175,28 +199,53 @@ def report_topologies(runs: dict[str, Run], ideal: float, ner_alone: float, ner_
     if ner_fast_ms:
         figures["plumbing_share_of_ner"] = new.plumbing_ms / ner_fast_ms
     record(figures)
-    table = Table("measure", "per stage (before)", "every stage in each process (default)",
-                  title="3. Worker topologies, side by side (best of the alternating rounds)")
+    table = Table(
+        "measure",
+        "per stage (before)",
+        "every stage in each process (default)",
+        title="3. Worker topologies, side by side (best of the alternating rounds)",
+    )
     table.add_row("pool processes", str(old.pool_processes), str(new.pool_processes))
-    table.add_row("articles/s through workers, indexer, Elasticsearch", f"{old.articles_per_s:.2f}",
-                  f"{new.articles_per_s:.2f}")
-    table.add_row(f"pipeline efficiency (ideal {ideal:.2f} articles/s)", f"{old.articles_per_s / ideal:.2f}",
-                  f"[bold]{new.articles_per_s / ideal:.2f}[/bold]")
-    table.add_row("RSS per pool process, MB", f"{old.rss_mb_per_pool_process:.0f}", f"{new.rss_mb_per_pool_process:.0f}")
-    table.add_row("USS per pool process (its own memory), MB", f"{old.uss_mb_per_pool_process:.0f}",
-                  f"{new.uss_mb_per_pool_process:.0f}")
+    table.add_row(
+        "articles/s through workers, indexer, Elasticsearch",
+        f"{old.articles_per_s:.2f}",
+        f"{new.articles_per_s:.2f}",
+    )
+    table.add_row(
+        f"pipeline efficiency (ideal {ideal:.2f} articles/s)",
+        f"{old.articles_per_s / ideal:.2f}",
+        f"[bold]{new.articles_per_s / ideal:.2f}[/bold]",
+    )
+    table.add_row(
+        "RSS per pool process, MB", f"{old.rss_mb_per_pool_process:.0f}", f"{new.rss_mb_per_pool_process:.0f}"
+    )
+    table.add_row(
+        "USS per pool process (its own memory), MB",
+        f"{old.uss_mb_per_pool_process:.0f}",
+        f"{new.uss_mb_per_pool_process:.0f}",
+    )
     table.add_row("cores the pipeline got (CPU s per s)", f"{old.cores_used:.2f}", f"{new.cores_used:.2f}")
     table.add_row("machine load average at the end", f"{old.load_average:.1f}", f"{new.load_average:.1f}")
     table.add_row("RSS of the Celery parents, MB", f"{old.rss_mb_parents:.0f}", f"{new.rss_mb_parents:.0f}")
     for where in sorted(new.cpu_ms):
-        table.add_row(f"CPU ms per article: {where}", f"{old.cpu_ms.get(where, 0):.1f}", f"{new.cpu_ms[where]:.1f}")
-    table.add_row("[bold]plumbing CPU ms per article[/bold]", f"{old.plumbing_ms:.1f}", f"[bold]{new.plumbing_ms:.1f}[/bold]")
+        table.add_row(
+            f"CPU ms per article: {where}", f"{old.cpu_ms.get(where, 0):.1f}", f"{new.cpu_ms[where]:.1f}"
+        )
+    table.add_row(
+        "[bold]plumbing CPU ms per article[/bold]",
+        f"{old.plumbing_ms:.1f}",
+        f"[bold]{new.plumbing_ms:.1f}[/bold]",
+    )
     console.print(table)
-    console.print(f"topology_speedup: [bold]{figures['topology_speedup']:.2f}x[/bold] "
-                  f"(NER stage alone, one process: {ner_alone:.2f} articles/s)")
+    console.print(
+        f"topology_speedup: [bold]{figures['topology_speedup']:.2f}x[/bold] "
+        f"(NER stage alone, one process: {ner_alone:.2f} articles/s)"
+    )
     if ner_fast_ms:
-        console.print(f"plumbing_share_of_ner: [bold]{figures['plumbing_share_of_ner']:.3f}[/bold] "
-                      f"of the fast int8 NER's {ner_fast_ms:.0f} ms per article")
+        console.print(
+            f"plumbing_share_of_ner: [bold]{figures['plumbing_share_of_ner']:.3f}[/bold] "
+            f"of the fast int8 NER's {ner_fast_ms:.0f} ms per article"
+        )
 
 
 def bench_indexing(services: BackingServices, documents: list[ArticleDocument]) -> dict[str, float]:
@@ -220,15 +269,30 @@ def bench_indexing(services: BackingServices, documents: list[ArticleDocument]) 
         if mode == "indexer":
             writer = BulkWriter(es, alias, settings)
             for i in range(0, len(enriched), batch):
-                writer.write([(str(n), IndexRequest(action="upsert", source_path=d.source_path, revision=1, document=d))
-                              for n, d in enumerate(enriched[i:i + batch], start=i)])
+                writer.write(
+                    [
+                        (
+                            str(n),
+                            IndexRequest(action="upsert", source_path=d.source_path, revision=1, document=d),
+                        )
+                        for n, d in enumerate(enriched[i : i + batch], start=i)
+                    ]
+                )
         elif mode == "raw_bulk":
-            helpers.bulk(es, ({"_index": alias, "_id": d.id, "_source": d.model_dump(mode="json")} for d in enriched),
-                         chunk_size=batch)
+            helpers.bulk(
+                es,
+                ({"_index": alias, "_id": d.id, "_source": d.model_dump(mode="json")} for d in enriched),
+                chunk_size=batch,
+            )
         else:
             for d in enriched:
-                es.index(index=alias, id=d.id, document=d.model_dump(mode="json"),
-                         version=1, version_type="external_gte")
+                es.index(
+                    index=alias,
+                    id=d.id,
+                    document=d.model_dump(mode="json"),
+                    version=1,
+                    version_type="external_gte",
+                )
         es.indices.refresh(index=alias)
         assert es.count(index=alias)["count"] == len(enriched)
         rates[mode] = len(enriched) / (time.perf_counter() - started)
@@ -243,11 +307,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per NER stand-in")
     parser.add_argument("--rss-articles", type=int, default=1000)
     parser.add_argument("--skip-pipeline", action="store_true")
-    parser.add_argument("--skip-standins", action="store_true",
-                        help="skip part 2 (then plumbing_share_of_ner is not computed)")
-    parser.add_argument("--skip-after-pipeline", action="store_true",
-                        help="stop after part 3 (scaling out, indexing, search and memory are not measured)")
-    parser.add_argument("--topology-rounds", type=int, default=2, help="alternating rounds per worker topology")
+    parser.add_argument(
+        "--skip-standins",
+        action="store_true",
+        help="skip part 2 (then plumbing_share_of_ner is not computed)",
+    )
+    parser.add_argument(
+        "--skip-after-pipeline",
+        action="store_true",
+        help="stop after part 3 (scaling out, indexing, search and memory are not measured)",
+    )
+    parser.add_argument(
+        "--topology-rounds", type=int, default=2, help="alternating rounds per worker topology"
+    )
     parser.add_argument("--search-docs", type=int, default=20000)
     args = parser.parse_args()
 
@@ -262,12 +334,16 @@ def main() -> None:
     get_settings.cache_clear()
     cores = os.cpu_count() or 1
     documents = seed_documents(args.articles)
-    console.print(f"[bold]Dateline benchmarks[/bold]: {args.articles} articles from the seeds, "
-                  f"{cores} cores, test NER model {model.name}")
+    console.print(
+        f"[bold]Dateline benchmarks[/bold]: {args.articles} articles from the seeds, "
+        f"{cores} cores, test NER model {model.name}"
+    )
 
     per_article = bench_stages(documents)
     total = sum(per_article.values())
-    table = Table("stage", "ms / article", "share of enrichment", title="1. Stage costs (one process, tiny test NER)")
+    table = Table(
+        "stage", "ms / article", "share of enrichment", title="1. Stage costs (one process, tiny test NER)"
+    )
     for name, seconds in per_article.items():
         table.add_row(name, f"{seconds * 1000:.1f}", f"{seconds / total:.0%}")
     console.print(table)
@@ -289,14 +365,22 @@ def main() -> None:
                 return
             bench_scaling(services, documents, model, console)
         rates = bench_indexing(services, seed_documents(args.index_docs, prefix="index"))
-        record({"indexer_docs_per_s": rates["indexer"], "raw_bulk_docs_per_s": rates["raw_bulk"],
-                "single_docs_per_s": rates["single"], "indexer_vs_raw_bulk": rates["indexer"] / rates["raw_bulk"],
-                "indexer_vs_single": rates["indexer"] / rates["single"]})
+        record(
+            {
+                "indexer_docs_per_s": rates["indexer"],
+                "raw_bulk_docs_per_s": rates["raw_bulk"],
+                "single_docs_per_s": rates["single"],
+                "indexer_vs_raw_bulk": rates["indexer"] / rates["raw_bulk"],
+                "indexer_vs_single": rates["indexer"] / rates["single"],
+            }
+        )
         table = Table("mode", "docs/s", title=f"4. Indexing {args.index_docs} documents")
         table.add_row("the indexer (BulkWriter)", f"{rates['indexer']:.0f}")
         table.add_row("elasticsearch.helpers.bulk alone", f"{rates['raw_bulk']:.0f}")
         table.add_row("one request per document", f"{rates['single']:.0f}")
-        table.add_row("[bold]indexer / raw bulk[/bold]", f"[bold]{rates['indexer'] / rates['raw_bulk']:.2f}[/bold]")
+        table.add_row(
+            "[bold]indexer / raw bulk[/bold]", f"[bold]{rates['indexer'] / rates['raw_bulk']:.2f}[/bold]"
+        )
         console.print(table)
 
         from elasticsearch import Elasticsearch
@@ -310,10 +394,17 @@ def main() -> None:
     from tests.bench.memory import rss_growth
 
     growth, baseline, end = rss_growth(model, args.rss_articles)
-    record({f"worker_rss_growth_{args.rss_articles}": growth, "worker_rss_mb_after_warmup": baseline / 2**20,
-            "worker_rss_mb_end": end / 2**20})
-    console.print(f"5. Worker memory over {args.rss_articles} articles: {baseline / 2**20:.0f} MB -> "
-                  f"{end / 2**20:.0f} MB ({growth:+.1%})")
+    record(
+        {
+            f"worker_rss_growth_{args.rss_articles}": growth,
+            "worker_rss_mb_after_warmup": baseline / 2**20,
+            "worker_rss_mb_end": end / 2**20,
+        }
+    )
+    console.print(
+        f"5. Worker memory over {args.rss_articles} articles: {baseline / 2**20:.0f} MB -> "
+        f"{end / 2**20:.0f} MB ({growth:+.1%})"
+    )
     console.print(f"Figures written to {RESULTS}")
 
 

@@ -40,7 +40,9 @@ def _time_article(tagger: Any, body: str) -> tuple[float, list[str]]:
 
 
 def compare_forms(
-    make: Callable[[], Any], bodies: list[str], rounds: int,
+    make: Callable[[], Any],
+    bodies: list[str],
+    rounds: int,
     others: dict[str, Callable[[int], object]] | None = None,
 ) -> FormTimes:
     """Per-article milliseconds of the tagger ``make`` builds, in fp32 and int8, and their
@@ -66,10 +68,12 @@ def compare_forms(
                 if round_ == 0 and name in tags:
                     tags[name] += result  # type: ignore[arg-type]
     per_article = {
-        name: 1000 * statistics.mean(min(article) for article in runs)
-        for name, runs in times.items()
+        name: 1000 * statistics.mean(min(article) for article in runs) for name, runs in times.items()
     }
     return FormTimes(
-        per_article.pop("fp32"), per_article.pop("int8"), agreement(tags["fp32"], tags["int8"]), str(form),
+        per_article.pop("fp32"),
+        per_article.pop("int8"),
+        agreement(tags["fp32"], tags["int8"]),
+        str(form),
         per_article,
     )

@@ -46,11 +46,30 @@ BENCH_DATA = REPO_DIR / ".dateline" / "bench"
 SCALE_RESULTS = BENCH_DATA / "scale.json"
 IN_FLIGHT = 1000
 RESCAN_FILES = 100_000
-QUERIES = ("Pakistan", "Taliban OR Pakistan", "election", "police", "minister", "Islamabad", "court",
-           "government", "said", "United States")
+QUERIES = (
+    "Pakistan",
+    "Taliban OR Pakistan",
+    "election",
+    "police",
+    "minister",
+    "Islamabad",
+    "court",
+    "government",
+    "said",
+    "United States",
+)
 console = Console()
-FIGURES = ("status_ms", "health_ms", "pipeline_page_ms", "reconcile_pass_s", "audit_docs_per_s", "rescan_s",
-           "redis_bytes_per_file", "search_p50_ms", "search_p95_ms")
+FIGURES = (
+    "status_ms",
+    "health_ms",
+    "pipeline_page_ms",
+    "reconcile_pass_s",
+    "audit_docs_per_s",
+    "rescan_s",
+    "redis_bytes_per_file",
+    "search_p50_ms",
+    "search_p95_ms",
+)
 
 
 def timed(call: Callable[[], object], repeat: int) -> list[float]:
@@ -74,10 +93,20 @@ def documents(n: int, inbox_files: int) -> Iterator[tuple[str, dict]]:
         doc = seeds[i % len(seeds)]
         # Beyond the inbox's files: a backfill of another folder (`dateline ingest PATH`),
         # registered under absolute paths, which a rescan of the inbox leaves alone.
-        path = (f"scale/{i // 1000:04d}/article-{i:07d}.txt" if i < inbox_files
-                else f"/srv/backfill/{i // 1000:04d}/article-{i:07d}.txt")
-        source = doc.model_copy(update={"source_path": path, "id": f"scale-{i:07d}", "revision": 1,
-                                        "language": "en", "title": f"{doc.title} ({i})"})
+        path = (
+            f"scale/{i // 1000:04d}/article-{i:07d}.txt"
+            if i < inbox_files
+            else f"/srv/backfill/{i // 1000:04d}/article-{i:07d}.txt"
+        )
+        source = doc.model_copy(
+            update={
+                "source_path": path,
+                "id": f"scale-{i:07d}",
+                "revision": 1,
+                "language": "en",
+                "title": f"{doc.title} ({i})",
+            }
+        )
         yield path, source.model_dump(mode="json")
 
 
@@ -105,10 +134,27 @@ def build(n: int, client, es, alias: str, inbox: Path, inbox_files: int) -> dict
                 file.write_text(source["body"][:200])
             st = file.stat()
             size, mtime = st.st_size, st.st_mtime
-        registry.put(FileRecord(path=path, size=size, mtime=mtime, sha256="0" * 64, state="indexed", revision=1,
-                                articles=1, doc_ids=[source["id"]]))
-        batch.append({"_index": alias, "_id": source["id"], "_source": source, "version": 1,
-                      "version_type": "external_gte"})
+        registry.put(
+            FileRecord(
+                path=path,
+                size=size,
+                mtime=mtime,
+                sha256="0" * 64,
+                state="indexed",
+                revision=1,
+                articles=1,
+                doc_ids=[source["id"]],
+            )
+        )
+        batch.append(
+            {
+                "_index": alias,
+                "_id": source["id"],
+                "_source": source,
+                "version": 1,
+                "version_type": "external_gte",
+            }
+        )
         if i < IN_FLIGHT:
             in_flight.append(ArticleDocument.model_validate(source))
         if len(batch) >= 2000:
@@ -126,7 +172,9 @@ def build(n: int, client, es, alias: str, inbox: Path, inbox_files: int) -> dict
     return {"redis_bytes_per_file": redis_bytes}
 
 
-def measure(n: int, services: BackingServices, repeat: int, inbox_files: int = RESCAN_FILES) -> dict[str, float]:
+def measure(
+    n: int, services: BackingServices, repeat: int, inbox_files: int = RESCAN_FILES
+) -> dict[str, float]:
     import redis
     from elasticsearch import Elasticsearch
     from fastapi.testclient import TestClient
@@ -142,8 +190,11 @@ def measure(n: int, services: BackingServices, repeat: int, inbox_files: int = R
     from shared.status import collect_status
 
     alias = f"bench-scale-{n}"
-    os.environ |= {"DATELINE_REDIS_URL": services.redis_url.rsplit("/", 1)[0] + "/3",
-                   "DATELINE_ELASTICSEARCH_URL": services.es_url, "DATELINE_INDEX": alias}
+    os.environ |= {
+        "DATELINE_REDIS_URL": services.redis_url.rsplit("/", 1)[0] + "/3",
+        "DATELINE_ELASTICSEARCH_URL": services.es_url,
+        "DATELINE_INDEX": alias,
+    }
     get_settings.cache_clear()
     settings = get_settings()
     client = redis.Redis.from_url(settings.redis_url)
@@ -165,7 +216,12 @@ def measure(n: int, services: BackingServices, repeat: int, inbox_files: int = R
     api = TestClient(create_app(settings), base_url="http://127.0.0.1")
     for name, path in (("health_ms", "/health"), ("pipeline_page_ms", "/pipeline")):
         figures[name] = statistics.median(timed(lambda path=path: api.get(path), repeat))
-    search = [t for _ in range(max(1, repeat // 2)) for q in QUERIES for t in timed(lambda q=q: api.get("/", params={"q": q}), 1)]
+    search = [
+        t
+        for _ in range(max(1, repeat // 2))
+        for q in QUERIES
+        for t in timed(lambda q=q: api.get("/", params={"q": q}), 1)
+    ]
     search.sort()
     figures["search_p50_ms"] = search[len(search) // 2]
     figures["search_p95_ms"] = search[min(len(search) - 1, int(len(search) * 0.95))]
@@ -182,14 +238,18 @@ def measure(n: int, services: BackingServices, repeat: int, inbox_files: int = R
     audit = audit_index(es, Registry(client), alias, None)
     figures["audit_docs_per_s"] = audit.expected / (time.perf_counter() - started)
     if audit.missing_docs:
-        raise SystemExit(f"the audit found {audit.missing_docs} documents missing of {audit.expected}: "
-                         "the synthetic archive is not what it should be")
+        raise SystemExit(
+            f"the audit found {audit.missing_docs} documents missing of {audit.expected}: "
+            "the synthetic archive is not what it should be"
+        )
     watcher = Watcher(ingestor, settings)
     figures["rescan_s"] = statistics.median(timed(watcher.rescan, 2)) / 1000
     deletions = watcher.deletions.due(float("inf"), files_settling=False)
     if watcher.pending or deletions:
-        raise SystemExit(f"the rescan of an unchanged inbox found {len(watcher.pending)} files to process and "
-                         f"{len(deletions)} deleted: the synthetic archive is not what it should be")
+        raise SystemExit(
+            f"the rescan of an unchanged inbox found {len(watcher.pending)} files to process and "
+            f"{len(deletions)} deleted: the synthetic archive is not what it should be"
+        )
     figures["rescan_files"] = inbox_files
     es.indices.delete(index=list(es.indices.get_alias(name=alias)))
     client.flushdb()
@@ -198,19 +258,28 @@ def measure(n: int, services: BackingServices, repeat: int, inbox_files: int = R
 
 def growth_table(results: dict[str, dict[str, float]]) -> Table:
     sizes = sorted(results, key=int)
-    table = Table("measure", *[f"{int(s):,}" for s in sizes], *[f"x {int(b) // int(a)}" for a, b in zip(sizes, sizes[1:], strict=False)],
-                  title="Costs by archive size (growth per tenfold)")
+    table = Table(
+        "measure",
+        *[f"{int(s):,}" for s in sizes],
+        *[f"x {int(b) // int(a)}" for a, b in zip(sizes, sizes[1:], strict=False)],
+        title="Costs by archive size (growth per tenfold)",
+    )
     for name in FIGURES:
         values = [results[s][name] for s in sizes]
-        table.add_row(name, *[f"{v:.4g}" for v in values],
-                      *[f"{b / a:.2f}" if a else "-" for a, b in zip(values, values[1:], strict=False)])
+        table.add_row(
+            name,
+            *[f"{v:.4g}" for v in values],
+            *[f"{b / a:.2f}" if a else "-" for a, b in zip(values, values[1:], strict=False)],
+        )
     return table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000", help="archive sizes, comma-separated")
-    parser.add_argument("--inbox-files", type=int, default=RESCAN_FILES, help="files in the rescanned inbox (at most)")
+    parser.add_argument(
+        "--inbox-files", type=int, default=RESCAN_FILES, help="files in the rescanned inbox (at most)"
+    )
     parser.add_argument("--output", type=Path, default=SCALE_RESULTS, help="results file (merged per size)")
     parser.add_argument("--repeat", type=int, default=10, help="calls per latency figure (median)")
     args = parser.parse_args()

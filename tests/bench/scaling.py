@@ -33,7 +33,9 @@ BENCH_DATA = REPO_DIR / ".dateline" / "bench"
 WAIT = 1800.0  # safety net only
 
 
-def ner_rate(services: BackingServices, documents: list[ArticleDocument], model: Path, processes: int) -> float:
+def ner_rate(
+    services: BackingServices, documents: list[ArticleDocument], model: Path, processes: int
+) -> float:
     """Articles per second through ``processes`` NER workers and the indexer into Elasticsearch."""
     from shared.celery_app import make_app
     from shared.heartbeat import read_heartbeats
@@ -43,34 +45,64 @@ def ner_rate(services: BackingServices, documents: list[ArticleDocument], model:
     from tests.support.processes import wait_until
     from tests.support.stack import Stack
 
-    stack = Stack(redis_base_url=services.redis_url, es_url=services.es_url, log_dir=BENCH_DATA / "logs",
-                  run_dir=BENCH_DATA / "scaling", ner_model=str(model), inbox=BENCH_DATA / "inbox")
+    stack = Stack(
+        redis_base_url=services.redis_url,
+        es_url=services.es_url,
+        log_dir=BENCH_DATA / "logs",
+        run_dir=BENCH_DATA / "scaling",
+        ner_model=str(model),
+        inbox=BENCH_DATA / "inbox",
+    )
     try:
         running = [stack.start_indexer()]
-        running += [stack.start(f"worker-ner-{i}", "worker", "--queues", "entities", "--name", f"ner{i}")
-                    for i in range(processes)]
+        running += [
+            stack.start(f"worker-ner-{i}", "worker", "--queues", "entities", "--name", f"ner{i}")
+            for i in range(processes)
+        ]
         # Every worker has loaded its model before the clock starts.
-        wait_until(lambda: len([b for b in read_heartbeats(stack.redis, "worker") if b.state == "running"]) >= processes,
-                   timeout=600, what=f"{processes} NER worker(s) warmed up", processes=running)
-        wait_until(lambda: stack.es.indices.exists_alias(name=stack.alias), timeout=120, what="index created",
-                   processes=running)
+        wait_until(
+            lambda: (
+                len([b for b in read_heartbeats(stack.redis, "worker") if b.state == "running"]) >= processes
+            ),
+            timeout=600,
+            what=f"{processes} NER worker(s) warmed up",
+            processes=running,
+        )
+        wait_until(
+            lambda: stack.es.indices.exists_alias(name=stack.alias),
+            timeout=120,
+            what="index created",
+            processes=running,
+        )
         app = make_app(Settings(_env_file=None, redis_url=stack.redis_url))
         registry = Registry(stack.redis)
         work = [doc.model_copy(update={"language": "en"}) for doc in documents]
         for doc in work:  # as ingest does: the indexer writes documents of registered files
-            registry.put(FileRecord(path=doc.source_path, revision=doc.revision, articles=1, doc_ids=[doc.id]))
+            registry.put(
+                FileRecord(path=doc.source_path, revision=doc.revision, articles=1, doc_ids=[doc.id])
+            )
         started = time.perf_counter()
         for doc in work:
             submit_document(app, doc, stages=["entities"])
-        wait_until(lambda: stack.count() >= len(work), timeout=WAIT, every=0.2,
-                   what="all benchmark articles indexed", processes=running)
+        wait_until(
+            lambda: stack.count() >= len(work),
+            timeout=WAIT,
+            every=0.2,
+            what="all benchmark articles indexed",
+            processes=running,
+        )
         return len(work) / (time.perf_counter() - started)
     finally:
         stack.stop()
 
 
-def bench_scaling(services: BackingServices, documents: list[ArticleDocument], model: Path,
-                  console: Console, rounds: int = 3) -> dict[str, float]:
+def bench_scaling(
+    services: BackingServices,
+    documents: list[ArticleDocument],
+    model: Path,
+    console: Console,
+    rounds: int = 3,
+) -> dict[str, float]:
     """Record and print ``scaling_2_vs_1`` (and the two rates it divides)."""
     best = {1: 0.0, 2: 0.0}
     for _ in range(rounds):
@@ -83,13 +115,19 @@ def bench_scaling(services: BackingServices, documents: list[ArticleDocument], m
     }
     record(figures)
     cores = os.cpu_count() or 1
-    table = Table("NER worker processes", "articles/s", title=f"Scaling out NER ({len(documents)} articles, "
-                  f"best of {rounds} alternating rounds, {cores} cores)")
+    table = Table(
+        "NER worker processes",
+        "articles/s",
+        title=f"Scaling out NER ({len(documents)} articles, "
+        f"best of {rounds} alternating rounds, {cores} cores)",
+    )
     table.add_row("1", f"{best[1]:.2f}")
     table.add_row("2", f"{best[2]:.2f}")
     table.add_row("[bold]scaling_2_vs_1[/bold]", f"[bold]{figures['scaling_2_vs_1']:.2f}[/bold]")
     console.print(table)
     if cores <= 2:
-        console.print(f"[dim]{cores} cores: two NER processes share them with the indexer, Redis and Elasticsearch, "
-                      "so the ratio stays well below 2 here; with a core per process it approaches 2.[/dim]")
+        console.print(
+            f"[dim]{cores} cores: two NER processes share them with the indexer, Redis and Elasticsearch, "
+            "so the ratio stays well below 2 here; with a core per process it approaches 2.[/dim]"
+        )
     return figures

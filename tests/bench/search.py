@@ -47,16 +47,20 @@ def build_archive(es: Elasticsearch, count: int) -> str:
     operations: list[dict[str, Any]] = []
     for i, doc in enumerate(seed_documents(count, prefix="bench-search")):
         original = i % originals  # documents past ``originals`` repeat an earlier text
-        enriched = doc.model_copy(update={
-            "content_sha256": f"text-{original}",
-            "language": LANGUAGES[original % len(LANGUAGES)],
-            "source": SOURCES[i % len(SOURCES)],
-            "dateline": PLACES[original % 30].upper(),
-            "published_at": start + timedelta(days=original % 700),
-            "entities": Entities(person=[PEOPLE[(original * 7 + k) % len(PEOPLE)] for k in range(3)],
-                                 organization=[ORGS[(original * 3) % len(ORGS)]],
-                                 location=[PLACES[(original * 5 + k) % len(PLACES)] for k in range(2)]),
-        })
+        enriched = doc.model_copy(
+            update={
+                "content_sha256": f"text-{original}",
+                "language": LANGUAGES[original % len(LANGUAGES)],
+                "source": SOURCES[i % len(SOURCES)],
+                "dateline": PLACES[original % 30].upper(),
+                "published_at": start + timedelta(days=original % 700),
+                "entities": Entities(
+                    person=[PEOPLE[(original * 7 + k) % len(PEOPLE)] for k in range(3)],
+                    organization=[ORGS[(original * 3) % len(ORGS)]],
+                    location=[PLACES[(original * 5 + k) % len(PLACES)] for k in range(2)],
+                ),
+            }
+        )
         operations += [{"index": {"_index": alias, "_id": enriched.id}}, enriched.model_dump(mode="json")]
         if len(operations) >= 1000:
             es.bulk(operations=operations)
@@ -88,7 +92,9 @@ def _paired_ms(first: Callable[[], object], second: Callable[[], object], repeat
     return statistics.median(times[0]), statistics.median(times[1])
 
 
-def bench_search(es: Elasticsearch, es_url: str, docs: int, repeat: int, console: Console) -> dict[str, float]:
+def bench_search(
+    es: Elasticsearch, es_url: str, docs: int, repeat: int, console: Console
+) -> dict[str, float]:
     from fastapi.testclient import TestClient
 
     from services.api.app import create_app
@@ -100,38 +106,64 @@ def bench_search(es: Elasticsearch, es_url: str, docs: int, repeat: int, console
     alias = build_archive(es, docs)
     try:
         figures: dict[str, float] = {}
-        table = Table("measure", "median ms", title=f"4. Search page extras ({docs} documents, "
-                      f"{DUPLICATE_SHARE:.0%} copies, median of {repeat}, alternating)")
+        table = Table(
+            "measure",
+            "median ms",
+            title=f"4. Search page extras ({docs} documents, "
+            f"{DUPLICATE_SHARE:.0%} copies, median of {repeat}, alternating)",
+        )
         for label, query in (("all documents", "*"), ("a query", "Taliban OR Pakistan")):
             params = SearchParams(query=query, facet_size=10)
             body = build_search(params, text_subfields(es, alias))
             plain_body = _plain_facets(body)
-            plain, aware = _paired_ms(lambda b=plain_body: es.search(index=alias, **b),
-                                      lambda b=body: es.search(index=alias, **b), repeat)
+            plain, aware = _paired_ms(
+                lambda b=plain_body: es.search(index=alias, **b),
+                lambda b=body: es.search(index=alias, **b),
+                repeat,
+            )
             key = "all" if query == "*" else "query"
-            figures |= {f"search_{key}_facets_plain_ms": plain, f"search_{key}_facets_distinct_ms": aware,
-                        f"search_{key}_facets_distinct_ratio": aware / plain}
+            figures |= {
+                f"search_{key}_facets_plain_ms": plain,
+                f"search_{key}_facets_distinct_ms": aware,
+                f"search_{key}_facets_distinct_ratio": aware / plain,
+            }
             table.add_row(f"{label}: facets counting documents", f"{plain:.1f}")
             table.add_row(f"{label}: facets counting distinct texts", f"{aware:.1f}")
-            table.add_row(f"[bold]{label}: ratio distinct / documents[/bold]", f"[bold]{aware / plain:.2f}[/bold]")
+            table.add_row(
+                f"[bold]{label}: ratio distinct / documents[/bold]", f"[bold]{aware / plain:.2f}[/bold]"
+            )
 
         params = SearchParams(query="Taliban OR Pakistan")
         body = build_search(params, text_subfields(es, alias))
         first = es.search(index=alias, **body)
         details = details_request(params, body, first, to_result(first, params).hits)
         assert details is not None
-        alone, whole = _paired_ms(lambda: es.search(index=alias, **body), lambda: search(es, alias, params), repeat)
-        figures |= {"search_alone_ms": alone, "search_with_histogram_and_copies_ms": whole,
-                    "search_with_histogram_and_copies_ratio": whole / alone}
+        alone, whole = _paired_ms(
+            lambda: es.search(index=alias, **body), lambda: search(es, alias, params), repeat
+        )
+        figures |= {
+            "search_alone_ms": alone,
+            "search_with_histogram_and_copies_ms": whole,
+            "search_with_histogram_and_copies_ratio": whole / alone,
+        }
         table.add_row("search request alone", f"{alone:.1f}")
         table.add_row("search + histogram and copies (what the page asks)", f"{whole:.1f}")
         table.add_row("[bold]ratio[/bold]", f"[bold]{whole / alone:.2f}[/bold]")
 
-        client = TestClient(create_app(Settings(elasticsearch_url=es_url, index=alias)), base_url="http://127.0.0.1")
+        client = TestClient(
+            create_app(Settings(elasticsearch_url=es_url, index=alias)), base_url="http://127.0.0.1"
+        )
         query = {"q": "Taliban OR Pakistan"}
-        json_ms, page_ms = _paired_ms(lambda: client.get("/search", params=query).raise_for_status(),
-                                      lambda: client.get("/", params=query).raise_for_status(), repeat)
-        figures |= {"api_search_json_ms": json_ms, "search_page_ms": page_ms, "search_page_json_ratio": page_ms / json_ms}
+        json_ms, page_ms = _paired_ms(
+            lambda: client.get("/search", params=query).raise_for_status(),
+            lambda: client.get("/", params=query).raise_for_status(),
+            repeat,
+        )
+        figures |= {
+            "api_search_json_ms": json_ms,
+            "search_page_ms": page_ms,
+            "search_page_json_ratio": page_ms / json_ms,
+        }
         table.add_row("GET /search (JSON)", f"{json_ms:.1f}")
         table.add_row("GET / (the search page, HTML)", f"{page_ms:.1f}")
         table.add_row("[bold]ratio page / JSON[/bold]", f"[bold]{page_ms / json_ms:.2f}[/bold]")

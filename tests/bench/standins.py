@@ -59,7 +59,9 @@ def build_standin(size: str, seed: int = SEED) -> Any:
     torch.manual_seed(seed)
     chars = _characters()
     language_models = [
-        LanguageModel(chars, is_forward_lm=forward, hidden_size=hidden, nlayers=1, embedding_size=CHAR_EMBEDDING)
+        LanguageModel(
+            chars, is_forward_lm=forward, hidden_size=hidden, nlayers=1, embedding_size=CHAR_EMBEDDING
+        )
         for forward in (True, False)
     ]
     embeddings = StackedEmbeddings([FlairEmbeddings(lm) for lm in language_models])
@@ -74,4 +76,3 @@ def build_standin(size: str, seed: int = SEED) -> Any:
     )
     tagger.eval()
     return tagger
-

@@ -106,8 +106,12 @@ def _cpu(pids: Sequence[int]) -> float:
     return total
 
 
-def run_topology(services: BackingServices, documents: list[ArticleDocument], model: Path,
-                 workers: Sequence[tuple[str, Sequence[str]]]) -> Run:
+def run_topology(
+    services: BackingServices,
+    documents: list[ArticleDocument],
+    model: Path,
+    workers: Sequence[tuple[str, Sequence[str]]],
+) -> Run:
     """Articles/s through ``workers`` (program name, serve arguments), the indexer and
     Elasticsearch; the memory and CPU of every process on the way."""
     from shared.celery_app import make_app
@@ -118,9 +122,15 @@ def run_topology(services: BackingServices, documents: list[ArticleDocument], mo
     from tests.support.processes import wait_until
     from tests.support.stack import Stack
 
-    stack = Stack(redis_base_url=services.redis_url, es_url=services.es_url, log_dir=BENCH_DATA / "logs",
-                  run_dir=BENCH_DATA / "topology", ner_model=str(model), inbox=BENCH_DATA / "inbox",
-                  extra_env={"DATELINE_HEARTBEAT_SECONDS": "1", "DATELINE_WORKER_CONCURRENCY": "0"})
+    stack = Stack(
+        redis_base_url=services.redis_url,
+        es_url=services.es_url,
+        log_dir=BENCH_DATA / "logs",
+        run_dir=BENCH_DATA / "topology",
+        ner_model=str(model),
+        inbox=BENCH_DATA / "inbox",
+        extra_env={"DATELINE_HEARTBEAT_SECONDS": "1", "DATELINE_WORKER_CONCURRENCY": "0"},
+    )
     try:
         indexer = stack.start_indexer()
         started_workers = [stack.start(name, *args) for name, args in workers]
@@ -128,19 +138,35 @@ def run_topology(services: BackingServices, documents: list[ArticleDocument], mo
         parents = [p.process.pid for p in started_workers]
         expected = sum(pool_size(args) for _, args in workers)
         # Every pool process has loaded its models before the clock starts.
-        wait_until(lambda: len([b for b in read_heartbeats(stack.redis, "worker") if b.state == "running"])
-                   >= expected, timeout=600, what=f"{expected} worker pool processes warmed up", processes=running)
+        wait_until(
+            lambda: (
+                len([b for b in read_heartbeats(stack.redis, "worker") if b.state == "running"]) >= expected
+            ),
+            timeout=600,
+            what=f"{expected} worker pool processes warmed up",
+            processes=running,
+        )
         pool = [b.pid for b in read_heartbeats(stack.redis, "worker")]
-        wait_until(lambda: stack.es.indices.exists_alias(name=stack.alias), timeout=120, what="index created",
-                   processes=running)
+        wait_until(
+            lambda: stack.es.indices.exists_alias(name=stack.alias),
+            timeout=120,
+            what="index created",
+            processes=running,
+        )
         app = make_app(Settings(_env_file=None, redis_url=stack.redis_url))
         registry = Registry(stack.redis)
         for doc in documents:  # as ingest does: the indexer writes documents of registered files
-            registry.put(FileRecord(path=doc.source_path, revision=doc.revision, articles=1, doc_ids=[doc.id]))
-        groups = {"celery_parents": parents, "worker_pool": pool, "indexer": [indexer.process.pid],
-                  "redis": [services.processes["redis"].process.pid],
-                  # bin/elasticsearch is a launcher; the server is its child JVM.
-                  "elasticsearch": _with_children(services.processes["elasticsearch"].process.pid)}
+            registry.put(
+                FileRecord(path=doc.source_path, revision=doc.revision, articles=1, doc_ids=[doc.id])
+            )
+        groups = {
+            "celery_parents": parents,
+            "worker_pool": pool,
+            "indexer": [indexer.process.pid],
+            "redis": [services.processes["redis"].process.pid],
+            # bin/elasticsearch is a launcher; the server is its child JVM.
+            "elasticsearch": _with_children(services.processes["elasticsearch"].process.pid),
+        }
         before = {where: _cpu(pids) for where, pids in groups.items()}
         stage_cpu_before = _stage_cpu(stack, pool)
         started = time.perf_counter()
@@ -148,8 +174,13 @@ def run_topology(services: BackingServices, documents: list[ArticleDocument], mo
         for doc in documents:
             submit_document(app, doc)
         submit_cpu = time.process_time() - submit_cpu
-        wait_until(lambda: stack.count() >= len(documents), timeout=WAIT, every=0.2,
-                   what="all benchmark articles indexed", processes=running)
+        wait_until(
+            lambda: stack.count() >= len(documents),
+            timeout=WAIT,
+            every=0.2,
+            what="all benchmark articles indexed",
+            processes=running,
+        )
         wall = time.perf_counter() - started
         rate = len(documents) / wall
         load = os.getloadavg()[0]
@@ -157,8 +188,15 @@ def run_topology(services: BackingServices, documents: list[ArticleDocument], mo
         # The pool processes' heartbeats (every second here) carry their stage CPU; wait for
         # beats written after the last article, then read it.
         finished = time.time()
-        wait_until(lambda: all(b.at.timestamp() > finished + 0.1 for b in read_heartbeats(stack.redis, "worker")
-                               if b.pid in pool), timeout=30, what="fresh worker heartbeats")
+        wait_until(
+            lambda: all(
+                b.at.timestamp() > finished + 0.1
+                for b in read_heartbeats(stack.redis, "worker")
+                if b.pid in pool
+            ),
+            timeout=30,
+            what="fresh worker heartbeats",
+        )
         stages = _stage_cpu(stack, pool) - stage_cpu_before
         n = len(documents)
         cpu_ms = {where: (after[where] - before[where]) * 1000 / n for where in groups}
@@ -168,9 +206,16 @@ def run_topology(services: BackingServices, documents: list[ArticleDocument], mo
         rss = [psutil.Process(pid).memory_info().rss for pid in pool]
         uss = [psutil.Process(pid).memory_full_info().uss for pid in pool]
         cores_used = (sum(after.values()) - sum(before.values()) + submit_cpu) / wall
-        return Run(articles_per_s=rate, pool_processes=len(pool), rss_mb_per_pool_process=max(rss) / MB,
-                   rss_mb_parents=sum(psutil.Process(pid).memory_info().rss for pid in parents) / MB, cpu_ms=cpu_ms,
-                   uss_mb_per_pool_process=max(uss) / MB, cores_used=cores_used, load_average=load)
+        return Run(
+            articles_per_s=rate,
+            pool_processes=len(pool),
+            rss_mb_per_pool_process=max(rss) / MB,
+            rss_mb_parents=sum(psutil.Process(pid).memory_info().rss for pid in parents) / MB,
+            cpu_ms=cpu_ms,
+            uss_mb_per_pool_process=max(uss) / MB,
+            cores_used=cores_used,
+            load_average=load,
+        )
     finally:
         stack.stop()
 
@@ -178,12 +223,14 @@ def run_topology(services: BackingServices, documents: list[ArticleDocument], mo
 def _stage_cpu(stack: object, pool: Sequence[int]) -> float:
     from shared.heartbeat import read_heartbeats
 
-    return sum(float(b.details.get("stage_cpu_seconds", 0.0))
-               for b in read_heartbeats(stack.redis, "worker") if b.pid in pool)  # type: ignore[attr-defined]
+    return sum(
+        b.worker_details.stage_cpu_seconds for b in read_heartbeats(stack.redis, "worker") if b.pid in pool
+    )  # type: ignore[attr-defined]
 
 
-def bench_topologies(services: BackingServices, documents: list[ArticleDocument], model: Path,
-                     rounds: int = 2) -> dict[str, Run]:
+def bench_topologies(
+    services: BackingServices, documents: list[ArticleDocument], model: Path, rounds: int = 2
+) -> dict[str, Run]:
     """Both configurations, alternating, the best round of each."""
     best: dict[str, Run] = {}
     for _ in range(rounds):

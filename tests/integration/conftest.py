@@ -18,17 +18,23 @@ _stack_numbers = itertools.count()
 
 
 @pytest.fixture
-def make_stack(redis_url: str, es_url: str, ner_model_path: Path,
-               tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+def make_stack(
+    redis_url: str, es_url: str, ner_model_path: Path, tmp_path: Path
+) -> Iterator[Callable[..., Stack]]:
     stacks: list[Stack] = []
 
     def make(**kwargs: object) -> Stack:
         # A supervisord per stack; its run folder stays short (the socket path is limited).
         run_dir = TEST_DATA_DIR / f"stack-{next(_stack_numbers)}"
-        stack = Stack(redis_base_url=str(kwargs.pop("redis_base_url", redis_url)),
-                      es_url=str(kwargs.pop("es_url", es_url)), log_dir=tmp_path / "logs", run_dir=run_dir,
-                      ner_model=str(kwargs.pop("ner_model", ner_model_path)),
-                      inbox=tmp_path / "inbox", **kwargs)  # type: ignore[arg-type]
+        stack = Stack(
+            redis_base_url=str(kwargs.pop("redis_base_url", redis_url)),
+            es_url=str(kwargs.pop("es_url", es_url)),
+            log_dir=tmp_path / "logs",
+            run_dir=run_dir,
+            ner_model=str(kwargs.pop("ner_model", ner_model_path)),
+            inbox=tmp_path / "inbox",
+            **kwargs,
+        )  # type: ignore[arg-type]
         stacks.append(stack)
         return stack
 
@@ -38,8 +44,9 @@ def make_stack(redis_url: str, es_url: str, ner_model_path: Path,
 
 
 @pytest.fixture
-def clean_settings(redis_url: str, tmp_path: Path,
-                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, str]]]:
+def clean_settings(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., dict[str, str]]]:
     """``clean_settings(STABLE_SECONDS="0", ...)``: an empty Redis database, an inbox under
     ``tmp_path`` (not created: some tests leave that to the service) and these
     ``DATELINE_`` settings for this test; returns them as environment variables."""

@@ -13,7 +13,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
-from shared.heartbeat import HeartbeatWriter
+from shared.heartbeat import HeartbeatWriter, WorkerDetails
 from shared.schemas import ArticleDocument, Entities, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index
@@ -29,9 +29,14 @@ def settings(es_url: str, redis_url: str) -> Iterator[Settings]:
     ensure_index(es, name, cfg)
     for i, sha in enumerate(["dup", "dup", "solo"]):
         doc = ArticleDocument(
-            id=document_id(f"api/{i}.txt"), source_path=f"api/{i}.txt", format="txt",
-            title=f"Flood warning {i}", body="Rivers rose across the Rhine valley.",
-            content_sha256=sha, source="Wire", language="en",
+            id=document_id(f"api/{i}.txt"),
+            source_path=f"api/{i}.txt",
+            format="text",
+            title=f"Flood warning {i}",
+            body="Rivers rose across the Rhine valley.",
+            content_sha256=sha,
+            source="Wire",
+            language="en",
             published_at=datetime(2024, 6, 1, tzinfo=timezone.utc),
             entities=Entities(location=["Rhine"]),
         )
@@ -84,15 +89,17 @@ def test_article_by_id(client):
 
 def test_health_reports_each_part(client, settings, redis_url):
     r = redis.Redis.from_url(redis_url)
-    worker = HeartbeatWriter(lambda: r, "worker", 10.0, lambda: {"queues": ["entities"]}).start()
+    worker = HeartbeatWriter(lambda: r, "worker", 10.0, lambda: WorkerDetails(queues=["entities"])).start()
     try:
         response = client.get("/health")
         body = response.json()
         assert response.status_code == 200, body
         assert body["redis"]["ok"] and body["elasticsearch"]["ok"]
         assert body["elasticsearch"]["index"] == settings.index
-        assert any(w["pid"] == os.getpid() and w["details"]["queues"] == ["entities"]
-                   for w in body["workers"]["workers"])
+        assert any(
+            w["pid"] == os.getpid() and w["details"]["queues"] == ["entities"]
+            for w in body["workers"]["workers"]
+        )
     finally:
         worker.stop()
 
@@ -119,5 +126,7 @@ def test_status_and_openapi(client):
     spec = client.get("/openapi.json").json()
     assert {"/search", "/articles/{doc_id}", "/health", "/status"} <= set(spec["paths"])
     # No endpoint lets a caller choose an index or a path.
-    names = {p["name"] for path in spec["paths"].values() for op in path.values() for p in op.get("parameters", [])}
+    names = {
+        p["name"] for path in spec["paths"].values() for op in path.values() for p in op.get("parameters", [])
+    }
     assert not names & {"index", "path", "alias"}

@@ -64,8 +64,13 @@ class Searcher:
     def run(self) -> None:
         from shared.settings import Settings
 
-        es = make_client(self.url, timeout=30.0, settings=Settings(_env_file=None, elasticsearch_url=self.url))
-        queries = [SearchParams(query="*", size=5, collapse=False), SearchParams(query="said", size=5, collapse=False)]
+        es = make_client(
+            self.url, timeout=30.0, settings=Settings(_env_file=None, elasticsearch_url=self.url)
+        )
+        queries = [
+            SearchParams(query="*", size=5, collapse=False),
+            SearchParams(query="said", size=5, collapse=False),
+        ]
         while not self.stop.is_set():
             for params in queries:
                 try:
@@ -96,13 +101,22 @@ def index_status(stack, monkeypatch) -> dict:
     return found
 
 
-def test_killing_a_node_while_indexing_loses_nothing_and_searches_keep_answering(cluster, make_stack, monkeypatch):
+def test_killing_a_node_while_indexing_loses_nothing_and_searches_keep_answering(
+    cluster, make_stack, monkeypatch
+):
     stack = make_stack(es_url=cluster.url, extra_env={"DATELINE_INDEX_REPLICAS": "1"})
     indexer = stack.start_indexer()
-    wait_until(lambda: stack.es.indices.exists_alias(name=stack.alias), timeout=120, what="index created",
-               processes=[indexer])
-    wait_until(lambda: stack.es.cluster.health(index=stack.alias)["status"] == "green", timeout=120,
-               what="primary and replica placed")
+    wait_until(
+        lambda: stack.es.indices.exists_alias(name=stack.alias),
+        timeout=120,
+        what="index created",
+        processes=[indexer],
+    )
+    wait_until(
+        lambda: stack.es.cluster.health(index=stack.alias)["status"] == "green",
+        timeout=120,
+        what="primary and replica placed",
+    )
 
     before = index_status(stack, monkeypatch)
     assert before["cluster"]["status"] == "green" and before["cluster"]["node_count"] == 3
@@ -125,9 +139,13 @@ def test_killing_a_node_while_indexing_loses_nothing_and_searches_keep_answering
         for start in range(0, DOCS, PUSH_BATCH):
             if start >= DOCS // 2:
                 killed.wait(WAIT)
-            for doc in documents[start:start + PUSH_BATCH]:
-                push_index_request(stack.redis, IndexRequest(action="upsert", source_path=doc.source_path,
-                                                             revision=doc.revision, document=doc))
+            for doc in documents[start : start + PUSH_BATCH]:
+                push_index_request(
+                    stack.redis,
+                    IndexRequest(
+                        action="upsert", source_path=doc.source_path, revision=doc.revision, document=doc
+                    ),
+                )
                 pushed += 1
             time.sleep(PUSH_PAUSE)
 
@@ -136,8 +154,12 @@ def test_killing_a_node_while_indexing_loses_nothing_and_searches_keep_answering
     for thread in threads:
         thread.start()
     try:
-        wait_until(lambda: stack.count() >= KILL_AT, timeout=WAIT, what=f"{KILL_AT} documents indexed",
-                   processes=[indexer])
+        wait_until(
+            lambda: stack.count() >= KILL_AT,
+            timeout=WAIT,
+            what=f"{KILL_AT} documents indexed",
+            processes=[indexer],
+        )
         victim = cluster.node_holding_primary(stack.alias)
         pushed_at_kill = pushed
         killed_at = time.monotonic()
@@ -153,12 +175,19 @@ def test_killing_a_node_while_indexing_loses_nothing_and_searches_keep_answering
         assert isinstance(after, dict)
         assert {node["name"] for node in after["cluster"]["nodes"]} == set(cluster.urls) - {victim}
         # The lost replica waits a minute before it is rebuilt elsewhere (delayed allocation).
-        assert after["cluster"]["status"] == "yellow" and after["cluster"]["unassigned_shards"] >= 1, after["cluster"]
+        assert after["cluster"]["status"] == "yellow" and after["cluster"]["unassigned_shards"] >= 1, after[
+            "cluster"
+        ]
         assert "unassigned" in after["cluster"]["advice"]
         assert "yellow" in after["text"] and "2 node(s)" in after["text"]
 
-        wait_until(lambda: stack.count() >= DOCS, timeout=WAIT, every=1.0, what=f"all {DOCS} documents indexed",
-                   processes=[indexer])
+        wait_until(
+            lambda: stack.count() >= DOCS,
+            timeout=WAIT,
+            every=1.0,
+            what=f"all {DOCS} documents indexed",
+            processes=[indexer],
+        )
         all_indexed_at = time.monotonic()
         assert indexer.running
     finally:
@@ -176,15 +205,21 @@ def test_killing_a_node_while_indexing_loses_nothing_and_searches_keep_answering
 
     # Nothing lost, nothing twice: every document once, every file indexed.
     stack.es.indices.refresh(index=stack.alias)
-    hits = stack.es.search(index=stack.alias, size=DOCS + 10, query={"match_all": {}}, source=False)["hits"]["hits"]
+    hits = stack.es.search(index=stack.alias, size=DOCS + 10, query={"match_all": {}}, source=False)["hits"][
+        "hits"
+    ]
     ids = [hit["_id"] for hit in hits]
     assert len(ids) == len(set(ids)) == DOCS
     assert set(ids) == {doc.id for doc in documents}
-    wait_until(lambda: registry.counts().get("indexed") == DOCS, timeout=120, what="registry: every file indexed")
+    wait_until(
+        lambda: registry.counts().get("indexed") == DOCS, timeout=120, what="registry: every file indexed"
+    )
     final = search(cluster.client(), stack.alias, SearchParams(query="*", collapse=False))
     assert final.total == DOCS and not final.partial
 
     partial = sum(1 for _, _, is_partial in during if is_partial)
-    print(f"\ncluster: killed {victim} after {pushed_at_kill} of {DOCS} pushed; {len(searcher.answered)} searches, "
-          f"{len(during)} between the kill and the last write ({partial} partial), none failed; "
-          f"{all_indexed_at - killed_at:.1f} s from kill to all indexed")
+    print(
+        f"\ncluster: killed {victim} after {pushed_at_kill} of {DOCS} pushed; {len(searcher.answered)} searches, "
+        f"{len(during)} between the kill and the last write ({partial} partial), none failed; "
+        f"{all_indexed_at - killed_at:.1f} s from kill to all indexed"
+    )

@@ -28,8 +28,14 @@ def _loads_torch(pid: int) -> bool:
 
 
 def _cli(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=REPO_DIR,
-                          env=stack.env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli.main", *args],
+        cwd=REPO_DIR,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -45,8 +51,12 @@ def test_dropped_seed_articles_become_searchable_and_enriched(running, ner_model
         shutil.copy(seed, stack.inbox / seed.name)
     before = {p.name: _sha(p) for p in stack.inbox.iterdir()}
 
-    wait_until(lambda: stack.count() == len(SEED_FILES), timeout=600,
-               what="all sample articles indexed", processes=processes)
+    wait_until(
+        lambda: stack.count() == len(SEED_FILES),
+        timeout=600,
+        what="all sample articles indexed",
+        processes=processes,
+    )
     documents = stack.documents()
     assert len(documents) == len(SEED_FILES)
 
@@ -68,7 +78,7 @@ def test_dropped_seed_articles_become_searchable_and_enriched(running, ner_model
         assert doc["provenance"]["entities"]["model"].endswith(".pt")
         assert doc["content_sha256"] and doc["source_path"] and doc["ingested_at"] and doc["enriched_at"]
         for mention in doc["mentions"]:
-            assert doc["body"][mention["start"]:mention["end"]] == mention["text"]
+            assert doc["body"][mention["start"] : mention["end"]] == mention["text"]
         people.update(doc["entities"]["person"])
         for entity in doc["entity_list"]:
             if entity["type"] == "person":

@@ -15,9 +15,14 @@ from tests.support.paths import REPO_DIR
 
 
 def _health(service: str, redis_url: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.cli.main", "health", service], cwd=REPO_DIR,
-                          env={**os.environ, "DATELINE_REDIS_URL": redis_url}, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "health", service],
+        cwd=REPO_DIR,
+        env={**os.environ, "DATELINE_REDIS_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_health_follows_this_hosts_heartbeat(redis_url):
@@ -42,8 +47,13 @@ def test_health_follows_this_hosts_heartbeat(redis_url):
         assert _health("ingest", url).returncode == 1  # a clean stop deletes the heartbeat
 
         # A heartbeat from another host (another container) does not make this one healthy.
-        other = Heartbeat(service="worker", host=socket.gethostname() + "-elsewhere", pid=1,
-                          started_at="2026-01-01T00:00:00Z", interval=10)
+        other = Heartbeat(
+            service="worker",
+            host=socket.gethostname() + "-elsewhere",
+            pid=1,
+            started_at="2026-01-01T00:00:00Z",
+            interval=10,
+        )
         write_heartbeat(client, other, 30)
         assert _health("worker", url).returncode == 1
     finally:

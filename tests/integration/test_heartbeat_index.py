@@ -9,7 +9,7 @@ import time
 import redis
 
 from shared.heartbeat import Heartbeat, HeartbeatWriter, read_heartbeats, write_heartbeat
-from shared.queues import HEARTBEAT_INDEX_KEY
+from shared.keys import HEARTBEAT_INDEX_KEY
 from shared.redis_client import as_text
 
 

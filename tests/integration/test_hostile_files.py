@@ -24,6 +24,7 @@ from services.ingest.paths import file_of
 from services.ingest.processor import FileOutcome, Ingestor
 from services.ingest.reconciler import build_reconciler
 from services.ingest.watcher import Watcher
+from shared.heartbeat import ServiceName
 from shared.registry import FileRecord, Registry
 from shared.service import FAILING_AFTER_STEPS, ServiceLoop
 from shared.settings import get_settings
@@ -73,7 +74,7 @@ def test_a_file_name_that_is_not_utf8_is_ingested_escaped_and_the_others_too(inb
     assert os.fsencode(file_of("caf\\xe9 \\xabnews\\xbb.txt", inbox)) == latin1  # type: ignore[arg-type]
     # ... so a second rescan sees it unchanged instead of new or vanished.
     drain(watcher)
-    assert watcher.details()["queued"] == 3 and registry().paths() == paths
+    assert watcher.details().queued == 3 and registry().paths() == paths
     after = {name: (inbox / os.fsdecode(name)).read_bytes() for name in os.listdir(os.fsencode(inbox))}
     assert after == before  # the input is never touched
 
@@ -153,8 +154,16 @@ def test_the_reconciler_never_reads_a_file_outside_the_inbox_named_by_a_record(
     secret.write_text("SECRET\n\nThis text must never be read into the archive by the reconciler.\n")
     reconciler = build_reconciler(get_settings())
     for path in (str(secret), "../secret.txt"):
-        record = FileRecord(path=path, size=1, mtime=1.0, sha256="0" * 64, state="queued", revision=1,
-                            articles=1, doc_ids=["x"])
+        record = FileRecord(
+            path=path,
+            size=1,
+            mtime=1.0,
+            sha256="0" * 64,
+            state="queued",
+            revision=1,
+            articles=1,
+            doc_ids=["x"],
+        )
         registry().put(record)
         action = reconciler.requeue(record, "lost in a queue", "test")
         assert action.outcome == "marked failed: outside the inbox"
@@ -167,7 +176,7 @@ def test_the_reconciler_never_reads_a_file_outside_the_inbox_named_by_a_record(
 class Stuck(ServiceLoop):
     """A service whose step fails until told otherwise (e.g. a bug on some state)."""
 
-    service: ClassVar[str] = "ingest"
+    service: ClassVar[ServiceName] = "ingest"
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -184,7 +193,7 @@ class Stuck(ServiceLoop):
 
 
 def test_a_service_whose_steps_keep_failing_is_degraded_in_status_with_the_cause(
-    clean_settings: Callable[..., dict[str, str]]
+    clean_settings: Callable[..., dict[str, str]],
 ) -> None:
     clean_settings(HEARTBEAT_SECONDS="0.5")
     loop = Stuck(get_settings())
@@ -233,7 +242,7 @@ def test_a_json_lines_file_of_many_bad_lines_makes_a_handful_of_failure_records(
 
 
 def test_an_article_too_large_as_a_queue_message_fails_its_file_before_anything_is_queued(
-    clean_settings: Callable[..., dict[str, str]]
+    clean_settings: Callable[..., dict[str, str]],
 ) -> None:
     inbox = Path(clean_settings(STABLE_SECONDS="0", MAX_MESSAGE_MB="0.002")["DATELINE_INBOX"])
     inbox.mkdir()

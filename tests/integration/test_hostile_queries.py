@@ -32,50 +32,140 @@ from tests.conftest import TEST_DATA_DIR
 from tests.support.elasticsearch_nodes import ElasticsearchNodes
 from tests.support.indices import drop_dateline_index
 
-OPERATORS = ["+", "-", "=", "&&", "||", ">", "<", "!", "(", ")", "{", "}", "[", "]", "^", '"', "~", "*", "?", ":",
-             "\\", "/", "AND", "OR", "NOT", "TO"]
+OPERATORS = [
+    "+",
+    "-",
+    "=",
+    "&&",
+    "||",
+    ">",
+    "<",
+    "!",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    "^",
+    '"',
+    "~",
+    "*",
+    "?",
+    ":",
+    "\\",
+    "/",
+    "AND",
+    "OR",
+    "NOT",
+    "TO",
+]
 # Each of these could hurt the cluster or reach what is not for searching: always refused.
 DANGEROUS: list[str] = [
-    "(" * 3000, "(" * 20000, "(" * (MAX_DEPTH + 1) + "flood" + ")" * (MAX_DEPTH + 1), "flood" * (MAX_QUERY_CHARS // 5 + 1),
-    "flood " * 40, "*" * 999, "*flood", "?lood", "f*", "title:*bour", "flood~100", '"rhine valley"~100000',
-    "flood^1e308", "_id:x", "_index:articles*", "*:*", "source_path:*", "_exists_:body", "body.*:x",
-    "provenance.entities.error:x", "content_sha256:[* TO *]", "flood\x00", "flood~rhine",
-]
-HOSTILE: list[str] = list(dict.fromkeys([  # each once
-    *DANGEROUS,
-    "(" * 3000,  # made Elasticsearch exit
+    "(" * 3000,
     "(" * 20000,
     "(" * (MAX_DEPTH + 1) + "flood" + ")" * (MAX_DEPTH + 1),
-    "(flood " * 200,
-    ")" * 3000,
-    "((((((((((flood))))))))))",  # as deep as allowed: answered
-    '"' * 999,
-    "[" * 999, "{" * 999,
     "flood" * (MAX_QUERY_CHARS // 5 + 1),
     "flood " * 40,
-    "*" * 999, "?" * 50, "*flood", "?lood", "f*", "fl*o*o*d*", "title:*",
-    "flood~100", "flood~", "flood~2~2~2", '"rhine valley"~100000', "flood^1e308", "flood^-1", "flood^",
-    "/.*a.{30}/", "/(.*){1,10000}/", "/" * 999, "a/b/c/d/e/f/g",
-    "\\" * 999, "flood\\", "title:" * 200, "title:", ":", ":flood",
-    "_id:x", "_index:articles*", "*:*", "source_path:*", "_exists_:body", "body.*:x", "provenance.entities.error:x",
-    "content_sha256:[* TO *]", "published_at:[1000-01-01 TO 9999-12-31]", "published_at:>now-1000000y",
-    "published_at:[now TO", "entities.person:\"Angela Merkel\"", "title:[a TO z]", "title:{* TO *}",
-    "AND " * 300, "NOT " * 300, "OR OR OR", "+-!&&||" * 100, "flood && || !rhine",
-    "flood AND (rhine OR (danube AND NOT (elbe OR (oder AND (main OR weser)))))",
-    "\u202e\u202dflood",  # bidirectional overrides
-    "\u200b\u200c\u200d" * 300,  # zero-width characters
-    "a\u0301" * 400,  # combining accents
-    "\U0001f30a" * 500,  # emoji
-    "𝔣𝔩𝔬𝔬𝔡 ﬂood ＦＬＯＯＤ",
-    "（" * 999,  # full-width parenthesis: text, not syntax
-    "\u3000" * 999,  # ideographic space
-    "فيضان نهر الراين", "洪水 莱茵河", "наводнение",
-    "flood\x00", "flood\x1b[31m", "\ufeffflood", "\ufffd" * 50,
-    *OPERATORS,
-    *(op * 500 for op in OPERATORS if len(op) == 1),
-    *(f"flood{op}rhine" for op in OPERATORS),
-    *(f"title:{op}" for op in OPERATORS),
-]))
+    "*" * 999,
+    "*flood",
+    "?lood",
+    "f*",
+    "title:*bour",
+    "flood~100",
+    '"rhine valley"~100000',
+    "flood^1e308",
+    "_id:x",
+    "_index:articles*",
+    "*:*",
+    "source_path:*",
+    "_exists_:body",
+    "body.*:x",
+    "provenance.entities.error:x",
+    "content_sha256:[* TO *]",
+    "flood\x00",
+    "flood~rhine",
+]
+HOSTILE: list[str] = list(
+    dict.fromkeys(
+        [  # each once
+            *DANGEROUS,
+            "(" * 3000,  # made Elasticsearch exit
+            "(" * 20000,
+            "(" * (MAX_DEPTH + 1) + "flood" + ")" * (MAX_DEPTH + 1),
+            "(flood " * 200,
+            ")" * 3000,
+            "((((((((((flood))))))))))",  # as deep as allowed: answered
+            '"' * 999,
+            "[" * 999,
+            "{" * 999,
+            "flood" * (MAX_QUERY_CHARS // 5 + 1),
+            "flood " * 40,
+            "*" * 999,
+            "?" * 50,
+            "*flood",
+            "?lood",
+            "f*",
+            "fl*o*o*d*",
+            "title:*",
+            "flood~100",
+            "flood~",
+            "flood~2~2~2",
+            '"rhine valley"~100000',
+            "flood^1e308",
+            "flood^-1",
+            "flood^",
+            "/.*a.{30}/",
+            "/(.*){1,10000}/",
+            "/" * 999,
+            "a/b/c/d/e/f/g",
+            "\\" * 999,
+            "flood\\",
+            "title:" * 200,
+            "title:",
+            ":",
+            ":flood",
+            "_id:x",
+            "_index:articles*",
+            "*:*",
+            "source_path:*",
+            "_exists_:body",
+            "body.*:x",
+            "provenance.entities.error:x",
+            "content_sha256:[* TO *]",
+            "published_at:[1000-01-01 TO 9999-12-31]",
+            "published_at:>now-1000000y",
+            "published_at:[now TO",
+            'entities.person:"Angela Merkel"',
+            "title:[a TO z]",
+            "title:{* TO *}",
+            "AND " * 300,
+            "NOT " * 300,
+            "OR OR OR",
+            "+-!&&||" * 100,
+            "flood && || !rhine",
+            "flood AND (rhine OR (danube AND NOT (elbe OR (oder AND (main OR weser)))))",
+            "\u202e\u202dflood",  # bidirectional overrides
+            "\u200b\u200c\u200d" * 300,  # zero-width characters
+            "a\u0301" * 400,  # combining accents
+            "\U0001f30a" * 500,  # emoji
+            "𝔣𝔩𝔬𝔬𝔡 ﬂood ＦＬＯＯＤ",
+            "（" * 999,  # full-width parenthesis: text, not syntax
+            "\u3000" * 999,  # ideographic space
+            "فيضان نهر الراين",
+            "洪水 莱茵河",
+            "наводнение",
+            "flood\x00",
+            "flood\x1b[31m",
+            "\ufeffflood",
+            "\ufffd" * 50,
+            *OPERATORS,
+            *(op * 500 for op in OPERATORS if len(op) == 1),
+            *(f"flood{op}rhine" for op in OPERATORS),
+            *(f"title:{op}" for op in OPERATORS),
+        ]
+    )
+)
 BAD_FILTERS: list[dict[str, object]] = [
     {"lang": [f"l{i}" for i in range(1000)]},
     {"source": ["x" * 10000]},
@@ -83,12 +173,18 @@ BAD_FILTERS: list[dict[str, object]] = [
     {"entity": ["=" * 500]},
     {"since": "9" * 1000},
     {"until": "2024-13-45"},
-    {"size": -1}, {"size": 10**9}, {"page": 10**12}, {"facet_size": 10**9},
+    {"size": -1},
+    {"size": 10**9},
+    {"page": 10**12},
+    {"facet_size": 10**9},
     {"collapse": "maybe"},
 ]
 # What Elasticsearch and Python say about themselves: never in a person's error.
-INTERNALS = re.compile(r"exception|org\.elasticsearch|org\.apache|lucene|traceback|BadRequestError|ApiError"
-                       r"|TransportError|query_shard|StackOverflow", re.IGNORECASE)
+INTERNALS = re.compile(
+    r"exception|org\.elasticsearch|org\.apache|lucene|traceback|BadRequestError|ApiError"
+    r"|TransportError|query_shard|StackOverflow",
+    re.IGNORECASE,
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,15 +199,23 @@ def node() -> Iterator[ElasticsearchNodes]:
 
 @pytest.fixture
 def settings(node: ElasticsearchNodes, redis_url: str) -> Iterator[Settings]:
-    cfg = Settings(_env_file=None, elasticsearch_url=node.url, redis_url=redis_url, index=f"test-{uuid.uuid4().hex[:10]}")
+    cfg = Settings(
+        _env_file=None, elasticsearch_url=node.url, redis_url=redis_url, index=f"test-{uuid.uuid4().hex[:10]}"
+    )
     es = node.client()
     ensure_index(es, cfg.index, cfg)
     for i in range(3):
         doc = ArticleDocument(
-            id=document_id(f"hostile/{i}.txt"), source_path=f"hostile/{i}.txt", format="txt",
-            title=f"Flood warning {i}", body="Rivers rose across the Rhine valley; flood 24/7 coverage.",
-            content_sha256=f"sha-{i}", source="Wire", language="en",
-            published_at=datetime(2024, 6, 1, tzinfo=timezone.utc), entities=Entities(location=["Rhine"]),
+            id=document_id(f"hostile/{i}.txt"),
+            source_path=f"hostile/{i}.txt",
+            format="text",
+            title=f"Flood warning {i}",
+            body="Rivers rose across the Rhine valley; flood 24/7 coverage.",
+            content_sha256=f"sha-{i}",
+            source="Wire",
+            language="en",
+            published_at=datetime(2024, 6, 1, tzinfo=timezone.utc),
+            entities=Entities(location=["Rhine"]),
         )
         es.index(index=cfg.index, id=doc.id, document=doc.model_dump(mode="json"))
     es.indices.refresh(index=cfg.index)
@@ -136,7 +240,10 @@ def test_hostile_queries_are_answered_or_refused_and_elasticsearch_stays_up(node
         for query in HOSTILE:
             response = client.get("/search", params={"q": query, "size": 3})
             assert response.status_code in (200, 422), (query[:60], response.status_code, response.text[:300])
-            assert not INTERNALS.search(response.text) or response.status_code == 200, (query[:60], response.text[:300])
+            assert not INTERNALS.search(response.text) or response.status_code == 200, (
+                query[:60],
+                response.text[:300],
+            )
             if response.status_code == 422:
                 refused_queries.add(query)
                 detail = response.json()["detail"]
@@ -148,12 +255,20 @@ def test_hostile_queries_are_answered_or_refused_and_elasticsearch_stays_up(node
 
             result = CliRunner().invoke(cli, ["search", "--size", "3", "--json", "--", query])
             assert result.exit_code in (0, 2), (query[:60], result.exit_code, result.output[-500:])
-            assert "Traceback" not in result.output and result.exception is None or isinstance(
-                result.exception, SystemExit), (query[:60], repr(result.exception))
-            assert (result.exit_code == 2) == (response.status_code == 422), (query[:60], result.output[-300:])
+            assert (
+                "Traceback" not in result.output
+                and result.exception is None
+                or isinstance(result.exception, SystemExit)
+            ), (query[:60], repr(result.exception))
+            assert (result.exit_code == 2) == (response.status_code == 422), (
+                query[:60],
+                result.output[-300:],
+            )
             if result.exit_code == 2:
                 # The same sentence as the API's, after the field's name.
-                assert _words(response.json()["detail"].removeprefix("q: ")) in _words(result.output), query[:60]
+                assert _words(response.json()["detail"].removeprefix("q: ")) in _words(result.output), query[
+                    :60
+                ]
                 assert not INTERNALS.search(result.output), result.output[-300:]
 
         for params in BAD_FILTERS:
@@ -182,5 +297,7 @@ def test_hostile_queries_are_answered_or_refused_and_elasticsearch_stays_up(node
     log = process.log()
     assert "StackOverflowError" not in log and "fatal error" not in log
     assert refused_queries >= set(DANGEROUS), set(DANGEROUS) - refused_queries
-    print(f"\nhostile queries: {len(HOSTILE)} through the API and the CLI, {len(refused_queries)} refused, "
-          f"{answered} answered; {len(BAD_FILTERS)} bad filters refused; Elasticsearch pid {pid} still running")
+    print(
+        f"\nhostile queries: {len(HOSTILE)} through the API and the CLI, {len(refused_queries)} refused, "
+        f"{answered} answered; {len(BAD_FILTERS)} bad filters refused; Elasticsearch pid {pid} still running"
+    )

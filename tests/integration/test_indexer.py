@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 from services.indexer.consumer import StreamConsumer
 from services.indexer.service import Indexer
 from services.indexer.writer import BulkWriter
-from shared.heartbeat import read_heartbeats
+from shared.heartbeat import IndexerDetails, read_heartbeats
 from shared.registry import FileRecord, Registry
 from shared.schemas import ArticleDocument, Entities, IndexRequest, document_id
 from shared.search.client import make_client
@@ -65,9 +65,16 @@ def register(rclient: redis.Redis, path: str, revision: int, articles: int, stat
 
 def article(path: str, record: int = 0, revision: int = 1, title: str = "Harbour reopens") -> ArticleDocument:
     return ArticleDocument(
-        id=document_id(path, record), source_path=path, record=record, revision=revision,
-        format="txt", title=title, body=f"{title}. The harbour of Hamburg reopened on Monday.",
-        content_sha256=uuid.uuid4().hex, source="Test Wire", language="en",
+        id=document_id(path, record),
+        source_path=path,
+        record=record,
+        revision=revision,
+        format="text",
+        title=title,
+        body=f"{title}. The harbour of Hamburg reopened on Monday.",
+        content_sha256=uuid.uuid4().hex,
+        source="Test Wire",
+        language="en",
         entities=Entities(location=["Hamburg"]),
     )
 
@@ -159,7 +166,11 @@ def test_delete_by_doc_ids_and_by_source_path(es, rclient, settings, stream):
     assert drain(indexer)
     assert count(es, settings.index) == 5
 
-    push(rclient, stream, IndexRequest(action="delete", source_path=one, revision=1, doc_ids=[document_id(one, 2)]))
+    push(
+        rclient,
+        stream,
+        IndexRequest(action="delete", source_path=one, revision=1, doc_ids=[document_id(one, 2)]),
+    )
     push(rclient, stream, IndexRequest(action="delete", source_path=two, revision=1))
     assert drain(indexer)
     assert count(es, settings.index, source_path=one) == 2
@@ -183,13 +194,17 @@ def test_malformed_entries_are_recorded_dead_lettered_and_acked(es, rclient, set
     indexer = make_indexer(es, rclient, settings, stream)
     path = f"broken/{uuid.uuid4().hex}.txt"
     bad_json = rclient.xadd(stream, {"request": "{not json"}).decode()
-    bad_shape = rclient.xadd(stream, {"request": json.dumps({"action": "upsert", "source_path": path, "revision": 1})}).decode()
+    bad_shape = rclient.xadd(
+        stream, {"request": json.dumps({"action": "upsert", "source_path": path, "revision": 1})}
+    ).decode()
     no_field = rclient.xadd(stream, {"other": "x"}).decode()
     assert drain(indexer)
 
     assert indexer.consumer.pending_ids() == []
     dead = rclient.xrange(stream + ":dead")
-    assert sorted(fields[b"entry_id"].decode() for _id, fields in dead) == sorted([bad_json, bad_shape, no_field])
+    assert sorted(fields[b"entry_id"].decode() for _id, fields in dead) == sorted(
+        [bad_json, bad_shape, no_field]
+    )
     payloads = {fields[b"entry_id"].decode(): json.loads(fields[b"payload"]) for _id, fields in dead}
     assert payloads[bad_json] == {"request": "{not json"}
     failures = {f.path: f for f in Registry(rclient).failures() if f.stage == "index"}
@@ -326,10 +341,13 @@ def test_service_loop_beats_while_running_and_deletes_its_heartbeat_on_stop(es, 
     thread = threading.Thread(target=indexer.run)
     thread.start()
     try:
-        beat = wait_until(lambda: [b for b in read_heartbeats(rclient, "indexer") if b.state == "running"],
-                          timeout=60, what="the indexer's heartbeat")[0]
-        assert {"consumer", "indexed", "errors", "last_batch_at"} <= beat.details.keys()
-        assert beat.details["consumer"] == "test-consumer"
+        beat = wait_until(
+            lambda: [b for b in read_heartbeats(rclient, "indexer") if b.state == "running"],
+            timeout=60,
+            what="the indexer's heartbeat",
+        )[0]
+        assert isinstance(beat.details, IndexerDetails)
+        assert beat.details.consumer == "test-consumer"
     finally:
         indexer.request_stop()
         thread.join(timeout=30)
@@ -345,8 +363,45 @@ def test_documents_written_are_counted_per_minute_for_the_rate(es, rclient, sett
     register(rclient, "rate/a.txt", 1, 1)
     register(rclient, "rate/b.txt", 1, 1)
     for path in ("rate/a.txt", "rate/b.txt"):
-        push(rclient, stream, IndexRequest(action="upsert", source_path=path, revision=1, document=article(path)))
+        push(
+            rclient,
+            stream,
+            IndexRequest(action="upsert", source_path=path, revision=1, document=article(path)),
+        )
     assert indexer.handle(indexer.consumer.read(10, 1.0))
     after = read_throughput(rclient, backlog=4)
     assert sum(m.indexed for m in after.minutes) - before == 2
     assert after.rate_per_minute > 0 and after.eta_seconds is not None and after.eta_seconds > 0
+
+
+def test_versions_of_one_story_share_its_id_and_a_deleted_file_leaves_it(es, rclient, settings, stream):
+    ensure_index(es, settings.index, settings)
+    indexer = make_indexer(es, rclient, settings, stream)
+    wire = (
+        "The harbour of Hamburg reopened on Monday after a week of strikes by dock workers, the port "
+        "authority said, and the first container ships were unloaded in the afternoon while unions "
+        "said talks over pay would continue next week."
+    )
+    paths = [f"{uuid.uuid4().hex}.txt" for _ in range(3)]
+    bodies = [
+        f"HAMBURG (Reuters) - {wire}",
+        wire + " Follow us for more news.",
+        "A different story: " + wire[::-1],
+    ]
+    docs = []
+    for path, body in zip(paths, bodies, strict=True):
+        register(rclient, path, revision=1, articles=1)
+        doc = article(path)
+        docs.append(doc.model_copy(update={"body": body}))
+        push(rclient, stream, upsert(docs[-1]))
+    assert drain(indexer)
+    stored = [es.get(index=settings.index, id=doc.id)["_source"] for doc in docs]
+    assert stored[0]["story_id"] == stored[1]["story_id"] != stored[2]["story_id"]
+    assert stored[0]["carried_from"] == ["Reuters"] and stored[1]["carried_from"] == []
+    assert [s["story_joined"] for s in stored] == [False, True, False]
+    assert count(es, settings.index, story_id=stored[0]["story_id"]) == 2
+
+    push(rclient, stream, IndexRequest(action="delete", source_path=paths[0], revision=1))
+    assert drain(indexer)
+    assert indexer.stories.story_of(docs[0].id) is None
+    assert indexer.stories.story_of(docs[1].id) == stored[0]["story_id"]

@@ -24,21 +24,37 @@ from shared.registry import Registry
 from shared.settings import get_settings
 
 EXTENSIONS = [b".txt", b".md", b".html", b".json", b".jsonl", b".xml", b""]
-STEMS = st.binary(min_size=1, max_size=60).filter(lambda b: b"\0" not in b and b"/" not in b
-                                                  and not b.startswith(b"."))
-TEXT = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from("\ud800\udfff\x00\x1b\u2028"),
-               max_size=400)
+STEMS = st.binary(min_size=1, max_size=60).filter(
+    lambda b: b"\0" not in b and b"/" not in b and not b.startswith(b".")
+)
+TEXT = st.text(
+    alphabet=st.characters(codec="utf-8") | st.sampled_from("\ud800\udfff\x00\x1b\u2028"), max_size=400
+)
 JSON_VALUE = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["title", "body", "text", "url", "date", "author", "source", "language", "x"]),
-        inner, max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["title", "body", "text", "url", "date", "author", "source", "language", "x"]),
+            inner,
+            max_size=6,
+        )
+    ),
     max_leaves=20,
 )
-ARTICLE = st.fixed_dictionaries({
-    "title": TEXT, "body": TEXT,
-}, optional={"url": st.sampled_from(["javascript:alert(1)", "https://example.org/a", "data:,x", "//x"]) | TEXT,
-             "date": TEXT, "author": TEXT, "source": TEXT, "language": TEXT})
+ARTICLE = st.fixed_dictionaries(
+    {
+        "title": TEXT,
+        "body": TEXT,
+    },
+    optional={
+        "url": st.sampled_from(["javascript:alert(1)", "https://example.org/a", "data:,x", "//x"]) | TEXT,
+        "date": TEXT,
+        "author": TEXT,
+        "source": TEXT,
+        "language": TEXT,
+    },
+)
 
 
 def _encode(text: str, encoding: str) -> bytes:
@@ -50,27 +66,36 @@ CONTENT = st.one_of(
     st.tuples(TEXT, st.sampled_from(["utf-8", "utf-16", "latin-1", "cp1252"])).map(lambda t: _encode(*t)),
     JSON_VALUE.map(lambda v: json.dumps(v).encode()),
     ARTICLE.map(lambda a: json.dumps(a).encode()),  # json.dumps keeps lone surrogates as \\ud800 escapes
-    st.lists(ARTICLE.map(json.dumps) | TEXT, max_size=8).map(lambda lines: "\n".join(lines).encode("utf-8",
-                                                                                             "surrogatepass")),
+    st.lists(ARTICLE.map(json.dumps) | TEXT, max_size=8).map(
+        lambda lines: "\n".join(lines).encode("utf-8", "surrogatepass")
+    ),
     st.tuples(st.dictionaries(st.sampled_from(["title", "date", "url", "x"]), TEXT, max_size=3), TEXT).map(
-        lambda t: ("---\n" + "\n".join(f"{k}: {json.dumps(v)}" for k, v in t[0].items()) + "\n---\n" + t[1])
-        .encode("utf-8", "surrogatepass")),
-    TEXT.map(lambda t: f"<html><head><title>{t}</title></head><body><p>{t}</p></body></html>"
-             .encode("utf-8", "surrogatepass")),
+        lambda t: (
+            "---\n" + "\n".join(f"{k}: {json.dumps(v)}" for k, v in t[0].items()) + "\n---\n" + t[1]
+        ).encode("utf-8", "surrogatepass")
+    ),
+    TEXT.map(
+        lambda t: f"<html><head><title>{t}</title></head><body><p>{t}</p></body></html>".encode(
+            "utf-8", "surrogatepass"
+        )
+    ),
 )
 
 
 @pytest.fixture
 def inbox(clean_settings: Callable[..., dict[str, str]]) -> Path:
-    path = Path(clean_settings(STABLE_SECONDS="0", MAX_FILE_MB="0.01", MAX_ARTICLE_CHARS="2000")["DATELINE_INBOX"])
+    path = Path(
+        clean_settings(STABLE_SECONDS="0", MAX_FILE_MB="0.01", MAX_ARTICLE_CHARS="2000")["DATELINE_INBOX"]
+    )
     path.mkdir()
     return path
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stem=STEMS, extension=st.sampled_from(EXTENSIONS), content=CONTENT)
-def test_any_file_ends_queued_or_failed_with_a_reason(inbox: Path, stem: bytes, extension: bytes,
-                                                      content: bytes) -> None:
+def test_any_file_ends_queued_or_failed_with_a_reason(
+    inbox: Path, stem: bytes, extension: bytes, content: bytes
+) -> None:
     name = b"%d-" % next(COUNTER) + stem + extension  # a new file for every example
     raw_path = os.path.join(os.fsencode(inbox), name)
     with open(raw_path, "wb") as out:
@@ -113,9 +138,9 @@ INGESTOR = _Ingestors()
 
 def test_the_messages_queued_by_the_fuzz_read_back(inbox: Path) -> None:
     # The queue's messages are JSON a worker can decode: what the fuzz above queued is
-    # decoded by the same code the workers run (shared/pipeline.task_of_message).
-    from shared.pipeline import task_of_message
-    from shared.queues import STAGE_QUEUES
+    # decoded by the same code the reconciler runs (shared/broker_layout.task_of_message).
+    from shared.broker_layout import task_of_message
+    from shared.keys import STAGE_QUEUES
 
     (inbox / "a.json").write_text(json.dumps({"title": "T\ud800", "body": "Body text \x00 with a NUL. " * 5}))
     outcome = INGESTOR.get(inbox).process(inbox / "a.json")

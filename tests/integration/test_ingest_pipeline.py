@@ -19,7 +19,7 @@ import redis
 from services.ingest.backfill import ingest_paths
 from services.ingest.processor import Ingestor
 from services.ingest.watcher import Watcher
-from shared.queues import INDEX_STREAM, STAGE_QUEUES
+from shared.keys import INDEX_STREAM, STAGE_QUEUES
 from shared.registry import Registry
 from shared.schemas import IndexRequest, StageTask, document_id
 from shared.settings import get_settings
@@ -65,8 +65,7 @@ def queued_tasks() -> list[StageTask]:
 
 def index_requests() -> list[IndexRequest]:
     return [
-        IndexRequest.model_validate_json(fields[b"request"])
-        for _id, fields in client().xrange(INDEX_STREAM)
+        IndexRequest.model_validate_json(fields[b"request"]) for _id, fields in client().xrange(INDEX_STREAM)
     ]
 
 
@@ -219,9 +218,7 @@ def test_deleted_file_removes_documents(env: Path) -> None:
     assert registry().get("a.txt") is None and "a.txt" not in registry().paths()
 
 
-def test_deleted_file_keeps_documents_when_configured(
-    env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_deleted_file_keeps_documents_when_configured(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATELINE_ON_DELETE", "keep")
     path = env / "a.txt"
     shutil.copy(SEED_FILES[4], path)
@@ -240,9 +237,7 @@ def _drain(watcher: Watcher) -> None:
         watcher.process_stable()
 
 
-def test_rename_found_by_rescan_leaves_one_document(
-    env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_rename_found_by_rescan_leaves_one_document(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATELINE_ON_DELETE", "keep")  # a rename removes the old name anyway
     shutil.copy(SEED_FILES[0], env / "old.txt")
     watcher = Watcher(ingestor())

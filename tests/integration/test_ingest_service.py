@@ -17,8 +17,8 @@ import typer
 from typer.testing import CliRunner
 
 from services.ingest.cli import ingest_command, wait_until_indexed
-from shared.heartbeat import read_heartbeats
-from shared.queues import STAGE_QUEUES
+from shared.heartbeat import IngestDetails, read_heartbeats
+from shared.keys import STAGE_QUEUES
 from shared.registry import Registry
 from tests.support.paths import REPO_DIR, SEEDS
 from tests.support.processes import wait_until
@@ -33,9 +33,7 @@ def env(clean_settings: Callable[..., dict[str, str]]) -> dict[str, str]:
     return {**os.environ, **values}
 
 
-def test_service_watches_processes_and_stops_gracefully(
-    env: dict[str, str], tmp_path: Path
-) -> None:
+def test_service_watches_processes_and_stops_gracefully(env: dict[str, str], tmp_path: Path) -> None:
     inbox = Path(env["DATELINE_INBOX"])
     # One file waiting before the start (found by the first rescan).
     inbox.mkdir()
@@ -72,14 +70,12 @@ def test_service_watches_processes_and_stops_gracefully(
 
         # A deleted file's documents are removed.
         (inbox / "copied.txt").unlink()
-        wait_until(
-            lambda: "copied.txt" not in registry.paths(), timeout=60, what="deletion handled"
-        )
+        wait_until(lambda: "copied.txt" not in registry.paths(), timeout=60, what="deletion handled")
         assert client.xlen("dateline:index") == 1
 
         (beat,) = wait_until(lambda: read_heartbeats(client, "ingest"), timeout=30, what="heartbeat")
         assert (beat.service, beat.pid, beat.state) == ("ingest", proc.pid, "running")
-        assert beat.details["inbox"] == str(inbox.resolve())
+        assert isinstance(beat.details, IngestDetails) and beat.details.inbox == str(inbox.resolve())
         assert 0 < client.ttl(beat.key) <= 3  # three beats of DATELINE_HEARTBEAT_SECONDS=1
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -21,9 +21,15 @@ from tests.support.paths import KIBANA_DIR
 
 NDJSON = KIBANA_DIR / "dateline.ndjson"
 EXPECTED_IDS = {
-    "dateline-articles", "dateline-search-articles", "dateline-search-failures",
-    "dateline-lens-over-time", "dateline-lens-by-language", "dateline-lens-by-source",
-    "dateline-lens-top-people", "dateline-lens-top-organizations", "dateline-lens-top-places",
+    "dateline-articles",
+    "dateline-search-articles",
+    "dateline-search-failures",
+    "dateline-lens-over-time",
+    "dateline-lens-by-language",
+    "dateline-lens-by-source",
+    "dateline-lens-top-people",
+    "dateline-lens-top-organizations",
+    "dateline-lens-top-places",
     "dateline-overview",
 }
 AGGREGATABLE = {"keyword", "date", "long", "integer", "float", "boolean"}
@@ -105,8 +111,11 @@ def test_every_named_field_exists_in_the_live_mapping(mapped_fields):
 def test_failures_search_looks_for_failed_stages():
     failures = next(o for o in load() if o["id"] == "dateline-search-failures")
     query = json.loads(failures["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]["query"]
-    assert {"provenance.language.status:failed", "provenance.entities.status:failed",
-            "provenance.summary.status:failed"} <= set(query.split(" or "))
+    assert {
+        "provenance.language.status:failed",
+        "provenance.entities.status:failed",
+        "provenance.summary.status:failed",
+    } <= set(query.split(" or "))
 
 
 def test_setup_script_is_posix_sh():

@@ -23,8 +23,13 @@ from tests.support.indices import drop_dateline_index
 
 def article(i: int) -> ArticleDocument:
     return ArticleDocument(
-        id=document_id(f"m/{i}.txt"), source_path=f"m/{i}.txt", format="txt", revision=i + 1,
-        title=f"Migration story {i}", body="Text about bridges.", content_sha256=uuid.uuid4().hex,
+        id=document_id(f"m/{i}.txt"),
+        source_path=f"m/{i}.txt",
+        format="text",
+        revision=i + 1,
+        title=f"Migration story {i}",
+        body="Text about bridges.",
+        content_sha256=uuid.uuid4().hex,
     )
 
 

@@ -28,9 +28,14 @@ WAIT = 120.0  # safety net only: how long a progress callback waits for the sear
 
 def article(i: int) -> ArticleDocument:
     return ArticleDocument(
-        id=document_id(f"live/{i}.txt"), source_path=f"live/{i}.txt", format="txt",
-        title=f"Harbour report {i}", body=f"Dock workers unloaded ship number {i} in the harbour.",
-        content_sha256=uuid.uuid4().hex, source="Wire", language="en",
+        id=document_id(f"live/{i}.txt"),
+        source_path=f"live/{i}.txt",
+        format="text",
+        title=f"Harbour report {i}",
+        body=f"Dock workers unloaded ship number {i} in the harbour.",
+        content_sha256=uuid.uuid4().hex,
+        source="Wire",
+        language="en",
         entities=Entities(location=["Hamburg"]),
     )
 
@@ -80,10 +85,16 @@ class Searcher:
                 started_in = self.migrating
                 try:
                     if kind == "dateline":
-                        total = search(self.es, self.alias, SearchParams(query="harbour", size=3, collapse=False)).total
+                        total = search(
+                            self.es, self.alias, SearchParams(query="harbour", size=3, collapse=False)
+                        ).total
                     else:
-                        found = self.es.search(index=self.alias, query={"match": {"body": "harbour"}},
-                                               size=0, track_total_hits=True)
+                        found = self.es.search(
+                            index=self.alias,
+                            query={"match": {"body": "harbour"}},
+                            size=0,
+                            track_total_hits=True,
+                        )
                         total = int(found["hits"]["total"]["value"])
                     self.totals.append((kind, total))
                 except BaseException as exc:  # noqa: BLE001 - every failure is the finding

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from shared.keys import INDEX_STREAM
 from shared.progress import ProgressLog, marker_field
-from shared.queues import INDEX_STREAM
 from shared.schemas import ArticleDocument, IndexRequest, document_id
 
 
@@ -21,8 +21,15 @@ def log(redis_url: str) -> Iterator[ProgressLog]:
 
 
 def article(revision: int = 1) -> ArticleDocument:
-    return ArticleDocument(id=document_id("a.txt"), source_path="a.txt", revision=revision, format="text",
-                           title="Title", body="Body.", content_sha256="0" * 64)
+    return ArticleDocument(
+        id=document_id("a.txt"),
+        source_path="a.txt",
+        revision=revision,
+        format="text",
+        title="Title",
+        body="Body.",
+        content_sha256="0" * 64,
+    )
 
 
 def test_hops_replace_each_other_and_tickets_keep_the_order(log: ProgressLog) -> None:

@@ -20,9 +20,9 @@ from elasticsearch import Elasticsearch
 
 from services.indexer.writer import BulkWriter
 from services.ingest.reconciler import build_reconciler
-from shared.pipeline import oldest_waiting
+from shared.broker_layout import oldest_waiting
+from shared.keys import FILE_KEY, INDEX_GROUP, INDEX_STREAM, PROGRESS_KEY, STAGE_QUEUES
 from shared.progress import Progress, ProgressLog
-from shared.queues import FILE_KEY, INDEX_GROUP, INDEX_STREAM, PROGRESS_KEY, STAGE_QUEUES
 from shared.reconciliation import read_reconciliation
 from shared.registry import FileRecord, Registry
 from shared.schemas import IndexRequest, utcnow
@@ -114,7 +114,10 @@ def test_a_task_behind_a_backlog_is_not_queued_twice(env: Path) -> None:
     back_date_progress(second_id, stuck_for())
     # A worker took the oldest task; the second waits behind it (FIFO): both left alone.
     rclient().rpop(LANGUAGE_QUEUE)
-    assert oldest_waiting(rclient(), "language").ticket == ProgressLog(rclient()).get([second_id])[second_id].ticket
+    assert (
+        oldest_waiting(rclient(), "language").ticket
+        == ProgressLog(rclient()).get([second_id])[second_id].ticket
+    )
     reconciler.check_in_flight()
     assert {a.path for a in read_reconciliation(rclient()).recent} == {first}  # lost: nobody holds it
     assert Registry(rclient()).get(second).revision == 1  # type: ignore[union-attr]
@@ -143,12 +146,19 @@ def test_an_indexed_article_the_registry_missed_is_caught_up(env: Path) -> None:
     record = Registry(client).get(path)
     assert record is not None
     document = _document_of(reconciler, env / path, record.revision)
-    entry = ProgressLog(client).indexing(IndexRequest(action="upsert", source_path=path,
-                                                      revision=record.revision, document=document))
+    entry = ProgressLog(client).indexing(
+        IndexRequest(action="upsert", source_path=path, revision=record.revision, document=document)
+    )
     # ...the indexer wrote it and acknowledged the entry, then died before telling the registry.
     ensure_index(es(), settings().index, settings())
-    BulkWriter(es(), settings().index, settings()).write([(str(entry), IndexRequest(
-        action="upsert", source_path=path, revision=record.revision, document=document))])
+    BulkWriter(es(), settings().index, settings()).write(
+        [
+            (
+                str(entry),
+                IndexRequest(action="upsert", source_path=path, revision=record.revision, document=document),
+            )
+        ]
+    )
     client.xgroup_create(INDEX_STREAM, INDEX_GROUP, id="0", mkstream=True)
     client.xreadgroup(INDEX_GROUP, "dead-indexer", {INDEX_STREAM: ">"})
     client.xack(INDEX_STREAM, INDEX_GROUP, str(entry))
@@ -193,8 +203,16 @@ def test_files_missing_from_the_index_are_queued_again(env: Path) -> None:
     record = Registry(rclient()).get(present)
     assert record is not None
     document = _document_of(reconciler, env / present, record.revision)
-    BulkWriter(es(), settings().index, settings()).write([("1", IndexRequest(
-        action="upsert", source_path=present, revision=record.revision, document=document))])
+    BulkWriter(es(), settings().index, settings()).write(
+        [
+            (
+                "1",
+                IndexRequest(
+                    action="upsert", source_path=present, revision=record.revision, document=document
+                ),
+            )
+        ]
+    )
     es().indices.refresh(index=settings().index)
 
     report = reconciler.run_pass()
@@ -241,8 +259,16 @@ def test_the_cheap_audit_holds_across_restarts_and_a_replaced_index_is_checked(e
 
     def index_it() -> None:
         ensure_index(es(), settings().index, settings())
-        BulkWriter(es(), settings().index, settings()).write([("1", IndexRequest(
-            action="upsert", source_path=path, revision=record.revision, document=document))])
+        BulkWriter(es(), settings().index, settings()).write(
+            [
+                (
+                    "1",
+                    IndexRequest(
+                        action="upsert", source_path=path, revision=record.revision, document=document
+                    ),
+                )
+            ]
+        )
         es().indices.refresh(index=settings().index)
 
     index_it()
@@ -268,8 +294,15 @@ def test_the_audit_pages_and_keeps_only_what_a_pass_requeues(env: Path) -> None:
     ensure_index(es(), settings().index, settings())
     registry = Registry(rclient())
     for i in range(7):  # registered as indexed (two articles each), none in the index
-        registry.put(FileRecord(path=f"gone-{i}.txt", state="indexed", revision=1, articles=2,
-                                doc_ids=[f"gone-{i}-a", f"gone-{i}-b"]))
+        registry.put(
+            FileRecord(
+                path=f"gone-{i}.txt",
+                state="indexed",
+                revision=1,
+                articles=2,
+                doc_ids=[f"gone-{i}-a", f"gone-{i}-b"],
+            )
+        )
     original = audit_module.ID_BATCH
     audit_module.ID_BATCH = 3  # several id batches
     try:

@@ -18,7 +18,9 @@ def registry(redis_url):
 
 
 def test_records_move_between_state_sets(registry):
-    registry.put(FileRecord(path="a.txt", size=3, mtime=1.0, sha256="x", state="queued", revision=1, articles=1))
+    registry.put(
+        FileRecord(path="a.txt", size=3, mtime=1.0, sha256="x", state="queued", revision=1, articles=1)
+    )
     registry.put(FileRecord(path="b.txt", state="failed", revision=1))
     assert registry.counts() == {"queued": 1, "indexed": 0, "failed": 1, "deleted": 0}
     record = registry.get("a.txt")

@@ -20,25 +20,73 @@ from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
 
 
-def doc(path: str, title: str, body: str, language: str, source: str, day: str, sha: str | None = None,
-        **entities: list[str]) -> ArticleDocument:
+def doc(
+    path: str,
+    title: str,
+    body: str,
+    language: str,
+    source: str,
+    day: str,
+    sha: str | None = None,
+    **entities: list[str],
+) -> ArticleDocument:
     return ArticleDocument(
-        id=document_id(path), source_path=path, format="txt", title=title, body=body,
-        content_sha256=sha or uuid.uuid4().hex, source=source, language=language,
+        id=document_id(path),
+        source_path=path,
+        format="text",
+        title=title,
+        body=body,
+        content_sha256=sha or uuid.uuid4().hex,
+        source=source,
+        language=language,
         published_at=datetime.fromisoformat(day).replace(tzinfo=timezone.utc),
-        entities=Entities(**entities), dateline="HAMBURG" if language == "en" else None,
+        entities=Entities(**entities),
+        dateline="HAMBURG" if language == "en" else None,
     )
 
 
 DOCS = [
-    doc("a.txt", "Harbour strike in Hamburg", "Dock workers in Hamburg began a strike on Monday.",
-        "en", "Wire", "2024-03-01", sha="same", person=["Olaf Scholz"], location=["Hamburg"]),
-    doc("b.txt", "Harbour strike in Hamburg", "Dock workers in Hamburg began a strike on Monday.",
-        "en", "Other Wire", "2024-03-01", sha="same", person=["Olaf Scholz"], location=["Hamburg"]),
-    doc("c.txt", "Streik im Hafen", "Die Hafenarbeiter in Hamburg streiken seit Montag.",
-        "de", "Zeitung", "2024-04-10", location=["Hamburg"]),
-    doc("d.txt", "Sommet climatique", "Les Nations unies ouvrent le sommet sur le climat à Paris.",
-        "fr", "Journal", "2023-12-01", organization=["UN"], location=["Paris"]),
+    doc(
+        "a.txt",
+        "Harbour strike in Hamburg",
+        "Dock workers in Hamburg began a strike on Monday.",
+        "en",
+        "Wire",
+        "2024-03-01",
+        sha="same",
+        person=["Olaf Scholz"],
+        location=["Hamburg"],
+    ),
+    doc(
+        "b.txt",
+        "Harbour strike in Hamburg",
+        "Dock workers in Hamburg began a strike on Monday.",
+        "en",
+        "Other Wire",
+        "2024-03-01",
+        sha="same",
+        person=["Olaf Scholz"],
+        location=["Hamburg"],
+    ),
+    doc(
+        "c.txt",
+        "Streik im Hafen",
+        "Die Hafenarbeiter in Hamburg streiken seit Montag.",
+        "de",
+        "Zeitung",
+        "2024-04-10",
+        location=["Hamburg"],
+    ),
+    doc(
+        "d.txt",
+        "Sommet climatique",
+        "Les Nations unies ouvrent le sommet sur le climat à Paris.",
+        "fr",
+        "Journal",
+        "2023-12-01",
+        organization=["UN"],
+        location=["Paris"],
+    ),
 ]
 
 
@@ -67,10 +115,17 @@ def test_everything_collapses_identical_texts(es, alias):
     assert result.facets["entities.location"]["Hamburg"] == 2
     assert result.facets["entities.organization"] == {"UN": 1}
     assert result.facets["dateline"] == {"HAMBURG": 1}
-    assert result.facets["published_at"] == {"2023-12": 1, "2024-01": 0, "2024-02": 0, "2024-03": 1, "2024-04": 1}
+    assert result.facets["published_at"] == {
+        "2023-12": 1,
+        "2024-01": 0,
+        "2024-02": 0,
+        "2024-03": 1,
+        "2024-04": 1,
+    }
     (hit,) = [h for h in result.hits if h.content_sha256 == "same"]
-    assert hit.copy_count == 1 and [c.source_path for c in hit.copies] == [
-        "b.txt" if hit.source_path == "a.txt" else "a.txt"]
+    # Not grouped by the story index (written here directly): the story of its exact text.
+    assert hit.story_id == "text-same" and (hit.versions, hit.sources) == (2, 2)
+    assert [c.source_path for c in hit.other_versions] == ["b.txt" if hit.source_path == "a.txt" else "a.txt"]
 
     # Without collapsing, facets count documents.
     everything = search(es, alias, SearchParams(collapse=False))
@@ -78,7 +133,8 @@ def test_everything_collapses_identical_texts(es, alias):
     assert everything.facets["language"] == {"en": 2, "de": 1, "fr": 1}
     assert everything.facets["entities.location"]["Hamburg"] == 3
     assert everything.facets["dateline"] == {"HAMBURG": 2}
-    assert all(h.copy_count == 0 for h in everything.hits)
+    # Every hit still says what story it belongs to.
+    assert sorted(h.versions for h in everything.hits) == [1, 1, 2, 2]
 
 
 def test_query_and_highlight(es, alias):
@@ -92,10 +148,16 @@ def test_query_and_highlight(es, alias):
 
 
 def test_field_syntax_and_filters(es, alias):
-    assert [h.source_path for h in search(es, alias, SearchParams(query='source:"Zeitung"')).hits] == ["c.txt"]
+    assert [h.source_path for h in search(es, alias, SearchParams(query='source:"Zeitung"')).hits] == [
+        "c.txt"
+    ]
     assert [h.source_path for h in search(es, alias, SearchParams(lang=["fr"])).hits] == ["d.txt"]
-    assert {h.source for h in search(es, alias, SearchParams(source=["Wire", "Journal"], collapse=False)).hits} == {"Wire", "Journal"}
-    located = search(es, alias, SearchParams(entity=["location=Hamburg", "person=Olaf Scholz"], collapse=False))
+    assert {
+        h.source for h in search(es, alias, SearchParams(source=["Wire", "Journal"], collapse=False)).hits
+    } == {"Wire", "Journal"}
+    located = search(
+        es, alias, SearchParams(entity=["location=Hamburg", "person=Olaf Scholz"], collapse=False)
+    )
     assert {h.source_path for h in located.hits} == {"a.txt", "b.txt"}
     assert search(es, alias, SearchParams(entity=["location=Paris", "person=Olaf Scholz"])).total == 0
 
@@ -115,7 +177,7 @@ def test_paging(es, alias):
 
 
 def test_bad_query_syntax_falls_back_instead_of_failing(es, alias):
-    result = search(es, alias, SearchParams(query='strike AND (Hamburg', collapse=False))
+    result = search(es, alias, SearchParams(query="strike AND (Hamburg", collapse=False))
     assert {h.source_path for h in result.hits} == {"a.txt", "b.txt"}
     assert search(es, alias, SearchParams(query='"unbalanced quote')).total == 0
 

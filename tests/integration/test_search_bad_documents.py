@@ -43,9 +43,18 @@ class Archive:
 
 
 def _doc(path: str, title: str, body: str, **extra: object) -> ArticleDocument:
-    return ArticleDocument(id=document_id(path), source_path=path, format="json", title=title, body=body,
-                           content_sha256=uuid.uuid4().hex, source="Wire", language="en",
-                           published_at=datetime(2024, 6, 1, tzinfo=timezone.utc), **extra)
+    return ArticleDocument(
+        id=document_id(path),
+        source_path=path,
+        format="json",
+        title=title,
+        body=body,
+        content_sha256=uuid.uuid4().hex,
+        source="Wire",
+        language="en",
+        published_at=datetime(2024, 6, 1, tzinfo=timezone.utc),
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -78,8 +87,11 @@ def client(archive: Archive) -> TestClient:
 
 def test_a_huge_article_is_found_and_every_search_still_works(archive, client):
     assert len(HUGE_BODY) > 1_300_000
-    for query, expected in [("harbour", {archive.huge, archive.small}), ("zeppelin", {archive.small, archive.hostile}),
-                            ("needle", {archive.huge})]:
+    for query, expected in [
+        ("harbour", {archive.huge, archive.small}),
+        ("zeppelin", {archive.small, archive.hostile}),
+        ("needle", {archive.huge}),
+    ]:
         response = client.get("/search", params={"q": query})
         assert response.status_code == 200, (query, response.text[:300])
         body = response.json()
@@ -87,11 +99,13 @@ def test_a_huge_article_is_found_and_every_search_still_works(archive, client):
         assert body["facets"]["language"] == {"en": len(expected)}
         page = client.get("/", params={"q": query})
         assert page.status_code == 200, (query, page.text[:300])
-        assert f'{len(expected)} articles' in page.text
+        assert f"{len(expected)} articles" in page.text
         result = CliRunner().invoke(cli, ["search", "--json", "--", query])
         assert result.exit_code == 0, (query, result.output[-300:])
     # Highlights come from the first part of the huge body (the bound), in the API and the page.
-    huge = next(h for h in client.get("/search", params={"q": "harbour"}).json()["hits"] if h["id"] == archive.huge)
+    huge = next(
+        h for h in client.get("/search", params={"q": "harbour"}).json()["hits"] if h["id"] == archive.huge
+    )
     assert any("<em>harbour</em>" in fragment for fragment in huge["highlight"]["body"])
     assert client.get(f"/articles/{archive.huge}").json()["body"] == HUGE_BODY
     article = client.get(f"/article/{archive.huge}")
@@ -102,17 +116,24 @@ def test_an_error_the_index_causes_is_a_server_error_that_never_blames_the_query
     # An operator lowered the index's own highlight limit below DATELINE_HIGHLIGHT_MAX_CHARS:
     # Elasticsearch refuses every search that matches the huge article.
     es = make_client(archive.settings.elasticsearch_url)
-    es.indices.put_settings(index=archive.settings.index, settings={"index.highlight.max_analyzed_offset": 1000})
+    es.indices.put_settings(
+        index=archive.settings.index, settings={"index.highlight.max_analyzed_offset": 1000}
+    )
     response = client.get("/search", params={"q": "harbour"})
     assert response.status_code == 500, response.text[:300]
     detail = response.json()["detail"]
-    assert detail.startswith("the archive failed to answer this search") and "DATELINE_HIGHLIGHT_MAX_CHARS" in detail
+    assert (
+        detail.startswith("the archive failed to answer this search")
+        and "DATELINE_HIGHLIGHT_MAX_CHARS" in detail
+    )
     assert "plain words" not in detail and "exception" not in detail
     page = client.get("/", params={"q": "harbour"})
     assert page.status_code == 500 and "The archive failed to answer this search" in page.text
     assert "plain words" not in page.text
     result = CliRunner().invoke(cli, ["search", "harbour"])
-    assert result.exit_code == 1 and "failed to answer" in result.output and "plain words" not in result.output
+    assert (
+        result.exit_code == 1 and "failed to answer" in result.output and "plain words" not in result.output
+    )
     # A search that does not match the huge article is answered.
     assert client.get("/search", params={"q": "dockers"}).json()["total"] == 1
 
@@ -129,7 +150,9 @@ def test_a_query_elasticsearch_cannot_parse_is_read_as_the_query_s_and_answered(
 def test_a_hostile_article_is_shown_inert(archive, client):
     page = client.get(f"/article/{archive.hostile}")
     assert page.status_code == 200
-    assert "javascript:" not in page.text and "<script>alert" not in page.text and "<img src=x" not in page.text
+    assert (
+        "javascript:" not in page.text and "<script>alert" not in page.text and "<img src=x" not in page.text
+    )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "link not shown" in page.text
     hits = client.get("/", params={"q": "zeppelin"})
@@ -142,12 +165,18 @@ def test_the_back_link_comes_from_the_search_not_from_referer(archive, client):
     links = set(re.findall(r'href="(/article/[0-9a-f]{32}\?back=[^"]+)"', results))
     assert f"/article/{archive.small}?back=/%3Fq%3Dharbour%26lang%3Den" in links
     back = 'class="back"><a href="{}">'
-    article = client.get(f"/article/{archive.small}", params={"back": "/?q=harbour&lang=en"},
-                         headers={"Referer": "https://evil.example/"}).text
+    article = client.get(
+        f"/article/{archive.small}",
+        params={"back": "/?q=harbour&lang=en"},
+        headers={"Referer": "https://evil.example/"},
+    ).text
     assert back.format("/?q=harbour&amp;lang=en") in article
     for hostile in ("https://evil.example/?q=x", "//evil.example", "javascript:alert(1)", "/\\evil.example"):
-        article = client.get(f"/article/{archive.small}", params={"back": hostile},
-                             headers={"Referer": "https://evil.example/"}).text
+        article = client.get(
+            f"/article/{archive.small}",
+            params={"back": hostile},
+            headers={"Referer": "https://evil.example/"},
+        ).text
         assert back.format("/") in article and "evil.example" not in article, hostile
     plain = client.get(f"/article/{archive.small}", headers={"Referer": "https://evil.example/?q=x"}).text
     assert back.format("/") in plain and "evil.example" not in plain

@@ -62,26 +62,33 @@ class Seed:
 
 SEED_ENRICHMENT = {
     "000_22d70851a12d5b22.txt": Seed(
-        "The Nation", ["Hina Rabbani Khar", "Hillary Clinton", "Zalmai Rasool"], ["Taliban", "NATO"],
+        "The Nation",
+        ["Hina Rabbani Khar", "Hillary Clinton", "Zalmai Rasool"],
+        ["Taliban", "NATO"],
         ["Islamabad", "Pakistan", "Afghanistan", "United States", "Brussels"],
     ),
     "001_1cac760c224c0b45.txt": Seed(
-        "Reuters", ["Osama bin Laden", "Rahimullah Yusufzai"],
+        "Reuters",
+        ["Osama bin Laden", "Rahimullah Yusufzai"],
         ["Taliban", "Tehrik-e-Taliban Pakistan", "Reuters", "NATO"],
         ["Islamabad", "Pakistan", "South Waziristan", "Afghanistan", "United States"],
     ),
     "002_731e6515b98b7c79.txt": Seed(
         "Business Recorder",
         ["Zalmay Khalilzad", "Tehmina Janjua", "Mohammad Faisal", "Shah Mehmood Qureshi"],
-        ["Taliban", "Foreign Office"], ["Pakistan", "Kabul", "Abu Dhabi", "Afghanistan"],
+        ["Taliban", "Foreign Office"],
+        ["Pakistan", "Kabul", "Abu Dhabi", "Afghanistan"],
     ),
     "003_6e75951bac204442.txt": Seed(
-        "The Express Tribune", ["Asad Durrani", "Amir Khan Muttaqi", "Mumtaz Zahra Baloch"],
+        "The Express Tribune",
+        ["Asad Durrani", "Amir Khan Muttaqi", "Mumtaz Zahra Baloch"],
         ["Taliban", "Tehrik-e-Taliban Pakistan", "Foreign Office"],
         ["Kabul", "Islamabad", "Pakistan", "Afghanistan"],
     ),
     "004_1218bd919b24eab8.txt": Seed(
-        "The Nation", ["Nasser Khan Janjua"], ["Taliban"],
+        "The Nation",
+        ["Nasser Khan Janjua"],
+        ["Taliban"],
         ["Islamabad", "Pakistan", "United States", "Afghanistan"],
     ),
 }
@@ -102,71 +109,112 @@ class Foreign:
 
 FOREIGN = [
     Foreign(
-        "dw/khalilzad-berlin.json", "de", "Deutsche Welle", "2024-02-14T09:30:00Z",
+        "dw/khalilzad-berlin.json",
+        "de",
+        "Deutsche Welle",
+        "2024-02-14T09:30:00Z",
         "Khalilzad wirbt in Berlin für Friedensgespräche",
         "Der US-Sondergesandte Zalmay Khalilzad hat am Mittwoch in Berlin mit Außenministerin "
         "Annalena Baerbock über den Friedensprozess in Afghanistan gesprochen. Beide Seiten "
         "forderten die Taliban auf, direkte Gespräche mit Vertretern der afghanischen "
         "Zivilgesellschaft aufzunehmen. Ein Sprecher des Auswärtigen Amts sagte, Deutschland "
         "werde die humanitäre Hilfe für die Menschen in Kabul fortsetzen.",
-        {"person": ["Zalmay Khalilzad", "Annalena Baerbock"], "organization": ["Taliban", "Auswärtiges Amt"],
-         "location": ["Berlin", "Afghanistan", "Kabul"]},
+        {
+            "person": ["Zalmay Khalilzad", "Annalena Baerbock"],
+            "organization": ["Taliban", "Auswärtiges Amt"],
+            "location": ["Berlin", "Afghanistan", "Kabul"],
+        },
     ),
     Foreign(
-        "lemonde/talibans-reconnaissance.json", "fr", "Le Monde", "2024-03-05T16:00:00Z",
+        "lemonde/talibans-reconnaissance.json",
+        "fr",
+        "Le Monde",
+        "2024-03-05T16:00:00Z",
         "Les talibans réclament une reconnaissance internationale",
         "Le ministre des affaires étrangères du gouvernement taliban, Amir Khan Muttaqi, a appelé "
         "mardi la communauté internationale à reconnaître le régime de Kaboul. Lors d'une "
         "conférence de presse, il a affirmé que l'Afghanistan ne représentait une menace pour "
         "aucun pays. Les Nations unies ont rappelé que l'éducation des filles restait une "
         "condition essentielle, avant une réunion prévue à Doha.",
-        {"person": ["Amir Khan Muttaqi"], "organization": ["Taliban", "United Nations"],
-         "location": ["Kabul", "Afghanistan", "Doha"]},
+        {
+            "person": ["Amir Khan Muttaqi"],
+            "organization": ["Taliban", "United Nations"],
+            "location": ["Kabul", "Afghanistan", "Doha"],
+        },
     ),
     Foreign(
-        "elpais/pakistan-fmi.json", "es", "El País", "2024-03-20T11:15:00Z",
+        "elpais/pakistan-fmi.json",
+        "es",
+        "El País",
+        "2024-03-20T11:15:00Z",
         "Pakistán negocia un nuevo rescate con el FMI",
         "El primer ministro de Pakistán, Shehbaz Sharif, anunció el lunes que su Gobierno ha "
         "alcanzado un acuerdo preliminar con el Fondo Monetario Internacional para un nuevo "
         "programa de rescate. Las autoridades esperan que los fondos estabilicen la economía y "
         "frenen la inflación, que superó el 20 % el año pasado.",
-        {"person": ["Shehbaz Sharif"], "organization": ["International Monetary Fund"],
-         "location": ["Pakistan"]},
+        {
+            "person": ["Shehbaz Sharif"],
+            "organization": ["International Monetary Fund"],
+            "location": ["Pakistan"],
+        },
     ),
     Foreign(
-        "bbcurdu/sarhadi-muzakrat.json", "ur", "BBC Urdu", "2024-04-02T07:45:00Z",
+        "bbcurdu/sarhadi-muzakrat.json",
+        "ur",
+        "BBC Urdu",
+        "2024-04-02T07:45:00Z",
         "پاکستان اور افغانستان کے درمیان سرحدی مذاکرات",
         "وزیر اعظم شہباز شریف نے منگل کو اسلام آباد میں کہا کہ حکومت کالعدم تحریک طالبان "
         "پاکستان کے خلاف کارروائی جاری رکھے گی۔ انہوں نے کہا کہ افغانستان کی عبوری حکومت کو "
         "اپنی سرزمین دہشت گردی کے لیے استعمال ہونے سے روکنا ہوگا۔ دفتر خارجہ کے مطابق دونوں "
         "ممالک کے حکام نے سرحدی تجارت اور مہاجرین کی واپسی پر بھی بات چیت کی۔",
-        {"person": ["Shehbaz Sharif"], "organization": ["Tehrik-e-Taliban Pakistan", "Foreign Office"],
-         "location": ["Islamabad", "Pakistan", "Afghanistan"]},
+        {
+            "person": ["Shehbaz Sharif"],
+            "organization": ["Tehrik-e-Taliban Pakistan", "Foreign Office"],
+            "location": ["Islamabad", "Pakistan", "Afghanistan"],
+        },
     ),
     Foreign(
-        "aljazeera/doha-talks.json", "ar", "Al Jazeera", "2024-04-18T13:00:00Z",
+        "aljazeera/doha-talks.json",
+        "ar",
+        "Al Jazeera",
+        "2024-04-18T13:00:00Z",
         "محادثات في الدوحة بشأن مستقبل أفغانستان",
         "التقى المبعوث الأمريكي زلماي خليل زاد اليوم الأربعاء وفدا من حركة طالبان في العاصمة "
         "القطرية، في جولة جديدة من المحادثات بشأن الانسحاب والأمن في أفغانستان. وقالت مصادر "
         "مطلعة إن الجانبين ناقشا تبادل الأسرى ووقف إطلاق النار.",
-        {"person": ["Zalmay Khalilzad"], "organization": ["Taliban"],
-         "location": ["Doha", "Qatar", "Afghanistan"]},
+        {
+            "person": ["Zalmay Khalilzad"],
+            "organization": ["Taliban"],
+            "location": ["Doha", "Qatar", "Afghanistan"],
+        },
     ),
     Foreign(
-        "ria/moscow-format.json", "ru", "RIA Novosti", "2024-05-07T10:20:00Z",
+        "ria/moscow-format.json",
+        "ru",
+        "RIA Novosti",
+        "2024-05-07T10:20:00Z",
         "В Москве прошли консультации по Афганистану",
         "Министр иностранных дел России Сергей Лавров во вторник принял делегацию движения "
         "«Талибан» во главе с Амиром Ханом Муттаки. Стороны обсудили гуманитарную помощь, "
         "торговлю и безопасность на границах Афганистана. Следующий раунд переговоров в "
         "московском формате запланирован на осень.",
-        {"person": ["Sergey Lavrov", "Amir Khan Muttaqi"], "organization": ["Taliban"],
-         "location": ["Moscow", "Afghanistan"]},
+        {
+            "person": ["Sergey Lavrov", "Amir Khan Muttaqi"],
+            "organization": ["Taliban"],
+            "location": ["Moscow", "Afghanistan"],
+        },
     ),
 ]
 # The DW story as syndicated by a wire service: same text, another file and source.
 DUPLICATE = Foreign(
-    "dpa/khalilzad-berlin-wire.json", "de", "dpa", FOREIGN[0].published, FOREIGN[0].title,
-    FOREIGN[0].body, FOREIGN[0].entities,
+    "dpa/khalilzad-berlin-wire.json",
+    "de",
+    "dpa",
+    FOREIGN[0].published,
+    FOREIGN[0].title,
+    FOREIGN[0].body,
+    FOREIGN[0].entities,
 )
 LANGUAGES = {"en": 5, "de": 2, "fr": 1, "es": 1, "ur": 1, "ar": 1, "ru": 1}
 
@@ -176,23 +224,26 @@ def enrich(doc: ArticleDocument, language: str, entities: dict[str, list[str]]) 
     now = datetime.now(timezone.utc)
     names = Entities(**entities)
     first_sentence = doc.body.split(". ")[0].split("۔")[0].rstrip(".") + "."
-    return doc.model_copy(update={
-        "language": language,
-        "language_confidence": 0.99,
-        "entities": names,
-        "entity_list": [
-            Entity(name=name, type=kind, count=1 + doc.body.count(name))
-            for kind, found in entities.items() for name in found
-        ],
-        "summary": first_sentence,
-        "summary_sentences": [0],
-        "provenance": Provenance(
-            language=StageRecord(model="lingua", version="1.3", status="ok", seconds=0.01),
-            entities=StageRecord(model="flair/ner-multi", version="0.13", status="ok", seconds=0.4),
-            summary=StageRecord(model="textrank", version="1", status="ok", seconds=0.02),
-        ),
-        "enriched_at": now,
-    })
+    return doc.model_copy(
+        update={
+            "language": language,
+            "language_confidence": 0.99,
+            "entities": names,
+            "entity_list": [
+                Entity(name=name, type=kind, count=1 + doc.body.count(name))
+                for kind, found in entities.items()
+                for name in found
+            ],
+            "summary": first_sentence,
+            "summary_sentences": [0],
+            "provenance": Provenance(
+                language=StageRecord(model="lingua", version="1.3", status="ok", seconds=0.01),
+                entities=StageRecord(model="flair/ner-multi", version="0.13", status="ok", seconds=0.4),
+                summary=StageRecord(model="textrank", version="1", status="ok", seconds=0.02),
+            ),
+            "enriched_at": now,
+        }
+    )
 
 
 def corpus() -> list[ArticleDocument]:
@@ -203,14 +254,27 @@ def corpus() -> list[ArticleDocument]:
         inbox_path = Path("/inbox") / source_path
         articles = reader_for(path).read(path, path.read_bytes()).articles
         assert len(articles) == 1, path
-        doc = build_document(articles[0], source_path=source_path, revision=1,
-                             folder=folder_source(inbox_path, Path("/inbox")))
-        docs.append(enrich(doc, "en", {"person": seed.person, "organization": seed.organization,
-                                       "location": seed.location}))
+        doc = build_document(
+            articles[0], source_path=source_path, revision=1, folder=folder_source(inbox_path, Path("/inbox"))
+        )
+        docs.append(
+            enrich(
+                doc,
+                "en",
+                {"person": seed.person, "organization": seed.organization, "location": seed.location},
+            )
+        )
     for item in [*FOREIGN, DUPLICATE]:
-        raw = json.dumps({"title": item.title, "body": item.body, "source": item.source,
-                          "published_at": item.published, "language": item.language},
-                         ensure_ascii=False).encode("utf-8")
+        raw = json.dumps(
+            {
+                "title": item.title,
+                "body": item.body,
+                "source": item.source,
+                "published_at": item.published,
+                "language": item.language,
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
         path = Path(item.path)
         articles = reader_for(path).read(path, raw).articles
         assert len(articles) == 1, item.path
@@ -243,8 +307,10 @@ def settings(es: Elasticsearch, es_url: str) -> Iterator[Settings]:
     cfg = Settings(elasticsearch_url=es_url, index=alias)
     ensure_index(es, alias, cfg)  # what the indexer does at start
     requests = [
-        (f"{1700000000000 + n}-0", IndexRequest(action="upsert", source_path=doc.source_path,
-                                                revision=doc.revision, document=doc))
+        (
+            f"{1700000000000 + n}-0",
+            IndexRequest(action="upsert", source_path=doc.source_path, revision=doc.revision, document=doc),
+        )
         for n, doc in enumerate(DOCS)
     ]
     result = BulkWriter(es, alias, cfg).write(requests)
@@ -290,11 +356,20 @@ def ask(settings: Settings, api: TestClient):
     """Run one search through the CLI and the API; return the body once both agree."""
 
     def run(q: str = "*", **params: Any) -> dict[str, Any]:
-        env = {**os.environ, "DATELINE_ELASTICSEARCH_URL": settings.elasticsearch_url,
-               "DATELINE_INDEX": settings.index, "PYTHONIOENCODING": "utf-8"}
+        env = {
+            **os.environ,
+            "DATELINE_ELASTICSEARCH_URL": settings.elasticsearch_url,
+            "DATELINE_INDEX": settings.index,
+            "PYTHONIOENCODING": "utf-8",
+        }
         done = subprocess.run(
             [sys.executable, "-m", "services.cli.main", "search", "--json", *cli_args(q, params)],
-            cwd=REPO_DIR, env=env, capture_output=True, text=True, encoding="utf-8", timeout=300,
+            cwd=REPO_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=300,
         )
         assert done.returncode == 0, done.stderr
         from_cli = json.loads(done.stdout)

@@ -11,8 +11,8 @@ from pathlib import Path
 import redis
 
 from services.ingest.processor import Ingestor
+from shared.broker_layout import tasks_near_ends
 from shared.celery_app import make_app
-from shared.pipeline import tasks_near_ends
 from shared.registry import Registry
 from shared.settings import Settings
 from tests.support.paths import SEEDS
@@ -39,9 +39,16 @@ def test_source_is_the_files_own_then_its_folder_and_the_folder_rule_can_be_turn
     inbox = tmp_path / "inbox"
     (inbox / "Reuters").mkdir(parents=True)
     shutil.copy(sorted(SEEDS.glob("*.txt"))[0], inbox / "Reuters" / "talks.txt")
-    (inbox / "Reuters" / "feed.jsonl").write_text(json.dumps(
-        {"title": "Port reopens", "body": "The port of Karachi reopened on Monday, officials said.",
-         "source": "APP"}) + "\n")
+    (inbox / "Reuters" / "feed.jsonl").write_text(
+        json.dumps(
+            {
+                "title": "Port reopens",
+                "body": "The port of Karachi reopened on Monday, officials said.",
+                "source": "APP",
+            }
+        )
+        + "\n"
+    )
     shutil.copy(sorted(SEEDS.glob("*.txt"))[1], inbox / "loose.txt")
 
     default = _sources(redis_url, inbox)
@@ -49,4 +56,3 @@ def test_source_is_the_files_own_then_its_folder_and_the_folder_rule_can_be_turn
 
     off = _sources(redis_url, inbox, source_from_folder=False)
     assert off == {"Reuters/talks.txt": None, "Reuters/feed.jsonl": "APP", "loose.txt": None}
-

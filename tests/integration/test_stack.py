@@ -60,8 +60,14 @@ class LocalStack:
         }
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=REPO_DIR,
-                              env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli.main", *args],
+            cwd=REPO_DIR,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
     def programs(self) -> dict[str, dict]:
         result = self("stack", "status", "--json")
@@ -79,7 +85,9 @@ def _make_local_stacks(ner_model: Path) -> Iterator[Callable[[], LocalStack]]:
 
     def make() -> LocalStack:
         # The Elasticsearch user must reach the data folder, so it lives in the repository.
-        stack = LocalStack(REPO_DIR / ".dateline" / "test" / f"stack-{os.getpid()}-{next(_numbers)}", ner_model)
+        stack = LocalStack(
+            REPO_DIR / ".dateline" / "test" / f"stack-{os.getpid()}-{next(_numbers)}", ner_model
+        )
         made.append(stack)
         return stack
 
@@ -165,9 +173,13 @@ def test_stack_up_restarts_exactly_the_programs_whose_settings_changed(running_s
 
     def ner_model_of_new_worker() -> str | None:
         for beat in read_heartbeats(client, "worker"):
-            entities = beat.details.get("stages", {}).get("entities")
-            if entities and beat.host == socket.gethostname() and beat.pid in new_worker | process_tree(after["worker"]):
-                return entities["model"]
+            entities = beat.worker_details.stages.get("entities")
+            if (
+                entities
+                and beat.host == socket.gethostname()
+                and beat.pid in new_worker | process_tree(after["worker"])
+            ):
+                return entities.model
         return None
 
     assert wait_until(ner_model_of_new_worker, timeout=300, what="a heartbeat of the new NER worker") == model
@@ -180,9 +192,14 @@ def test_crashed_program_is_restarted_and_one_that_cannot_start_is_shown_fatal(r
     # A crash: the whole process group of the ingest service killed at once.
     crashed = dateline.pids()["ingest"]
     os.killpg(crashed, signal.SIGKILL)
-    wait_until(lambda: dateline.programs()["ingest"]["pid"] not in (None, crashed)
-               and dateline.programs()["ingest"]["state"] == "RUNNING", timeout=120,
-               what="ingest restarted by supervisord")
+    wait_until(
+        lambda: (
+            dateline.programs()["ingest"]["pid"] not in (None, crashed)
+            and dateline.programs()["ingest"]["state"] == "RUNNING"
+        ),
+        timeout=120,
+        what="ingest restarted by supervisord",
+    )
     assert not _alive(crashed)
 
     # The API's port taken by someone else: it cannot start; `up` says so, status shows it.
@@ -206,11 +223,21 @@ def test_stack_run_stops_everything_on_ctrl_c(local_stack, tmp_path):
     dateline = local_stack()
     output = tmp_path / "run.out"
     with open(output, "wb") as out:
-        run = subprocess.Popen([sys.executable, "-m", "services.cli.main", "stack", "run"], cwd=REPO_DIR,
-                               env=dateline.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        run = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", "stack", "run"],
+            cwd=REPO_DIR,
+            env=dateline.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        wait_until(lambda: "press Ctrl-C to stop" in output.read_text() or run.poll() is not None,
-                   timeout=600, every=1, what="`dateline stack run` ready")
+        wait_until(
+            lambda: "press Ctrl-C to stop" in output.read_text() or run.poll() is not None,
+            timeout=600,
+            every=1,
+            what="`dateline stack run` ready",
+        )
         assert run.poll() is None, output.read_text()
         pids = dateline.pids()
         assert PROGRAMS <= set(pids) and all(_alive(pid) for pid in pids.values())
@@ -232,8 +259,11 @@ def test_down_stops_a_stack_started_before_the_supervisor(local_stack):
     old_redis = subprocess.Popen(["bash", "-c", "exec -a redis-server sleep 1000"], start_new_session=True)
     (run / "redis.pid").write_text(str(old_redis.pid))
     (run / "ingest.pid").write_text("999999999")
-    wait_until(lambda: "redis-server" in Path(f"/proc/{old_redis.pid}/cmdline").read_text(), timeout=30,
-               what="the old Redis running")
+    wait_until(
+        lambda: "redis-server" in Path(f"/proc/{old_redis.pid}/cmdline").read_text(),
+        timeout=30,
+        what="the old Redis running",
+    )
     refused = dateline("stack", "up")
     assert refused.returncode == 1 and "make down" in refused.stderr
 

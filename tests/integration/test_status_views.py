@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from services.api.app import create_app
 from services.ingest.processor import Ingestor
 from shared.celery_app import make_app
-from shared.heartbeat import HeartbeatWriter
+from shared.heartbeat import HeartbeatWriter, StageState, WorkerDetails
 from shared.registry import FileRecord, Registry
 from shared.schemas import ArticleDocument, Provenance, StageRecord, document_id
 from shared.search.client import make_client
@@ -46,13 +46,23 @@ class Env:
 
     @property
     def environ(self) -> dict[str, str]:
-        return {**os.environ, "DATELINE_REDIS_URL": self.settings.redis_url,
-                "DATELINE_ELASTICSEARCH_URL": self.settings.elasticsearch_url,
-                "DATELINE_INDEX": self.settings.index, "DATELINE_INBOX": str(self.inbox)}
+        return {
+            **os.environ,
+            "DATELINE_REDIS_URL": self.settings.redis_url,
+            "DATELINE_ELASTICSEARCH_URL": self.settings.elasticsearch_url,
+            "DATELINE_INDEX": self.settings.index,
+            "DATELINE_INBOX": str(self.inbox),
+        }
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=REPO_DIR, env=self.environ,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli.main", *args],
+            cwd=REPO_DIR,
+            env=self.environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def status_json(self) -> dict:
         result = self.cli("status", "--json")
@@ -77,7 +87,9 @@ def env(redis_url: str, es_url: str, tmp_path: Path) -> Iterator[Env]:
 
 
 def _index(env: Env, document: ArticleDocument) -> None:
-    env.es.index(index=env.settings.index, id=document.id, document=document.model_dump(mode="json"), refresh=True)
+    env.es.index(
+        index=env.settings.index, id=document.id, document=document.model_dump(mode="json"), refresh=True
+    )
 
 
 def _ingest_like_a_user(env: Env) -> dict[str, str]:
@@ -88,7 +100,8 @@ def _ingest_like_a_user(env: Env) -> dict[str, str]:
     (env.inbox / "feed.jsonl").write_text(
         '{"title": "Port reopens", "body": "The port of Karachi reopened on Monday, officials said."}\n'
         '{"title": "Broken\n'
-        '{"title": "Rail line", "body": "The Lahore rail line was upgraded on Tuesday, officials said."}\n')
+        '{"title": "Rail line", "body": "The Lahore rail line was upgraded on Tuesday, officials said."}\n'
+    )
     (env.inbox / "cut.json").write_text('{"title": "Budget", "body": "The bud')
     # The real Celery app on this module's Redis database: no worker takes the tasks here.
     ingestor = Ingestor(Registry(env.client), make_app(env.settings), env.settings)
@@ -129,15 +142,35 @@ def test_counts_agree_with_lists_and_a_partly_failed_file_is_indexed_and_listed(
 
 def test_documents_whose_stage_failed_are_listed_with_the_reason(env):
     failed = ArticleDocument(
-        id=document_id("x/failed.txt"), source_path="x/failed.txt", format="text", title="Flood warning",
-        body="Rivers rose.", content_sha256="f1", language="en",
-        provenance=Provenance(language=StageRecord(status="ok"), entities=StageRecord(
-            status="failed", model="models/gone.pt", error="FileNotFoundError: models/gone.pt does not exist")),
+        id=document_id("x/failed.txt"),
+        source_path="x/failed.txt",
+        format="text",
+        title="Flood warning",
+        body="Rivers rose.",
+        content_sha256="f1",
+        language="en",
+        provenance=Provenance(
+            language=StageRecord(status="ok"),
+            entities=StageRecord(
+                status="failed",
+                model="models/gone.pt",
+                error="FileNotFoundError: models/gone.pt does not exist",
+            ),
+        ),
     )
     skipped = ArticleDocument(
-        id=document_id("x/urdu.txt"), source_path="x/urdu.txt", format="text", title="Urdu",
-        body="...", content_sha256="f2", language="ur",
-        provenance=Provenance(entities=StageRecord(status="skipped", error="no NER model covers language 'ur'")),
+        id=document_id("x/urdu.txt"),
+        source_path="x/urdu.txt",
+        format="text",
+        title="Urdu",
+        body="...",
+        content_sha256="f2",
+        language="ur",
+        provenance=Provenance(
+            entities=StageRecord(
+                status="skipped", code="no_model_for_language", error="no NER model covers language 'ur'"
+            )
+        ),
     )
     _index(env, failed)
     _index(env, skipped)
@@ -148,12 +181,21 @@ def test_documents_whose_stage_failed_are_listed_with_the_reason(env):
     (doc,) = outcomes["failed"]
     assert (doc["source_path"], doc["stage"]) == ("x/failed.txt", "entities")
     assert "does not exist" in doc["error"] and "--failed-only" in doc["fix"]
-    assert outcomes["skipped"] == [{"stage": "entities", "reason": "no NER model covers language 'ur'",
-                                    "documents": 1}]
+    assert outcomes["skipped"] == [
+        {
+            "stage": "entities",
+            "code": "no_model_for_language",
+            "reason": "no NER model covers language 'ur'",
+            "documents": 1,
+        }
+    ]
     text = env.cli("status").stdout
     assert "Documents a stage failed on (1)" in text
     assert "x/failed.txt: entities failed: FileNotFoundError" in text
-    assert "entities skipped on 1 document(s): no NER model covers language 'ur'" in text
+    assert (
+        "entities skipped on 1 document(s) (no_model_for_language), e.g.: no NER model covers language 'ur'"
+        in " ".join(text.split())
+    )  # the console wraps long lines
 
 
 def _process(writer: HeartbeatWriter, pid: int) -> HeartbeatWriter:
@@ -164,14 +206,25 @@ def _process(writer: HeartbeatWriter, pid: int) -> HeartbeatWriter:
 
 def test_health_status_and_cli_share_one_state(env):
     client = env.client
-    writers = [_process(HeartbeatWriter(lambda: client, service, 60), 1000 + i)
-               for i, service in enumerate(("ingest", "reconciler", "indexer", "api"))]
-    light = _process(HeartbeatWriter(lambda: client, "worker", 60,
-                                     lambda: {"queues": ["language", "summary"], "stages": {}}), 2000)
-    ner_stage = {"model": "m.pt", "loaded": False, "error": None}
-    ner = _process(HeartbeatWriter(lambda: client, "worker", 60,
-                                   lambda: {"queues": ["entities"], "stages": {"entities": dict(ner_stage)}},
-                                   state="starting"), 2001)
+    writers = [
+        _process(HeartbeatWriter(lambda: client, service, 60), 1000 + i)
+        for i, service in enumerate(("ingest", "reconciler", "indexer", "api"))
+    ]
+    light = _process(
+        HeartbeatWriter(lambda: client, "worker", 60, lambda: WorkerDetails(queues=["language", "summary"])),
+        2000,
+    )
+    ner_stage = StageState(model="m.pt", loaded=False)
+    ner = _process(
+        HeartbeatWriter(
+            lambda: client,
+            "worker",
+            60,
+            lambda: WorkerDetails(queues=["entities"], stages={"entities": ner_stage}),
+            state="starting",
+        ),
+        2001,
+    )
     api = TestClient(create_app(env.settings), base_url="http://127.0.0.1")
     try:
         health = api.get("/health")
@@ -189,15 +242,19 @@ def test_health_status_and_cli_share_one_state(env):
         assert env.status_json()["state"] == "ok"
 
         # A stage running without its model: degraded, with the reason, everywhere.
-        ner_stage["error"] = "FileNotFoundError: m.pt does not exist"
+        ner_stage.error = "FileNotFoundError: m.pt does not exist"
         ner.beat()
         body = api.get("/health").json()
         assert api.get("/health").status_code == 200 and body["state"] == "degraded"
         (reason,) = body["reasons"]
-        assert "entities stage on" in reason and "runs without its model" in reason and "m.pt does not exist" in reason
+        assert (
+            "entities stage on" in reason
+            and "runs without its model" in reason
+            and "m.pt does not exist" in reason
+        )
         assert env.status_json()["reasons"] == [reason]
         assert "runs without its model" in env.cli("status").stdout
-        ner_stage |= {"loaded": True, "error": None}
+        ner_stage.loaded, ner_stage.error = True, None
         ner.beat()
         assert api.get("/health").json()["state"] == "ok"
 
@@ -218,9 +275,14 @@ def test_redis_away_is_down_in_every_view(env):
     broken = env.settings.model_copy(update={"redis_url": closed})
     health = TestClient(create_app(broken), base_url="http://127.0.0.1").get("/health")
     assert health.status_code == 503 and health.json()["state"] == "down"
-    result = subprocess.run([sys.executable, "-m", "services.cli.main", "status", "--json"], cwd=REPO_DIR,
-                            env={**env.environ, "DATELINE_REDIS_URL": closed}, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "status", "--json"],
+        cwd=REPO_DIR,
+        env={**env.environ, "DATELINE_REDIS_URL": closed},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert json.loads(result.stdout)["state"] == "down"
 
@@ -252,9 +314,18 @@ def test_every_service_deletes_its_heartbeat_on_a_clean_stop(make_stack):
 
     def services() -> set[str]:
         beats = read_heartbeats(stack.redis)
-        return {b.service for b in beats} | {f"worker:{q}" for b in beats for q in b.details.get("queues", [])}
+        return {b.service for b in beats} | {f"worker:{q}" for b in beats for q in b.worker_details.queues}
 
-    expected = {"ingest", "reconciler", "indexer", "api", "worker", "worker:language", "worker:summary", "worker:entities"}
+    expected = {
+        "ingest",
+        "reconciler",
+        "indexer",
+        "api",
+        "worker",
+        "worker:language",
+        "worker:summary",
+        "worker:entities",
+    }
     wait_until(lambda: services() >= expected, timeout=600, what="every heartbeat", processes=processes)
     for process in processes:
         family = process_tree(process.process.pid)  # Celery's pool processes beat for a worker

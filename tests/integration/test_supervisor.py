@@ -30,8 +30,14 @@ def _alive(pid: int) -> bool:
 
 
 def _program(name: str, command: tuple[str, ...] = STUBBORN) -> Program:
-    return Program(name=name, command=command, health=Health("heartbeat", "none"), priority=50,
-                   stop_seconds=2, start_seconds=1)
+    return Program(
+        name=name,
+        command=command,
+        health=Health("heartbeat", "none"),
+        priority=50,
+        stop_seconds=2,
+        start_seconds=1,
+    )
 
 
 @pytest.fixture
@@ -76,8 +82,11 @@ def test_killed_program_stays_down_unless_it_may_restart(supervisor):
     again = ServiceProcess(supervisor, _program("again"), autorestart=True).start()
     first = _family(again)
     again.kill()
-    restarted = wait_until(lambda: again.pid if again.running and again.pid not in first else None,
-                           timeout=60, what="the program restarted by supervisord")
+    restarted = wait_until(
+        lambda: again.pid if again.running and again.pid not in first else None,
+        timeout=60,
+        what="the program restarted by supervisord",
+    )
     assert restarted not in first and not [pid for pid in first if _alive(pid)]
 
 
@@ -139,12 +148,20 @@ def test_no_password_is_on_any_command_line_of_the_stack(supervisor):
     with pytest.raises(redis_client.AuthenticationError):
         redis_client.Redis.from_url(url.replace(password, "wrong")).ping()
     worker = ServiceProcess(
-        supervisor, dateline_program("worker-light", "worker", "--queues", "language,summary", "--name", "light"),
-        env={"DATELINE_REDIS_URL": url, "DATELINE_DATA_DIR": str(TEST_DATA_DIR / f"secret-data-{os.getpid()}")},
+        supervisor,
+        dateline_program("worker-light", "worker", "--queues", "language,summary", "--name", "light"),
+        env={
+            "DATELINE_REDIS_URL": url,
+            "DATELINE_DATA_DIR": str(TEST_DATA_DIR / f"secret-data-{os.getpid()}"),
+        },
     ).start()
     # The worker connected to the broker: it logged in with the password from its env file.
-    wait_until(lambda: len(client.client_list()) >= 2 and len(process_tree(worker.pid or 0)) >= 2,
-               timeout=120, what="the worker and its pool connected to Redis", processes=[redis, worker])
+    wait_until(
+        lambda: len(client.client_list()) >= 2 and len(process_tree(worker.pid or 0)) >= 2,
+        timeout=120,
+        what="the worker and its pool connected to Redis",
+        processes=[redis, worker],
+    )
     started = {supervisor.pid() or 0} | process_tree(redis.pid or 0) | process_tree(worker.pid or 0)
     lines = _cmdlines(started)
     assert len(lines) >= 3
@@ -156,7 +173,11 @@ def test_no_password_is_on_any_command_line_of_the_stack(supervisor):
         assert password not in (supervisor.programs_dir / f"{name}.conf").read_text(), name
     config = Path(redis.program.command[1])
     assert config.stat().st_mode & 0o777 == 0o600 and password in config.read_text()
-    for path in (supervisor.conf_path, supervisor.programs_dir / "redis.conf", supervisor.env_path("worker-light")):
+    for path in (
+        supervisor.conf_path,
+        supervisor.programs_dir / "redis.conf",
+        supervisor.env_path("worker-light"),
+    ):
         assert path.stat().st_mode & 0o777 == 0o600, path
     worker.stop()
     redis.stop()

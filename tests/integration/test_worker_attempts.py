@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from services.worker.process import WorkerProcess
+from shared.keys import INDEX_STREAM
 from shared.progress import ProgressLog
-from shared.queues import INDEX_STREAM
 from shared.registry import FileRecord, Registry
 from shared.schemas import IndexRequest, StageTask
 from shared.settings import Settings
@@ -27,16 +27,20 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 def test_a_stage_that_keeps_killing_its_process_is_skipped_with_the_reason(client, redis_url):
-    settings = Settings(_env_file=None, redis_url=redis_url, ner_model="/no/such/model.pt", task_max_retries=2)
+    settings = Settings(
+        _env_file=None, redis_url=redis_url, ner_model="/no/such/model.pt", task_max_retries=2
+    )
     (document,) = seed_documents(1)
-    Registry(client).put(FileRecord(path=document.source_path, revision=document.revision, articles=1,
-                                    doc_ids=[document.id]))
+    Registry(client).put(
+        FileRecord(path=document.source_path, revision=document.revision, articles=1, doc_ids=[document.id])
+    )
     progress = ProgressLog(client)
     for dead in ("host:101", "host:102", "host:103"):  # started three times, finished never
         progress.processing(document, "entities", dead)
 
     WorkerProcess(["entities"], settings=settings).handle(
-        "entities", StageTask(document=document, stages=["entities"]).to_wire())
+        "entities", StageTask(document=document, stages=["entities"]).to_wire()
+    )
 
     ((_, fields),) = client.xrange(INDEX_STREAM)  # handed on to the indexer all the same
     request = IndexRequest.model_validate_json(fields[b"request"])

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from celery import Celery
 
+from shared.keys import STAGE_QUEUES, STAGE_TASKS
 from shared.pipeline import submit_document
 from shared.progress import ProgressLog
-from shared.queues import STAGE_QUEUES, STAGE_TASKS
 from shared.registry import FileRecord, Registry
 from shared.schemas import ArticleDocument, StageTask
 from tests.support.documents import seed_documents
@@ -17,8 +17,9 @@ from tests.support.processes import wait_until
 
 
 def _register(registry: Registry, document: ArticleDocument) -> None:
-    registry.put(FileRecord(path=document.source_path, revision=document.revision, articles=1,
-                            doc_ids=[document.id]))
+    registry.put(
+        FileRecord(path=document.source_path, revision=document.revision, articles=1, doc_ids=[document.id])
+    )
 
 
 def _send_raw(broker: Celery, payload: dict) -> None:
@@ -50,21 +51,36 @@ def test_unsendable_documents_fail_their_file_at_once_and_the_worker_goes_on(mak
     _send_raw(broker, oversize)
     submit_document(Celery(broker=stack.redis_url), good)
 
-    wait_until(lambda: _state(registry, surrogate.source_path) == "failed", timeout=300,
-               what="the file with a lone surrogate failed", processes=processes)
-    wait_until(lambda: _state(registry, big.source_path) == "failed", timeout=300,
-               what="the oversize file failed", processes=processes)
+    wait_until(
+        lambda: _state(registry, surrogate.source_path) == "failed",
+        timeout=300,
+        what="the file with a lone surrogate failed",
+        processes=processes,
+    )
+    wait_until(
+        lambda: _state(registry, big.source_path) == "failed",
+        timeout=300,
+        what="the oversize file failed",
+        processes=processes,
+    )
     failures = {f.path: f for f in registry.failures()}
     encoding = failures[surrogate.source_path]
     assert encoding.stage == "language"
     assert "document.author" in encoding.reason and "UTF-8" in encoding.reason
     size = failures[big.source_path]
-    assert "over DATELINE_MAX_MESSAGE_MB=0.05" in size.reason and "split the file or raise the limit" in size.reason
+    assert (
+        "over DATELINE_MAX_MESSAGE_MB=0.05" in size.reason
+        and "split the file or raise the limit" in size.reason
+    )
     # Nothing left for the reconciler to find: no progress record of either.
     assert not ProgressLog(stack.redis).get([surrogate.id, big.id])
 
     # The worker kept going: the good article is indexed.
-    wait_until(lambda: _state(registry, good.source_path) == "indexed", timeout=600,
-               what="the good article indexed after the bad ones", processes=processes)
+    wait_until(
+        lambda: _state(registry, good.source_path) == "indexed",
+        timeout=600,
+        what="the good article indexed after the bad ones",
+        processes=processes,
+    )
     assert stack.count() == 1
     assert all(p.running for p in processes)

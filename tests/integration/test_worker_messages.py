@@ -8,7 +8,7 @@ import shutil
 
 from celery import Celery
 
-from shared.queues import STAGE_QUEUES, STAGE_TASKS, TASK_DEAD_LETTER_KEY
+from shared.keys import STAGE_QUEUES, STAGE_TASKS, TASK_DEAD_LETTER_KEY
 from shared.registry import Registry
 from tests.support.paths import SEEDS
 from tests.support.processes import wait_until
@@ -21,8 +21,12 @@ def test_unreadable_message_is_dead_lettered_and_reported(make_stack):
     bad = {"schema_version": 1, "document": {"source_path": "Reuters/broken.txt", "title": 5}}
     broker.send_task(STAGE_TASKS["language"], args=[bad], queue=STAGE_QUEUES["language"])
 
-    wait_until(lambda: stack.redis.llen(TASK_DEAD_LETTER_KEY), timeout=300,
-               what="the bad message kept in the dead-letter list", processes=processes)
+    wait_until(
+        lambda: stack.redis.llen(TASK_DEAD_LETTER_KEY),
+        timeout=300,
+        what="the bad message kept in the dead-letter list",
+        processes=processes,
+    )
     kept = json.loads(stack.redis.lindex(TASK_DEAD_LETTER_KEY, 0))
     assert kept == bad
     (failure,) = Registry(stack.redis).failures()

@@ -149,8 +149,7 @@ def _write(root: Path, rel: str, data: bytes) -> None:
 def _lead(n: int, marker: str) -> tuple[str, str, str]:
     """(paragraph as written, its text after the dateline, the dateline place)."""
     place = PLACES[n % len(PLACES)]
-    text = (f"On day {n} of the {CORPUS_WORD} series, {ACCENTED}, officials said of "
-            f"agenda item {marker}.")
+    text = f"On day {n} of the {CORPUS_WORD} series, {ACCENTED}, officials said of agenda item {marker}."
     return f"{place} – {text}", text, place.title()
 
 
@@ -177,8 +176,9 @@ def _window(stories: list[list[str]], n: int, size: int = 3) -> list[str]:
     return story[start : start + size]
 
 
-def _text_article(n: int, stories: list[list[str]], folder: str, rel: str,
-                  encoding: str) -> tuple[str, Article]:
+def _text_article(
+    n: int, stories: list[list[str]], folder: str, rel: str, encoding: str
+) -> tuple[str, Article]:
     marker = f"tx{n:03d}"
     title = f"{TOPICS[n % len(TOPICS)]} in report {marker}"
     lead, lead_text, place = _lead(n, marker)
@@ -187,8 +187,7 @@ def _text_article(n: int, stories: list[list[str]], folder: str, rel: str,
     if n % 3 == 0:
         day = date(2021, 1, 1) + timedelta(days=n * 5)
         published = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        forms = (f"Published: {day:%d %B %Y}", f"date {day:%Y-%m-%d}",
-                 f"{day:%B} {day.day}, {day.year}")
+        forms = (f"Published: {day:%d %B %Y}", f"date {day:%Y-%m-%d}", f"{day:%B} {day.day}, {day.year}")
         lines += [forms[(n // 3) % len(forms)], ""]
     lines += [lead, ""]
     if n % 2:
@@ -207,9 +206,17 @@ def _text_article(n: int, stories: list[list[str]], folder: str, rel: str,
     text = "\n".join(lines) + "\n"
     if encoding.startswith("cp1252"):
         text.encode("cp1252")  # fails loudly if a seed ever gains a character cp1252 lacks
-    article = Article(path=rel, record=0, title=title, source=folder, marker=marker,
-                      has=[collapse(lead_text), *map(collapse, window)], lacks=lacks,
-                      published_at=published, dateline=place)
+    article = Article(
+        path=rel,
+        record=0,
+        title=title,
+        source=folder,
+        marker=marker,
+        has=[collapse(lead_text), *map(collapse, window)],
+        lacks=lacks,
+        published_at=published,
+        dateline=place,
+    )
     return text, article
 
 
@@ -230,8 +237,10 @@ def _text_articles(corpus: Corpus, stories: list[list[str]], count: int) -> None
 
 
 def _duplicates(corpus: Corpus, stories: list[list[str]]) -> None:
-    pairs = [("Reuters/dup-original.txt", "Reuters/dup copy (1).txt"),
-             ("AP/wire-story.txt", "Dawn/wire-story-reprint.txt")]
+    pairs = [
+        ("Reuters/dup-original.txt", "Reuters/dup copy (1).txt"),
+        ("AP/wire-story.txt", "Dawn/wire-story-reprint.txt"),
+    ]
     for k, (first, second) in enumerate(pairs):
         n = 900 + k
         text, _ = _text_article(n, stories, "", first, "utf-8")
@@ -259,16 +268,27 @@ def _markdown(corpus: Corpus, stories: list[list[str]]) -> None:
             day = date(2022, 5, n + 1)
             published = datetime(day.year, day.month, day.day, tzinfo=UTC)
             source = "Dawn Digital"
-            text = (f'---\ntitle: "{title}"\ndate: {day.isoformat()}\nsource: {source}\n'
-                    "author: Staff Reporter\n---\n\n" + "\n".join(body))
+            text = (
+                f'---\ntitle: "{title}"\ndate: {day.isoformat()}\nsource: {source}\n'
+                "author: Staff Reporter\n---\n\n" + "\n".join(body)
+            )
         else:
             text = f"# {title}\n\n" + "\n".join(body)
         _write(corpus.root, rel, encode(text, "utf-8"))
         excerpt = "A spokesman for the foreign ministry called the talks very useful."
-        corpus.articles.append(Article(
-            path=rel, record=0, title=title, source=source, marker=marker,
-            has=[collapse(lead_text), excerpt, *map(collapse, window)],
-            lacks=["](", "**", "example.org"], published_at=published, dateline=place))
+        corpus.articles.append(
+            Article(
+                path=rel,
+                record=0,
+                title=title,
+                source=source,
+                marker=marker,
+                has=[collapse(lead_text), excerpt, *map(collapse, window)],
+                lacks=["](", "**", "example.org"],
+                published_at=published,
+                dateline=place,
+            )
+        )
 
 
 HTML_PAGE = """<!DOCTYPE html>
@@ -320,8 +340,16 @@ HTML_PAGE = """<!DOCTYPE html>
 </body>
 </html>
 """
-HTML_JUNK = ["ADVERTISEMENT", "trackingSecretToken", "dataLayer", "Related stories",
-             "Cricket board", "All rights reserved", "Privacy policy", "display: block"]
+HTML_JUNK = [
+    "ADVERTISEMENT",
+    "trackingSecretToken",
+    "dataLayer",
+    "Related stories",
+    "Cricket board",
+    "All rights reserved",
+    "Privacy policy",
+    "display: block",
+]
 
 
 def _escape(text: str) -> str:
@@ -340,15 +368,29 @@ def _html(corpus: Corpus, stories: list[list[str]]) -> None:
         window = _window(stories, 300 + n, size=4)
         published = datetime(2023, 9, 10 + n, 8, 30, tzinfo=timezone(timedelta(hours=5)))
         paragraphs = "\n".join(f"      <p>{_escape(p)}</p>" for p in [lead, *window])
-        page = HTML_PAGE.format(title=title, site=site, host=site.lower().replace(" ", "") + ".example",
-                                marker=marker, published=published.isoformat(),
-                                day=f"{published:%B} {published.day}, {published.year}",
-                                paragraphs=paragraphs)
+        page = HTML_PAGE.format(
+            title=title,
+            site=site,
+            host=site.lower().replace(" ", "") + ".example",
+            marker=marker,
+            published=published.isoformat(),
+            day=f"{published:%B} {published.day}, {published.year}",
+            paragraphs=paragraphs,
+        )
         _write(corpus.root, rel, page.encode("utf-8"))
-        corpus.articles.append(Article(
-            path=rel, record=0, title=title, source=site, marker=marker,
-            has=[collapse(lead_text), *map(collapse, window)], lacks=HTML_JUNK,
-            published_at=published.astimezone(UTC), dateline=place))
+        corpus.articles.append(
+            Article(
+                path=rel,
+                record=0,
+                title=title,
+                source=site,
+                marker=marker,
+                has=[collapse(lead_text), *map(collapse, window)],
+                lacks=HTML_JUNK,
+                published_at=published.astimezone(UTC),
+                dateline=place,
+            )
+        )
 
 
 def _json_object(n: int, stories: list[list[str]], style: int) -> tuple[dict, dict]:
@@ -359,29 +401,49 @@ def _json_object(n: int, stories: list[list[str]], style: int) -> tuple[dict, di
     paragraphs = [lead, *_window(stories, 400 + n)]
     published = datetime(2024, 1, 1 + n % 28, 14, 0, tzinfo=timezone(timedelta(hours=5)))
     if style == 0:  # schema.org NewsArticle
-        obj = {"@type": "NewsArticle", "headline": title, "articleBody": paragraphs,
-               "datePublished": published.isoformat(),
-               "publisher": {"@type": "Organization", "name": "Pakistan Today"},
-               "author": [{"@type": "Person", "name": "Hina Shah"}], "inLanguage": "en"}
+        obj = {
+            "@type": "NewsArticle",
+            "headline": title,
+            "articleBody": paragraphs,
+            "datePublished": published.isoformat(),
+            "publisher": {"@type": "Organization", "name": "Pakistan Today"},
+            "author": [{"@type": "Person", "name": "Hina Shah"}],
+            "inLanguage": "en",
+        }
         source = "Pakistan Today"
     elif style == 1:  # a feed export
-        obj = {"title": title, "content": "\n\n".join(paragraphs),
-               "publishedAt": published.isoformat(), "site": "Business Recorder"}
+        obj = {
+            "title": title,
+            "content": "\n\n".join(paragraphs),
+            "publishedAt": published.isoformat(),
+            "site": "Business Recorder",
+        }
         source = "Business Recorder"
     else:  # plain, no source of its own: the folder names it
         obj = {"title": title, "text": "\n\n".join(paragraphs), "date": published.isoformat()}
         source = None
-    expected = {"title": title, "marker": marker, "source": source, "dateline": place,
-                "published_at": published.astimezone(UTC),
-                "has": [collapse(lead_text), *map(collapse, paragraphs[1:])]}
+    expected = {
+        "title": title,
+        "marker": marker,
+        "source": source,
+        "dateline": place,
+        "published_at": published.astimezone(UTC),
+        "has": [collapse(lead_text), *map(collapse, paragraphs[1:])],
+    }
     return obj, expected
 
 
 def _json_article(rel: str, record: int, folder: str, expected: dict) -> Article:
-    return Article(path=rel, record=record, title=expected["title"],
-                   source=expected["source"] or folder, marker=expected["marker"],
-                   has=expected["has"], published_at=expected["published_at"],
-                   dateline=expected["dateline"])
+    return Article(
+        path=rel,
+        record=record,
+        title=expected["title"],
+        source=expected["source"] or folder,
+        marker=expected["marker"],
+        has=expected["has"],
+        published_at=expected["published_at"],
+        dateline=expected["dateline"],
+    )
 
 
 def _json(corpus: Corpus, stories: list[list[str]]) -> None:
@@ -450,14 +512,27 @@ def _bad_files(corpus: Corpus, outside: Path) -> None:
         "AP/photo.txt": ("binary", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8),
         "AP/garbled.txt": ("undecodable", bytes(range(0x80, 0x100)) * 4),
         "Dawn/broken.json": ("malformed", b'{"title": "Half a file",\n "body": "The text sto'),
-        "Dawn/no-body.json": ("no-body", json.dumps(
-            {"headline": "Only a headline", "author": "Desk", "datePublished": "2024-02-01"}
-        ).encode()),
-        "The Nation/menu.html": ("nav-only", (b"<html><head><title>Menu</title></head><body>"
-                                 b"<nav><ul><li><a href='/'>Home</a></li><li><a href='/w'>World"
-                                 b"</a></li></ul></nav></body></html>")),
-        "Reuters/report.pdf": ("pdf", (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n"
-                               b"endobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")),
+        "Dawn/no-body.json": (
+            "no-body",
+            json.dumps(
+                {"headline": "Only a headline", "author": "Desk", "datePublished": "2024-02-01"}
+            ).encode(),
+        ),
+        "The Nation/menu.html": (
+            "nav-only",
+            (
+                b"<html><head><title>Menu</title></head><body>"
+                b"<nav><ul><li><a href='/'>Home</a></li><li><a href='/w'>World"
+                b"</a></li></ul></nav></body></html>"
+            ),
+        ),
+        "Reuters/report.pdf": (
+            "pdf",
+            (
+                b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n"
+                b"endobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+            ),
+        ),
         "AP/memo.docx": ("docx", b"PK\x03\x04\x14\x00\x06\x00\x08\x00" + bytes(range(256))),
     }
     for rel, (kind, data) in bad.items():
@@ -474,8 +549,11 @@ def _bad_files(corpus: Corpus, outside: Path) -> None:
     # A link to a good article outside the inbox: reported, never read.
     outside.mkdir(parents=True, exist_ok=True)
     secret = outside / "secret.txt"
-    secret.write_text(f"Secret memo\n\nKARACHI – This {SECRET_WORD} memo must never be indexed, "
-                      "officials said on Monday.\n", encoding="utf-8")
+    secret.write_text(
+        f"Secret memo\n\nKARACHI – This {SECRET_WORD} memo must never be indexed, "
+        "officials said on Monday.\n",
+        encoding="utf-8",
+    )
     (root / "Reuters").mkdir(parents=True, exist_ok=True)
     os.symlink(secret, root / "Reuters/linked-memo.txt")
     corpus.failures.append(BadFile("Reuters/linked-memo.txt", "symlink"))
@@ -501,7 +579,9 @@ def _ignored(corpus: Corpus) -> None:
     for k in range(5):
         for pattern in IGNORED_NAMES:
             rel = pattern.format(k=k)
-            text = (f"Ignored draft {k}\n\nKARACHI – This {IGNORED_WORD} draft is still being "
-                    f"written and must not be indexed, officials said on day {k}.\n")
+            text = (
+                f"Ignored draft {k}\n\nKARACHI – This {IGNORED_WORD} draft is still being "
+                f"written and must not be indexed, officials said on day {k}.\n"
+            )
             _write(corpus.root, rel, text.encode("utf-8"))
             corpus.ignored.append(rel)

@@ -27,18 +27,34 @@ BROKEN = "broken.json"
 BLANK = "notes.txt"
 
 BRIEFS = [
-    ("Flood relief reaches Sindh villages", "2023-05-14", "KARACHI",
-     "Relief trucks reached flooded villages in Sindh on Sunday, officials said. The National "
-     "Disaster Management Authority said more tents and food would follow within the week."),
-    ("Railway upgrade approved for Lahore line", "2023-06-03", "LAHORE",
-     "The federal cabinet approved the upgrade of the Lahore railway line on Saturday. Pakistan "
-     "Railways said the work would shorten journeys to Karachi by four hours."),
-    ("Polio campaign resumes in Peshawar", "2023-06-20", "PESHAWAR",
-     "A polio vaccination campaign resumed in Peshawar on Tuesday after a two-week pause. Health "
-     "officials said teams would visit every household in the district."),
-    ("Pakistan and Afghanistan discuss border trade", "2023-07-22", "ISLAMABAD",
-     "Officials of Pakistan and Afghanistan met in Islamabad on Saturday to discuss border trade. "
-     "The Foreign Office said both sides agreed to keep the Torkham crossing open."),
+    (
+        "Flood relief reaches Sindh villages",
+        "2023-05-14",
+        "KARACHI",
+        "Relief trucks reached flooded villages in Sindh on Sunday, officials said. The National "
+        "Disaster Management Authority said more tents and food would follow within the week.",
+    ),
+    (
+        "Railway upgrade approved for Lahore line",
+        "2023-06-03",
+        "LAHORE",
+        "The federal cabinet approved the upgrade of the Lahore railway line on Saturday. Pakistan "
+        "Railways said the work would shorten journeys to Karachi by four hours.",
+    ),
+    (
+        "Polio campaign resumes in Peshawar",
+        "2023-06-20",
+        "PESHAWAR",
+        "A polio vaccination campaign resumed in Peshawar on Tuesday after a two-week pause. Health "
+        "officials said teams would visit every household in the district.",
+    ),
+    (
+        "Pakistan and Afghanistan discuss border trade",
+        "2023-07-22",
+        "ISLAMABAD",
+        "Officials of Pakistan and Afghanistan met in Islamabad on Saturday to discuss border trade. "
+        "The Foreign Office said both sides agreed to keep the Torkham crossing open.",
+    ),
 ]
 
 
@@ -60,15 +76,22 @@ def fill_inbox(inbox: Path) -> Demo:
         shutil.copy(seed, nation / seed.name)
     (inbox / DUPLICATE).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(SEED_FILES[2], inbox / DUPLICATE)
-    lines = [json.dumps({"title": title, "text": f"date {day} {place}: {text}", "source": FEED_SOURCE})
-             for title, day, place, text in BRIEFS]
+    lines = [
+        json.dumps({"title": title, "text": f"date {day} {place}: {text}", "source": FEED_SOURCE})
+        for title, day, place, text in BRIEFS
+    ]
     lines.insert(2, '{"title": "Budget talks", "body": "The budget')  # cut off: not valid JSON
     (inbox / FEED).parent.mkdir(parents=True, exist_ok=True)
     (inbox / FEED).write_text("\n".join(lines) + "\n", encoding="utf-8")
     (inbox / BROKEN).write_text('{"title": "Late budget", "body": "The bud', encoding="utf-8")
     (inbox / BLANK).write_text("  \n\n   \n", encoding="utf-8")
-    return Demo(documents=len(SEED_FILES) + 1 + len(BRIEFS), texts=len(SEED_FILES) + len(BRIEFS),
-                indexed_files=len(SEED_FILES) + 2, failed_files=(BROKEN, BLANK), partly_failed=FEED)
+    return Demo(
+        documents=len(SEED_FILES) + 1 + len(BRIEFS),
+        texts=len(SEED_FILES) + len(BRIEFS),
+        indexed_files=len(SEED_FILES) + 2,
+        failed_files=(BROKEN, BLANK),
+        partly_failed=FEED,
+    )
 
 
 def start_api(stack: Stack) -> tuple[ServiceProcess, str]:
@@ -98,8 +121,11 @@ def run_demo(stack: Stack) -> tuple[Demo, str, list[ServiceProcess]]:
 
     def done() -> bool:
         counts = registry.counts()
-        return (stack.count() == demo.documents and counts["indexed"] == demo.indexed_files
-                and counts["failed"] == len(demo.failed_files))
+        return (
+            stack.count() == demo.documents
+            and counts["indexed"] == demo.indexed_files
+            and counts["failed"] == len(demo.failed_files)
+        )
 
     wait_until(done, timeout=900, every=1, what="the demo archive indexed", processes=processes)
     return demo, url, processes

@@ -13,6 +13,8 @@ def seed_documents(count: int, prefix: str = "bench") -> list[ArticleDocument]:
     seeds = sorted(SEEDS.glob("*.txt"))
     parsed = [reader_for(p).read(p, p.read_bytes()).articles[0] for p in seeds]
     return [
-        build_document(parsed[i % len(parsed)], source_path=f"{prefix}/{i:05d}-{seeds[i % len(seeds)].name}", revision=1)
+        build_document(
+            parsed[i % len(parsed)], source_path=f"{prefix}/{i:05d}-{seeds[i % len(seeds)].name}", revision=1
+        )
         for i in range(count)
     ]

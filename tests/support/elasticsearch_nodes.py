@@ -28,7 +28,9 @@ from tests.support.services import free_port
 
 
 class ElasticsearchNodes:
-    def __init__(self, folder: Path, install_dir: Path, *, heap: str = "512m", identifier: str = "dateline-test-es"):
+    def __init__(
+        self, folder: Path, install_dir: Path, *, heap: str = "512m", identifier: str = "dateline-test-es"
+    ):
         self.folder = folder
         self.heap = heap
         base = install_elasticsearch(install_dir)
@@ -58,7 +60,9 @@ class ElasticsearchNodes:
         url = f"http://127.0.0.1:{free_port()}"
         self.urls["elasticsearch"] = url
         self.settings = Settings(_env_file=None, elasticsearch_url=url)
-        self._run([elasticsearch_program(url, self.heap, self.install, conf_dir=self._config("elasticsearch"))])
+        self._run(
+            [elasticsearch_program(url, self.heap, self.install, conf_dir=self._config("elasticsearch"))]
+        )
 
     def start_cluster(self, size: int, name: str = "dateline-test-cluster") -> None:
         """``size`` nodes that form one cluster on loopback (each master-eligible and data)."""
@@ -67,13 +71,21 @@ class ElasticsearchNodes:
         programs = []
         for node_name, port in zip(names, transport, strict=True):
             url = f"http://127.0.0.1:{free_port()}"
-            node = ClusterNode(name=node_name, transport_port=port, seed_ports=tuple(transport),
-                               masters=tuple(names), cluster=name)
+            node = ClusterNode(
+                name=node_name,
+                transport_port=port,
+                seed_ports=tuple(transport),
+                masters=tuple(names),
+                cluster=name,
+            )
             for path in (self.install.data / node_name, self.install.logs / node_name):
                 path.mkdir(parents=True, exist_ok=True)
             self.urls[node_name] = url
-            programs.append(elasticsearch_program(url, self.heap, self.install, node=node,
-                                                  conf_dir=self._config(node_name)))
+            programs.append(
+                elasticsearch_program(
+                    url, self.heap, self.install, node=node, conf_dir=self._config(node_name)
+                )
+            )
         self.settings = Settings(_env_file=None, elasticsearch_url=self.url)
         # All at once: no node is healthy before enough of them have met to elect a master.
         self._run(programs)
@@ -91,16 +103,34 @@ class ElasticsearchNodes:
         superuser of the file realm) as its only account."""
         conf = self._config("elasticsearch")
         subprocess.run(
-            [str(self.install.home / "bin" / "elasticsearch-users"), "useradd", user, "-p", password, "-r", "superuser"],
+            [
+                str(self.install.home / "bin" / "elasticsearch-users"),
+                "useradd",
+                user,
+                "-p",
+                password,
+                "-r",
+                "superuser",
+            ],
             env={**os.environ, "ES_PATH_CONF": str(conf), "ES_JAVA_HOME": str(self.install.java_home)},
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         url = f"http://127.0.0.1:{free_port()}"
         self.urls["elasticsearch"] = url
-        self.settings = Settings(_env_file=None, elasticsearch_url=url, elasticsearch_username=user,
-                                 elasticsearch_password=password)
-        self._run([elasticsearch_program(url, self.heap, self.install, also_listen=also_listen, conf_dir=conf,
-                                         security=True)])
+        self.settings = Settings(
+            _env_file=None,
+            elasticsearch_url=url,
+            elasticsearch_username=user,
+            elasticsearch_password=password,
+        )
+        self._run(
+            [
+                elasticsearch_program(
+                    url, self.heap, self.install, also_listen=also_listen, conf_dir=conf, security=True
+                )
+            ]
+        )
 
     def _run(self, programs: list[Program]) -> None:
         self._prepare()  # everything the nodes use belongs to their user

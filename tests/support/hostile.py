@@ -68,38 +68,122 @@ def build() -> HostileCorpus:
 
     # The table of issue 15.
     add(Hostile(b"caf\xe9 \xabLatin-1\xbb.txt", _article("zqlatinname").encode(), True, "zqlatinname"))
-    add(Hostile(b"surrogate-title.json", _json({"title": "Lone \ud800 surrogate title",
-                                                 "body": _article("zqsurrtitle", 1)}), True, "zqsurrtitle",
-                title_has="Lone \ufffd surrogate title"))
-    add(Hostile(b"surrogate-author.json", _json({"title": "Author with a lone surrogate", "author": "Ann \udfff",
-                                                  "body": _article("zqsurrauthor", 2)}), True, "zqsurrauthor"))
+    add(
+        Hostile(
+            b"surrogate-title.json",
+            _json({"title": "Lone \ud800 surrogate title", "body": _article("zqsurrtitle", 1)}),
+            True,
+            "zqsurrtitle",
+            title_has="Lone \ufffd surrogate title",
+        )
+    )
+    add(
+        Hostile(
+            b"surrogate-author.json",
+            _json(
+                {
+                    "title": "Author with a lone surrogate",
+                    "author": "Ann \udfff",
+                    "body": _article("zqsurrauthor", 2),
+                }
+            ),
+            True,
+            "zqsurrauthor",
+        )
+    )
     huge_body = " ".join(SEED_TEXTS) + " zqhugearticle "
     huge_body = (huge_body * (1_300_000 // len(huge_body) + 1))[:1_300_000]
     add(Hostile(b"huge-1.3MB.txt", ("A very long article\n\n" + huge_body).encode(), True, "zqhugearticle"))
-    add(Hostile(b"javascript-url.json", _json({"title": "A link that runs script",
-                                                "url": "javascript:alert(document.domain)",
-                                                "body": _article("zqjsurl", 3)}), True, "zqjsurl"))
+    add(
+        Hostile(
+            b"javascript-url.json",
+            _json(
+                {
+                    "title": "A link that runs script",
+                    "url": "javascript:alert(document.domain)",
+                    "body": _article("zqjsurl", 3),
+                }
+            ),
+            True,
+            "zqjsurl",
+        )
+    )
     # The review's points.
-    add(Hostile(b"markup-title.json", _json({"title": "<script>alert(1)</script><img src=x onerror=alert(2)>",
-                                              "body": _article("zqmarkup", 4)}), True, "zqmarkup",
-                title_has="<script>alert(1)</script>"))
-    laughs = "---\n" + "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
-    ) + "title: Laughs\n---\n" + _article("zqlaughs")
+    add(
+        Hostile(
+            b"markup-title.json",
+            _json(
+                {
+                    "title": "<script>alert(1)</script><img src=x onerror=alert(2)>",
+                    "body": _article("zqmarkup", 4),
+                }
+            ),
+            True,
+            "zqmarkup",
+            title_has="<script>alert(1)</script>",
+        )
+    )
+    laughs = (
+        "---\n"
+        + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+        + "title: Laughs\n---\n"
+        + _article("zqlaughs")
+    )
     add(Hostile(b"billion-laughs.md", laughs.encode(), False, words=("DATELINE_MAX_YAML_ALIASES",)))
     add(Hostile(b"deep.json", b"[" * 200_000 + b"]" * 200_000, False, words=("DATELINE_MAX_NESTING",)))
     bad_lines = [json.dumps({"title": "Good line", "body": _article("zqgoodline", 1)})] + ["{broken"] * 40
     add(Hostile(b"many-bad-lines.jsonl", "\n".join(bad_lines).encode(), True, "zqgoodline"))
-    many = [json.dumps({"title": f"Item {i}", "body": _article(f"zqmany{i}")}) for i in range(MAX_ARTICLES_PER_FILE + 5)]
-    add(Hostile(b"too-many.jsonl", "\n".join(many).encode(), False, words=("DATELINE_MAX_ARTICLES_PER_FILE",)))
-    add(Hostile(b"long-date.json", _json({"title": "A date field of a megabyte", "date": "12 May 2024 " * 90_000,
-                                           "body": _article("zqlongdate", 2)}), True, "zqlongdate"))
-    add(Hostile(b"controls.txt", ("Controls \x07in \x1b[31m the title\n\n" + _article("zqcontrols", 3)
-                                  .replace(". ", ".\x0b\x1b ", 3)).encode(), True, "zqcontrols"))
-    add(Hostile(b"nul.json", _json({"title": "NUL\u0000 in JSON", "body": _article("zqnuljson", 3).replace(
-        ". ", ".\u0000 ", 3)}), True, "zqnuljson"))
-    add(Hostile(b"utf16.txt", ("UTF-16 article\n\n" + _article("zqutfsixteen", 4)).encode("utf-16"), True,
-                "zqutfsixteen"))
+    many = [
+        json.dumps({"title": f"Item {i}", "body": _article(f"zqmany{i}")})
+        for i in range(MAX_ARTICLES_PER_FILE + 5)
+    ]
+    add(
+        Hostile(b"too-many.jsonl", "\n".join(many).encode(), False, words=("DATELINE_MAX_ARTICLES_PER_FILE",))
+    )
+    add(
+        Hostile(
+            b"long-date.json",
+            _json(
+                {
+                    "title": "A date field of a megabyte",
+                    "date": "12 May 2024 " * 90_000,
+                    "body": _article("zqlongdate", 2),
+                }
+            ),
+            True,
+            "zqlongdate",
+        )
+    )
+    add(
+        Hostile(
+            b"controls.txt",
+            (
+                "Controls \x07in \x1b[31m the title\n\n"
+                + _article("zqcontrols", 3).replace(". ", ".\x0b\x1b ", 3)
+            ).encode(),
+            True,
+            "zqcontrols",
+        )
+    )
+    add(
+        Hostile(
+            b"nul.json",
+            _json(
+                {"title": "NUL\u0000 in JSON", "body": _article("zqnuljson", 3).replace(". ", ".\u0000 ", 3)}
+            ),
+            True,
+            "zqnuljson",
+        )
+    )
+    add(
+        Hostile(
+            b"utf16.txt",
+            ("UTF-16 article\n\n" + _article("zqutfsixteen", 4)).encode("utf-16"),
+            True,
+            "zqutfsixteen",
+        )
+    )
     add(Hostile(b"two\nlines.txt", _article("zqnewlinename", 0).encode(), True, "zqnewlinename"))
     add(Hostile(b"pipe.txt", None, False, words=("named pipe", "regular file"), kind="fifo"))
     add(Hostile(b"folder.json/inside.txt", _article("zqinsidefolder", 1).encode(), True, "zqinsidefolder"))
@@ -109,8 +193,14 @@ def build() -> HostileCorpus:
     for i, text in enumerate(SEED_TEXTS):
         marker = f"zqordinary{chr(97 + i)}"
         first, _, rest = text.partition("\n")
-        corpus.ordinary.append(Hostile(f"ordinary/{i}.txt".encode(),
-                                       f"{first}\n\nThe {marker} report follows. {rest}".encode(), True, marker))
+        corpus.ordinary.append(
+            Hostile(
+                f"ordinary/{i}.txt".encode(),
+                f"{first}\n\nThe {marker} report follows. {rest}".encode(),
+                True,
+                marker,
+            )
+        )
     return corpus
 
 

@@ -8,6 +8,7 @@ sits next to the model).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 from pathlib import Path
@@ -32,13 +33,15 @@ def train_tiny_model(out_dir: Path) -> Path:
     from services.worker.ner_training import MODEL_FILE, train_ner
 
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     model, stamp = out_dir / MODEL_FILE, out_dir / FINGERPRINT
     fingerprint = _fingerprint()
-    if model.is_file() and stamp.is_file():
-        if json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
-            return model
-    result = train_ner(CORPUS, out_dir, epochs=EPOCHS, seed=SEED, language=LANGUAGE)
-    stamp.write_text(
-        json.dumps({"fingerprint": fingerprint, "test_f1": result.test_f1}, indent=2)
-    )
-    return result.model_path
+    # Test processes run side by side (pytest -n): one trains, the others wait and reuse it.
+    with open(out_dir / ".training.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if model.is_file() and stamp.is_file():
+            if json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
+                return model
+        result = train_ner(CORPUS, out_dir, epochs=EPOCHS, seed=SEED, language=LANGUAGE)
+        stamp.write_text(json.dumps({"fingerprint": fingerprint, "test_f1": result.test_f1}, indent=2))
+        return result.model_path

@@ -78,11 +78,25 @@ class SecondHost:
     def prefix(self) -> tuple[str, ...]:
         """What runs a command on the second host: in its network namespace, with its own
         host name (a UTS namespace), as the same process (no fork: signals reach it)."""
-        return ("ip", "netns", "exec", self.name, "unshare", "--uts", "sh", "-c",
-                f'hostname {self.hostname} && exec "$@"', "on-second-host")
+        return (
+            "ip",
+            "netns",
+            "exec",
+            self.name,
+            "unshare",
+            "--uts",
+            "sh",
+            "-c",
+            f'hostname {self.hostname} && exec "$@"',
+            "on-second-host",
+        )
 
-    def run(self, *command: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([*self.prefix(), *command], capture_output=True, text=True, env=env, timeout=timeout)
+    def run(
+        self, *command: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*self.prefix(), *command], capture_output=True, text=True, env=env, timeout=timeout
+        )
 
     def pids(self) -> list[int]:
         """Every process running on the second host."""

@@ -30,8 +30,14 @@ class ProcessRef:
 class ServiceProcess:
     """One program (``dateline serve ...``, Redis, Elasticsearch) under a supervisord."""
 
-    def __init__(self, supervisor: Supervisor, program: Program, env: Mapping[str, str] | None = None,
-                 *, autorestart: bool = False):
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        program: Program,
+        env: Mapping[str, str] | None = None,
+        *,
+        autorestart: bool = False,
+    ):
         self.supervisor = supervisor
         self.program = program
         self.name = program.name
@@ -45,11 +51,16 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         info = self.supervisor.info(self.name)
         if info is not None and info.running:
-            raise RuntimeError(f"{self.name} is already running (pid {info.pid}); stop it before starting it again")
+            raise RuntimeError(
+                f"{self.name} is already running (pid {info.pid}); stop it before starting it again"
+            )
         if self.program.service is not None:
             write_env_file(self.supervisor.env_path(self.name), program_environment(self.env))
-        self.supervisor.define(self.program, autorestart="true" if self.autorestart else "false",
-                               start_retries=3 if self.autorestart else 0)
+        self.supervisor.define(
+            self.program,
+            autorestart="true" if self.autorestart else "false",
+            start_retries=3 if self.autorestart else 0,
+        )
         self.supervisor.apply()
         self.supervisor.start(self.name)
         return self
@@ -94,15 +105,23 @@ class ServiceProcess:
             os.killpg(pid, sig)
         except ProcessLookupError:
             pass
-        wait_until(lambda: self.pid != pid, timeout=60, what=f"{self.name} (pid {pid}) gone after signal {sig}")
+        wait_until(
+            lambda: self.pid != pid, timeout=60, what=f"{self.name} (pid {pid}) gone after signal {sig}"
+        )
 
     def stop(self) -> None:
         """SIGTERM to the group, SIGKILL after the program's stop timeout; returns once gone."""
         self.supervisor.stop(self.name)
 
 
-def wait_until(check: Callable[[], object], *, timeout: float, what: str, every: float = 0.5,
-               processes: Sequence[ServiceProcess] = ()) -> object:
+def wait_until(
+    check: Callable[[], object],
+    *,
+    timeout: float,
+    what: str,
+    every: float = 0.5,
+    processes: Sequence[ServiceProcess] = (),
+) -> object:
     """Poll ``check`` until it returns something truthy; fail with the services' logs.
 
     The timeout only stops a hung test; it is not a performance assertion.

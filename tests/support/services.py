@@ -44,7 +44,9 @@ class BackingServices:
         if name == REDIS:
             return redis_program(self.redis_url, install_redis(self.data_dir))
         if name == ELASTICSEARCH:
-            return elasticsearch_program(self.es_url, self.settings.es_heap, install_elasticsearch(self.data_dir))
+            return elasticsearch_program(
+                self.es_url, self.settings.es_heap, install_elasticsearch(self.data_dir)
+            )
         raise ValueError(f"no backing service {name!r}; choose {REDIS} or {ELASTICSEARCH}")
 
     def start(self, *names: str) -> None:

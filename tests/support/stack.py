@@ -27,8 +27,17 @@ _databases = itertools.count()
 
 
 class Stack:
-    def __init__(self, *, redis_base_url: str, es_url: str, log_dir: Path, run_dir: Path, ner_model: str,
-                 inbox: Path, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *,
+        redis_base_url: str,
+        es_url: str,
+        log_dir: Path,
+        run_dir: Path,
+        ner_model: str,
+        inbox: Path,
+        extra_env: dict[str, str] | None = None,
+    ):
         db = 1 + next(_databases) % 15  # database 0 is left to the session fixtures
         self.redis_url = redis_base_url.rsplit("/", 1)[0] + f"/{db}"
         self.es_url = es_url
@@ -59,14 +68,25 @@ class Stack:
         self.redis = redis.Redis.from_url(self.redis_url)
         self.redis.flushdb()
         # The stack's own credentials; several node URLs for a cluster (comma-separated).
-        self.es: Elasticsearch = make_client(es_url, timeout=60.0, settings=Settings(
-            _env_file=None, elasticsearch_url=es_url,
-            elasticsearch_username=self.env.get("DATELINE_ELASTICSEARCH_USERNAME"),
-            elasticsearch_password=self.env.get("DATELINE_ELASTICSEARCH_PASSWORD"),
-        ))
+        self.es: Elasticsearch = make_client(
+            es_url,
+            timeout=60.0,
+            settings=Settings(
+                _env_file=None,
+                elasticsearch_url=es_url,
+                elasticsearch_username=self.env.get("DATELINE_ELASTICSEARCH_USERNAME"),
+                elasticsearch_password=self.env.get("DATELINE_ELASTICSEARCH_PASSWORD"),
+            ),
+        )
 
-    def start(self, name: str, *args: str, env: dict[str, str] | None = None,
-              autorestart: bool = False, launcher: Sequence[str] = ()) -> ServiceProcess:
+    def start(
+        self,
+        name: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        autorestart: bool = False,
+        launcher: Sequence[str] = (),
+    ) -> ServiceProcess:
         """``dateline serve ARGS`` as program ``name``, with the stack's environment plus ``env``;
         through ``launcher`` when it runs elsewhere (a second host's namespace)."""
         if not self.supervisor.is_up():
@@ -74,8 +94,9 @@ class Stack:
         program = dateline_program(name, *args, priority=priority_of(name))
         if launcher:
             program = program.launched_by(launcher, name)
-        process = ServiceProcess(self.supervisor, program, {**self.env, **(env or {})},
-                                 autorestart=autorestart).start()
+        process = ServiceProcess(
+            self.supervisor, program, {**self.env, **(env or {})}, autorestart=autorestart
+        ).start()
         self.processes.append(process)
         return process
 

@@ -18,8 +18,11 @@ def token_tags(tagger: Any, texts: list[str], batch_size: int = 8) -> list[str]:
     label_type = getattr(tagger, "label_type", "ner")
     tags: list[str] = []
     for sentence in sentences:
-        inside = {token.idx: span.get_label(label_type).value
-                  for span in sentence.get_spans(label_type) for token in span.tokens}
+        inside = {
+            token.idx: span.get_label(label_type).value
+            for span in sentence.get_spans(label_type)
+            for token in span.tokens
+        }
         tags += [inside.get(token.idx, "O") for token in sentence.tokens]
         sentence.clear_embeddings()
     return tags

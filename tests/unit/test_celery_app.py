@@ -1,7 +1,7 @@
 """The Celery configuration that the reliability promises rest on."""
 
 from shared.celery_app import make_app
-from shared.queues import STAGE_QUEUES, STAGE_TASKS
+from shared.keys import STAGE_QUEUES, STAGE_TASKS
 from shared.settings import Settings, get_settings
 
 
@@ -28,6 +28,7 @@ def test_each_stage_has_its_own_queue():
 
 
 # --- the delivery bounds (README: "Delivery guarantees") ----------------------------------------
+
 
 def test_with_default_settings_a_dead_workers_task_is_back_within_two_minutes():
     from shared.celery_app import RESTORE_SECONDS
@@ -63,5 +64,9 @@ def test_bounds_that_would_deliver_a_running_task_twice_are_refused():
         Settings(_env_file=None, task_soft_time_limit=100, task_visibility_timeout=110)
     with pytest.raises(ValidationError, match="DATELINE_RECONCILE_STUCK_SECONDS .* must be longer"):
         Settings(_env_file=None, reconcile_stuck_seconds=60)
-    assert Settings(_env_file=None, task_soft_time_limit=20, task_visibility_timeout=40,
-                    reconcile_stuck_seconds=40).task_time_limit == 35
+    assert (
+        Settings(
+            _env_file=None, task_soft_time_limit=20, task_visibility_timeout=40, reconcile_stuck_seconds=40
+        ).task_time_limit
+        == 35
+    )

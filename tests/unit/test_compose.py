@@ -18,7 +18,9 @@ SERVICES = COMPOSE["services"]
 def test_compose_has_every_part():
     # One worker serving every stage, as in the local stack (issue 18: was one for NER and
     # one for the light stages).
-    assert {"redis", "elasticsearch", "kibana", "kibana-setup", "ingest", "worker", "indexer", "api"} <= set(SERVICES)
+    assert {"redis", "elasticsearch", "kibana", "kibana-setup", "ingest", "worker", "indexer", "api"} <= set(
+        SERVICES
+    )
     assert not {"worker-ner", "worker-light"} & set(SERVICES)
 
 
@@ -70,14 +72,19 @@ def test_worker_is_scalable():
 
 # --- compose runs the topology of the local stack (services/stack/topology.py) ---------------
 
-APP_SERVICES = {name: s for name, s in SERVICES.items() if s.get("image") == "dateline:latest"
-                and s.get("restart") != "no"}  # kibana-setup: a one-shot job, not a program
+APP_SERVICES = {
+    name: s
+    for name, s in SERVICES.items()
+    if s.get("image") == "dateline:latest" and s.get("restart") != "no"
+}  # kibana-setup: a one-shot job, not a program
 
 
 def test_compose_runs_the_programs_of_the_topology_with_the_same_commands():
     assert set(APP_SERVICES) == {p.name for p in PROGRAMS}
     for program in PROGRAMS:
-        assert APP_SERVICES[program.name]["command"] == ["dateline", "serve", *program.serve_args], program.name
+        assert APP_SERVICES[program.name]["command"] == ["dateline", "serve", *program.serve_args], (
+            program.name
+        )
 
 
 def test_every_app_service_has_the_topology_health_check():
@@ -92,7 +99,9 @@ def test_every_app_service_has_the_topology_health_check():
             assert result.exit_code == 0, result.output
         else:
             assert program.health.kind == "http"
-            assert test[0] == "CMD" and any(arg.endswith(":8000" + program.health.target) for arg in test), test
+            assert test[0] == "CMD" and any(arg.endswith(":8000" + program.health.target) for arg in test), (
+                test
+            )
 
 
 def test_app_services_wait_for_healthy_redis_and_elasticsearch():
@@ -101,10 +110,13 @@ def test_app_services_wait_for_healthy_redis_and_elasticsearch():
         assert {"redis", "elasticsearch"} <= set(depends), name
         assert all(d.get("condition") == "service_healthy" for d in depends.values()), (name, depends)
         for dependency in depends:
-            assert SERVICES[dependency].get("healthcheck"), f"{name} waits for {dependency}, which has no healthcheck"
+            assert SERVICES[dependency].get("healthcheck"), (
+                f"{name} waits for {dependency}, which has no healthcheck"
+            )
 
 
 # --- security on by default --------------------------------------------------------------
+
 
 def _secret_names(text: str) -> set[str]:
     return set(re.findall(r"\$\{([A-Z_]+):\?", text))
@@ -123,7 +135,9 @@ def test_every_secret_comes_from_env_and_make_setup_generates_it():
     from deploy.env_secrets import SECRETS
 
     assert _secret_names(COMPOSE_TEXT) == set(SECRETS)
-    assert "deploy/env_secrets.py" in (REPO / "Makefile").read_text().split("\nsetup:", 1)[1].split("\n\n", 1)[0]
+    assert (
+        "deploy/env_secrets.py" in (REPO / "Makefile").read_text().split("\nsetup:", 1)[1].split("\n\n", 1)[0]
+    )
     # No secret is written into the file itself.
     assert not re.search(r"(PASSWORD|ENCRYPTIONKEY):\s+[^$\s]", COMPOSE_TEXT)
 
@@ -135,7 +149,7 @@ def test_elasticsearch_requires_logins_and_its_health_check_logs_in_as_dateline(
     check = " ".join(es["healthcheck"]["test"])
     # Healthy only once es-setup has made the user the services log in as.
     user = APP_SERVICES["indexer"]["environment"]["DATELINE_ELASTICSEARCH_USERNAME"]
-    assert f"printf 'user = \"{user}:%s\"\\n' \"$$ES_DATELINE_PASSWORD\" | curl -fs -K - " in check
+    assert f'printf \'user = "{user}:%s"\\n\' "$$ES_DATELINE_PASSWORD" | curl -fs -K - ' in check
 
 
 def test_es_setup_makes_the_accounts_once():
@@ -190,45 +204,80 @@ def test_no_secret_is_passed_as_a_program_argument_in_compose():
         assert not re.search(r'-d "\{\\"password', text), script
 
 
-PLACEHOLDERS = ["", "change-me", "CHANGE-ME", "changeme", "<password>", "${REDIS_PASSWORD}", "password", "elastic"]
+PLACEHOLDERS = [
+    "",
+    "change-me",
+    "CHANGE-ME",
+    "changeme",
+    "<password>",
+    "${REDIS_PASSWORD}",
+    "password",
+    "elastic",
+]
 
 
 def _run(command: list[str], env: dict[str, str], tmp_path: Path):
     import subprocess
 
-    return subprocess.run(command, env={"PATH": "/usr/bin:/bin", **env}, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=30, check=False)
+    return subprocess.run(
+        command,
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("placeholder", PLACEHOLDERS)
 def test_es_setup_refuses_placeholder_secrets_before_any_network(tmp_path, placeholder):
-    real = {"ELASTIC_PASSWORD": "Rnd-1-q8ZxL2", "KIBANA_SYSTEM_PASSWORD": "Rnd-2-q8ZxL2",
-            "ES_DATELINE_PASSWORD": "Rnd-3-q8ZxL2"}
+    real = {
+        "ELASTIC_PASSWORD": "Rnd-1-q8ZxL2",
+        "KIBANA_SYSTEM_PASSWORD": "Rnd-2-q8ZxL2",
+        "ES_DATELINE_PASSWORD": "Rnd-3-q8ZxL2",
+    }
     for name in real:
         # No Elasticsearch listens there: only the check can end the script with its message.
-        result = _run(["bash", str(REPO / "deploy/elasticsearch/setup.sh")],
-                      {**real, name: placeholder, "ES_URL": "http://127.0.0.1:9", "ES_WAIT_SECONDS": "0"}, tmp_path)
-        assert result.returncode == 1 and f"es-setup: {name} in .env is empty or a placeholder" in result.stderr
+        result = _run(
+            ["bash", str(REPO / "deploy/elasticsearch/setup.sh")],
+            {**real, name: placeholder, "ES_URL": "http://127.0.0.1:9", "ES_WAIT_SECONDS": "0"},
+            tmp_path,
+        )
+        assert (
+            result.returncode == 1 and f"es-setup: {name} in .env is empty or a placeholder" in result.stderr
+        )
         assert "make setup" in result.stderr and "waiting for Elasticsearch" not in result.stdout
 
 
 def test_es_setup_goes_on_with_real_secrets(tmp_path):
-    real = {"ELASTIC_PASSWORD": "Rnd-1-q8ZxL2", "KIBANA_SYSTEM_PASSWORD": "Rnd-2-q8ZxL2",
-            "ES_DATELINE_PASSWORD": "Rnd-3-q8ZxL2"}
-    result = _run(["bash", str(REPO / "deploy/elasticsearch/setup.sh")],
-                  {**real, "ES_URL": "http://127.0.0.1:9", "ES_WAIT_SECONDS": "0"}, tmp_path)
+    real = {
+        "ELASTIC_PASSWORD": "Rnd-1-q8ZxL2",
+        "KIBANA_SYSTEM_PASSWORD": "Rnd-2-q8ZxL2",
+        "ES_DATELINE_PASSWORD": "Rnd-3-q8ZxL2",
+    }
+    result = _run(
+        ["bash", str(REPO / "deploy/elasticsearch/setup.sh")],
+        {**real, "ES_URL": "http://127.0.0.1:9", "ES_WAIT_SECONDS": "0"},
+        tmp_path,
+    )
     assert "waiting for Elasticsearch" in result.stdout and "placeholder" not in result.stderr
     assert "did not accept elastic's password" in result.stderr  # nothing listens on port 9
 
 
 @pytest.mark.parametrize("placeholder", PLACEHOLDERS)
 def test_kibana_setup_and_redis_refuse_placeholder_secrets(tmp_path, placeholder):
-    kibana = _run(["sh", str(REPO / "deploy/kibana/setup.sh")],
-                  {"KIBANA_USER": "elastic", "KIBANA_PASSWORD": placeholder, "KIBANA_URL": "http://127.0.0.1:9"},
-                  tmp_path)
+    kibana = _run(
+        ["sh", str(REPO / "deploy/kibana/setup.sh")],
+        {"KIBANA_USER": "elastic", "KIBANA_PASSWORD": placeholder, "KIBANA_URL": "http://127.0.0.1:9"},
+        tmp_path,
+    )
     assert kibana.returncode == 1 and "KIBANA_PASSWORD (ELASTIC_PASSWORD in .env)" in kibana.stderr
-    redis = _run(["sh", str(REPO / "deploy/redis/start.sh")],
-                 {"REDIS_PASSWORD": placeholder, "REDIS_CONF": str(tmp_path / "redis.conf")}, tmp_path)
+    redis = _run(
+        ["sh", str(REPO / "deploy/redis/start.sh")],
+        {"REDIS_PASSWORD": placeholder, "REDIS_CONF": str(tmp_path / "redis.conf")},
+        tmp_path,
+    )
     assert redis.returncode == 1 and "REDIS_PASSWORD in .env is empty or a placeholder" in redis.stderr
     assert not (tmp_path / "redis.conf").exists()
 
@@ -237,8 +286,11 @@ def test_the_scripts_know_every_placeholder_the_settings_refuse(tmp_path):
     from shared.settings import PLACEHOLDER_SECRETS
 
     for value in sorted(PLACEHOLDER_SECRETS):
-        redis = _run(["sh", str(REPO / "deploy/redis/start.sh")],
-                     {"REDIS_PASSWORD": value, "REDIS_CONF": str(tmp_path / "redis.conf")}, tmp_path)
+        redis = _run(
+            ["sh", str(REPO / "deploy/redis/start.sh")],
+            {"REDIS_PASSWORD": value, "REDIS_CONF": str(tmp_path / "redis.conf")},
+            tmp_path,
+        )
         assert redis.returncode == 1, value
 
 
@@ -256,10 +308,26 @@ def test_redis_starts_with_its_password_in_a_private_file_only(tmp_path):
     import subprocess
 
     process = subprocess.Popen(
-        ["sh", str(REPO / "deploy/redis/start.sh"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--dir", str(tmp_path)],
-        env={"PATH": f"{Path(server).parent}:/usr/bin:/bin", "REDIS_PASSWORD": password, "REDIS_CONF": str(conf)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            "sh",
+            str(REPO / "deploy/redis/start.sh"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
+        env={
+            "PATH": f"{Path(server).parent}:/usr/bin:/bin",
+            "REDIS_PASSWORD": password,
+            "REDIS_CONF": str(conf),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         client = redis_client.Redis(port=port, password=password)
         for _ in range(200):
@@ -285,8 +353,11 @@ def test_dateline_services_settings_accept_the_compose_secrets_and_refuse_placeh
     placeholders = dict.fromkeys(real, "change-me")
     for name, service in APP_SERVICES.items():
         for secrets, ok in ((real, True), (placeholders, False)):
-            values = {key.removeprefix("DATELINE_").lower(): _interpolate(value, secrets)
-                      for key, value in service["environment"].items() if key.startswith("DATELINE_")}
+            values = {
+                key.removeprefix("DATELINE_").lower(): _interpolate(value, secrets)
+                for key, value in service["environment"].items()
+                if key.startswith("DATELINE_")
+            }
             if ok:
                 settings = Settings(_env_file=None, **values)
                 assert settings.redis_url.startswith("redis://:Rnd-"), name

@@ -46,13 +46,20 @@ def test_placeholders_from_the_example_are_replaced(tmp_path):
     assert sorted(fill(env)) == sorted(SECRETS)
     values = _values(env.read_text())
     assert not any(is_placeholder(values[name]) for name in SECRETS)
-    assert "# DATELINE_REDIS_URL=redis://:REDIS_PASSWORD@10.0.0.5:6379/0" in env.read_text()  # the rest is kept
+    assert (
+        "# DATELINE_REDIS_URL=redis://:REDIS_PASSWORD@10.0.0.5:6379/0" in env.read_text()
+    )  # the rest is kept
 
 
 def test_make_setup_runs_it_as_a_script(tmp_path):
     env = tmp_path / ".env"
-    result = subprocess.run([sys.executable, str(REPO_DIR / "deploy" / "env_secrets.py"), str(env)],
-                            capture_output=True, text=True, check=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(REPO_DIR / "deploy" / "env_secrets.py"), str(env)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     assert "generated" in result.stdout and set(_values(env.read_text())) == set(SECRETS)
     for name in SECRETS:  # names only: a secret is never printed
         assert _values(env.read_text())[name] not in result.stdout

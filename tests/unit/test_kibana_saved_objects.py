@@ -50,7 +50,14 @@ def test_every_line_is_one_object_with_the_import_fields():
     lines = [line for line in NDJSON.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(lines) == len(objects()) >= 4
     for obj in objects():
-        assert {"type", "id", "attributes", "references", "coreMigrationVersion", "typeMigrationVersion"} <= set(obj)
+        assert {
+            "type",
+            "id",
+            "attributes",
+            "references",
+            "coreMigrationVersion",
+            "typeMigrationVersion",
+        } <= set(obj)
         assert isinstance(obj["id"], str) and obj["id"]
         assert isinstance(obj["attributes"], dict) and obj["attributes"].get("title")
         assert isinstance(obj["references"], list)
@@ -66,7 +73,9 @@ def test_migration_versions_are_ones_kibana_8_19_knows(kind):
     assert found, kind
     for obj in found:
         assert version(obj["coreMigrationVersion"]) <= version("8.19.0")
-        assert version("8.0.0") <= version(obj["typeMigrationVersion"]) <= version(NEWEST_KNOWN[kind]), obj["id"]
+        assert version("8.0.0") <= version(obj["typeMigrationVersion"]) <= version(NEWEST_KNOWN[kind]), obj[
+            "id"
+        ]
         assert "migrationVersion" not in obj  # the pre-8.8 form; one of the two, not both
 
 
@@ -95,8 +104,11 @@ def test_dashboard_panels_fit_the_grid_without_overlap():
             grid = panel["gridData"]
             assert grid["x"] >= 0 and grid["y"] >= 0 and grid["w"] > 0 and grid["h"] > 0
             assert grid["x"] + grid["w"] <= GRID_COLUMNS, panel["panelIndex"]
-            mine = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
-                    for y in range(grid["y"], grid["y"] + grid["h"])}
+            mine = {
+                (x, y)
+                for x in range(grid["x"], grid["x"] + grid["w"])
+                for y in range(grid["y"], grid["y"] + grid["h"])
+            }
             assert not cells & mine, f"panel {panel['panelIndex']} overlaps another"
             cells |= mine
 
@@ -122,7 +134,9 @@ def test_lens_state_references_and_columns_agree():
             columns = layers[vis_layer["layerId"]]["columns"]
             assert vis_layer["layerType"] == "data" and vis_layer["seriesType"]
             assert columns[vis_layer["xAccessor"]]["isBucketed"] is True
-            assert vis_layer["accessors"] and all(columns[a]["isBucketed"] is False for a in vis_layer["accessors"])
+            assert vis_layer["accessors"] and all(
+                columns[a]["isBucketed"] is False for a in vis_layer["accessors"]
+            )
 
 
 def test_saved_searches_point_at_their_data_view():

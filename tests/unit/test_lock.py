@@ -28,7 +28,9 @@ def entries(path: Path) -> dict[str, tuple[Version, list[str], str]]:
     for block in re.split(r"\n(?=\S)", path.read_text(encoding="utf-8")):
         head = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", block)
         if head is None:
-            assert block.startswith("#") or not block.strip(), f"{path.name}: not a pinned entry: {block[:120]!r}"
+            assert block.startswith("#") or not block.strip(), (
+                f"{path.name}: not a pinned entry: {block[:120]!r}"
+            )
             continue
         name = canonicalize_name(head.group(1))
         assert name not in found, f"{path.name} pins {name} twice"
@@ -38,7 +40,9 @@ def entries(path: Path) -> dict[str, tuple[Version, list[str], str]]:
 
 def declared() -> list[Requirement]:
     project = PYPROJECT["project"]
-    return [Requirement(text) for text in [*project["dependencies"], *project["optional-dependencies"]["dev"]]]
+    return [
+        Requirement(text) for text in [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    ]
 
 
 def test_every_locked_package_has_a_hash():
@@ -52,21 +56,30 @@ def test_every_dependency_of_pyproject_is_locked_at_a_version_it_allows():
     locked = entries(LOCK)
     for requirement in declared():
         name = canonicalize_name(requirement.name)
-        assert name in locked, f"{requirement} is in pyproject.toml but not in requirements.lock: run `make lock`"
+        assert name in locked, (
+            f"{requirement} is in pyproject.toml but not in requirements.lock: run `make lock`"
+        )
         version, _, _ = locked[name]
         assert requirement.specifier.contains(version, prereleases=True), (
-            f"requirements.lock pins {name}=={version}, outside pyproject.toml's {requirement}: run `make lock`")
+            f"requirements.lock pins {name}=={version}, outside pyproject.toml's {requirement}: run `make lock`"
+        )
     assert "redis" in locked  # celery[redis]: the extra's packages are locked too
 
 
 def test_the_lock_holds_no_direct_dependency_that_pyproject_dropped():
-    direct = {name for name, (_, _, text) in entries(LOCK).items() if DIRECT in text
-              or re.search(r"^\s+#\s+dateline \(pyproject\.toml\)$", text, re.MULTILINE)}
+    direct = {
+        name
+        for name, (_, _, text) in entries(LOCK).items()
+        if DIRECT in text or re.search(r"^\s+#\s+dateline \(pyproject\.toml\)$", text, re.MULTILINE)
+    }
     assert direct == {canonicalize_name(r.name) for r in declared()}
 
 
 def test_the_test_tools_are_in_the_dev_extra():
-    dev = {canonicalize_name(Requirement(text).name) for text in PYPROJECT["project"]["optional-dependencies"]["dev"]}
+    dev = {
+        canonicalize_name(Requirement(text).name)
+        for text in PYPROJECT["project"]["optional-dependencies"]["dev"]
+    }
     assert {"hypothesis", "pytest-xdist", "uv"} <= dev
 
 

@@ -22,8 +22,14 @@ from shared.schemas import ArticleDocument, IndexRequest, StageTask, document_id
 
 
 def _document(**overrides: object) -> ArticleDocument:
-    fields: dict[str, object] = dict(id=document_id("Reuters/a.json"), source_path="Reuters/a.json",
-                                     format="json", title="Title", body="Body text.", content_sha256="0" * 64)
+    fields: dict[str, object] = dict(
+        id=document_id("Reuters/a.json"),
+        source_path="Reuters/a.json",
+        format="json",
+        title="Title",
+        body="Body text.",
+        content_sha256="0" * 64,
+    )
     return ArticleDocument(**(fields | overrides))
 
 

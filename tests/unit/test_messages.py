@@ -15,8 +15,14 @@ from shared.schemas import (
 
 
 def _document(**overrides) -> ArticleDocument:
-    fields = dict(id=document_id("Reuters/a.txt"), source_path="Reuters/a.txt", format="text",
-                  title="Title", body="Body text.", content_sha256="0" * 64)
+    fields = dict(
+        id=document_id("Reuters/a.txt"),
+        source_path="Reuters/a.txt",
+        format="text",
+        title="Title",
+        body="Body text.",
+        content_sha256="0" * 64,
+    )
     return ArticleDocument(**(fields | overrides))
 
 

@@ -30,33 +30,67 @@ def test_the_local_stack_on_loopback_needs_no_secret():
         assert cfg.elasticsearch_password is None and cfg.elasticsearch_api_key is None
 
 
-@pytest.mark.parametrize("values, named", [
-    ({"redis_url": "redis://10.0.0.5:6379/0"}, "DATELINE_REDIS_URL needs its password"),
-    ({"redis_url": "redis://:@redis:6379/0"}, "DATELINE_REDIS_URL needs its password"),
-    ({"redis_url": "redis://:change-me@redis:6379/0"}, "placeholder"),
-    ({"redis_url": "redis://:${REDIS_PASSWORD}@redis:6379/0"}, "placeholder"),
-    ({"elasticsearch_url": "http://elasticsearch:9200"}, "needs credentials"),
-    ({"elasticsearch_url": "https://es.example:9200", "elasticsearch_username": "dateline"}, "needs credentials"),
-    ({"elasticsearch_url": "https://es.example:9200", "elasticsearch_username": "dateline",
-      "elasticsearch_password": ""}, "needs credentials"),
-    ({"elasticsearch_url": "https://es.example:9200", "elasticsearch_username": "dateline",
-      "elasticsearch_password": "changeme"}, "placeholder"),
-    ({"elasticsearch_url": "https://es.example:9200", "elasticsearch_username": "dateline",
-      "elasticsearch_password": "<password>"}, "placeholder"),
-    ({"elasticsearch_url": "http://127.0.0.1:9200,http://10.0.0.7:9200"}, "needs credentials"),
-    ({"elasticsearch_url": "https://es.example:9200", "elasticsearch_api_key": "your-api-key"}, "API_KEY"),
-])
+@pytest.mark.parametrize(
+    "values, named",
+    [
+        ({"redis_url": "redis://10.0.0.5:6379/0"}, "DATELINE_REDIS_URL needs its password"),
+        ({"redis_url": "redis://:@redis:6379/0"}, "DATELINE_REDIS_URL needs its password"),
+        ({"redis_url": "redis://:change-me@redis:6379/0"}, "placeholder"),
+        ({"redis_url": "redis://:${REDIS_PASSWORD}@redis:6379/0"}, "placeholder"),
+        ({"elasticsearch_url": "http://elasticsearch:9200"}, "needs credentials"),
+        (
+            {"elasticsearch_url": "https://es.example:9200", "elasticsearch_username": "dateline"},
+            "needs credentials",
+        ),
+        (
+            {
+                "elasticsearch_url": "https://es.example:9200",
+                "elasticsearch_username": "dateline",
+                "elasticsearch_password": "",
+            },
+            "needs credentials",
+        ),
+        (
+            {
+                "elasticsearch_url": "https://es.example:9200",
+                "elasticsearch_username": "dateline",
+                "elasticsearch_password": "changeme",
+            },
+            "placeholder",
+        ),
+        (
+            {
+                "elasticsearch_url": "https://es.example:9200",
+                "elasticsearch_username": "dateline",
+                "elasticsearch_password": "<password>",
+            },
+            "placeholder",
+        ),
+        ({"elasticsearch_url": "http://127.0.0.1:9200,http://10.0.0.7:9200"}, "needs credentials"),
+        (
+            {"elasticsearch_url": "https://es.example:9200", "elasticsearch_api_key": "your-api-key"},
+            "API_KEY",
+        ),
+    ],
+)
 def test_beyond_loopback_an_empty_or_placeholder_secret_is_refused(values, named):
     with pytest.raises(ValidationError, match=named.replace("$", r"\$")):
         settings(**values)
 
 
 def test_real_secrets_beyond_loopback_are_accepted():
-    cfg = settings(redis_url="redis://:Zq8w-Lp3@redis:6379/0", elasticsearch_url="http://elasticsearch:9200",
-                   elasticsearch_username="dateline", elasticsearch_password="Ur7-xk2QmPz")
+    cfg = settings(
+        redis_url="redis://:Zq8w-Lp3@redis:6379/0",
+        elasticsearch_url="http://elasticsearch:9200",
+        elasticsearch_username="dateline",
+        elasticsearch_password="Ur7-xk2QmPz",
+    )
     assert cfg.elasticsearch_hosts == ["http://elasticsearch:9200"]
     assert "Ur7-xk2QmPz" not in repr(cfg)  # a SecretStr never prints its value
-    settings(elasticsearch_url="https://es.example:9200", elasticsearch_api_key="VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==")
+    settings(
+        elasticsearch_url="https://es.example:9200",
+        elasticsearch_api_key="VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==",
+    )
 
 
 def test_urls_are_checked():
@@ -69,10 +103,24 @@ def test_urls_are_checked():
 
 
 def test_loopback_and_placeholders():
-    assert is_loopback("redis://127.0.0.1/0") and is_loopback("http://127.8.9.1:9200") and is_loopback("http://[::1]")
+    assert (
+        is_loopback("redis://127.0.0.1/0")
+        and is_loopback("http://127.8.9.1:9200")
+        and is_loopback("http://[::1]")
+    )
     assert not is_loopback("redis://10.0.0.1/0") and not is_loopback("http://elasticsearch:9200")
     assert not is_loopback("http://localhost.example.com:9200")
-    for value in ("", "  ", None, "changeme", "CHANGE_ME", "password", "<secret>", "${ELASTIC_PASSWORD}", "xxxxxxxx"):
+    for value in (
+        "",
+        "  ",
+        None,
+        "changeme",
+        "CHANGE_ME",
+        "password",
+        "<secret>",
+        "${ELASTIC_PASSWORD}",
+        "xxxxxxxx",
+    ):
         assert is_placeholder(value), value
     assert not is_placeholder("k3J9-xq2LmP")
 
@@ -80,12 +128,18 @@ def test_loopback_and_placeholders():
 def test_the_client_is_built_with_the_credentials_and_every_node(tmp_path):
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    cfg = settings(elasticsearch_url="https://es1.example:9200, https://es2.example:9200",
-                   elasticsearch_username="dateline", elasticsearch_password="Ur7-xk2QmPz", elasticsearch_ca_certs=ca)
+    cfg = settings(
+        elasticsearch_url="https://es1.example:9200, https://es2.example:9200",
+        elasticsearch_username="dateline",
+        elasticsearch_password="Ur7-xk2QmPz",
+        elasticsearch_ca_certs=ca,
+    )
     client = make_client(settings=cfg)
     transport = client.transport
-    assert sorted(node.base_url for node in transport.node_pool.all()) == ["https://es1.example:9200",
-                                                                           "https://es2.example:9200"]
+    assert sorted(node.base_url for node in transport.node_pool.all()) == [
+        "https://es1.example:9200",
+        "https://es2.example:9200",
+    ]
     auth = client._headers.get("authorization", "")
     assert auth.startswith("Basic ")
     assert base64.b64decode(auth.removeprefix("Basic ")).decode() == "dateline:Ur7-xk2QmPz"
@@ -132,8 +186,15 @@ def _dateline(tmp_path, env: dict[str, str], *args: str):
 
     repo = Path(__file__).resolve().parents[2]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DATELINE_")}
-    return subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, env={**clean, "PYTHONPATH": str(repo), **env}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli.main", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**clean, "PYTHONPATH": str(repo), **env},
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("args", [["status"], ["search", "taliban"], ["serve", "ingest"]])
@@ -141,9 +202,15 @@ def test_settings_errors_show_no_secret_in_any_command(tmp_path, args):
     # A placeholder Redis password beyond loopback is refused; the message (and pydantic's
     # input_value, which quotes every setting given) must not carry the other secrets.
     secret = "Zk4-very-private-8Qw"
-    result = _dateline(tmp_path, {"DATELINE_REDIS_URL": "redis://:change-me@10.0.0.5:6379/0",
-                                  "DATELINE_ELASTICSEARCH_URL": "http://127.0.0.1:9250",
-                                  "DATELINE_ELASTICSEARCH_PASSWORD": secret}, *args)
+    result = _dateline(
+        tmp_path,
+        {
+            "DATELINE_REDIS_URL": "redis://:change-me@10.0.0.5:6379/0",
+            "DATELINE_ELASTICSEARCH_URL": "http://127.0.0.1:9250",
+            "DATELINE_ELASTICSEARCH_PASSWORD": secret,
+        },
+        *args,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 2, output
     assert "DATELINE_REDIS_URL needs its password" in output and "Traceback" not in output
@@ -152,16 +219,24 @@ def test_settings_errors_show_no_secret_in_any_command(tmp_path, args):
 
 def test_a_bad_url_is_quoted_without_its_password(tmp_path):
     secret = "Zk4-very-private-8Qw"
-    result = _dateline(tmp_path, {"DATELINE_ELASTICSEARCH_URL": f"htp://elastic:{secret}@10.0.0.5:9200"},
-                       "search", "taliban")
+    result = _dateline(
+        tmp_path, {"DATELINE_ELASTICSEARCH_URL": f"htp://elastic:{secret}@10.0.0.5:9200"}, "search", "taliban"
+    )
     output = result.stdout + result.stderr
-    assert result.returncode == 2 and "DATELINE_ELASTICSEARCH_URL: 'htp://elastic:***@10.0.0.5:9200' is not" in output
+    assert (
+        result.returncode == 2
+        and "DATELINE_ELASTICSEARCH_URL: 'htp://elastic:***@10.0.0.5:9200' is not" in output
+    )
     assert secret not in output
 
 
 def test_url_passwords_are_masked_in_any_text():
     from services.cli.settings import mask_url_passwords
 
-    assert mask_url_passwords("at redis://:p%40ss@h:6379/0 and http://u:x@y, redis://h:1") == \
-        "at redis://:***@h:6379/0 and http://u:***@y, redis://h:1"
-    assert mask_url_passwords("write redis://:PASSWORD@HOST:PORT/DB") == "write redis://:PASSWORD@HOST:PORT/DB"
+    assert (
+        mask_url_passwords("at redis://:p%40ss@h:6379/0 and http://u:x@y, redis://h:1")
+        == "at redis://:***@h:6379/0 and http://u:***@y, redis://h:1"
+    )
+    assert (
+        mask_url_passwords("write redis://:PASSWORD@HOST:PORT/DB") == "write redis://:PASSWORD@HOST:PORT/DB"
+    )

@@ -5,15 +5,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from shared.schemas import DocumentFormat
 from shared.settings import Settings, get_settings
 from shared.text.article import CleanedText
 from shared.text.repair import TextRepair, repair, web_url
 
-Format = Literal["text", "markdown", "html", "json", "jsonl"]
+Format = DocumentFormat  # one list of formats, in the schema that carries them
 
 # Every string a reader puts in an article; each is repaired (shared.text.repair) on the way in.
 TEXT_FIELDS = ("title", "body", "dateline", "source", "author", "url", "language_hint")
@@ -193,10 +194,7 @@ def too_many_articles(count: int, what: str, limits: ReadLimits) -> str:
 
 
 EMPTY_FILE = "file is empty: add the article text or remove the file"
-BLANK_FILE = (
-    "the file is blank: it holds only spaces or empty lines; add the article text or "
-    "remove the file"
-)
+BLANK_FILE = "the file is blank: it holds only spaces or empty lines; add the article text or remove the file"
 NO_STORY = (
     "no article text was found: the file holds only a date line, photo captions or site "
     "menus; add the story itself"

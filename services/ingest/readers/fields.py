@@ -63,8 +63,7 @@ def article_from_object(
     title_field, raw_title = _first(obj, TITLE_FIELDS)
     if title_field is not None and not isinstance(raw_title, str):
         raise ReadError(
-            f"field {title_field!r} is {kind_of(raw_title)}, expected a string: "
-            "write the headline as text"
+            f"field {title_field!r} is {kind_of(raw_title)}, expected a string: write the headline as text"
         )
 
     cleaned = clean_story(_text_of(body_field, raw_body), title=raw_title)

@@ -29,9 +29,7 @@ class JsonReader(Reader):
         value = load_json(decode(data), limits, "file")
         items = _article_items(value)
         if len(items) == 1 and not isinstance(value, list):
-            return ReadResult(
-                articles=[article_from_object(items[0], "json", 0, limits=limits)], parts=1
-            )
+            return ReadResult(articles=[article_from_object(items[0], "json", 0, limits=limits)], parts=1)
         if len(items) > limits.max_articles_per_file:
             raise ReadError(too_many_articles(len(items), "items", limits))
 
@@ -41,9 +39,7 @@ class JsonReader(Reader):
                 result.articles.append(article_from_object(item, "json", index, limits=limits))
             except ReadError as exc:
                 # List items have no line number of their own: name the item instead.
-                result.add_issue(
-                    ReadIssue(reason=f"item {index + 1} of {len(items)}: {exc.reason}"), limits
-                )
+                result.add_issue(ReadIssue(reason=f"item {index + 1} of {len(items)}: {exc.reason}"), limits)
         if not result.articles and not result.bad_parts:
             raise ReadError(EMPTY_LIST)
         return result

@@ -35,8 +35,7 @@ def describe(exc: json.JSONDecodeError, unit: Unit = "file") -> str:
             else "on this line, since a line must hold the whole object"
         )
         return (
-            f"a string starting at column {exc.colno} is never closed; add its closing "
-            f'double quote (") {fix}'
+            f'a string starting at column {exc.colno} is never closed; add its closing double quote (") {fix}'
         )
     if at_end and msg.startswith(("Expecting ',' delimiter", "Expecting property name")):
         what = container or "object"
@@ -80,9 +79,7 @@ def describe(exc: json.JSONDecodeError, unit: Unit = "file") -> str:
     if msg.startswith("Invalid \\uXXXX escape"):
         return "a \\u escape is not followed by four hexadecimal digits; fix the escape or remove it"
     if msg.startswith("Invalid \\escape"):
-        return (
-            "a backslash starts an escape that JSON does not know; write a backslash itself as \\\\"
-        )
+        return "a backslash starts an escape that JSON does not know; write a backslash itself as \\\\"
     # A message this module does not know (a newer Python): still say where to look.
     return f"the JSON parser stopped here ({msg}); fix the syntax at this point"
 

@@ -36,9 +36,7 @@ class JsonLinesReader(Reader):
                 continue
             try:
                 value = load_json(line, limits, "line")
-                result.articles.append(
-                    article_from_object(value, "jsonl", record, number, limits=limits)
-                )
+                result.articles.append(article_from_object(value, "jsonl", record, number, limits=limits))
             except ReadError as exc:
                 result.add_issue(ReadIssue(line=number, reason=exc.reason), limits)
             # Positions count every non-blank line, so fixing one line keeps the others' ids.

@@ -196,8 +196,7 @@ def clean(mentions: list[RawMention], body: str = "") -> list[Cleaned]:
         # (A short person name inside a full one is the same person: phase 4 folds it.)
         longer = sorted({c.mention.text: c.mention for c in kept}.values(), key=lambda m: -len(m.text))
         kept = [
-            c for c in kept
-            if c.mention.type == "person" or not inside_longer_name(c.mention, longer, body)
+            c for c in kept if c.mention.type == "person" or not inside_longer_name(c.mention, longer, body)
         ]
     return kept
 
@@ -242,7 +241,9 @@ def link_acronyms(nodes: Nodes, body: str) -> None:
 
 def link_short_names(nodes: Nodes) -> None:
     """Phase 4: a short person name joins the single full name it is part of."""
-    persons = [k for k in nodes.spellings if nodes.type_of(k) == "person" and not is_acronym(nodes.display(k))]
+    persons = [
+        k for k in nodes.spellings if nodes.type_of(k) == "person" and not is_acronym(nodes.display(k))
+    ]
     # Longest first, so "Asad Durrani" joins "Mohammad Asad Durrani" before "Durrani" looks.
     persons.sort(key=lambda k: (-len(_tokens(nodes.display(k))), nodes.first_seen[k]))
     for key in persons:
@@ -303,8 +304,9 @@ def archive_names(nodes: Nodes, canonical_of: dict[str, str], aliases: AliasTabl
     return final
 
 
-def _result(cleaned: list[Cleaned], nodes: Nodes, canonical_of: dict[str, str],
-            type_of: dict[str, EntityType]) -> Canonicalised:
+def _result(
+    cleaned: list[Cleaned], nodes: Nodes, canonical_of: dict[str, str], type_of: dict[str, EntityType]
+) -> Canonicalised:
     """Mentions in body order; entities most mentioned first, ties by name."""
     result_mentions: list[Mention] = []
     counts: Counter[tuple[str, EntityType]] = Counter()
@@ -315,8 +317,15 @@ def _result(cleaned: list[Cleaned], nodes: Nodes, canonical_of: dict[str, str],
         counts[(canonical, entity_type)] += 1
         mention = item.mention
         result_mentions.append(
-            Mention(text=mention.text, label=mention.label, type=entity_type, canonical=canonical,
-                    score=round(float(mention.score), 4), start=mention.start, end=mention.end)
+            Mention(
+                text=mention.text,
+                label=mention.label,
+                type=entity_type,
+                canonical=canonical,
+                score=round(float(mention.score), 4),
+                start=mention.start,
+                end=mention.end,
+            )
         )
     result_mentions.sort(key=lambda m: (m.start, m.end))
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0].casefold(), kv[0][1]))
@@ -327,7 +336,9 @@ def _result(cleaned: list[Cleaned], nodes: Nodes, canonical_of: dict[str, str],
     return Canonicalised(Entities(**by_type), entity_list, result_mentions)
 
 
-def canonicalise(mentions: list[RawMention], body: str = "", aliases: AliasTable | None = None) -> Canonicalised:
+def canonicalise(
+    mentions: list[RawMention], body: str = "", aliases: AliasTable | None = None
+) -> Canonicalised:
     """Group ``mentions`` of one document into canonical entities (see the module docstring).
 
     Without ``aliases`` the names are the document's own (phases 1-5); the entity stage

@@ -115,8 +115,9 @@ class SentenceEncoder:
                 )
             self.encode(["A sentence to check the int8 encoder runs."])
         except Exception as exc:  # noqa: BLE001 - any failure: the fp32 model
-            log.warning("sentence encoder runs in fp32: int8 quantization failed (%s: %s)",
-                        type(exc).__name__, exc)
+            log.warning(
+                "sentence encoder runs in fp32: int8 quantization failed (%s: %s)", type(exc).__name__, exc
+            )
             self.model, self.engine = original, None
             return
         self.form = f"int8 ({self.engine or torch.backends.quantized.engine})"

@@ -33,8 +33,12 @@ CATALOGUE: dict[str, HubModel] = {
     "flair/ner-english-fast": HubModel(("en",), "92.92 (CoNLL-03)", "character LMs, hidden 1024"),
     "flair/ner-english-large": HubModel(("en",), "94.36 (CoNLL-03)", "XLM-R large transformer"),
     "flair/ner-english-ontonotes": HubModel(("en",), "OntoNotes, 18 classes", "character LMs, hidden 2048"),
-    "flair/ner-english-ontonotes-fast": HubModel(("en",), "89.3 (OntoNotes, 18 classes)", "character LMs, hidden 1024"),
-    "flair/ner-english-ontonotes-large": HubModel(("en",), "90.93 (OntoNotes, 18 classes)", "XLM-R large transformer"),
+    "flair/ner-english-ontonotes-fast": HubModel(
+        ("en",), "89.3 (OntoNotes, 18 classes)", "character LMs, hidden 1024"
+    ),
+    "flair/ner-english-ontonotes-large": HubModel(
+        ("en",), "90.93 (OntoNotes, 18 classes)", "XLM-R large transformer"
+    ),
     "flair/ner-german": HubModel(("de",), "87.94 (CoNLL-03 German)", "character LMs, hidden 2048"),
     "flair/ner-german-large": HubModel(("de",), "92.31 (CoNLL-03 German)", "XLM-R large transformer"),
     "flair/ner-french": HubModel(("fr",), "90.61 (WikiNER)", "character LMs, hidden 2048"),

@@ -45,7 +45,9 @@ def quantizable_layers(tagger: Any) -> dict[str, type]:
     from flair.embeddings import TransformerEmbeddings
 
     found: dict[str, type] = {}
-    transformers = [name for name, module in tagger.named_modules() if isinstance(module, TransformerEmbeddings)]
+    transformers = [
+        name for name, module in tagger.named_modules() if isinstance(module, TransformerEmbeddings)
+    ]
     for name, module in tagger.named_modules():
         if isinstance(module, (torch.nn.LSTM, torch.nn.GRU)):
             found[name] = type(module)

@@ -32,9 +32,7 @@ _OPENING_QUOTE = re.compile(r"^[\"'“‘«„]")
 def is_content_sentence(sentence: str) -> bool:
     """Prose long enough to carry the story (headings, bylines and captions are not)."""
     words = sentence.split()
-    long_enough = len(words) >= MIN_WORDS or (
-        len(words) < 3 and len(sentence) >= MIN_CHARS_NO_SPACES
-    )
+    long_enough = len(words) >= MIN_WORDS or (len(words) < 3 and len(sentence) >= MIN_CHARS_NO_SPACES)
     # Ends like prose: not a heading, caption or "Updated 16 Apr, 2024" line.
     return long_enough and ends_sentence(sentence)
 
@@ -76,16 +74,12 @@ def select(
         candidates = list(range(n))
     sub = similarity[np.ix_(candidates, candidates)]
     # Position among the candidates, so a heading or dateline line does not use up the lead.
-    relevance = CENTRALITY_WEIGHT * centrality(sub) + (1 - CENTRALITY_WEIGHT) * lead_prior(
-        len(candidates)
-    )
+    relevance = CENTRALITY_WEIGHT * centrality(sub) + (1 - CENTRALITY_WEIGHT) * lead_prior(len(candidates))
     if title_similarity is not None and len(title_similarity) == n:
         title = np.clip(title_similarity[candidates], 0.0, None)
         if title.max() > 0:
             relevance = (1 - TITLE_WEIGHT) * relevance + TITLE_WEIGHT * title / title.max()
-    relevance *= np.array(
-        [QUOTE_PENALTY if _OPENING_QUOTE.match(sentences[i]) else 1.0 for i in candidates]
-    )
+    relevance *= np.array([QUOTE_PENALTY if _OPENING_QUOTE.match(sentences[i]) else 1.0 for i in candidates])
 
     chosen: list[int] = []  # positions within ``candidates``
     while len(chosen) < count:

@@ -32,11 +32,12 @@ from typing import Any
 from services.worker.nlp import ner_models, quantize
 from services.worker.nlp.canonical import canonicalise
 from services.worker.nlp.mentions import RawMention
+from shared.heartbeat import StageState
 from shared.names.aliases import alias_table
 from shared.schemas import ArticleDocument
-from shared.search.outcomes import NO_MODEL_FOR_LANGUAGE, UNDETERMINED_LANGUAGE
+from shared.search.outcomes import UNDETERMINED_LANGUAGE
 from shared.settings import Settings
-from shared.stage import Stage, StageResult
+from shared.stage import ModelUnavailable, Stage, StageResult
 from shared.text.sentences import split_sentences
 
 # flair resolves hub names through huggingface_hub: fail at once instead of retrying.
@@ -52,8 +53,9 @@ HOW_TO_FIX = (
 )
 
 
-class ModelUnavailable(RuntimeError):
-    """The NER model for a document cannot be used; the message says what to do."""
+# The start of every "no model covers this language" sentence: for people only; status
+# counts these documents by the record's code (no_model_for_language), never by this text.
+NO_MODEL_FOR_LANGUAGE = "no NER model for language"
 
 
 def _is_local(name: str) -> bool:
@@ -105,8 +107,7 @@ def _load_tagger(name: str, settings: Settings) -> Any:
             return SequenceTagger.load(str(path))
         except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
             raise ModelUnavailable(
-                f"NER model file {path} could not be loaded ({type(exc).__name__}: {exc}): "
-                f"{HOW_TO_FIX}"
+                f"NER model file {path} could not be loaded ({type(exc).__name__}: {exc}): {HOW_TO_FIX}"
             ) from exc
     try:
         return SequenceTagger.load(name)
@@ -208,12 +209,15 @@ class EntityStage(Stage):
             if mapped[language]:
                 return mapped[language], None
             return None, (
-                f"{NO_MODEL_FOR_LANGUAGE} {language!r}: DATELINE_NER_MODELS maps it to \"\"; "
+                f'{NO_MODEL_FOR_LANGUAGE} {language!r}: DATELINE_NER_MODELS maps it to ""; '
                 f"{how_to_tag(language)}"
             )
         default = self.settings.ner_model
         if not default:
-            return None, f"{NO_MODEL_FOR_LANGUAGE} {language!r} and no DATELINE_NER_MODEL; {how_to_tag(language)}"
+            return (
+                None,
+                f"{NO_MODEL_FOR_LANGUAGE} {language!r} and no DATELINE_NER_MODEL; {how_to_tag(language)}",
+            )
         if language == UNDETERMINED_LANGUAGE:
             return default, None
         languages = self._default_languages()
@@ -242,18 +246,18 @@ class EntityStage(Stage):
         name = self.settings.ner_model
         return (name, self._version(name)) if name else (None, None)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StageState:
         info = super().status()
         name = self.settings.ner_model
         if name in self._models:
-            info["form"] = str(self._models[name].form)
+            info.form = str(self._models[name].form)
         return info
 
     # --- tagging ------------------------------------------------------------------------
     def process(self, document: ArticleDocument) -> StageResult:
         name, reason = self.choose(document.language or UNDETERMINED_LANGUAGE)
         if name is None:
-            return StageResult(status="skipped", reason=reason)
+            return StageResult(status="skipped", code="no_model_for_language", reason=reason)
         model = self._model(name)  # raises ModelUnavailable with the fix in its message
         mentions = self.tag(model.tagger, document.body)
         # Per article (cached while the file is unchanged): an edited alias file applies to

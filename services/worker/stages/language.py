@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.schemas import ArticleDocument
 from shared.settings import Settings
-from shared.stage import Stage, StageResult
+from shared.stage import ModelUnavailable, Stage, StageResult
 from shared.text.sentences import split_sentences
 
 UNDETERMINED = "und"
@@ -37,10 +37,30 @@ MAX_VOTING_SENTENCES = 40
 
 # fastText labels that are not ISO 639-1: regional varieties -> their macrolanguage.
 _TO_ISO_639_1 = {
-    "arz": "ar", "pnb": "pa", "mzn": "fa", "glk": "fa", "azb": "az", "ckb": "ku",
-    "wuu": "zh", "yue": "zh", "sh": "hr", "nds": "de", "als": "de", "bar": "de",
-    "lrc": "fa", "lmo": "it", "vec": "it", "nap": "it", "scn": "it", "frr": "de",
-    "pfl": "de", "hif": "hi", "bh": "hi", "mai": "hi", "new": "ne", "dty": "ne",
+    "arz": "ar",
+    "pnb": "pa",
+    "mzn": "fa",
+    "glk": "fa",
+    "azb": "az",
+    "ckb": "ku",
+    "wuu": "zh",
+    "yue": "zh",
+    "sh": "hr",
+    "nds": "de",
+    "als": "de",
+    "bar": "de",
+    "lrc": "fa",
+    "lmo": "it",
+    "vec": "it",
+    "nap": "it",
+    "scn": "it",
+    "frr": "de",
+    "pfl": "de",
+    "hif": "hi",
+    "bh": "hi",
+    "mai": "hi",
+    "new": "ne",
+    "dty": "ne",
 }
 
 
@@ -145,7 +165,7 @@ class LanguageStage(Stage):
 
     def process(self, document: ArticleDocument) -> StageResult:
         if self.load_error:
-            raise RuntimeError(f"language detector not loaded: {self.load_error}")
+            raise ModelUnavailable(f"language detector not loaded: {self.load_error}")
         text = "\n".join(part for part in (document.title, document.body) if part and part.strip())
         document.language, document.language_confidence = self.detect(text, document.language_hint)
         model, version = self.describe()

@@ -87,12 +87,17 @@ class SummaryStage(Stage):
         return document.language in (None, "und") and _mostly_latin(document.body)
 
     def summarise(self, document: ArticleDocument) -> tuple[str, list[int], str]:
-        """(summary, sentence indexes, method) for ``document.body``."""
+        """(summary, sentence indexes, method) for ``document.body``; sets ``document.vector``
+        when the sentences are encoded (None otherwise: a stale one would mislead)."""
+        document.vector = None
         spans = split_sentences(document.body)
         if not spans:
             raise NoText("the article has no body text to summarise")
         every = [s.text for s in spans]
         if len(every) <= self.count:
+            if self.uses_embeddings(document):
+                assert self._encoder is not None
+                document.vector = article_vector(self._encoder.encode(every))
             return document.body.strip(), list(range(len(every))), WHOLE_BODY
         positions = candidates(every, self.count)
         sentences = [every[i] for i in positions]
@@ -104,22 +109,34 @@ class SummaryStage(Stage):
             assert self._encoder is not None
             vectors = self._encoder.encode(texts)
             full, method = vectors @ vectors.T, EMBEDDING_METHOD
+            # The article as one vector, for related articles: no second model, no second pass.
+            document.vector = article_vector(vectors[: len(sentences)])
         else:
             full, method = textrank.tfidf_similarity(texts), FALLBACK_METHOD
         n = len(sentences)
         title_similarity = full[:n, n] if title else None
-        chosen = [positions[i] for i in textrank.select(sentences, full[:n, :n], self.count, title_similarity)]
+        chosen = [
+            positions[i] for i in textrank.select(sentences, full[:n, :n], self.count, title_similarity)
+        ]
         return " ".join(every[i] for i in chosen), chosen, method
 
     def process(self, document: ArticleDocument) -> StageResult:
         try:
             summary, indexes, method = self.summarise(document)
         except NoText as empty:
-            return StageResult(status="skipped", reason=str(empty))
+            return StageResult(status="skipped", code="no_text", reason=str(empty))
         document.summary = summary
         document.summary_sentences = indexes
         model, version = self._method_version(method)
         return StageResult(model=model, version=version)
+
+
+def article_vector(vectors: np.ndarray) -> list[float]:
+    """The mean of an article's (unit) sentence vectors, made a unit vector again; rounded, as
+    a float32 in Elasticsearch keeps no more."""
+    mean = np.asarray(vectors, dtype=np.float64).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return [round(float(x), 6) for x in (mean / norm if norm > 0 else mean)]
 
 
 def candidates(sentences: list[str], count: int) -> list[int]:

@@ -27,11 +27,18 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(redis_url: str, es_url: str, ner_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(
+    redis_url: str, es_url: str, ner_model_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("browser")
-    stack = Stack(redis_base_url=redis_url, es_url=es_url, log_dir=folder / "logs",
-                  run_dir=TEST_DATA_DIR / f"browser-{next(_numbers)}", ner_model=str(ner_model_path),
-                  inbox=folder / "inbox")
+    stack = Stack(
+        redis_base_url=redis_url,
+        es_url=es_url,
+        log_dir=folder / "logs",
+        run_dir=TEST_DATA_DIR / f"browser-{next(_numbers)}",
+        ner_model=str(ner_model_path),
+        inbox=folder / "inbox",
+    )
     try:
         demo, url, _ = run_demo(stack)
         yield Site(stack, demo, url)

@@ -75,12 +75,12 @@ def test_a_facet_filters_a_chip_shows_it_and_removes_it(site, tab):
     expect(page.locator(".chip").first).to_contain_text("From")
 
 
-def test_a_duplicate_is_one_hit_with_its_copies_and_counts_once_in_facets(site, tab):
+def test_a_duplicate_is_one_story_with_its_versions_and_counts_once_in_facets(site, tab):
     page = tab.page
     page.goto(site.url + "/?q=Khalilzad")
     expect(page.locator("#results-title")).to_contain_text("1 article")
     copies = page.locator("details.copies")
-    expect(copies.locator("summary")).to_have_text("+1 copy of this article")
+    expect(copies.locator("summary")).to_contain_text("2 versions from 2 sources")
     copies.locator("summary").click()
     expect(copies.get_by_role("link", name="Wire/taliban-talks.txt")).to_be_visible()
     # Two documents, one text: each facet counts it once, as the hits do.
@@ -129,7 +129,8 @@ def test_the_pipeline_page_shows_counts_failures_workers_and_refreshes(site, tab
     page.goto(site.url + "/pipeline")
     status = _api(site, "/status")
     expect(page.locator("#state-title")).to_have_text(
-        "Everything is running" if status["state"] == "ok" else "Dateline is degraded")
+        "Everything is running" if status["state"] == "ok" else "Dateline is degraded"
+    )
     expect(page.locator('[data-count="indexed"]')).to_have_text(str(site.demo.indexed_files))
     expect(page.locator('[data-count="failed"]')).to_have_text(str(len(site.demo.failed_files)))
     expect(page.locator('[data-count="documents"]')).to_have_text(str(site.demo.documents))
@@ -152,8 +153,12 @@ def test_the_pipeline_page_shows_counts_failures_workers_and_refreshes(site, tab
 def test_the_api_docs_render_from_local_files(site, tab):
     page = tab.page
     page.goto(site.url + "/docs")
-    expect(page.locator(".opblock-summary-path").filter(has_text="/search").first).to_be_visible(timeout=30_000)
-    assert any(urlsplit(url).path == "/static/vendor/swagger-ui/swagger-ui-bundle.js" for url in tab.requests.urls)
+    expect(page.locator(".opblock-summary-path").filter(has_text="/search").first).to_be_visible(
+        timeout=30_000
+    )
+    assert any(
+        urlsplit(url).path == "/static/vendor/swagger-ui/swagger-ui-bundle.js" for url in tab.requests.urls
+    )
 
 
 def test_keyboard_labels_and_accessibility(site, tab):
@@ -192,7 +197,9 @@ def test_narrow_screens_need_no_sideways_scrolling(site, tab):
     page.set_viewport_size({"width": 360, "height": 740})
     for path in ("/?q=Pakistan", _first_article(site), "/pipeline"):
         page.goto(site.url + path)
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
         assert overflow <= 0, f"{path} is {overflow}px wider than a 360px screen"
 
 
@@ -213,8 +220,9 @@ def test_errors_are_shown_in_words(site, tab):
     # The API with Elasticsearch away: the page says so, in words, with what to do.
     port = free_port()
     closed = f"http://127.0.0.1:{free_port()}"
-    broken = site.stack.start("api-no-es", "api", env={"DATELINE_API_PORT": str(port),
-                                                       "DATELINE_ELASTICSEARCH_URL": closed})
+    broken = site.stack.start(
+        "api-no-es", "api", env={"DATELINE_API_PORT": str(port), "DATELINE_ELASTICSEARCH_URL": closed}
+    )
     try:
         from tests.support.processes import wait_until
 

@@ -46,14 +46,31 @@ def server(es_url: str, redis_url: str) -> Iterator[Server]:
     es = make_client(es_url)
     ensure_index(es, name, cfg)
     docs = [
-        ArticleDocument(id=document_id("sec/hostile.json"), source_path="sec/hostile.json", format="json",
-                        title=HOSTILE_TITLE, body="A zeppelin flew over the harbour. <script>alert(3)</script>",
-                        summary="<img src=x onerror=alert(4)> zeppelin", url=HOSTILE_URL, content_sha256="h1",
-                        language="en", source="<b>Feed</b>", published_at=datetime(2024, 5, 1, tzinfo=timezone.utc)),
-        ArticleDocument(id=document_id("sec/plain.txt"), source_path="sec/plain.txt", format="txt",
-                        title="Harbour strike", body="Dockers at the harbour stopped work as a zeppelin passed.",
-                        url="https://example.com/strike", content_sha256="p1", language="en", source="Wire",
-                        published_at=datetime(2024, 7, 1, tzinfo=timezone.utc)),
+        ArticleDocument(
+            id=document_id("sec/hostile.json"),
+            source_path="sec/hostile.json",
+            format="json",
+            title=HOSTILE_TITLE,
+            body="A zeppelin flew over the harbour. <script>alert(3)</script>",
+            summary="<img src=x onerror=alert(4)> zeppelin",
+            url=HOSTILE_URL,
+            content_sha256="h1",
+            language="en",
+            source="<b>Feed</b>",
+            published_at=datetime(2024, 5, 1, tzinfo=timezone.utc),
+        ),
+        ArticleDocument(
+            id=document_id("sec/plain.txt"),
+            source_path="sec/plain.txt",
+            format="text",
+            title="Harbour strike",
+            body="Dockers at the harbour stopped work as a zeppelin passed.",
+            url="https://example.com/strike",
+            content_sha256="p1",
+            language="en",
+            source="Wire",
+            published_at=datetime(2024, 7, 1, tzinfo=timezone.utc),
+        ),
     ]
     for doc in docs:
         es.index(index=name, id=doc.id, document=doc.model_dump(mode="json"))
@@ -79,10 +96,23 @@ def test_hostile_content_never_runs_and_no_page_breaks_its_policy(server, tab):
     dialogs: list[str] = []
     violations: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("console", lambda message: violations.append(message.text)
-            if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text else None)
-    pages = ["/", "/?q=zeppelin", "/?q=harbour&sort=date", f"/article/{server.hostile}",
-             f"/article/{server.plain}?back=/%3Fq%3Dzeppelin", "/pipeline", "/docs"]
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text
+            else None
+        ),
+    )
+    pages = [
+        "/",
+        "/?q=zeppelin",
+        "/?q=harbour&sort=date",
+        f"/article/{server.hostile}",
+        f"/article/{server.plain}?back=/%3Fq%3Dzeppelin",
+        "/pipeline",
+        "/docs",
+    ]
     for path in pages:
         response = page.goto(server.url + path)
         assert response is not None and response.status in (200, 503), (path, response and response.status)
@@ -91,13 +121,16 @@ def test_hostile_content_never_runs_and_no_page_breaks_its_policy(server, tab):
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff"
         if path == "/docs":
-            expect(page.locator(".opblock-summary-path").filter(has_text="/search").first).to_be_visible(timeout=30_000)
+            expect(page.locator(".opblock-summary-path").filter(has_text="/search").first).to_be_visible(
+                timeout=30_000
+            )
         page.wait_for_load_state("networkidle")
         links = page.evaluate("""() => [...document.querySelectorAll('[href], [src], [action], [formaction]')]
             .map(el => el.getAttribute('href') || el.getAttribute('src') || el.getAttribute('action')
                        || el.getAttribute('formaction'))""")
-        assert not [link for link in links if link and link.strip().lower().startswith(("javascript:", "data:text"))], \
-            (path, links)
+        assert not [
+            link for link in links if link and link.strip().lower().startswith(("javascript:", "data:text"))
+        ], (path, links)
         assert page.locator("script:not([src])").count() == 0, path
     assert dialogs == [], dialogs
     assert violations == [], violations
@@ -108,7 +141,9 @@ def test_hostile_content_never_runs_and_no_page_breaks_its_policy(server, tab):
     expect(page.get_by_role("link", name="original page")).to_have_count(0)
     expect(page.get_by_role("link", name="‹ Back to the search")).to_have_attribute("href", "/?q=zeppelin")
     page.goto(server.url + f"/article/{server.plain}")
-    expect(page.get_by_role("link", name="original page")).to_have_attribute("href", "https://example.com/strike")
+    expect(page.get_by_role("link", name="original page")).to_have_attribute(
+        "href", "https://example.com/strike"
+    )
     # The search page's hits: the hostile title is text, and each link carries the way back.
     page.goto(server.url + "/?q=zeppelin")
     hit = page.locator(".hit-title a").filter(has_text="Zeppelin over the harbour")

@@ -123,4 +123,3 @@ def restart_redis(services: BackingServices) -> None:
 
 def log_lines(process: ServiceProcess, needle: str) -> list[str]:
     return [line for line in process.log().splitlines() if needle in line]
-

@@ -22,13 +22,23 @@ def test_a_wiped_or_new_index_fills_itself_from_the_inbox(make_stack):
     workers = stack.start_workers()
     processes = [*workers, stack.start_indexer(), stack.start_ingest()]
     paths = drop_articles(stack.inbox, ARTICLES)
-    wait_until(lambda: settled(stack, paths) and stack.count() == ARTICLES, timeout=900, every=2,
-               what="every file indexed", processes=processes)
+    wait_until(
+        lambda: settled(stack, paths) and stack.count() == ARTICLES,
+        timeout=900,
+        every=2,
+        what="every file indexed",
+        processes=processes,
+    )
 
     # Wiped: the index and its alias deleted by hand.
     drop_dateline_index(stack.es, stack.alias)
-    wait_until(lambda: stack.count() == ARTICLES and settled(stack, paths), timeout=900, every=2,
-               what="the wiped index filled again", processes=processes)
+    wait_until(
+        lambda: stack.count() == ARTICLES and settled(stack, paths),
+        timeout=900,
+        every=2,
+        what="the wiped index filled again",
+        processes=processes,
+    )
     assert_indexed_once(stack, paths)
     status = collect_status(stack.redis)
     assert status.reconciliation.totals.get("missing from the index") == ARTICLES
@@ -42,8 +52,13 @@ def test_a_wiped_or_new_index_fills_itself_from_the_inbox(make_stack):
         process.stop()
     processes = [*workers, stack.start_indexer(), stack.start_ingest()]
     try:
-        wait_until(lambda: stack.count() == ARTICLES and settled(stack, paths), timeout=900, every=2,
-                   what="the new index filled from the inbox", processes=processes)
+        wait_until(
+            lambda: stack.count() == ARTICLES and settled(stack, paths),
+            timeout=900,
+            every=2,
+            what="the new index filled from the inbox",
+            processes=processes,
+        )
         assert_indexed_once(stack, paths)
         assert collect_status(stack.redis).reconciliation.totals["missing from the index"] == 2 * ARTICLES
         assert_status_settled(stack)

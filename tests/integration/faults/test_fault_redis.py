@@ -35,14 +35,20 @@ def test_redis_killed_mid_flow_loses_nothing(own_redis, make_stack):  # own_redi
     processes = [*workers, stack.start_indexer(), stack.start_ingest()]
     paths = drop_articles(stack.inbox, ARTICLES)
 
-    wait_until(lambda: indexed_files(stack) >= 3, timeout=600, what="the first articles indexed",
-               processes=processes)
+    wait_until(
+        lambda: indexed_files(stack) >= 3, timeout=600, what="the first articles indexed", processes=processes
+    )
     redis_process(own_redis).kill(signal.SIGKILL)
     time.sleep(DOWN_SECONDS)
     restart_redis(own_redis)
 
-    wait_until(lambda: settled(stack, paths), timeout=900, every=2, what="every file indexed or failed",
-               processes=processes)
+    wait_until(
+        lambda: settled(stack, paths),
+        timeout=900,
+        every=2,
+        what="every file indexed or failed",
+        processes=processes,
+    )
     assert all(p.running for p in processes)
     assert_indexed_once(stack, paths)
     status = assert_status_settled(stack)
@@ -57,4 +63,3 @@ def test_redis_killed_mid_flow_loses_nothing(own_redis, make_stack):  # own_redi
         assert len(away) <= 1 and len(back) == len(away), log[-3000:]
         assert len(log_lines(worker, "Cannot connect to")) == 1, log[-3000:]
         assert "Traceback" not in log and "Couldn't ack" not in log, log[-3000:]
-

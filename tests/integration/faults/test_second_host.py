@@ -81,10 +81,17 @@ def backing(host: SecondHost) -> Iterator[dict[str, str]]:
         install = replace(install_redis(TEST_DATA_DIR), data=folder / "redis")
         install.data.mkdir(parents=True, exist_ok=True)
         supervisor.launch()
-        redis = ServiceProcess(supervisor, redis_program(redis_url, install, also_listen=[host.host_address])).start()
+        redis = ServiceProcess(
+            supervisor, redis_program(redis_url, install, also_listen=[host.host_address])
+        ).start()
         wait_healthy(supervisor, redis.program, Settings(_env_file=None, redis_url=redis_url))
         es.start_reachable_node([host.host_address], ES_USER, es_password)
-        yield {"redis_url": redis_url, "es_url": es.url, "es_password": es_password, "host_address": host.host_address}
+        yield {
+            "redis_url": redis_url,
+            "es_url": es.url,
+            "es_password": es_password,
+            "host_address": host.host_address,
+        }
     finally:
         es.stop()
         supervisor.shutdown()
@@ -102,23 +109,42 @@ def _on_second_host(url: str, address: str) -> str:
 
 
 def _processing_on(stack, hostname: str) -> list[dict]:
-    return [entry for entry in collect_status(stack.redis).processing if entry["worker"].startswith(f"{hostname}:")]
+    return [
+        entry
+        for entry in collect_status(stack.redis).processing
+        if entry["worker"].startswith(f"{hostname}:")
+    ]
 
 
 def test_second_host_killed_mid_article_its_work_ends_indexed_on_the_first(host, backing, make_stack):
-    secured = {"DATELINE_ELASTICSEARCH_USERNAME": ES_USER, "DATELINE_ELASTICSEARCH_PASSWORD": backing["es_password"],
-               **FAST_BOUNDS}
+    secured = {
+        "DATELINE_ELASTICSEARCH_USERNAME": ES_USER,
+        "DATELINE_ELASTICSEARCH_PASSWORD": backing["es_password"],
+        **FAST_BOUNDS,
+    }
     stack = make_stack(redis_base_url=backing["redis_url"], es_url=backing["es_url"], extra_env=secured)
-    remote = {"DATELINE_REDIS_URL": _on_second_host(stack.redis_url, host.host_address),
-              "DATELINE_ELASTICSEARCH_URL": _on_second_host(stack.es_url, host.host_address)}
-    first = [stack.start_indexer(), stack.start_ingest(),
-             stack.start("worker-light", "worker", "--queues", "language,summary", "--name", "light")]
+    remote = {
+        "DATELINE_REDIS_URL": _on_second_host(stack.redis_url, host.host_address),
+        "DATELINE_ELASTICSEARCH_URL": _on_second_host(stack.es_url, host.host_address),
+    }
+    first = [
+        stack.start_indexer(),
+        stack.start_ingest(),
+        stack.start("worker-light", "worker", "--queues", "language,summary", "--name", "light"),
+    ]
 
     # The second host: an NER worker, in the namespace, against the first host's services.
-    ner_h2 = stack.start("h2-worker-ner", "worker", "--queues", "entities", "--name", "ner", env=remote,
-                         launcher=host.prefix())
-    wait_until(lambda: any(b.host == HOSTNAME and b.state == "running" for b in read_heartbeats(stack.redis, "worker")),
-               timeout=WAIT, what="the second host's NER worker running", processes=[ner_h2, *first])
+    ner_h2 = stack.start(
+        "h2-worker-ner", "worker", "--queues", "entities", "--name", "ner", env=remote, launcher=host.prefix()
+    )
+    wait_until(
+        lambda: any(
+            b.host == HOSTNAME and b.state == "running" for b in read_heartbeats(stack.redis, "worker")
+        ),
+        timeout=WAIT,
+        what="the second host's NER worker running",
+        processes=[ner_h2, *first],
+    )
 
     # From the second host, as a user there would check: the worker is healthy on that host,
     # Elasticsearch answers with the credentials, and without them Dateline refuses to start.
@@ -137,9 +163,13 @@ def test_second_host_killed_mid_article_its_work_ends_indexed_on_the_first(host,
     for number in range(ARTICLES):
         (stack.inbox / f"report-{number}.txt").write_text(_long_article(number))
 
-    held = wait_until(lambda: [e for e in _processing_on(stack, HOSTNAME) if e["stage"] == "entities"],
-                      timeout=WAIT, every=0.1, what="the second host in the middle of an article",
-                      processes=[ner_h2, *first])
+    held = wait_until(
+        lambda: [e for e in _processing_on(stack, HOSTNAME) if e["stage"] == "entities"],
+        timeout=WAIT,
+        every=0.1,
+        what="the second host in the middle of an article",
+        processes=[ner_h2, *first],
+    )
     assert isinstance(held, list)
     # The first host serves NER as well from now on; then the second host dies.
     ner_h1 = stack.start("worker-ner", "worker", "--queues", "entities", "--name", "ner")
@@ -155,8 +185,11 @@ def test_second_host_killed_mid_article_its_work_ends_indexed_on_the_first(host,
     path = held[0]["path"]
 
     # Status: the dead host's worker leaves within its heartbeat's lifetime.
-    wait_until(lambda: not [b for b in read_heartbeats(stack.redis, "worker") if b.host == HOSTNAME],
-               timeout=float(FAST_BOUNDS["DATELINE_HEARTBEAT_SECONDS"]) * HEARTBEAT_TTL_FACTOR + 30, what="the dead host's heartbeat expired")
+    wait_until(
+        lambda: not [b for b in read_heartbeats(stack.redis, "worker") if b.host == HOSTNAME],
+        timeout=float(FAST_BOUNDS["DATELINE_HEARTBEAT_SECONDS"]) * HEARTBEAT_TTL_FACTOR + 30,
+        what="the dead host's heartbeat expired",
+    )
     assert [b for b in collect_status(stack.redis).workers if b.host != HOSTNAME]
 
     processes = [ner_h1, *first]
@@ -167,11 +200,21 @@ def test_second_host_killed_mid_article_its_work_ends_indexed_on_the_first(host,
         return record is not None and record.state == "indexed"
 
     # The bound: the article the dead host held ends indexed on this one within it.
-    wait_until(held_article_indexed, timeout=BOUND, every=0.5, processes=processes,
-               what=f"{path}, held by the dead host, indexed within the bound ({BOUND} s)")
+    wait_until(
+        held_article_indexed,
+        timeout=BOUND,
+        every=0.5,
+        processes=processes,
+        what=f"{path}, held by the dead host, indexed within the bound ({BOUND} s)",
+    )
     held_indexed_at = time.monotonic()
-    wait_until(lambda: registry.counts().get("indexed") == ARTICLES, timeout=WAIT, every=1.0,
-               what=f"all {ARTICLES} files indexed", processes=processes)
+    wait_until(
+        lambda: registry.counts().get("indexed") == ARTICLES,
+        timeout=WAIT,
+        every=1.0,
+        what=f"all {ARTICLES} files indexed",
+        processes=processes,
+    )
 
     # Nothing stale left: the article the dead host held was taken up on this one.
     status = collect_status(stack.redis)
@@ -186,14 +229,21 @@ def test_second_host_killed_mid_article_its_work_ends_indexed_on_the_first(host,
     assert set(by_path) == {f"report-{n}.txt" for n in range(ARTICLES)}
     redone = by_path[path]
     assert redone["provenance"]["entities"]["status"] == "ok"
-    assert all(doc["provenance"][stage]["status"] == "ok" for doc in documents for stage in ("language", "summary"))
+    assert all(
+        doc["provenance"][stage]["status"] == "ok" for doc in documents for stage in ("language", "summary")
+    )
 
     # The task came back by redelivery to the first host's worker (the second host is gone).
-    assert any(b.host != HOSTNAME and b.details.get("tasks_done", 0) >= 1
-               for b in read_heartbeats(stack.redis, "worker") if "entities" in b.details.get("queues", []))
-    print(f"\nsecond host: killed {len(killed)} processes mid-article ({path}); it was indexed on the first host "
-          f"{held_indexed_at - killed_at:.1f} s after the kill (bound {BOUND} s: visibility timeout "
-          f"{VISIBILITY_TIMEOUT} s + redelivery sweep {REDELIVERY_SWEEP} s + the article)")
+    assert any(
+        b.host != HOSTNAME and b.worker_details.tasks_done >= 1
+        for b in read_heartbeats(stack.redis, "worker")
+        if "entities" in b.worker_details.queues
+    )
+    print(
+        f"\nsecond host: killed {len(killed)} processes mid-article ({path}); it was indexed on the first host "
+        f"{held_indexed_at - killed_at:.1f} s after the kill (bound {BOUND} s: visibility timeout "
+        f"{VISIBILITY_TIMEOUT} s + redelivery sweep {REDELIVERY_SWEEP} s + the article)"
+    )
 
 
 def test_the_second_host_is_removed_even_when_its_test_fails():

@@ -42,9 +42,14 @@ def test_overload_and_server_errors_are_retried() -> None:
 
 
 def test_mapping_errors_are_rejected_with_the_reason_and_cause() -> None:
-    error = {"type": "document_parsing_exception", "reason": "failed to parse field [published_at]",
-             "caused_by": {"type": "illegal_argument_exception", "reason": "bad date"}}
-    outcome = classify_items([_op("1-0", "a"), _op("2-0", "b")], [_item("index", 400, error), _item("index", 201)])
+    error = {
+        "type": "document_parsing_exception",
+        "reason": "failed to parse field [published_at]",
+        "caused_by": {"type": "illegal_argument_exception", "reason": "bad date"},
+    }
+    outcome = classify_items(
+        [_op("1-0", "a"), _op("2-0", "b")], [_item("index", 400, error), _item("index", 201)]
+    )
     assert outcome.done == {"2-0"}
     (rejection,) = outcome.rejected
     assert (rejection.entry_id, rejection.doc_id) == ("1-0", "a")

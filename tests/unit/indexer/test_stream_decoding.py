@@ -9,8 +9,14 @@ from shared.schemas import ArticleDocument, IndexRequest, document_id
 
 
 def _document() -> ArticleDocument:
-    return ArticleDocument(id=document_id("Dawn/x.txt"), source_path="Dawn/x.txt", format="text",
-                           title="T", body="B.", content_sha256="0" * 64)
+    return ArticleDocument(
+        id=document_id("Dawn/x.txt"),
+        source_path="Dawn/x.txt",
+        format="text",
+        title="T",
+        body="B.",
+        content_sha256="0" * 64,
+    )
 
 
 def test_an_upsert_round_trips() -> None:
@@ -51,8 +57,11 @@ def test_another_releases_schema_is_refused_with_advice() -> None:
 def test_a_document_with_unencodable_text_is_refused_naming_the_field() -> None:
     # Another sender's JSON escape of half a surrogate pair decodes to a lone surrogate,
     # which Elasticsearch's client cannot encode: it would fail the whole bulk request.
-    payload = json.loads(IndexRequest(action="upsert", source_path="AP/s.json", revision=2,
-                                      document=_document()).model_dump_json())
+    payload = json.loads(
+        IndexRequest(
+            action="upsert", source_path="AP/s.json", revision=2, document=_document()
+        ).model_dump_json()
+    )
     payload["document"]["author"] = "Jane \ud800 Doe"
     found = decode(Entry("6-0", {"request": json.dumps(payload)}))
     assert isinstance(found, Refused)

@@ -14,8 +14,9 @@ from services.ingest.documents import source_path_for
 from services.ingest.paths import escape_name, file_of, unescape_name
 
 # A Linux file name: any bytes but NUL and "/", at most 255 of them.
-NAME_BYTES = st.binary(min_size=1, max_size=255).filter(lambda b: b"\0" not in b and b"/" not in b
-                                                          and b not in (b".", b".."))
+NAME_BYTES = st.binary(min_size=1, max_size=255).filter(
+    lambda b: b"\0" not in b and b"/" not in b and b not in (b".", b"..")
+)
 
 
 @settings(max_examples=2000, deadline=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.ingest.inflight import Snapshot, judge
-from shared.pipeline import Oldest
+from shared.broker_layout import Oldest
 from shared.progress import Progress
 from shared.schemas import utcnow
 
@@ -13,14 +13,21 @@ STUCK = 120.0
 
 
 def snapshot(**overrides) -> Snapshot:
-    values = dict(now=utcnow(), stuck_after=STUCK, oldest={"language": None, "summary": None, "entities": None},
-                  delivered=set(), live_workers={"h:1"}, busy=set())
+    values = dict(
+        now=utcnow(),
+        stuck_after=STUCK,
+        oldest={"language": None, "summary": None, "entities": None},
+        delivered=set(),
+        live_workers={"h:1"},
+        busy=set(),
+    )
     return Snapshot(**(values | overrides))
 
 
 def record(hop: str, age: float = STUCK + 1, **fields) -> Progress:
-    return Progress(doc_id="d", path="a.txt", revision=2, hop=hop, since=utcnow() - timedelta(seconds=age),
-                    **fields)
+    return Progress(
+        doc_id="d", path="a.txt", revision=2, hop=hop, since=utcnow() - timedelta(seconds=age), **fields
+    )
 
 
 def test_an_article_that_moved_lately_waits():

@@ -46,9 +46,7 @@ def json_reason(data: str) -> ReadError:
         ('{"body": "a"', 1, 13, ["the object is never closed", "cut off"]),
     ],
 )  # fmt: skip
-def test_json_syntax_errors_in_plain_words(
-    data: str, line: int, column: int, words: list[str]
-) -> None:
+def test_json_syntax_errors_in_plain_words(data: str, line: int, column: int, words: list[str]) -> None:
     error = json_reason(data)
     assert error.line == line
     assert error.reason.startswith(f"invalid JSON at line {line}, column {column}: ")

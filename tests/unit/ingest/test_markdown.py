@@ -34,9 +34,7 @@ def test_headings_are_paragraphs_and_soft_wrapped_lines_join() -> None:
 
 def test_list_items_stay_separate_lines() -> None:
     text = "Demands:\n\n- a *ceasefire*\n- talks\n  in Doha\n1. first\n2. second\n\nEnd."
-    assert markdown_to_text(text) == (
-        "Demands:\n\na ceasefire\ntalks in Doha\n\nfirst\nsecond\n\nEnd."
-    )
+    assert markdown_to_text(text) == ("Demands:\n\na ceasefire\ntalks in Doha\n\nfirst\nsecond\n\nEnd.")
 
 
 def test_links_emphasis_images_code_and_html_are_stripped() -> None:
@@ -60,9 +58,7 @@ def test_an_html_block_keeps_one_line_per_element() -> None:
 
 def test_quotes_hard_breaks_and_code_blocks_keep_their_text() -> None:
     text = '> "We will see," he said.\n\nLine one\\\nline two\n\n```\nraw figures 1 2 3\n```\n'
-    assert markdown_to_text(text) == (
-        '"We will see," he said.\n\nLine one\nline two\n\nraw figures 1 2 3'
-    )
+    assert markdown_to_text(text) == ('"We will see," he said.\n\nLine one\nline two\n\nraw figures 1 2 3')
 
 
 def test_escapes_and_emphasis_inside_words() -> None:

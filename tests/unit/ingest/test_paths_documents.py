@@ -49,9 +49,7 @@ def test_walk_files_skips_ignored_and_hidden(tmp_path: Path) -> None:
     for rel in ["a.txt", "Reuters/b.json", "Reuters/.c.txt", ".git/d.txt", "x.tmp/e.txt", "f.part"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x")
-    found = [
-        p.relative_to(tmp_path).as_posix() for p in walk_files(tmp_path, DEFAULT_IGNORE_PATTERNS)
-    ]
+    found = [p.relative_to(tmp_path).as_posix() for p in walk_files(tmp_path, DEFAULT_IGNORE_PATTERNS)]
     assert found == ["a.txt", "Reuters/b.json"]
 
 
@@ -117,9 +115,7 @@ def test_build_document() -> None:
 
 
 def test_file_metadata_source_wins_over_folder() -> None:
-    doc = build_document(
-        _article(source="Dawn"), source_path="Reuters/a.json", revision=1, folder="Reuters"
-    )
+    doc = build_document(_article(source="Dawn"), source_path="Reuters/a.json", revision=1, folder="Reuters")
     assert doc.source == "Dawn"
 
 

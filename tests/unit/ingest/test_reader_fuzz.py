@@ -158,7 +158,12 @@ def test_json_lines_of_good_and_bad_lines(lines: list[str], newline: str) -> Non
 
 
 YAML_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | WORDS | URLS.filter(str.isprintable),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | WORDS
+    | URLS.filter(str.isprintable),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(WORDS, inner, max_size=3),
     max_leaves=15,
 )

@@ -87,9 +87,7 @@ def test_text_seed() -> None:
 
 
 def test_text_in_cp1252_with_crlf() -> None:
-    data = "Café talks resume\r\n\r\nKARACHI: The café owners’ “union” met on Monday.\r\n".encode(
-        "cp1252"
-    )
+    data = "Café talks resume\r\n\r\nKARACHI: The café owners’ “union” met on Monday.\r\n".encode("cp1252")
     (article,) = read_bytes("x.txt", data).articles
     assert article.title == "Café talks resume"
     assert article.body == "The café owners’ “union” met on Monday."
@@ -332,10 +330,7 @@ def test_jsonl_all_blank() -> None:
 
 
 def test_jsonl_crlf_and_bom() -> None:
-    data = (
-        codecs.BOM_UTF8
-        + b'{"title": "a", "body": "A text."}\r\n{"title": "b", "body": "B text."}\r\n'
-    )
+    data = codecs.BOM_UTF8 + b'{"title": "a", "body": "A text."}\r\n{"title": "b", "body": "B text."}\r\n'
     result = read_bytes("x.ndjson", data)
     assert [a.title for a in result.articles] == ["a", "b"]
     assert result.errors == []

@@ -292,7 +292,9 @@ def test_a_result_built_from_issues_counts_them() -> None:
 
 
 def test_a_long_date_field_is_ignored_and_noted() -> None:
-    (article,) = read("x.json", json.dumps({"title": "T", "body": BODY, "date": "2024-05-01 " + "x" * 1_000_000})).articles
+    (article,) = read(
+        "x.json", json.dumps({"title": "T", "body": BODY, "date": "2024-05-01 " + "x" * 1_000_000})
+    ).articles
     assert article.published_at is None
     assert TextRepair(field="published_at", kind="long_date") in article.repairs
 

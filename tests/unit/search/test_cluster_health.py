@@ -8,15 +8,31 @@ from services.cli.index import print_cluster
 from shared.search.index import ClusterHealth, ClusterNode, _advice
 
 
-def health(status: str, *, nodes: int = 3, data: int = 3, unassigned: int = 0, replicas: int | None = 1,
-           initializing: int = 0) -> ClusterHealth:
+def health(
+    status: str,
+    *,
+    nodes: int = 3,
+    data: int = 3,
+    unassigned: int = 0,
+    replicas: int | None = 1,
+    initializing: int = 0,
+) -> ClusterHealth:
     found = ClusterHealth(
-        name="archive", status=status, node_count=nodes,
-        nodes=[ClusterNode(name=f"es-{i}", roles="dm", master=i == 1, address=f"127.0.0.1:920{i}")
-               for i in range(1, nodes + 1)],
-        data_nodes=data, active_shards=2, unassigned_shards=unassigned, initializing_shards=initializing,
-        relocating_shards=0, active_shards_percent=100.0 if not unassigned else 66.7,
-        index_status=status if replicas is not None else None, replicas=replicas,
+        name="archive",
+        status=status,
+        node_count=nodes,
+        nodes=[
+            ClusterNode(name=f"es-{i}", roles="dm", master=i == 1, address=f"127.0.0.1:920{i}")
+            for i in range(1, nodes + 1)
+        ],
+        data_nodes=data,
+        active_shards=2,
+        unassigned_shards=unassigned,
+        initializing_shards=initializing,
+        relocating_shards=0,
+        active_shards_percent=100.0 if not unassigned else 66.7,
+        index_status=status if replicas is not None else None,
+        replicas=replicas,
     )
     found.advice = _advice(found)
     return found

@@ -29,19 +29,27 @@ def _body(name: str) -> dict[str, Any]:
 
 
 def _bad_request(name: str) -> BadRequestError:
-    meta = ApiResponseMeta(status=400, http_version="1.1", headers=HttpHeaders(), duration=0.0,
-                           node=NodeConfig("http", "127.0.0.1", 9200))
+    meta = ApiResponseMeta(
+        status=400,
+        http_version="1.1",
+        headers=HttpHeaders(),
+        duration=0.0,
+        node=NodeConfig("http", "127.0.0.1", 9200),
+    )
     return BadRequestError(message="search_phase_execution_exception", meta=meta, body=_body(name))
 
 
-@pytest.mark.parametrize("name, blame, syntax", [
-    ("query_parse", "query", True),
-    ("regex_too_complex", "query", False),
-    ("highlight_offset", "archive", False),
-    ("too_many_buckets", "archive", False),  # no root_cause at all: the cause is under caused_by
-    ("fielddata_sort", "archive", False),
-    ("result_window", "archive", False),
-])
+@pytest.mark.parametrize(
+    "name, blame, syntax",
+    [
+        ("query_parse", "query", True),
+        ("regex_too_complex", "query", False),
+        ("highlight_offset", "archive", False),
+        ("too_many_buckets", "archive", False),  # no root_cause at all: the cause is under caused_by
+        ("fielddata_sort", "archive", False),
+        ("result_window", "archive", False),
+    ],
+)
 def test_each_real_refusal_is_blamed_on_the_query_or_the_archive(name, blame, syntax):
     found = classify(_body(name))
     assert found.blame == blame
@@ -55,11 +63,14 @@ def test_a_query_that_does_not_parse_is_retried_as_simple_syntax_and_a_complex_o
     assert "wildcard in the query is too complex" in str(refusal)
 
 
-@pytest.mark.parametrize("name, words", [
-    ("highlight_offset", "DATELINE_HIGHLIGHT_MAX_CHARS"),
-    ("too_many_buckets", "search.max_buckets"),
-    ("fielddata_sort", "(illegal argument)"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("highlight_offset", "DATELINE_HIGHLIGHT_MAX_CHARS"),
+        ("too_many_buckets", "search.max_buckets"),
+        ("fielddata_sort", "(illegal argument)"),
+    ],
+)
 def test_what_a_document_or_the_index_causes_never_blames_the_query(name, words):
     failure = _refused(_bad_request(name), SearchParams(query="harbour"))
     assert isinstance(failure, ArchiveFailure) and not isinstance(failure, SearchInputError)
@@ -84,4 +95,7 @@ def test_highlighting_is_bounded_by_the_setting_or_the_given_number(monkeypatch)
         assert build_search(SearchParams(), subfields=set())["highlight"]["max_analyzed_offset"] == 12345
     finally:
         get_settings.cache_clear()
-    assert build_search(SearchParams(), subfields=set(), highlight_chars=99)["highlight"]["max_analyzed_offset"] == 99
+    assert (
+        build_search(SearchParams(), subfields=set(), highlight_chars=99)["highlight"]["max_analyzed_offset"]
+        == 99
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.search.migrate import upgrade_source
 from shared.search.outcomes import build_outcomes_request, to_outcomes
 
 
@@ -10,37 +11,104 @@ def test_hits_are_only_failed_documents_but_counts_cover_every_document():
     assert request["query"] == {"match_all": {}}
     should = request["post_filter"]["bool"]["should"]
     assert {"term": {"provenance.entities.status": "failed"}} in should
-    assert request["aggs"]["skipped_entities"]["aggs"]["reasons"]["terms"]["field"] == "provenance.entities.error.keyword"
+    codes = request["aggs"]["skipped_entities"]["aggs"]["codes"]
+    assert codes["terms"]["field"] == "provenance.entities.code"
+    assert codes["aggs"]["example"]["terms"]["field"] == "provenance.entities.error.keyword"
 
 
 def test_each_failed_stage_of_a_document_is_listed_with_its_error_and_fix():
     response = {
-        "hits": {"total": {"value": 1}, "hits": [{"_id": "d1", "_source": {
-            "source_path": "a.txt", "title": "A", "provenance": {
-                "language": {"status": "ok"},
-                "entities": {"status": "failed", "error": "OSError: no model", "model": "x.pt"}}}}]},
+        "hits": {
+            "total": {"value": 1},
+            "hits": [
+                {
+                    "_id": "d1",
+                    "_source": {
+                        "source_path": "a.txt",
+                        "title": "A",
+                        "provenance": {
+                            "language": {"status": "ok"},
+                            "entities": {"status": "failed", "error": "OSError: no model", "model": "x.pt"},
+                        },
+                    },
+                }
+            ],
+        },
         "aggregations": {
-            "documents": {"doc_count": 7}, "failed_any": {"doc_count": 1},
-            "failed_entities": {"doc_count": 1}, "failed_language": {"doc_count": 0},
-            "skipped_entities": {"doc_count": 3, "reasons": {"buckets": [
-                {"key": "no NER model for language 'ur'", "doc_count": 3}]}},
+            "documents": {"doc_count": 7},
+            "failed_any": {"doc_count": 1},
+            "failed_entities": {"doc_count": 1},
+            "failed_language": {"doc_count": 0},
+            "skipped_entities": {
+                "doc_count": 3,
+                "codes": {
+                    "buckets": [
+                        {
+                            "key": "no_model_for_language",
+                            "doc_count": 3,
+                            "example": {
+                                "buckets": [{"key": "no NER model for language 'ur'", "doc_count": 2}]
+                            },
+                        }
+                    ]
+                },
+            },
         },
     }
     outcomes = to_outcomes(response)
     assert outcomes.documents == 7 and outcomes.failed_documents == 1
     assert outcomes.failed_by_stage == {"entities": 1}
     (doc,) = outcomes.failed
-    assert (doc.source_path, doc.stage, doc.error, doc.model) == ("a.txt", "entities", "OSError: no model", "x.pt")
+    assert (doc.source_path, doc.stage, doc.error, doc.model) == (
+        "a.txt",
+        "entities",
+        "OSError: no model",
+        "x.pt",
+    )
     assert "dateline reprocess --stage entities --failed-only" in doc.fix
     (skip,) = outcomes.skipped
-    assert (skip.stage, skip.documents) == ("entities", 3)
+    assert (skip.stage, skip.code, skip.documents) == ("entities", "no_model_for_language", 3)
+    assert skip.reason == "no NER model for language 'ur'"
 
 
 def test_documents_no_model_covers_are_counted_per_language_most_first():
     untagged = build_outcomes_request()["aggs"]["untagged"]
-    assert {"prefix": {"provenance.entities.error.keyword": "no NER model for language"}} in (
-        untagged["filter"]["bool"]["filter"])
-    response = {"hits": {"total": {"value": 0}, "hits": []}, "aggregations": {
-        "untagged": {"doc_count": 4, "languages": {"buckets": [
-            {"key": "de", "doc_count": 1}, {"key": "ar", "doc_count": 1}, {"key": "ur", "doc_count": 2}]}}}}
+    assert {"term": {"provenance.entities.code": "no_model_for_language"}} in untagged["filter"]["bool"][
+        "filter"
+    ]
+    assert "error" not in str(untagged["filter"])  # never the sentence's wording
+    response = {
+        "hits": {"total": {"value": 0}, "hits": []},
+        "aggregations": {
+            "untagged": {
+                "doc_count": 4,
+                "languages": {
+                    "buckets": [
+                        {"key": "de", "doc_count": 1},
+                        {"key": "ar", "doc_count": 1},
+                        {"key": "ur", "doc_count": 2},
+                    ]
+                },
+            }
+        },
+    }
     assert list(to_outcomes(response).untagged_languages.items()) == [("ur", 2), ("ar", 1), ("de", 1)]
+
+
+def test_a_record_from_before_codes_is_upgraded_by_stage_and_status_only():
+    source = {
+        "provenance": {
+            "language": {"status": "ok"},
+            "summary": {"status": "skipped", "error": "any words"},
+            "entities": {"status": "skipped", "error": "reworded: nothing covers Urdu"},
+        }
+    }
+    upgraded = upgrade_source(source)["provenance"]
+    assert (
+        upgraded["entities"]["code"] == "no_model_for_language" and upgraded["summary"]["code"] == "no_text"
+    )
+    assert "code" not in upgraded["language"]
+    failed = upgrade_source({"provenance": {"entities": {"status": "failed", "error": "x"}}})
+    assert failed["provenance"]["entities"]["code"] == "error"
+    kept = upgrade_source({"provenance": {"entities": {"status": "failed", "code": "time_limit"}}})
+    assert kept["provenance"]["entities"]["code"] == "time_limit"

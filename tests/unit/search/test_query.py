@@ -39,8 +39,12 @@ def test_paging_past_the_result_window_is_refused():
 
 def test_filters_are_anded():
     params = SearchParams(
-        query="harbour", lang=["EN"], source=["Wire"], entity=["person=A B", "location=Hamburg"],
-        since="2024-01-01", until="2024-01-31",
+        query="harbour",
+        lang=["EN"],
+        source=["Wire"],
+        entity=["person=A B", "location=Hamburg"],
+        since="2024-01-01",
+        until="2024-01-31",
     )
     body = build_search(params, subfields=set())
     filters = body["query"]["bool"]["filter"]
@@ -51,10 +55,10 @@ def test_filters_are_anded():
     assert {"range": {"published_at": {"gte": "2024-01-01", "lte": "2024-01-31||/d"}}} in filters
 
 
-def test_collapse_on_content_hash_by_default():
+def test_collapse_by_story_by_default():
     body = build_search(SearchParams(), subfields=set())
-    assert body["collapse"] == {"field": "content_sha256"}
-    assert "distinct_texts" in body["aggs"]
+    assert body["collapse"] == {"field": "story_id"}
+    assert body["aggs"]["distinct_stories"]["cardinality"]["field"] == "story_id"
     assert "collapse" not in build_search(SearchParams(collapse=False), subfields=set())
 
 
@@ -71,16 +75,16 @@ def test_each_language_is_matched_on_its_own_subfield():
     assert "query_string" in text_clause("x", set())
 
 
-def test_collapsed_facets_count_distinct_texts_and_uncollapsed_count_documents():
+def test_collapsed_facets_count_distinct_stories_and_uncollapsed_count_documents():
     from shared.search.query import DISTINCT, PUBLISHED, details_request
 
     collapsed = build_search(SearchParams(), subfields=set())
-    assert collapsed["aggs"]["language"]["aggs"][DISTINCT]["cardinality"]["field"] == "content_sha256"
+    assert collapsed["aggs"]["language"]["aggs"][DISTINCT]["cardinality"]["field"] == "story_id"
     dates = {"aggregations": {"published_range": {"count": 2, "min": 0, "max": 40 * 86_400_000}}}
     details = details_request(SearchParams(), collapsed, dates, [])
     assert details is not None and details["query"] == collapsed["query"]
     assert details["aggs"][PUBLISHED]["date_histogram"]["calendar_interval"] == "month"
-    assert details["aggs"][PUBLISHED]["aggs"][DISTINCT]["cardinality"]["field"] == "content_sha256"
+    assert details["aggs"][PUBLISHED]["aggs"][DISTINCT]["cardinality"]["field"] == "story_id"
     every = build_search(SearchParams(collapse=False), subfields=set())
     assert "aggs" not in every["aggs"]["language"]
     assert "aggs" not in details_request(SearchParams(collapse=False), every, dates, [])["aggs"][PUBLISHED]
@@ -93,15 +97,22 @@ def test_results_take_each_buckets_distinct_count_when_collapsed():
     response = {
         "hits": {"total": {"value": 3}, "hits": []},
         "aggregations": {
-            "distinct_texts": {"value": 2},
-            "language": {"buckets": [{"key": "en", "doc_count": 3, "texts": {"value": 2}}]},
-            "source": {"buckets": [{"key": "Wire", "doc_count": 2, "texts": {"value": 1}},
-                                   {"key": "APP", "doc_count": 1, "texts": {"value": 1}}]},
+            "distinct_stories": {"value": 2},
+            "language": {"buckets": [{"key": "en", "doc_count": 3, "stories": {"value": 2}}]},
+            "source": {
+                "buckets": [
+                    {"key": "Wire", "doc_count": 2, "stories": {"value": 1}},
+                    {"key": "APP", "doc_count": 1, "stories": {"value": 1}},
+                ]
+            },
             "published_range": {"count": 3, "min": 1685577600000, "max": 1685577600000 + 400 * 86_400_000},
         },
     }
-    details = {"aggregations": {"published_at": {"buckets": [
-        {"key": 1685577600000, "doc_count": 3, "texts": {"value": 2}}]}}}
+    details = {
+        "aggregations": {
+            "published_at": {"buckets": [{"key": 1685577600000, "doc_count": 3, "stories": {"value": 2}}]}
+        }
+    }
     collapsed = to_result(response, SearchParams())
     add_details(collapsed, SearchParams(), details, response)
     assert collapsed.total == 2
@@ -110,7 +121,11 @@ def test_results_take_each_buckets_distinct_count_when_collapsed():
     assert collapsed.facets["published_at"] == {"2023-06": 2}
     every = to_result(response, SearchParams(collapse=False))
     add_details(every, SearchParams(collapse=False), details, response)
-    assert every.total == 3 and every.facets["language"] == {"en": 3} and every.facets["published_at"] == {"2023-06": 3}
+    assert (
+        every.total == 3
+        and every.facets["language"] == {"en": 3}
+        and every.facets["published_at"] == {"2023-06": 3}
+    )
 
 
 def test_the_date_facet_is_as_fine_as_the_range_allows():
@@ -127,3 +142,79 @@ def test_sort_by_date_puts_the_newest_first_and_dateline_filters():
     assert list(body["sort"][0]) == ["published_at"]
     assert {"terms": {"dateline": ["KABUL"]}} in body["query"]["bool"]["filter"]
     assert build_search(SearchParams(), subfields=set())["sort"][0] == {"_score": "desc"}
+
+
+def _story_hit(doc_id: str, story: str, path: str) -> dict:
+    return {
+        "_id": doc_id,
+        "_score": 1.0,
+        "_source": {
+            "id": doc_id,
+            "source_path": path,
+            "format": "text",
+            "title": "T",
+            "body": "B.",
+            "content_sha256": doc_id,
+            "story_id": story,
+        },
+    }
+
+
+def test_every_hit_says_how_many_versions_from_how_many_sources_over_the_whole_story():
+    from shared.search.query import VERSIONS, add_details, details_request, to_result
+
+    for collapse in (True, False):
+        params = SearchParams(collapse=collapse)
+        response = {
+            "hits": {
+                "total": {"value": 2},
+                "hits": [_story_hit("b", "s1", "b.txt"), _story_hit("z", "s2", "z.txt")],
+            },
+            "aggregations": {"distinct_stories": {"value": 2}},
+        }
+        result = to_result(response, params)
+        body = build_search(params, subfields=set())
+        details = details_request(params, body, response, result.hits)
+        assert details is not None
+        story_agg = details["aggs"][VERSIONS]
+        # Counted whole: outside the query and its filters.
+        assert "global" in story_agg
+        assert story_agg["aggs"]["in"]["filter"] == {"terms": {"story_id": ["s1", "s2"]}}
+        first = {"_id": "a", "_source": {"source_path": "a.txt", "source": "AP", "title": "T"}}
+        me = {"_id": "b", "_source": {"source_path": "b.txt", "source": "Wire", "title": "T"}}
+        answer = {
+            "aggregations": {
+                VERSIONS: {
+                    "doc_count": 9,
+                    "in": {
+                        "doc_count": 4,
+                        "stories": {
+                            "buckets": [
+                                {
+                                    "key": "s1",
+                                    "doc_count": 3,
+                                    "sources": {"value": 2},
+                                    "first": {"hits": {"hits": [first, me]}},
+                                },
+                                {
+                                    "key": "s2",
+                                    "doc_count": 1,
+                                    "sources": {"value": 4},
+                                    "first": {
+                                        "hits": {"hits": [{"_id": "z", "_source": {"source_path": "z.txt"}}]}
+                                    },
+                                },
+                            ]
+                        },
+                    },
+                }
+            }
+        }
+        add_details(result, params, answer, response)
+        one, two = result.hits
+        assert (one.versions, one.sources, one.first_seen) == (3, 2, False)
+        assert [v.id for v in one.other_versions] == ["a"]
+        # An estimate is never more than the versions it counted; the only version is the first.
+        assert (two.versions, two.sources, two.first_seen, two.other_versions) == (1, 1, True, [])
+        dumped = result.model_dump(mode="json")["hits"][0]
+        assert {"story_id", "versions", "sources"} <= set(dumped)

@@ -21,61 +21,68 @@ from shared.search.syntax import (
 )
 
 
-@pytest.mark.parametrize("text", [
-    "*",
-    "harbour strike",
-    '"dock workers" AND title:harbour',
-    "(flood OR storm) AND NOT drought",
-    "+rhine -danube !elbe",
-    "body.en:running summary:strike",
-    'entities.person:"Angela Merkel" source:Reuters language:de',
-    "published_at:[2024-01-01 TO 2024-02-01} dateline:ISLAMABAD",
-    '"harbour strike"~3 harbour~1 harbo~ title:harbour^2',
-    "harb* wom?n",
-    "24/7 coverage of 9/11",
-    r"Breaking\: floods", '"Breaking: floods"',
-    r"\(not a group\) \*literal",
-    "Ärger über Zölle 中文新闻 خبر 🚀",
-    "a]b} stray",
-    "&& || AND",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "*",
+        "harbour strike",
+        '"dock workers" AND title:harbour',
+        "(flood OR storm) AND NOT drought",
+        "+rhine -danube !elbe",
+        "body.en:running summary:strike",
+        'entities.person:"Angela Merkel" source:Reuters language:de',
+        "published_at:[2024-01-01 TO 2024-02-01} dateline:ISLAMABAD",
+        '"harbour strike"~3 harbour~1 harbo~ title:harbour^2',
+        "harb* wom?n",
+        "24/7 coverage of 9/11",
+        r"Breaking\: floods",
+        '"Breaking: floods"',
+        r"\(not a group\) \*literal",
+        "Ärger über Zölle 中文新闻 خبر 🚀",
+        "a]b} stray",
+        "&& || AND",
+    ],
+)
 def test_what_people_write_passes(text):
     check_query(text)
     SearchParams(query=text)
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("x" * (MAX_QUERY_CHARS + 1), "characters long"),
-    ("(" * 3000, "characters long"),  # the request that made Elasticsearch exit
-    ("(" * (MAX_DEPTH + 1) + "a" + ")" * (MAX_DEPTH + 1), "nests parentheses"),
-    ("title:(" * (MAX_DEPTH + 1) + "a", "nests parentheses"),
-    (" ".join(f"w{i}" for i in range(MAX_TERMS + 1)), "search terms"),
-    ('"' + " ".join(f"w{i}" for i in range(MAX_TERMS + 1)) + '"', "search terms"),
-    (" ".join(f"ab{i}*" for i in range(MAX_EXPANDING_TERMS + 1)), "wildcard, fuzzy or range"),
-    (" ".join(f"word{i}~1" for i in range(MAX_EXPANDING_TERMS + 1)), "wildcard, fuzzy or range"),
-    ("*harbour", "before its first"),
-    ("?arbour", "before its first"),
-    ("title:*bour", "before its first"),
-    ("h*", "before its first"),
-    ("source_path:/etc/passwd", "not a field you can search"),
-    ("content_sha256:abc", "not a field you can search"),
-    ("_id:abc", "not a field you can search"),
-    ("_exists_:title", "not a field you can search"),
-    ("*:harbour", "not a field you can search"),
-    ("body.*:harbour", "not a field you can search"),
-    ("provenance.entities.error:x", "not a field you can search"),
-    ("Breaking: floods", "put the words in quotes"),
-    ("harbour~3", "at most 2 edits"),
-    ('"harbour strike"~500', "at most 50 words"),
-    ("harbour^1000", "boost"),
-    ("harbour^high", "^ takes a number"),
-    ("harbour~rhine", "~ takes a number"),
-    ("harbour~2x", "~ takes a number"),
-    ("harbour^2x", "^ takes a number"),
-    ("harbour\x00", "control character U+0000"),
-    ("harbour\x1b[31m", "control character U+001B"),
-    ("caf\udce9", "not valid text"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("x" * (MAX_QUERY_CHARS + 1), "characters long"),
+        ("(" * 3000, "characters long"),  # the request that made Elasticsearch exit
+        ("(" * (MAX_DEPTH + 1) + "a" + ")" * (MAX_DEPTH + 1), "nests parentheses"),
+        ("title:(" * (MAX_DEPTH + 1) + "a", "nests parentheses"),
+        (" ".join(f"w{i}" for i in range(MAX_TERMS + 1)), "search terms"),
+        ('"' + " ".join(f"w{i}" for i in range(MAX_TERMS + 1)) + '"', "search terms"),
+        (" ".join(f"ab{i}*" for i in range(MAX_EXPANDING_TERMS + 1)), "wildcard, fuzzy or range"),
+        (" ".join(f"word{i}~1" for i in range(MAX_EXPANDING_TERMS + 1)), "wildcard, fuzzy or range"),
+        ("*harbour", "before its first"),
+        ("?arbour", "before its first"),
+        ("title:*bour", "before its first"),
+        ("h*", "before its first"),
+        ("source_path:/etc/passwd", "not a field you can search"),
+        ("content_sha256:abc", "not a field you can search"),
+        ("_id:abc", "not a field you can search"),
+        ("_exists_:title", "not a field you can search"),
+        ("*:harbour", "not a field you can search"),
+        ("body.*:harbour", "not a field you can search"),
+        ("provenance.entities.error:x", "not a field you can search"),
+        ("Breaking: floods", "put the words in quotes"),
+        ("harbour~3", "at most 2 edits"),
+        ('"harbour strike"~500', "at most 50 words"),
+        ("harbour^1000", "boost"),
+        ("harbour^high", "^ takes a number"),
+        ("harbour~rhine", "~ takes a number"),
+        ("harbour~2x", "~ takes a number"),
+        ("harbour^2x", "^ takes a number"),
+        ("harbour\x00", "control character U+0000"),
+        ("harbour\x1b[31m", "control character U+001B"),
+        ("caf\udce9", "not valid text"),
+    ],
+)
 def test_what_could_hurt_the_cluster_is_refused_with_a_reason(text, reason):
     with pytest.raises(SearchInputError, match=re.escape(reason)):
         check_query(text)
@@ -91,7 +98,9 @@ def test_parentheses_inside_phrases_and_escaped_ones_do_not_nest():
 
 
 def test_fields_and_expansions_are_found():
-    shape = check_query('title:harbour AND entities.person:"Angela Merkel" harb* rhine~1 published_at:[2024 TO 2025]')
+    shape = check_query(
+        'title:harbour AND entities.person:"Angela Merkel" harb* rhine~1 published_at:[2024 TO 2025]'
+    )
     assert shape.fields == ["title", "entities.person", "published_at"]
     assert len(shape.expanding) == 3
     assert shape.terms == 6  # harbour, Angela, Merkel, harb*, rhine, the range

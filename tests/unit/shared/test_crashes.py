@@ -10,8 +10,14 @@ from shared.schemas import utcnow
 
 
 def death(minutes_ago: float = 0, parent_pid: int = 10, **fields) -> WorkerDeath:
-    values = dict(host="h", node="ner@h", parent_pid=parent_pid, pid=100, exitcode=-signal.SIGKILL,
-                  at=utcnow() - timedelta(minutes=minutes_ago))
+    values = dict(
+        host="h",
+        node="ner@h",
+        parent_pid=parent_pid,
+        pid=100,
+        exitcode=-signal.SIGKILL,
+        at=utcnow() - timedelta(minutes=minutes_ago),
+    )
     return WorkerDeath(**(values | fields))
 
 

@@ -66,8 +66,10 @@ def test_alias_table_folds_countries_and_news_short_forms() -> None:
 
 def test_user_alias_file_adds_and_overrides(tmp_path: Path) -> None:
     path = tmp_path / "aliases.yaml"
-    path.write_text("Federal Office for the Protection of the Constitution: [BfV, Verfassungsschutz]\n"
-                    "America: [US]\n", encoding="utf-8")
+    path.write_text(
+        "Federal Office for the Protection of the Constitution: [BfV, Verfassungsschutz]\nAmerica: [US]\n",
+        encoding="utf-8",
+    )
     table = build_table(path)
     assert table.facet_value("bfv") != table.facet_value("BfV")  # initialisms keep their case
     assert table.facet_value("BfV") == "Federal Office for the Protection of the Constitution"

@@ -11,7 +11,9 @@ from typing import ClassVar
 import pytest
 import redis
 
-from shared.service import Backoff, OutageLog, ServiceLoop, dependency_of
+from shared.heartbeat import ServiceName
+from shared.retry import Backoff
+from shared.service import OutageLog, ServiceLoop, dependency_of
 from shared.settings import Settings
 
 CLOSED = "redis://127.0.0.1:1/0"
@@ -48,7 +50,7 @@ def test_an_outage_is_one_line_when_it_starts_and_one_when_it_ends(caplog: pytes
 
 
 class Counting(ServiceLoop):
-    service: ClassVar[str] = "counting"
+    service: ClassVar[ServiceName] = "indexer"  # any real service: the loop is under test
 
     def __init__(self, failures: list[BaseException], setup_failures: int = 0) -> None:
         super().__init__(Settings(redis_url=CLOSED, heartbeat_seconds=0.05))
@@ -80,7 +82,7 @@ def test_the_guard_keeps_the_service_alive_whatever_a_step_raises(caplog: pytest
         assert loop.guard(lambda: (_ for _ in ()).throw(redis.ConnectionError("away"))) is False
         assert loop.guard(lambda: None) is True
     assert loop.steps_failed == 3
-    messages = [r.getMessage() for r in caplog.records if r.name == "dateline.counting"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "dateline.indexer"]
     assert sum("step failed" in m for m in messages) == 1  # a bug: logged with its traceback
     assert sum("unreachable since" in m for m in messages) == 1  # an outage: one line, not two
     assert sum("reachable again" in m for m in messages) == 1

@@ -27,23 +27,49 @@ TRICKY = {
 
 def test_environment_wins_over_dotenv_and_names_are_upper_cased(tmp_path: Path):
     dotenv = tmp_path / ".env"
-    dotenv.write_text('DATELINE_NER_MODEL=from-dotenv\nDATELINE_SUMMARY_SENTENCES=4\nOTHER=x\n'
-                      'DATELINE_NER_MODELS={"de": "a"}\n')
-    values = configured({"DATELINE_NER_MODEL": "from-env", "dateline_index": "news", "PATH": "/bin",
-                         ENV_FILE_VARIABLE: "/old.json"}, dotenv)
-    assert values == {"DATELINE_NER_MODEL": "from-env", "DATELINE_SUMMARY_SENTENCES": "4",
-                      "DATELINE_INDEX": "news", "DATELINE_NER_MODELS": '{"de": "a"}'}
+    dotenv.write_text(
+        "DATELINE_NER_MODEL=from-dotenv\nDATELINE_SUMMARY_SENTENCES=4\nOTHER=x\n"
+        'DATELINE_NER_MODELS={"de": "a"}\n'
+    )
+    values = configured(
+        {
+            "DATELINE_NER_MODEL": "from-env",
+            "dateline_index": "news",
+            "PATH": "/bin",
+            ENV_FILE_VARIABLE: "/old.json",
+        },
+        dotenv,
+    )
+    assert values == {
+        "DATELINE_NER_MODEL": "from-env",
+        "DATELINE_SUMMARY_SENTENCES": "4",
+        "DATELINE_INDEX": "news",
+        "DATELINE_NER_MODELS": '{"de": "a"}',
+    }
 
 
 def test_programs_get_settings_and_library_variables_not_the_shell():
-    env = program_environment({"DATELINE_INDEX": "news", "HF_HUB_OFFLINE": "1", "https_proxy": "http://p:3128",
-                               "PATH": "/usr/bin", "HOME": "/root", "PS1": "$ ", "SECRET_TOKEN": "x"})
+    env = program_environment(
+        {
+            "DATELINE_INDEX": "news",
+            "HF_HUB_OFFLINE": "1",
+            "https_proxy": "http://p:3128",
+            "PATH": "/usr/bin",
+            "HOME": "/root",
+            "PS1": "$ ",
+            "SECRET_TOKEN": "x",
+        }
+    )
     assert env == {"DATELINE_INDEX": "news", "HF_HUB_OFFLINE": "1", "https_proxy": "http://p:3128"}
 
 
 def test_a_change_restarts_only_the_services_that_read_it():
-    old = {"DATELINE_NER_MODEL": "a.pt", "DATELINE_API_PORT": "8000", "DATELINE_INDEX": "news",
-           "HF_HUB_OFFLINE": "1"}
+    old = {
+        "DATELINE_NER_MODEL": "a.pt",
+        "DATELINE_API_PORT": "8000",
+        "DATELINE_INDEX": "news",
+        "HF_HUB_OFFLINE": "1",
+    }
     assert changed_settings("worker", old, {**old, "DATELINE_NER_MODEL": "b.pt"}) == ["DATELINE_NER_MODEL"]
     assert changed_settings("ingest", old, {**old, "DATELINE_NER_MODEL": "b.pt"}) == []
     assert changed_settings("api", old, {**old, "DATELINE_API_PORT": "8001"}) == ["DATELINE_API_PORT"]
@@ -51,7 +77,8 @@ def test_a_change_restarts_only_the_services_that_read_it():
     # A setting every service reads, set or unset.
     assert changed_settings("indexer", old, {**old, "DATELINE_INDEX": "other"}) == ["DATELINE_INDEX"]
     assert changed_settings("ingest", old, {k: v for k, v in old.items() if k != "DATELINE_INDEX"}) == [
-        "DATELINE_INDEX"]
+        "DATELINE_INDEX"
+    ]
     # DATELINE_* read outside the settings (the log level) concerns every service.
     assert changed_settings("ingest", old, {**old, "DATELINE_LOG_LEVEL": "DEBUG"}) == ["DATELINE_LOG_LEVEL"]
     # The stack's own settings and library variables restart nothing.

@@ -25,9 +25,15 @@ def test_programs_run_as_groups_with_rotated_logs_and_settings_in_an_env_file(tm
     supervisor.write_config()
     ner = dateline_program("worker-ner", "worker", "--queues", "entities", "--name", "ner")
     supervisor.define(ner, autorestart="unexpected", start_retries=3)
-    es = Program(name="elasticsearch", command=(str(tmp_path / "es home" / "bin" / "elasticsearch"), "-E", "a=b c"),
-                 health=Health("elasticsearch"), priority=20, stop_seconds=120,
-                 environment={"ES_JAVA_OPTS": "-Xms512m -Xmx512m", "X": "100%"}, user="root")
+    es = Program(
+        name="elasticsearch",
+        command=(str(tmp_path / "es home" / "bin" / "elasticsearch"), "-E", "a=b c"),
+        health=Health("elasticsearch"),
+        priority=20,
+        stop_seconds=120,
+        environment={"ES_JAVA_OPTS": "-Xms512m -Xmx512m", "X": "100%"},
+        user="root",
+    )
     supervisor.define(es, autorestart="false", start_retries=0)
 
     configs = _read_back(supervisor)
@@ -39,7 +45,10 @@ def test_programs_run_as_groups_with_rotated_logs_and_settings_in_an_env_file(tm
     assert (worker.stdout_logfile_maxbytes, worker.stdout_logfile_backups) == (7 * MB, 2)
     assert worker.stopwaitsecs == 120
     # No setting in the config: only where the env file is.
-    assert worker.environment == {ENV_FILE_VARIABLE: str(run / "env" / "worker-ner.json"), "PYTHONUNBUFFERED": "1"}
+    assert worker.environment == {
+        ENV_FILE_VARIABLE: str(run / "env" / "worker-ner.json"),
+        "PYTHONUNBUFFERED": "1",
+    }
     assert search.environment == {"ES_JAVA_OPTS": "-Xms512m -Xmx512m", "X": "100%"}
     assert search.uid == 0 and search.startretries == 0
     assert search.command == f"'{tmp_path}/es home/bin/elasticsearch' -E 'a=b c'"
@@ -53,8 +62,14 @@ def test_values_supervisord_cannot_hold_are_refused_with_what_to_do(tmp_path: Pa
     with pytest.raises(SupervisorError, match="DATELINE_DATA_DIR"):
         supervisor.write_config()
     fine = Supervisor(tmp_path / "run", tmp_path / "logs")
-    bad = Program(name="x", command=("true",), health=Health("redis"), priority=1, stop_seconds=1,
-                  environment={"A": 'say "hi"'})
+    bad = Program(
+        name="x",
+        command=("true",),
+        health=Health("redis"),
+        priority=1,
+        stop_seconds=1,
+        environment={"A": 'say "hi"'},
+    )
     with pytest.raises(SupervisorError, match="env file"):
         fine.define(bad)
 

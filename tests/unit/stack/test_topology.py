@@ -17,8 +17,13 @@ from services.stack.topology import (
 from shared.settings import Settings
 
 REDIS = RedisInstall(server="/usr/bin/redis-server", data=Path("/data/redis"))
-ES = ElasticsearchInstall(home=Path("/data/es/elasticsearch-8.19.7"), java_home=Path("/jvm"),
-                          data=Path("/data/es/data"), logs=Path("/data/es/logs"), user="dateline-es")
+ES = ElasticsearchInstall(
+    home=Path("/data/es/elasticsearch-8.19.7"),
+    java_home=Path("/jvm"),
+    data=Path("/data/es/data"),
+    logs=Path("/data/es/logs"),
+    user="dateline-es",
+)
 
 
 def _settings(**values: str) -> Settings:
@@ -59,11 +64,25 @@ def test_unknown_service_is_refused():
 
 
 def test_backing_ports_come_from_the_urls():
-    settings = _settings(redis_url="redis://127.0.0.1:7001/3", elasticsearch_url="http://localhost:7002",
-                         es_heap="1g")
+    settings = _settings(
+        redis_url="redis://127.0.0.1:7001/3", elasticsearch_url="http://localhost:7002", es_heap="1g"
+    )
     redis, es = backing_programs(settings, REDIS, ES)
-    assert redis.command == ("/usr/bin/redis-server", "--bind", "127.0.0.1", "--port", "7001", "--dir", "/data/redis",
-                             "--appendonly", "yes", "--save", "", "--daemonize", "no")
+    assert redis.command == (
+        "/usr/bin/redis-server",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "7001",
+        "--dir",
+        "/data/redis",
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+    )
     options = dict(es.command[i + 1].split("=", 1) for i in range(1, len(es.command), 2))
     assert es.command[0] == "/data/es/elasticsearch-8.19.7/bin/elasticsearch"
     assert options["http.port"] == "7002" and options["network.host"] == "127.0.0.1"
@@ -74,14 +93,19 @@ def test_backing_ports_come_from_the_urls():
 
 
 def test_default_ports_and_remote_services():
-    both = backing_programs(_settings(redis_url="redis://localhost/0", elasticsearch_url="http://127.0.0.1"),
-                            REDIS, ES)
+    both = backing_programs(
+        _settings(redis_url="redis://localhost/0", elasticsearch_url="http://127.0.0.1"), REDIS, ES
+    )
     assert [p.command[p.command.index("--port") + 1] for p in both if p.name == "redis"] == ["6379"]
     assert any("http.port=9200" in arg for arg in both[1].command)
     # Redis or Elasticsearch elsewhere: used, not run here.
     # (Beyond loopback the settings require secrets: see tests/unit/test_security_settings.py.)
-    remote = _settings(redis_url="redis://:k7Vq2pXw@cache.example:6379/0", elasticsearch_url="http://search.example:9200",
-                       elasticsearch_username="dateline", elasticsearch_password="R4nd0m-9qLz")
+    remote = _settings(
+        redis_url="redis://:k7Vq2pXw@cache.example:6379/0",
+        elasticsearch_url="http://search.example:9200",
+        elasticsearch_username="dateline",
+        elasticsearch_password="R4nd0m-9qLz",
+    )
     assert backing_programs(remote, REDIS, ES) == []
 
 
@@ -92,13 +116,20 @@ def _options(program) -> dict[str, str]:
 def test_one_elasticsearch_program_runs_a_node_of_a_cluster():
     from services.stack.topology import ClusterNode, elasticsearch_program
 
-    node = ClusterNode(name="es-2", transport_port=9302, seed_ports=(9301, 9302, 9303), masters=("es-1", "es-2", "es-3"),
-                       cluster="archive")
+    node = ClusterNode(
+        name="es-2",
+        transport_port=9302,
+        seed_ports=(9301, 9302, 9303),
+        masters=("es-1", "es-2", "es-3"),
+        cluster="archive",
+    )
     es = elasticsearch_program("http://127.0.0.1:9202", "512m", ES, node=node, conf_dir=Path("/conf/es-2"))
     options = _options(es)
     assert es.name == "es-2" and "discovery.type" not in options
     assert options["discovery.seed_hosts"] == "127.0.0.1:9301,127.0.0.1:9302,127.0.0.1:9303"
-    assert options["cluster.initial_master_nodes"] == "es-1,es-2,es-3" and options["cluster.name"] == "archive"
+    assert (
+        options["cluster.initial_master_nodes"] == "es-1,es-2,es-3" and options["cluster.name"] == "archive"
+    )
     assert options["http.port"] == "9202" and options["transport.port"] == "9302"
     assert options["path.data"] == "/data/es/data/es-2" and options["path.logs"] == "/data/es/logs/es-2"
     assert es.environment["ES_PATH_CONF"] == "/conf/es-2"
@@ -114,14 +145,16 @@ def test_elasticsearch_reachable_from_another_host_with_security():
     options = _options(es)
     # HTTP on both addresses, transport on loopback only (the node stays in development mode).
     assert options["http.host"] == "127.0.0.1,10.213.0.1" and options["transport.host"] == "127.0.0.1"
-    assert options["xpack.security.enabled"] == "true" and options["xpack.security.http.ssl.enabled"] == "false"
+    assert (
+        options["xpack.security.enabled"] == "true" and options["xpack.security.http.ssl.enabled"] == "false"
+    )
 
 
 def test_redis_takes_its_password_from_the_url_into_a_private_config_file(tmp_path):
     from services.stack.topology import redis_program
 
     install = RedisInstall(server="/usr/bin/redis-server", data=tmp_path / "redis")
-    redis = redis_program("redis://:s3cr%40t\"x@127.0.0.1:7001/0", install, also_listen=["10.213.0.1"])
+    redis = redis_program('redis://:s3cr%40t"x@127.0.0.1:7001/0', install, also_listen=["10.213.0.1"])
     # The config file first (redis-server wants it there), then the options; no password.
     config = Path(redis.command[1])
     assert redis.command[2:5] == ("--bind", "127.0.0.1", "10.213.0.1")
@@ -129,7 +162,7 @@ def test_redis_takes_its_password_from_the_url_into_a_private_config_file(tmp_pa
     assert config.parent == install.data and 'requirepass "s3cr@t\\"x"' in config.read_text()
     assert config.stat().st_mode & 0o777 == 0o600 and install.data.stat().st_mode & 0o777 == 0o700
     # The same password: the same command (no restart); a new one: a new file, the old one gone.
-    assert redis_program("redis://:s3cr%40t\"x@127.0.0.1:7001/0", install).command[1] == str(config)
+    assert redis_program('redis://:s3cr%40t"x@127.0.0.1:7001/0', install).command[1] == str(config)
     changed = Path(redis_program("redis://:other@127.0.0.1:7001/0", install).command[1])
     assert changed != config and not config.exists() and "other" not in changed.name
     no_password = redis_program("redis://127.0.0.1:7001/0", install).command

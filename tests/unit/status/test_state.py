@@ -15,22 +15,55 @@ from shared.status import IndexInfo, Status, unreachable
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def beat(service: str, pid: int, *, state: str = "running", queues: list[str] | None = None,
-         error: str | None = None) -> Heartbeat:
+def beat(
+    service: str,
+    pid: int,
+    *,
+    state: str = "running",
+    queues: list[str] | None = None,
+    error: str | None = None,
+) -> Heartbeat:
     details: dict = {}
     if queues is not None:
-        details = {"queues": queues, "stages": {q: {"model": f"{q}-model", "loaded": error is None and state == "running",
-                                                    "error": error if q == "entities" else None} for q in queues}}
-    return Heartbeat(service=service, host="h1", pid=pid, started_at=NOW, state=state, interval=10, details=details)
+        details = {
+            "queues": queues,
+            "stages": {
+                q: {
+                    "model": f"{q}-model",
+                    "loaded": error is None and state == "running",
+                    "error": error if q == "entities" else None,
+                }
+                for q in queues
+            },
+        }
+    return Heartbeat(
+        service=service, host="h1", pid=pid, started_at=NOW, state=state, interval=10, details=details
+    )
 
 
-EVERYTHING = [beat("ingest", 1), beat("reconciler", 1), beat("indexer", 2), beat("api", 3),
-              beat("worker", 4, queues=["entities"]), beat("worker", 5, queues=["language", "summary"])]
+EVERYTHING = [
+    beat("ingest", 1),
+    beat("reconciler", 1),
+    beat("indexer", 2),
+    beat("api", 3),
+    beat("worker", 4, queues=["entities"]),
+    beat("worker", 5, queues=["language", "summary"]),
+]
 
 
 def status(heartbeats: list[Heartbeat], index: IndexInfo | None = None, **fields) -> Status:
-    return Status(files={}, queues=[], processing=[], heartbeats=heartbeats, failures=[], dead_letters=0,
-                  parts=expected_parts(heartbeats), index=index, at=NOW, **fields)
+    return Status(
+        files={},
+        queues=[],
+        processing=[],
+        heartbeats=heartbeats,
+        failures=[],
+        dead_letters=0,
+        parts=expected_parts(heartbeats),
+        index=index,
+        at=NOW,
+        **fields,
+    )
 
 
 def test_everything_running_is_ok():
@@ -43,7 +76,10 @@ def test_a_missing_service_or_stage_is_degraded_with_the_reason_and_what_to_do()
     found = status(without_ner)
     assert found.state == "degraded"
     (reason,) = found.reasons
-    assert "No worker serves the entities stage" in reason and "dateline serve worker --queues entities" in reason
+    assert (
+        "No worker serves the entities stage" in reason
+        and "dateline serve worker --queues entities" in reason
+    )
 
     without_ingest = status([b for b in EVERYTHING if b.service != "ingest"])
     assert without_ingest.state == "degraded"
@@ -51,7 +87,9 @@ def test_a_missing_service_or_stage_is_degraded_with_the_reason_and_what_to_do()
 
 
 def test_starting_workers_are_starting_not_missing():
-    starting = [b for b in EVERYTHING if b.pid != 4] + [beat("worker", 6, state="starting", queues=["entities"])]
+    starting = [b for b in EVERYTHING if b.pid != 4] + [
+        beat("worker", 6, state="starting", queues=["entities"])
+    ]
     found = status(starting)
     parts = {p.name: p for p in found.parts}
     assert parts["entities"].presence == "starting" and parts["entities"].processes == ["h1:6"]
@@ -61,7 +99,9 @@ def test_starting_workers_are_starting_not_missing():
 
 
 def test_a_stage_without_its_model_is_degraded():
-    broken = [b for b in EVERYTHING if b.pid != 4] + [beat("worker", 7, queues=["entities"], error="no such model")]
+    broken = [b for b in EVERYTHING if b.pid != 4] + [
+        beat("worker", 7, queues=["entities"], error="no such model")
+    ]
     found = status(broken)
     assert found.state == "degraded"
     assert any("entities stage on h1:7 runs without its model (no such model)" in r for r in found.reasons)
@@ -93,10 +133,14 @@ def test_a_missing_reconciler_or_a_crash_loop_is_degraded_with_the_reason():
     without = status([b for b in EVERYTHING if b.service != "reconciler"])
     assert without.state == "degraded"
     (reason,) = without.reasons
-    assert "No reconciler process" in reason and "not queued again" in reason and "runs inside ingest" in reason
+    assert (
+        "No reconciler process" in reason and "not queued again" in reason and "runs inside ingest" in reason
+    )
 
-    deaths = [WorkerDeath(host="h1", node="ner@h1", parent_pid=4, pid=100 + n, exitcode=-9, phase="starting")
-              for n in range(3)]
+    deaths = [
+        WorkerDeath(host="h1", node="ner@h1", parent_pid=4, pid=100 + n, exitcode=-9, phase="starting")
+        for n in range(3)
+    ]
     looping = status(EVERYTHING, crash_loops=crash_loops(deaths), recent_deaths=deaths)
     assert looping.state == "degraded"
     (reason,) = looping.reasons

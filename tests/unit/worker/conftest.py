@@ -16,7 +16,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-
 def read_seed(prefix: str) -> str:
     """The text of the seed article whose file name starts with ``prefix`` (e.g. "002")."""
     (path,) = SEEDS.glob(f"{prefix}_*.txt")
@@ -27,7 +26,7 @@ def make_document(body: str, title: str = "", **fields: object) -> ArticleDocume
     return ArticleDocument(
         id=document_id(f"unit/{hash(body)}.txt"),
         source_path="unit/article.txt",
-        format="txt",
+        format="text",
         title=title,
         body=body,
         content_sha256=hashlib.sha256(body.encode()).hexdigest(),

@@ -75,10 +75,19 @@ def test_initials_and_acronyms() -> None:
 @pytest.mark.parametrize(
     ("label", "etype"),
     [
-        ("PER", "person"), ("B-PER", "person"), ("PERSON", "person"), ("S-PERSON", "person"),
-        ("ORG", "organization"), ("I-ORG", "organization"),
-        ("LOC", "location"), ("GPE", "location"), ("FAC", "location"),
-        ("MISC", "misc"), ("NORP", "misc"), ("EVENT", "misc"), ("PRODUCT", "misc"),
+        ("PER", "person"),
+        ("B-PER", "person"),
+        ("PERSON", "person"),
+        ("S-PERSON", "person"),
+        ("ORG", "organization"),
+        ("I-ORG", "organization"),
+        ("LOC", "location"),
+        ("GPE", "location"),
+        ("FAC", "location"),
+        ("MISC", "misc"),
+        ("NORP", "misc"),
+        ("EVENT", "misc"),
+        ("PRODUCT", "misc"),
     ],
 )
 def test_label_types(label: str, etype: str) -> None:
@@ -96,9 +105,16 @@ SEED_002 = (
 
 def test_seed_002_people_fold_into_full_names() -> None:
     spans = [
-        ("Zalmay Khalilzad", "PER"), ("Tehmina Janjua", "PER"), ("Ambassador Khalilzad", "PER"),
-        ("Janjua", "PER"), ("Khalilzad", "PER"), ("Pakistan", "LOC"), ("Pakistan's", "LOC"),
-        ("Khalilzad's", "PER"), ("Khalilzad", "PER"), ("Shah Mehmood Qureshi", "PER"),
+        ("Zalmay Khalilzad", "PER"),
+        ("Tehmina Janjua", "PER"),
+        ("Ambassador Khalilzad", "PER"),
+        ("Janjua", "PER"),
+        ("Khalilzad", "PER"),
+        ("Pakistan", "LOC"),
+        ("Pakistan's", "LOC"),
+        ("Khalilzad's", "PER"),
+        ("Khalilzad", "PER"),
+        ("Shah Mehmood Qureshi", "PER"),
     ]
     result = canonicalise(mentions_in(SEED_002, spans), SEED_002)
     counts = {(e.name, e.type): e.count for e in result.entity_list}
@@ -133,8 +149,12 @@ def test_acronym_links_to_expansion_given_in_brackets() -> None:
         "The banned Tehrik-e-Taliban Pakistan denied it."
     )
     spans = [
-        ("Pakistan's", "LOC"), ("Tehreek-e-Taliban Pakistan", "ORG"), ("TTP", "ORG"),
-        ("Kabul", "LOC"), ("TTP", "ORG"), ("Tehrik-e-Taliban Pakistan", "ORG"),
+        ("Pakistan's", "LOC"),
+        ("Tehreek-e-Taliban Pakistan", "ORG"),
+        ("TTP", "ORG"),
+        ("Kabul", "LOC"),
+        ("TTP", "ORG"),
+        ("Tehrik-e-Taliban Pakistan", "ORG"),
     ]
     result = canonicalise(mentions_in(body, spans), body)
     assert result.entities.organization == ["Tehreek-e-Taliban Pakistan"]
@@ -143,9 +163,7 @@ def test_acronym_links_to_expansion_given_in_brackets() -> None:
 
 def test_acronym_links_through_body_pattern_even_if_expansion_was_not_tagged() -> None:
     body = "Talks with the Tehrik-e-Taliban Pakistan (TTP) failed. The TTP vowed attacks."
-    mentions = [
-        RawMention("TTP", "ORG", 0.8, m.start(), m.end()) for m in re.finditer("TTP", body)
-    ]
+    mentions = [RawMention("TTP", "ORG", 0.8, m.start(), m.end()) for m in re.finditer("TTP", body)]
     result = canonicalise(mentions, body)
     assert [(e.name, e.count) for e in result.entity_list] == [("Tehrik-e-Taliban Pakistan", 2)]
 
@@ -173,8 +191,13 @@ def test_noise_mentions_are_dropped_and_empty_input_is_fine() -> None:
 
 def test_uncapitalised_words_are_not_names_but_uncased_scripts_are_kept() -> None:
     body = "a compressive mechanism abroad, with al-Qaeda and bin Laden in کابل"
-    spans = [("compressive", "ORG"), ("abroad", "LOC"), ("al-Qaeda", "ORG"),
-             ("bin Laden", "PER"), ("کابل", "LOC")]
+    spans = [
+        ("compressive", "ORG"),
+        ("abroad", "LOC"),
+        ("al-Qaeda", "ORG"),
+        ("bin Laden", "PER"),
+        ("کابل", "LOC"),
+    ]
     result = canonicalise(mentions_in(body, spans), body)
     assert [m.text for m in result.mentions] == ["al-Qaeda", "bin Laden", "کابل"]
 
@@ -216,13 +239,17 @@ def test_fragments_never_become_entities() -> None:
 
 def test_a_lone_office_word_is_dropped_but_a_name_standing_alone_is_kept() -> None:
     body = "Foreign said. Taliban fighters attacked. The Tehrik-e-Taliban Pakistan denied it."
-    mentions = mentions_in(body, [("Foreign", "ORG"), ("Taliban", "ORG"), ("Tehrik-e-Taliban Pakistan", "ORG")])
+    mentions = mentions_in(
+        body, [("Foreign", "ORG"), ("Taliban", "ORG"), ("Tehrik-e-Taliban Pakistan", "ORG")]
+    )
     assert _names(canonicalise(mentions, body)) == {"Taliban", "Tehrik-e-Taliban Pakistan"}
 
 
 def test_compounds_are_cut_to_their_name() -> None:
     body = "The US-backed government and pro-Taliban groups met Hillary Clinton,during talks."
-    mentions = mentions_in(body, [("US-backed", "LOC"), ("pro-Taliban", "ORG"), ("Hillary Clinton,during", "PER")])
+    mentions = mentions_in(
+        body, [("US-backed", "LOC"), ("pro-Taliban", "ORG"), ("Hillary Clinton,during", "PER")]
+    )
     assert _names(canonicalise(mentions, body)) == {"US", "Taliban", "Hillary Clinton"}
 
 
@@ -247,6 +274,9 @@ def test_a_type_tie_goes_to_the_type_the_tagger_was_surer_of() -> None:
     body = "Pakistan said. Pakistan went. Pakistan came. Pakistan left."
     starts = [m.start() for m in re.finditer("Pakistan", body)]
     labels = [("ORG", 0.62), ("LOC", 0.67), ("ORG", 0.64), ("LOC", 0.92)]
-    mentions = [RawMention("Pakistan", label, score, s, s + 8) for s, (label, score) in zip(starts, labels, strict=True)]
+    mentions = [
+        RawMention("Pakistan", label, score, s, s + 8)
+        for s, (label, score) in zip(starts, labels, strict=True)
+    ]
     result = canonicalise(mentions, body)
     assert result.entities.location == ["Pakistan"] and result.entities.organization == []

@@ -62,7 +62,7 @@ def test_language_without_model_is_skipped(tiny_stage, document) -> None:
     doc = document("Außenminister Scholz traf in Berlin ein.", language="de")
     tiny_stage.run(doc)
     record = doc.provenance.entities
-    assert record is not None and record.status == "skipped"
+    assert record is not None and record.status == "skipped" and record.code == "no_model_for_language"
     assert "'de'" in (record.error or "") and "DATELINE_NER_MODELS" in (record.error or "")
     assert doc.mentions == []
 
@@ -78,14 +78,12 @@ def test_unloadable_model_fails_clearly_and_does_not_raise(
     assert "dateline ner train" in stage.load_error
     doc = stage.run(document("Zalmay Khalilzad arrived in Kabul.", language="en"))
     record = doc.provenance.entities
-    assert record is not None and record.status == "failed"
+    assert record is not None and record.status == "failed" and record.code == "model_unavailable"
     assert "missing.pt" in (record.error or "") and "DATELINE_NER_MODEL" in (record.error or "")
-    assert stage.status()["loaded"] is False
+    assert stage.status().loaded is False
 
 
-def test_hub_model_without_internet_fails_with_advice(
-    settings_env: pytest.MonkeyPatch, document
-) -> None:
+def test_hub_model_without_internet_fails_with_advice(settings_env: pytest.MonkeyPatch, document) -> None:
     settings_env.setenv("DATELINE_NER_MODEL", "flair/ner-english")
     get_settings.cache_clear()
     stage = EntityStage()
@@ -95,9 +93,7 @@ def test_hub_model_without_internet_fails_with_advice(
     assert doc.provenance.entities is not None and doc.provenance.entities.status == "failed"
 
 
-def test_corrupt_model_file_fails_clearly(
-    settings_env: pytest.MonkeyPatch, tmp_path: Path, document
-) -> None:
+def test_corrupt_model_file_fails_clearly(settings_env: pytest.MonkeyPatch, tmp_path: Path, document) -> None:
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"not a model")
     settings_env.setenv("DATELINE_MODEL_DIR", str(tmp_path))
@@ -163,7 +159,9 @@ def test_a_model_file_outside_the_model_folder_is_refused_before_it_is_unpickled
     assert "could not be loaded" in (trusted.load_error or "")
 
 
-def test_model_roots_are_the_model_folder_and_the_hub_caches(settings_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_model_roots_are_the_model_folder_and_the_hub_caches(
+    settings_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import flair
 
     settings_env.setenv("DATELINE_MODEL_DIR", str(tmp_path / "m"))
@@ -176,13 +174,19 @@ def test_model_roots_are_the_model_folder_and_the_hub_caches(settings_env: pytes
 
 def test_merge_adjacent_single_token_spans() -> None:
     body = "Foreign Minister Shah Mehmood Qureshi met Khalilzad, Janjua today."
+
     def at(text: str, label: str) -> RawMention:
         start = body.index(text)
         return RawMention(text, label, 0.9, start, start + len(text))
 
     merged = merge_adjacent(
-        [at("Shah", "PER"), at("Mehmood", "PER"), at("Qureshi", "PER"),
-         at("Khalilzad", "PER"), at("Janjua", "PER")],
+        [
+            at("Shah", "PER"),
+            at("Mehmood", "PER"),
+            at("Qureshi", "PER"),
+            at("Khalilzad", "PER"),
+            at("Janjua", "PER"),
+        ],
         body,
     )
     assert [m.text for m in merged] == ["Shah Mehmood Qureshi", "Khalilzad", "Janjua"]
@@ -191,12 +195,18 @@ def test_merge_adjacent_single_token_spans() -> None:
 
 # --- languages: a model never tags a language it was not trained for -----------------------
 
-GERMAN = ("Selon Angaben der Regierung sollen die Mittel in die Grundversorgung fließen. Das "
-          "Mädchen wurde in Berlin von Außenministerin Annalena Baerbock empfangen.")
-FRENCH = ("Selon le ministre des Affaires étrangères, Amir Khan Muttaqi, le régime de Kaboul "
-          "veut être reconnu. Les Nations unies ont rappelé leurs conditions à Doha.")
-ARABIC = ("وقال المبعوث الأمريكي زلماي خليل زاد إن المحادثات مع حركة طالبان في الدوحة ستستمر. "
-          "وقال مصدر مطلع إن الجانبين ناقشا تبادل الأسرى.")
+GERMAN = (
+    "Selon Angaben der Regierung sollen die Mittel in die Grundversorgung fließen. Das "
+    "Mädchen wurde in Berlin von Außenministerin Annalena Baerbock empfangen."
+)
+FRENCH = (
+    "Selon le ministre des Affaires étrangères, Amir Khan Muttaqi, le régime de Kaboul "
+    "veut être reconnu. Les Nations unies ont rappelé leurs conditions à Doha."
+)
+ARABIC = (
+    "وقال المبعوث الأمريكي زلماي خليل زاد إن المحادثات مع حركة طالبان في الدوحة ستستمر. "
+    "وقال مصدر مطلع إن الجانبين ناقشا تبادل الأسرى."
+)
 
 
 @pytest.fixture

@@ -32,7 +32,9 @@ def test_the_image_fetches_the_cpu_default_for_every_language() -> None:
 
 def test_configured_models_are_the_default_and_each_language_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATELINE_NER_MODEL", "flair/ner-english-fast")
-    monkeypatch.setenv("DATELINE_NER_MODELS", '{"de": "flair/ner-multi-fast", "nl": "flair/ner-multi-fast", "ur": ""}')
+    monkeypatch.setenv(
+        "DATELINE_NER_MODELS", '{"de": "flair/ner-multi-fast", "nl": "flair/ner-multi-fast", "ur": ""}'
+    )
     assert configured_models(Settings(_env_file=None)) == ["flair/ner-english-fast", "flair/ner-multi-fast"]
 
 
@@ -60,5 +62,7 @@ def test_fetch_checks_local_model_files_are_in_the_model_folder(
         get_settings.cache_clear()
     out = capsys.readouterr()
     assert f"{models / 'ok.pt'}: local file, found in {models.resolve()}" in out.out
-    assert f"{tmp_path / 'stray.pt'}: local file, REFUSED" in out.out and "outside the model folder" in out.out
+    assert (
+        f"{tmp_path / 'stray.pt'}: local file, REFUSED" in out.out and "outside the model folder" in out.out
+    )
     assert "stray.pt" in out.err

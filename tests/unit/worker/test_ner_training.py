@@ -17,8 +17,15 @@ from tests.support.paths import NER_CORPUS as CORPUS
 def test_bracket_notation_to_bio() -> None:
     tokens = bracket_to_conll("Ambassador [PER Zalmay Khalilzad] met the [ORG TTP] in [LOC Kabul] .")
     assert tokens == [
-        ("Ambassador", "O"), ("Zalmay", "B-PER"), ("Khalilzad", "I-PER"), ("met", "O"),
-        ("the", "O"), ("TTP", "B-ORG"), ("in", "O"), ("Kabul", "B-LOC"), (".", "O"),
+        ("Ambassador", "O"),
+        ("Zalmay", "B-PER"),
+        ("Khalilzad", "I-PER"),
+        ("met", "O"),
+        ("the", "O"),
+        ("TTP", "B-ORG"),
+        ("in", "O"),
+        ("Kabul", "B-LOC"),
+        (".", "O"),
     ]
     with pytest.raises(ValueError):
         bracket_to_conll("[XYZ Someone] arrived .")

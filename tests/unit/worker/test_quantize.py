@@ -40,7 +40,9 @@ def test_int8_and_fp32_tags_agree_on_at_least_99_percent_of_tokens(ner_model_pat
     assert agreement(fp32_tags, int8_tags) >= 0.99
 
 
-def test_provenance_records_which_form_ran(ner_model_path: Path, settings_env: pytest.MonkeyPatch, document) -> None:
+def test_provenance_records_which_form_ran(
+    ner_model_path: Path, settings_env: pytest.MonkeyPatch, document
+) -> None:
     settings_env.setenv("DATELINE_NER_MODEL", str(ner_model_path))
     get_settings.cache_clear()
     doc = EntityStage().run(document("Zalmay Khalilzad arrived in Kabul.", language="en"))
@@ -51,7 +53,7 @@ def test_provenance_records_which_form_ran(ner_model_path: Path, settings_env: p
     stage = EntityStage()
     doc = stage.run(document("Zalmay Khalilzad arrived in Kabul.", language="en"))
     assert "fp32 (DATELINE_NER_QUANTIZE is off)" in (doc.provenance.entities.version or "")  # type: ignore[union-attr]
-    assert stage.status()["form"].startswith(FP32)
+    assert (stage.status().form or "").startswith(FP32)
 
 
 def test_torch_without_eager_quantization_falls_back_to_fp32_and_says_why(

@@ -63,6 +63,7 @@ def test_empty_body_is_skipped(stage, document) -> None:
     doc = document("   ", language="en")
     stage.run(doc)
     assert doc.provenance.summary is not None and doc.provenance.summary.status == "skipped"
+    assert doc.provenance.summary.code == "no_text"
     assert doc.summary is None
 
 
@@ -144,3 +145,25 @@ def test_tfidf_similarity_of_other_scripts_and_blank_text() -> None:
 )
 def test_content_sentences_end_by_the_shared_rule(sentence: str) -> None:
     assert textrank.is_content_sentence(sentence)
+
+
+def test_encoded_articles_get_one_unit_vector_and_related_ones_are_nearer(stage, document, seed) -> None:
+    from shared.schemas import ARTICLE_VECTOR_DIMS
+
+    docs = [document(seed(prefix), language="en") for prefix in ("000", "001")]
+    for doc in docs:
+        stage.run(doc)
+        assert doc.vector is not None and len(doc.vector) == ARTICLE_VECTOR_DIMS
+        assert abs(float(np.linalg.norm(doc.vector)) - 1.0) < 1e-4
+    # A trimmed version of the first is nearer to it than another story is.
+    version = document(" ".join(split_sentences(docs[0].body)[i].text for i in range(6)), language="en")
+    stage.run(version)
+    a, b, v = (np.asarray(d.vector) for d in (docs[0], docs[1], version))
+    assert float(a @ v) > float(a @ b)
+    # Short articles are encoded too; the fallback (another language) leaves none.
+    short = document("Talks resumed in Doha on Monday.\nBoth sides called them constructive.", language="en")
+    stage.run(short)
+    assert short.vector is not None and len(short.vector) == ARTICLE_VECTOR_DIMS
+    short.language = "ur"
+    stage.run(short)
+    assert short.vector is None

@@ -20,8 +20,10 @@ def record(message: str, level: int = logging.ERROR, exc: BaseException | None =
 
 
 def test_a_rejected_task_is_one_line_without_its_traceback():
-    line = record("Task x reject requeue=True: out of time while Redis was unreachable",
-                  exc=Reject("out of time", requeue=True))
+    line = record(
+        "Task x reject requeue=True: out of time while Redis was unreachable",
+        exc=Reject("out of time", requeue=True),
+    )
     assert _RejectWithoutTraceback().filter(line) and line.exc_info is None
     other = record("Task x raised", exc=ValueError("a bug"))
     assert _RejectWithoutTraceback().filter(other) and other.exc_info is not None  # bugs keep theirs
@@ -51,9 +53,12 @@ def test_flairs_tag_list_is_a_debug_line():
 
 
 def test_a_late_soft_limit_signal_is_ignored_and_a_due_one_raises():
-    process = WorkerProcess(["language"], settings=Settings(_env_file=None, task_soft_time_limit=20,
-                                                             task_visibility_timeout=40,
-                                                             reconcile_stuck_seconds=40))
+    process = WorkerProcess(
+        ["language"],
+        settings=Settings(
+            _env_file=None, task_soft_time_limit=20, task_visibility_timeout=40, reconcile_stuck_seconds=40
+        ),
+    )
     process._on_soft_limit(0, None)  # idle: the signal of a task that already ended
     process._task_started = time.monotonic() - 2
     process._on_soft_limit(0, None)  # a young task: another task's late signal

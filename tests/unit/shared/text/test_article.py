@@ -139,9 +139,7 @@ def test_seed_004_repeated_title_and_section_label() -> None:
 
 
 def test_date_line_after_title() -> None:
-    cleaned = clean_text(
-        "Talks resume\n\nPublished: 3 March 2022\n\nKABUL: The talks resumed on Monday."
-    )
+    cleaned = clean_text("Talks resume\n\nPublished: 3 March 2022\n\nKABUL: The talks resumed on Monday.")
     assert cleaned.title == "Talks resume"
     assert cleaned.published_at == datetime(2022, 3, 3, tzinfo=timezone.utc)
     assert cleaned.dateline == "Kabul"
@@ -162,9 +160,7 @@ def test_make_title_trims_at_word_boundary() -> None:
 
 
 def test_short_headline_first_line_is_the_title() -> None:
-    cleaned = clean_text(
-        "Taliban agree to talks\n\nThe Taliban agreed to talks on Monday, officials said."
-    )
+    cleaned = clean_text("Taliban agree to talks\n\nThe Taliban agreed to talks on Monday, officials said.")
     assert cleaned.title == "Taliban agree to talks"
     assert cleaned.body == "The Taliban agreed to talks on Monday, officials said."
 
@@ -178,9 +174,7 @@ def test_empty_text() -> None:
 
 def test_given_title_makes_all_the_text_story() -> None:
     cleaned = clean_text("LAHORE: Rain fell.\n\n- File Photo\n\nRoads flooded.", title="Rain")
-    assert cleaned == CleanedText(
-        title="Rain", body="Rain fell.\n\nRoads flooded.", dateline="Lahore"
-    )
+    assert cleaned == CleanedText(title="Rain", body="Rain fell.\n\nRoads flooded.", dateline="Lahore")
 
 
 def test_given_title_drops_its_copy_and_takes_the_date_line() -> None:

@@ -26,9 +26,7 @@ def test_leading_dates(line: str, when: datetime, rest: str) -> None:
     assert extract_leading_date(line) == (when, rest)
 
 
-@pytest.mark.parametrize(
-    "line", ["2023-07-22 was a hot day in Lahore.", "Dates of the talks were set."]
-)
+@pytest.mark.parametrize("line", ["2023-07-22 was a hot day in Lahore.", "Dates of the talks were set."])
 def test_not_leading_dates(line: str) -> None:
     assert extract_leading_date(line) == (None, line)
 

@@ -53,7 +53,10 @@ def test_urdu_and_arabic_terminators() -> None:
 
 
 def test_cjk_and_devanagari_terminators() -> None:
-    assert texts("外交部长周二抵达首都。双方希望达成一致！") == ["外交部长周二抵达首都。", "双方希望达成一致！"]
+    assert texts("外交部长周二抵达首都。双方希望达成一致！") == [
+        "外交部长周二抵达首都。",
+        "双方希望达成一致！",
+    ]
     assert texts("मंत्री राजधानी पहुंचे। बातचीत जारी है।") == ["मंत्री राजधानी पहुंचे।", "बातचीत जारी है।"]
 
 

@@ -60,8 +60,11 @@ def backend() -> Iterator[Listener]:
 @pytest.fixture
 def settings() -> Settings:
     """Nothing listens for Elasticsearch and Redis: routes that need them answer 503 at once."""
-    return Settings(_env_file=None, elasticsearch_url=f"http://127.0.0.1:{_closed_port()}",
-                    redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    return Settings(
+        _env_file=None,
+        elasticsearch_url=f"http://127.0.0.1:{_closed_port()}",
+        redis_url=f"redis://127.0.0.1:{_closed_port()}/0",
+    )
 
 
 def _closed_port() -> int:
@@ -90,18 +93,40 @@ def test_allowed_hosts_come_from_the_settings_and_the_listening_address():
     assert allowed_hosts(base) == ["127.0.0.1", "localhost", "::1", "[::1]"]
     extra = Settings(_env_file=None, api_allowed_hosts="archive.example, Search.Example", api_host="10.0.0.5")
     assert allowed_hosts(extra) == ["archive.example", "search.example", "10.0.0.5"]
-    assert allowed_hosts(Settings(_env_file=None, api_host="0.0.0.0")) == ["127.0.0.1", "localhost", "::1", "[::1]"]
+    assert allowed_hosts(Settings(_env_file=None, api_host="0.0.0.0")) == [
+        "127.0.0.1",
+        "localhost",
+        "::1",
+        "[::1]",
+    ]
     anyone = Settings(_env_file=None, api_allowed_hosts="*")
     assert allowed_hosts(anyone) == ["*"]
 
 
 def test_any_host_when_the_setting_says_so(backend):
-    cfg = Settings(_env_file=None, api_allowed_hosts="*", elasticsearch_url=f"http://127.0.0.1:{backend.port}")
-    assert TestClient(create_app(cfg)).get("/static/app.css", headers={"Host": "evil.example"}).status_code == 200
+    cfg = Settings(
+        _env_file=None, api_allowed_hosts="*", elasticsearch_url=f"http://127.0.0.1:{backend.port}"
+    )
+    assert (
+        TestClient(create_app(cfg)).get("/static/app.css", headers={"Host": "evil.example"}).status_code
+        == 200
+    )
 
 
-@pytest.mark.parametrize("path", ["/", "/docs", "/pipeline", "/static/app.css", "/openapi.json", "/nowhere",
-                                  f"/article/{'a' * 32}", "/article/not-an-id", "/search?size=0"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/docs",
+        "/pipeline",
+        "/static/app.css",
+        "/openapi.json",
+        "/nowhere",
+        f"/article/{'a' * 32}",
+        "/article/not-an-id",
+        "/search?size=0",
+    ],
+)
 def test_every_response_has_the_security_headers(settings, path):
     response = TestClient(create_app(settings), base_url=LOCAL).get(path)
     csp = response.headers["content-security-policy"]

@@ -1,4 +1,5 @@
-"""Names of queues and Redis keys, shared by every service so they never drift apart."""
+"""Every Redis key and Celery queue name Dateline uses, in one place so writers and readers
+never drift apart. (kombu's own keys are shared/broker_layout.py's.)"""
 
 from __future__ import annotations
 
@@ -31,8 +32,6 @@ INDEXED_DOCS_KEY = PREFIX + ":indexed:"  # set of doc ids indexed for a file's r
 FILE_EXPECT_KEY = PREFIX + ":expect:"
 FAILURES_KEY = PREFIX + ":failures"  # hash: failure key -> Failure JSON
 PROCESSING_KEY = PREFIX + ":processing"  # hash: doc id + stage -> who and since when
-# hash: doc id -> language, for documents whose language no configured NER model covers
-# (written by the worker after the entities stage; counted per language by `dateline status`).
 # One heartbeat per process: dateline:service:{service}:{host}:{pid} (shared/heartbeat.py).
 HEARTBEAT_PREFIX = PREFIX + ":service:"
 # sorted set: heartbeat key -> when it expires (unix seconds); how readers find the live
@@ -53,6 +52,3 @@ RECONCILER_ACTIONS_KEY = PREFIX + ":reconciler:actions"  # list: what it did lat
 RECONCILER_TOTALS_KEY = PREFIX + ":reconciler:totals"  # hash: reason -> articles' files re-queued, ever
 RECONCILER_REQUEUES_KEY = PREFIX + ":reconciler:requeues"  # hash: path -> re-queues of its content
 WORKER_DEATHS_KEY = PREFIX + ":worker:deaths"  # list of pool process deaths, newest first
-# kombu's Redis transport keeps every delivered, unacknowledged message in this hash (its ack
-# emulation) until it is acknowledged, or restored to its queue after the visibility timeout.
-CELERY_UNACKED_KEY = "unacked"

@@ -1,0 +1,211 @@
+"""One exception handler per error type, for the JSON API and the pages alike.
+
+Routes raise (``SearchInputError``, ``ArchiveFailure``, Elasticsearch's and Redis's errors,
+``NotFound``); each handler turns its error into one :class:`Problem` (a status, a
+sentence for a program, words for a person) and ``respond`` renders it as JSON, or as HTML
+for a page route (tagged ``PAGES_TAG``), in the page's own template (``rendering.Page``).
+The client libraries' exception text (class, internal message) goes to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from elasticsearch import ApiError, NotFoundError, TransportError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from services.api.rendering import Page, render
+from shared.search.client import describe_failure
+from shared.search.errors import ArchiveFailure, SearchInputError
+from shared.search.models import describe_errors
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+PAGES_TAG = "pages"  # the tag of every page route: their errors are rendered as HTML
+
+
+class NotFound(LookupError):
+    """Nothing with this id, or it is not such an id at all: a 404 whose words each kind says."""
+
+    def __init__(self, key: str, *, malformed: bool = False) -> None:
+        super().__init__(key)
+        self.key = key
+        self.malformed = malformed
+
+    def problem(self) -> Problem:
+        raise NotImplementedError
+
+
+class ArticleNotFound(NotFound):
+    """No article with this id (or it is not an id at all)."""
+
+    def problem(self) -> Problem:
+        message = (
+            f"{self.key!r} is not an article id (ids are 32 hexadecimal digits)."
+            if self.malformed
+            else f"There is no article with id {self.key}: it may have been removed with its file."
+        )
+        return Problem(404, f"no article with id {self.key}", "No such article", message)
+
+
+class StoryNotFound(NotFound):
+    """No article belongs to this story id (or it is not a story id at all)."""
+
+    def problem(self) -> Problem:
+        message = (
+            f"{self.key!r} is not a story id (search hits and articles link to their story)."
+            if self.malformed
+            else f"No article belongs to story {self.key}: its files may have been removed."
+        )
+        return Problem(404, f"no story with id {self.key}", "No such story", message)
+
+
+class FormInputError(SearchInputError):
+    """A page's search form holds a value a search cannot take (before any search is run)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    detail: str  # the JSON body's one sentence
+    title: str  # the page's heading
+    message: str
+    hint: str = ""
+
+
+def _settings(request: Request) -> Settings:
+    current: Settings = request.app.state.settings()
+    return current
+
+
+def _page(request: Request) -> Page | None:
+    route = request.scope.get("route")
+    if not isinstance(route, Route) or PAGES_TAG not in getattr(route, "tags", []):
+        return None
+    page = getattr(request.state, "page", None)
+    return page if isinstance(page, Page) else Page()
+
+
+def respond(request: Request, problem: Problem) -> Response:
+    """``problem`` as JSON (``{"detail": ...}``), or for a page route as its HTML."""
+    page = _page(request)
+    if page is None:
+        return JSONResponse({"detail": problem.detail}, status_code=problem.status)
+    error = {"title": problem.title, "message": problem.message, "hint": problem.hint}
+    if page.template == "problem.html":
+        return render(request, page.template, problem.status, **error)
+    return render(request, page.template, problem.status, **(page.context | {"error": error}))
+
+
+async def search_input(request: Request, exc: Exception) -> Response:
+    hint = (
+        "Change the search or remove a filter: the line under the search box says what a search may contain."
+        if isinstance(exc, FormInputError)
+        else "Check the query syntax: balance quotes and brackets, or search for plain words."
+    )
+    return respond(request, Problem(422, str(exc), "This search cannot be run", str(exc), hint))
+
+
+async def archive_failure(request: Request, exc: Exception) -> Response:
+    cause = exc.cause if isinstance(exc, ArchiveFailure) else str(exc)
+    # Something in the archive (a document, the index) failed the search, not the query.
+    log.warning("search failed in Elasticsearch: %s", cause)
+    return respond(
+        request,
+        Problem(
+            500,
+            f"the archive failed to answer this search: {cause}",
+            "The archive failed to answer this search",
+            f"Elasticsearch could not run it: {cause}.",
+            "The search itself is fine: try it again later, and tell whoever runs Dateline (the API's log has the "
+            "details).",
+        ),
+    )
+
+
+async def index_missing(request: Request, exc: Exception) -> Response:
+    index = _settings(request).index
+    return respond(
+        request,
+        Problem(
+            503,
+            f"the index {index!r} does not exist yet; start the indexer",
+            "There is nothing to search yet",
+            f"The index {index!r} does not exist yet: the indexer creates it when it starts.",
+            "Start Dateline with `make up` and drop article files into the inbox.",
+        ),
+    )
+
+
+async def elasticsearch_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("Elasticsearch failed: %r", exc)
+    why = describe_failure(exc)
+    page = _page(request) or Page()
+    return respond(
+        request,
+        Problem(
+            503,
+            f"Elasticsearch is unavailable: it {why}; try again shortly",
+            page.unavailable_title,
+            f"Elasticsearch at {_settings(request).elasticsearch_url} {why}.",
+            page.unavailable_hint,
+        ),
+    )
+
+
+async def redis_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("Redis failed: %r", exc)
+    return respond(
+        request,
+        Problem(
+            503,
+            "Redis is unavailable: it does not answer; try again shortly",
+            "Dateline's state is unavailable",
+            "Redis does not answer.",
+            "Start it with `make up`, then reload this page.",
+        ),
+    )
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, NotFound):  # pragma: no cover - registered for NotFound only
+        raise exc
+    return respond(request, exc.problem())
+
+
+async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """A 422 that says why in one sentence (``detail``), plus each error's field and message;
+    the input is not echoed back."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse(
+        status_code=422,
+        content={
+            "detail": describe_errors(errors),
+            "errors": [
+                {
+                    "loc": list(e.get("loc", ())),
+                    "msg": str(e.get("msg", "")).removeprefix("Value error, "),
+                    "type": e.get("type"),
+                }
+                for e in errors
+            ],
+        },
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Starlette picks the handler of the most specific class (ArchiveFailure and
+    NotFoundError are ApiErrors, ApiError a TransportError's sibling)."""
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(SearchInputError, search_input)
+    app.add_exception_handler(ArchiveFailure, archive_failure)
+    app.add_exception_handler(NotFoundError, index_missing)
+    app.add_exception_handler(ApiError, elasticsearch_unavailable)
+    app.add_exception_handler(TransportError, elasticsearch_unavailable)
+    app.add_exception_handler(redis.RedisError, redis_unavailable)
+    app.add_exception_handler(NotFound, not_found)
