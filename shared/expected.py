@@ -18,7 +18,7 @@ from shared.heartbeat import Heartbeat, ServiceName
 from shared.schemas import STAGES, StageName
 
 # Every Dateline service; a process writes its heartbeat as dateline:service:{service}:...
-SERVICES: tuple[ServiceName, ...] = ("ingest", "worker", "indexer", "api")
+SERVICES: tuple[ServiceName, ...] = ("ingest", "worker", "indexer", "api", "delivery")
 WORKER_SERVICE: Final = "worker"
 # Services that must have a live process of their own; workers are counted per stage.
 SINGLE_SERVICES = tuple(s for s in SERVICES if s != WORKER_SERVICE)
@@ -31,6 +31,7 @@ START_HINT = {
     "ingest": "start it with `make up` or `dateline serve ingest`",
     "indexer": "start it with `make up` or `dateline serve indexer`",
     "api": "start it with `make up` or `dateline serve api`",
+    "delivery": "start it with `make up` or `dateline serve delivery`",
     "reconciler": "it runs inside ingest: start ingest with `make up` or `dateline serve ingest`",
 }
 

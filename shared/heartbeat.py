@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TTL_FACTOR = 3
 
 HeartbeatState = Literal["starting", "running"]
-ServiceName = Literal["ingest", "indexer", "reconciler", "api", "worker"]
+ServiceName = Literal["ingest", "indexer", "reconciler", "api", "worker", "delivery"]
 # What a worker's stage can do now, as every view shows it (one rule: StageState.readiness).
 StageReadiness = Literal["starting", "loaded", "not loaded yet", "model missing"]
 
@@ -122,12 +122,26 @@ class ApiDetails(ServiceDetails):
     listen: str = ""
 
 
+class DeliveryDetails(ServiceDetails):
+    """The delivery service (services/delivery): what it sent since it started."""
+
+    alias: str = ""
+    delivered: int = 0
+    retried: int = 0  # tries that failed and will be made again
+    failed: int = 0  # given up after delivery_give_up_hours
+    failing_targets: dict[str, str] = Field(
+        default_factory=dict, description="Targets failing now (webhook URL or SMTP server): the last answer."
+    )
+    last_tick_at: datetime | None = None
+
+
 DETAILS_BY_SERVICE: dict[str, type[ServiceDetails]] = {
     "worker": WorkerDetails,
     "ingest": IngestDetails,
     "indexer": IndexerDetails,
     "reconciler": ReconcilerDetails,
     "api": ApiDetails,
+    "delivery": DeliveryDetails,
 }
 
 

@@ -62,6 +62,7 @@ MISSING_EFFECT = {
     "indexer": "enriched documents are not written to Elasticsearch",
     "api": "the search page and the HTTP API are not served",
     "reconciler": "articles lost or stuck on their way are not queued again, and a new index is not refilled",
+    "delivery": "watches' webhooks and emails are not sent (their alerts wait in Elasticsearch)",
 }
 RECENT_DEATHS = 10
 

@@ -78,6 +78,14 @@ def indexer() -> None:
 
 
 @serve_app.command()
+def delivery() -> None:
+    """Send the watches' alerts by webhook and email."""
+    from services.delivery.__main__ import main
+
+    main()
+
+
+@serve_app.command()
 def api() -> None:
     """The HTTP API."""
     from services.api.__main__ import main

@@ -114,6 +114,7 @@ def dateline_program(name: str, *args: str, priority: int = 50) -> Program:
 # scaling out: `dateline serve worker --queues entities` on another host.
 PROGRAMS: tuple[Program, ...] = (
     dateline_program("indexer", "indexer", priority=30),
+    dateline_program("delivery", "delivery", priority=35),
     dateline_program("worker", "worker", "--name", "worker", priority=40),
     dateline_program("ingest", "ingest", priority=50),
     dateline_program("api", "api", priority=60),

@@ -121,6 +121,17 @@ class Delivery(BaseModel):
     last_error: str | None = Field(
         None, description="The target's answer (status and body start) or the error."
     )
+    # Added by the delivery service (services/delivery/outbox.py), which claims an entry before
+    # sending it so two delivery processes never both send it.
+    target: str | None = Field(None, description="Where it was last sent: the webhook URL or the address.")
+    first_attempt_at: datetime | None = Field(
+        None, description="The first try: delivery_give_up_hours count from here."
+    )
+    claimed_by: str | None = Field(
+        None,
+        description="The claim of the delivery process sending it now (until next_attempt_at, its "
+        "lease); a lease that ran out may be claimed again.",
+    )
 
 
 class Alert(BaseModel):
