@@ -30,7 +30,7 @@ from services.delivery import email, webhook
 from shared.heartbeat import DeliveryDetails, ServiceName
 from shared.schemas import utcnow
 from shared.service import ServiceLoop
-from shared.settings import Settings
+from shared.settings import Settings, is_placeholder
 from shared.watches.models import Channel, Delivery, Watch
 from shared.watches.outbox import Claim, Due, Outbox
 from shared.watches.store import WatchStore
@@ -80,7 +80,8 @@ class DeliveryService(ServiceLoop):
         # The alerts' index exists from the start (an index pattern in Kibana finds it), and an
         # answer from Elasticsearch proves the connection before the first tick.
         self.store.ensure()
-        if self.settings.webhook_secret is None:
+        secret = self.settings.webhook_secret
+        if secret is None or is_placeholder(secret.get_secret_value()):
             log.warning(
                 "DATELINE_WEBHOOK_SECRET is not set: webhooks are not sent (unsigned calls could be forged) "
                 "and show as failing in status; set it and restart"

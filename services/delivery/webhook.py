@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, Field
 
-from shared.settings import Settings
+from shared.settings import Settings, is_placeholder
 from shared.watches.models import Alert, AlertArticle
 from shared.watches.targets import TargetRefused, resolve_allowed
 
@@ -86,10 +86,10 @@ def _pinned(url: str, address: str) -> tuple[str, str, str]:
 
 def send(client: httpx.Client, url: str, alert: Alert, settings: Settings) -> Outcome:
     """POST the alert to ``url``; never raises for the target's failures."""
-    if settings.webhook_secret is None:
+    if settings.webhook_secret is None or is_placeholder(settings.webhook_secret.get_secret_value()):
         return Outcome(
             False,
-            "DATELINE_WEBHOOK_SECRET is not set: webhook calls are not sent unsigned. Set it (make setup "
+            "DATELINE_WEBHOOK_SECRET is not set (or a placeholder): webhook calls are not sent unsigned. Set it (make setup "
             "writes one into .env) and restart delivery",
         )
     try:

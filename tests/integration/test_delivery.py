@@ -16,7 +16,8 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from services.delivery.service import DeliveryService
-from shared.schemas import ArticleDocument, Entities, document_id, utcnow
+from services.indexer.writer import BulkWriter
+from shared.schemas import ArticleDocument, Entities, IndexRequest, document_id, utcnow
 from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
@@ -105,12 +106,19 @@ def article(title: str, body: str) -> ArticleDocument:
         source="Test Wire",
         language="en",
         dateline="Lisbon",
-        entities=Entities(places=["Lisbon"]),
-        summary="The harbour reopened.",
+        entities=Entities(location=["Lisbon"]),
+        summary=body,
     )
 
 
 def raise_alerts(es: Elasticsearch, settings: Settings, docs: list[ArticleDocument]) -> int:
+    """Write ``docs`` and raise their alerts as the indexer does (write, then match)."""
+    requests = [
+        (str(i), IndexRequest(action="upsert", source_path=d.source_path, revision=1, document=d))
+        for i, d in enumerate(docs)
+    ]
+    BulkWriter(es, settings.index, settings).write(requests)
+    es.indices.refresh(index=settings.index)
     raised = AlertRaiser(es, settings.index, settings).raise_alerts(docs)
     es.indices.refresh(index=alert_index(settings.index))
     return raised
@@ -152,8 +160,8 @@ def test_webhook_is_signed_carries_the_article_and_is_sent_once(
     assert body["watch"] == "Harbour" and body["alert_id"] == alert.id
     assert body["article"]["id"] == docs[0].id and body["article"]["title"] == "Harbour reopened"
     assert body["article"]["source"] == "Test Wire" and body["article"]["dateline"] == "Lisbon"
-    assert body["article"]["entities"]["places"] == ["Lisbon"]
-    assert body["article"]["summary"] == "The harbour reopened."
+    assert body["article"]["entities"]["location"] == ["Lisbon"]
+    assert body["article"]["summary"] == "The harbour reopened today."
     assert body["article"]["link"] == f"http://dateline.test:8000/article/{docs[0].id}"
     assert alert.webhook is not None and alert.webhook.state == "delivered" and alert.webhook.attempts == 1
     assert alert.webhook.target == hook.url and alert.webhook.claimed_by is None
@@ -180,7 +188,9 @@ def test_a_target_down_then_failing_gets_everything_once_back(
     clock.advance(1)
     assert tick(svc, es) == 3
     alerts = stored(es, settings)
-    assert {a.webhook.last_error for a in alerts if a.webhook} == {"HTTP 503: Service Unavailable: maintenance"}
+    assert {a.webhook.last_error for a in alerts if a.webhook} == {
+        "HTTP 503: Service Unavailable: maintenance"
+    }
     status = delivery_status(es, settings.index, clock.now)
     assert status.retrying == 3 and status.delivered == 0
     assert {(f.watch, f.channel, f.target) for f in status.failing} == {("Harbour", "webhook", hook.url)}
@@ -192,7 +202,11 @@ def test_a_target_down_then_failing_gets_everything_once_back(
     clock.advance(60)
     assert tick(svc, es) == 3
     assert tick(svc, es) == 0
-    assert sorted(c.json["article"]["title"] for c in hook.received()) == ["Harbour 0", "Harbour 1", "Harbour 2"]
+    assert sorted(c.json["article"]["title"] for c in hook.received()) == [
+        "Harbour 0",
+        "Harbour 1",
+        "Harbour 2",
+    ]
     assert {a.webhook.state for a in stored(es, settings) if a.webhook} == {"delivered"}
     assert svc.failing_targets == {}
     assert delivery_status(es, settings.index, clock.now).failing == []
@@ -297,7 +311,7 @@ def test_email_per_alert_and_as_an_hourly_digest(
     assert digest["Subject"] == "[Dateline] Digest: 2 new article(s)"
     text = digest.get_content()
     assert "1. Harbour" in text and "2. Harbour" in text
-    assert set(digest["X-Dateline-Alert"].split(", ")) == {a.id for a in digest_alerts}
+    assert {part.strip() for part in digest["X-Dateline-Alert"].split(",")} == {a.id for a in digest_alerts}
     assert {a.email.state for a in stored(es, settings) if a.email} == {"delivered"}
     tick(svc, es)
     assert len(smtp.messages) == 3

@@ -208,7 +208,7 @@ def test_health_status_and_cli_share_one_state(env):
     client = env.client
     writers = [
         _process(HeartbeatWriter(lambda: client, service, 60), 1000 + i)
-        for i, service in enumerate(("ingest", "reconciler", "indexer", "api"))
+        for i, service in enumerate(("ingest", "reconciler", "indexer", "api", "delivery"))
     ]
     light = _process(
         HeartbeatWriter(lambda: client, "worker", 60, lambda: WorkerDetails(queues=["language", "summary"])),

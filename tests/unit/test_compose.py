@@ -18,9 +18,17 @@ SERVICES = COMPOSE["services"]
 def test_compose_has_every_part():
     # One worker serving every stage, as in the local stack (issue 18: was one for NER and
     # one for the light stages).
-    assert {"redis", "elasticsearch", "kibana", "kibana-setup", "ingest", "worker", "indexer", "api"} <= set(
-        SERVICES
-    )
+    assert {
+        "redis",
+        "elasticsearch",
+        "kibana",
+        "kibana-setup",
+        "ingest",
+        "worker",
+        "indexer",
+        "delivery",
+        "api",
+    } <= set(SERVICES)
     assert not {"worker-ner", "worker-light"} & set(SERVICES)
 
 
@@ -365,3 +373,11 @@ def test_dateline_services_settings_accept_the_compose_secrets_and_refuse_placeh
             else:
                 with pytest.raises(ValueError, match="placeholder"):
                     Settings(_env_file=None, **values)
+
+
+def test_delivery_gets_the_webhook_secret_and_the_smtp_server():
+    environment = SERVICES["delivery"]["environment"]
+    assert SERVICES["delivery"]["env_file"][0]["path"] == ".env"  # DATELINE_WEBHOOK_SECRET (make setup)
+    assert {"DATELINE_SMTP_HOST", "DATELINE_SMTP_PORT", "DATELINE_SMTP_STARTTLS"} <= set(environment)
+    # The shared connection settings are kept (the anchor merged, not replaced).
+    assert environment["DATELINE_ELASTICSEARCH_URL"] == "http://elasticsearch:9200"

@@ -32,7 +32,7 @@ def _settings(**values: str) -> Settings:
 
 def test_the_local_stack_runs_one_worker_serving_every_stage():
     by_name = {p.name: p for p in PROGRAMS}
-    assert set(by_name) == {"ingest", "worker", "indexer", "api"}
+    assert set(by_name) == {"ingest", "worker", "indexer", "delivery", "api"}
     # No --queues (every stage) and no --concurrency (one pool process per core): measured by
     # make bench against a worker per stage (tests/bench/topology.py).
     assert by_name["worker"].serve_args == ("worker", "--name", "worker")
@@ -45,7 +45,7 @@ def test_the_local_stack_runs_one_worker_serving_every_stage():
 
 def test_health_checks_and_start_order():
     assert health_of("api").kind == "http" and health_of("api").target == "/health"
-    for name in ("ingest", "indexer", "worker"):
+    for name in ("ingest", "indexer", "worker", "delivery"):
         check = health_of(name)
         assert check is not None and check.kind == "heartbeat"
     assert health_of("worker").target == "worker"

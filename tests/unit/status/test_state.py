@@ -46,6 +46,7 @@ EVERYTHING = [
     beat("reconciler", 1),
     beat("indexer", 2),
     beat("api", 3),
+    beat("delivery", 6),
     beat("worker", 4, queues=["entities"]),
     beat("worker", 5, queues=["language", "summary"]),
 ]
