@@ -49,6 +49,7 @@ from shared.schemas import utcnow
 from shared.search.client import describe_failure, quick
 from shared.search.outcomes import StageOutcomes, stage_outcomes
 from shared.throughput import Throughput, read_throughput
+from shared.watches.outbox import DeliveryStatus, delivery_status
 
 __all__ = ["WORKER_SERVICE", "Status", "collect_status", "unreachable", "Assessment"]
 
@@ -149,6 +150,9 @@ class Status(BaseModel):
     )
     recent_deaths: list[WorkerDeath] = Field(
         default_factory=list, description="Pool process deaths, newest first."
+    )
+    deliveries: DeliveryStatus | None = Field(
+        None, description="Alerts' webhooks and emails: counts per state, the failing ones with the target's answer."
     )
 
     @computed_field  # type: ignore[prop-decorator]
@@ -257,7 +261,29 @@ def assess(status: Status) -> Assessment:
             f"The worker {loop.node} on {loop.host} is in a crash loop: {loop.deaths} pool processes died "
             f"lately, the last one {loop.last_cause}."
         )
+    reasons += _delivery_reasons(status.deliveries)
     return Assessment(state="degraded" if reasons else "ok", reasons=reasons)
+
+
+def _delivery_reasons(deliveries: DeliveryStatus | None) -> list[str]:
+    """One sentence per watch and channel whose deliveries fail (retrying, or failed lately)."""
+    reasons: list[str] = []
+    seen: set[tuple[str, str, str]] = set()
+    for item in deliveries.failing if deliveries is not None else []:
+        key = (item.watch, item.channel, item.state)
+        if key in seen:
+            continue
+        seen.add(key)
+        what = (
+            "is failing and retried with back-off"
+            if item.state == "retrying"
+            else "was given up after DATELINE_DELIVERY_GIVE_UP_HOURS"
+        )
+        reasons.append(
+            f"The {item.channel} of watch {item.watch!r} to {item.target or '?'} {what}: {item.last_error or 'no answer'}. "
+            "Fix the target (or the watch); the alerts wait and are sent once it accepts."
+        )
+    return reasons
 
 
 def unreachable(redis_url: str, exc: Exception) -> Assessment:
@@ -390,4 +416,14 @@ def collect_status(
         reconciliation=read_reconciliation(client),
         crash_loops=crash_loops(deaths),
         recent_deaths=deaths[:RECENT_DEATHS],
+        deliveries=_deliveries(es, alias) if es is not None else None,
     )
+
+
+def _deliveries(es: Elasticsearch, alias: str) -> DeliveryStatus | None:
+    """The alerts' deliveries (None when Elasticsearch does not answer: said by ``index``)."""
+    try:
+        return delivery_status(quick(es, ES_TIMEOUT_SECONDS), alias, utcnow())
+    except (TransportError, ApiError) as exc:
+        log.warning("deliveries of %s not read: %r", alias, exc)
+        return None

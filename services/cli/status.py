@@ -65,6 +65,7 @@ def print_status(status: Status, console: Console) -> None:
     _failures(status, console)
     _failed_documents(status, console)
     print_delivery(console, status)
+    print_alert_deliveries(console, status)
 
 
 def _state(status: Status, console: Console) -> None:
@@ -253,3 +254,21 @@ def print_delivery(console: Console, status: Status) -> None:
     if status.recent_deaths and not status.crash_loops:
         death = status.recent_deaths[0]
         console.print(f"  last pool process death {death.at:%H:%M:%S} ({death.node}): {death.cause}")
+
+
+def print_alert_deliveries(console: Console, status: Status) -> None:
+    """The watches' webhooks and emails: counts, and each failing one with the target's answer."""
+    deliveries = status.deliveries
+    if deliveries is None or not any(deliveries.counts.values()):
+        return
+    console.print(
+        f"[bold]Alerts sent[/bold]  pending {deliveries.pending}, delivered {deliveries.delivered}, "
+        f"retrying {deliveries.retrying}, failed {deliveries.failed}"
+    )
+    for item in deliveries.failing[:SHOWN]:
+        when = f" next try {item.next_attempt_at:%H:%M:%S}" if item.next_attempt_at else ""
+        console.print(
+            f"  [red]{item.state}[/red] {item.channel} of watch {escape(item.watch)!r} to "
+            f"{escape(item.target or '?')} ({item.attempts} tries{when}): {escape(item.last_error or 'no answer')}"
+            f" [dim]- {escape(item.article)}[/dim]"
+        )
