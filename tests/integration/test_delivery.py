@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+import redis
 from elasticsearch import Elasticsearch
 
 from services.delivery.service import DeliveryService
@@ -334,3 +335,52 @@ def test_an_smtp_server_away_keeps_the_digest_alerts_waiting(
     tick(service(es_url, settings, clock), es)  # the server is back (the configured one)
     (mail,) = smtp.messages
     assert mail["X-Dateline-Alert"] == alert.id
+
+
+def test_failing_deliveries_are_shown_with_the_answer_in_every_status_view(
+    es: Elasticsearch,
+    es_url: str,
+    redis_url: str,
+    settings: Settings,
+    store: WatchStore,
+    hook: WebhookReceiver,
+) -> None:
+    from fastapi.testclient import TestClient
+    from rich.console import Console
+
+    from services.api.app import create_app
+    from services.cli.status import print_status
+    from shared.status import collect_status
+
+    store.add(WatchSpec(name="Harbour", query="harbour", webhook=hook.url))
+    hook.status, hook.answer = 503, b"Service Unavailable: maintenance"
+    raise_alerts(es, settings, [article("Harbour", "The harbour reopened.")])
+    clock = Clock()
+    tick(service(es_url, settings, clock), es)
+
+    client = redis.Redis.from_url(redis_url)
+    status = collect_status(client, es, es_url=es_url, alias=settings.index)
+    assert status.deliveries is not None and status.deliveries.retrying == 1
+    (failing,) = status.deliveries.failing
+    assert (failing.watch, failing.channel, failing.target) == ("Harbour", "webhook", hook.url)
+    assert failing.last_error == "HTTP 503: Service Unavailable: maintenance"
+    assert status.state == "degraded"
+    assert any(
+        "webhook of watch 'Harbour'" in r and "HTTP 503: Service Unavailable: maintenance" in r
+        for r in status.reasons
+    )
+    dumped = status.model_dump(mode="json")["deliveries"]
+    assert dumped["retrying"] == 1 and dumped["failing"][0]["last_error"].startswith("HTTP 503")
+
+    console = Console(record=True, width=400)
+    print_status(status, console)
+    text = console.export_text()
+    assert "Alerts sent  pending 0, delivered 0, retrying 1, failed 0" in text
+    assert f"retrying webhook of watch 'Harbour' to {hook.url}" in text and "HTTP 503" in text
+
+    page = TestClient(
+        create_app(settings.model_copy(update={"redis_url": redis_url})), base_url="http://127.0.0.1"
+    )
+    html = page.get("/pipeline").text
+    assert "Alerts sent" in html and "delivery-failing" in html and "Service Unavailable: maintenance" in html
+    assert page.get("/status").json()["deliveries"]["failing"][0]["watch"] == "Harbour"
