@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 DATA_VIEW_ID = "dateline-articles"
+ALERTS_VIEW_ID = "dateline-alerts"
 ALIAS = "articles"  # setup.sh rewrites the data view title when DATELINE_INDEX differs
 CORE_MIGRATION = "8.8.0"
 TYPE_MIGRATION = {"index-pattern": "8.0.0", "search": "8.0.0", "lens": "8.9.0", "dashboard": "8.9.0"}
@@ -45,7 +46,24 @@ def data_view() -> dict[str, Any]:
     )
 
 
-def saved_search(object_id: str, title: str, columns: list[str], query: str) -> dict[str, Any]:
+def alerts_data_view() -> dict[str, Any]:
+    """The watches' alerts (``<alias>-alerts``, shared/watches/models.py): one per watch and article."""
+    return saved(
+        "index-pattern",
+        ALERTS_VIEW_ID,
+        {"title": f"{ALIAS}-alerts", "name": "Dateline alerts", "timeFieldName": "matched_at"},
+        [],
+    )
+
+
+def saved_search(
+    object_id: str,
+    title: str,
+    columns: list[str],
+    query: str,
+    view: str = DATA_VIEW_ID,
+    sort: str = "published_at",
+) -> dict[str, Any]:
     source = {"query": {"query": query, "language": "kuery"}, "filter": [], "indexRefName": SEARCH_INDEX_REF}
     return saved(
         "search",
@@ -54,13 +72,13 @@ def saved_search(object_id: str, title: str, columns: list[str], query: str) -> 
             "title": title,
             "description": "",
             "columns": columns,
-            "sort": [["published_at", "desc"]],
+            "sort": [[sort, "desc"]],
             "grid": {},
             "hideChart": False,
             "isTextBasedQuery": False,
             "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(source)},
         },
-        [{"name": SEARCH_INDEX_REF, "type": "index-pattern", "id": DATA_VIEW_ID}],
+        [{"name": SEARCH_INDEX_REF, "type": "index-pattern", "id": view}],
     )
 
 
@@ -179,6 +197,18 @@ FAILURES_SEARCH = saved_search(
 )
 
 
+# Every alert with its deliveries: which watch, which article, and whether its webhook and
+# email got through (the target's last answer when not).
+ALERTS_SEARCH = saved_search(
+    "dateline-search-alerts",
+    "Dateline alerts",
+    ["watch_name", "article.title", "article.source", "webhook.state", "email.state", "webhook.last_error"],
+    "",
+    view=ALERTS_VIEW_ID,
+    sort="matched_at",
+)
+
+
 def dashboard() -> dict[str, Any]:
     # (object, width, height) laid out left to right on Kibana's 48-column grid.
     layout = [
@@ -227,7 +257,7 @@ def dashboard() -> dict[str, Any]:
 
 def objects() -> list[dict[str, Any]]:
     # Referenced objects first, so a reader of the file meets them before their users.
-    return [data_view(), ARTICLES_SEARCH, FAILURES_SEARCH, *LENSES, dashboard()]
+    return [data_view(), ARTICLES_SEARCH, FAILURES_SEARCH, *LENSES, dashboard(), alerts_data_view(), ALERTS_SEARCH]
 
 
 def render() -> str:

@@ -55,8 +55,9 @@ done
 
 payload=$(mktemp)
 trap 'rm -f "$payload"' EXIT
-# The data view shows the alias Dateline writes to.
-sed "s/\"title\": \"articles\"/\"title\": \"$ALIAS\"/" "$OBJECTS" >"$payload"
+# The data views show the alias Dateline writes to, and its alerts' index.
+sed -e "s/\"title\": \"articles\"/\"title\": \"$ALIAS\"/" \
+    -e "s/\"title\": \"articles-alerts\"/\"title\": \"$ALIAS-alerts\"/" "$OBJECTS" >"$payload"
 
 response=$(kibana -X POST "$KIBANA_URL/api/saved_objects/_import?overwrite=true" --form "file=@$payload;filename=dateline.ndjson")
 if echo "$response" | grep -q '"success":true'; then

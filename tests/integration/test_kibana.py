@@ -16,6 +16,8 @@ from elasticsearch import Elasticsearch
 from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
+from shared.watches.models import alert_index, watch_index
+from shared.watches.store import WatchStore
 from tests.support.indices import drop_dateline_index
 from tests.support.paths import KIBANA_DIR
 
@@ -31,6 +33,8 @@ EXPECTED_IDS = {
     "dateline-lens-top-organizations",
     "dateline-lens-top-places",
     "dateline-overview",
+    "dateline-alerts",
+    "dateline-search-alerts",
 }
 AGGREGATABLE = {"keyword", "date", "long", "integer", "float", "boolean"}
 
@@ -43,8 +47,10 @@ def load() -> list[dict[str, Any]]:
 def mapped_fields(es_url: str) -> Iterator[dict[str, str]]:
     es: Elasticsearch = make_client(es_url)
     alias = f"test-{uuid.uuid4().hex[:12]}"
-    ensure_index(es, alias, Settings(elasticsearch_url=es_url, index=alias))
-    found = es.indices.get_field_mapping(index=alias, fields="*")
+    settings = Settings(elasticsearch_url=es_url, index=alias)
+    ensure_index(es, alias, settings)
+    WatchStore(es, alias, settings).ensure()  # the alerts' index, for the alerts' data view
+    found = es.indices.get_field_mapping(index=[alias, alert_index(alias)], fields="*")
     fields: dict[str, str] = {}
     for index in found.values():
         for name, spec in index["mappings"].items():
@@ -54,6 +60,7 @@ def mapped_fields(es_url: str) -> Iterator[dict[str, str]]:
             fields[name] = spec["mapping"][leaf]["type"]
     yield fields
     drop_dateline_index(es, alias)
+    es.indices.delete(index=[alert_index(alias), watch_index(alias)], ignore_unavailable=True)
 
 
 def test_file_is_generated_from_generate_py():
@@ -121,3 +128,20 @@ def test_failures_search_looks_for_failed_stages():
 def test_setup_script_is_posix_sh():
     script = (KIBANA_DIR / "setup.sh").read_text()
     assert script.startswith("#!/bin/sh") and "_import?overwrite=true" in script and "/api/status" in script
+
+
+def test_alerts_search_names_only_fields_of_the_alert_mapping():
+    from shared.watches.store import alert_mappings
+
+    def leaves(properties: dict[str, Any], prefix: str = "") -> set[str]:
+        names = set()
+        for name, spec in properties.items():
+            names |= leaves(spec["properties"], f"{prefix}{name}.") if "properties" in spec else {prefix + name}
+        return names
+
+    mapped = leaves(alert_mappings()["properties"])
+    alerts = [o for o in load() if o["id"] in ("dateline-alerts", "dateline-search-alerts")]
+    named = {field for _object, field, _agg in referenced_fields(alerts)}
+    assert named and named <= mapped, named - mapped
+    (view,) = [o for o in alerts if o["type"] == "index-pattern"]
+    assert view["attributes"]["title"] == "articles-alerts"  # setup.sh puts the alias in front
