@@ -254,7 +254,9 @@ def delivery_status(es: Elasticsearch, alias: str, now: datetime) -> DeliverySta
     }
     found = es.search(
         index=index,
-        query=failing_query,
+        # The counts over every alert, the hits only the failing ones (post_filter applies to
+        # hits, not to aggregations).
+        post_filter=failing_query,
         aggs=aggs,
         size=FAILING_SHOWN * len(CHANNELS),
         sort=[{"matched_at": "desc"}],

@@ -210,7 +210,9 @@ def test_a_target_down_then_failing_gets_everything_once_back(
     ]
     assert {a.webhook.state for a in stored(es, settings) if a.webhook} == {"delivered"}
     assert svc.failing_targets == {}
-    assert delivery_status(es, settings.index, clock.now).failing == []
+    done = delivery_status(es, settings.index, clock.now)
+    assert done.failing == [] and done.counts["webhook"] == {"delivered": 3}
+    assert (done.pending, done.delivered, done.retrying, done.failed) == (0, 3, 0, 0)
 
 
 def test_redirects_are_not_followed_and_a_target_is_given_up_in_time(
