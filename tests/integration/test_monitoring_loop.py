@@ -136,7 +136,8 @@ def test_each_watch_alerts_once_per_matching_article_by_webhook_email_and_feed(m
         def reindexed() -> bool:
             documents = stack.documents()
             return len(documents) == len(every) and all(
-                doc.get("indexed_at") and datetime.fromisoformat(doc["indexed_at"]) > before for doc in documents
+                doc.get("indexed_at") and datetime.fromisoformat(doc["indexed_at"]) > before
+                for doc in documents
             )
 
         wait_until(reindexed, timeout=900, every=2, what="every document reprocessed and indexed",
@@ -159,7 +160,10 @@ def test_each_watch_alerts_once_per_matching_article_by_webhook_email_and_feed(m
                    processes=processes)  # fmt: skip
 
         original = {name: copies.get(name, name) for name in every}
-        for path, watch, address in (("/cli", "From CLI", "cli@example.org"), ("/api", "From API", "api@example.org")):
+        for path, watch, address in (
+            ("/cli", "From CLI", "cli@example.org"),
+            ("/api", "From API", "api@example.org"),
+        ):
             calls = [c for c in hook.received() if c.path == path]
             assert all(c.signed_by(SECRET) for c in calls)
             assert {c.json["watch"] for c in calls} == {watch}
@@ -180,4 +184,6 @@ def test_each_watch_alerts_once_per_matching_article_by_webhook_email_and_feed(m
     finally:
         hook.stop()
         smtp.stop()
-        stack.es.indices.delete(index=[alert_index(stack.alias), watch_index(stack.alias)], ignore_unavailable=True)
+        stack.es.indices.delete(
+            index=[alert_index(stack.alias), watch_index(stack.alias)], ignore_unavailable=True
+        )
