@@ -327,6 +327,9 @@ def test_reprocess_alerts_only_for_a_new_match(
     index_documents(indexer, rclient, [again])
     assert pairs(es, settings.index) == {("talks", doc.id), ("merkel", doc.id)}
     assert indexer.details().alerts == 2
+    # A removed watch takes its alerts along; the other's stay.
+    assert store.remove("talks")
+    assert pairs(es, settings.index) == {("merkel", doc.id)}
 
 
 def test_a_copy_of_an_alerted_text_does_not_alert_again(
