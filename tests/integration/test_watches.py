@@ -365,3 +365,17 @@ def test_no_watches_no_alert_index(
     index_documents(indexer, rclient, [article("Harbour", "The harbour.")])
     assert not es.indices.exists(index=alert_index(settings.index))
     assert indexer.details().alerts == 0
+
+
+def test_the_watches_index_removed_by_hand_stops_nothing(
+    store: WatchStore, es: Elasticsearch, rclient: redis.Redis, settings: Settings, stream: str
+) -> None:
+    store.add(WatchSpec(name="harbour", query="harbour"))
+    indexer = make_indexer(es, rclient, settings, stream)
+    index_documents(indexer, rclient, [article("Harbour", "The harbour reopened.")])
+    es.indices.delete(index=[watch_index(settings.index), alert_index(settings.index)])
+    index_documents(indexer, rclient, [article("Harbour", "The harbour closed.")])  # no watch, no error
+    store.add(WatchSpec(name="harbour", query="harbour"))
+    later = article("Harbour", "The harbour is busy.")
+    index_documents(indexer, rclient, [later])
+    assert pairs(es, settings.index) == {("harbour", later.id)}
