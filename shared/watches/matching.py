@@ -3,8 +3,15 @@
 The indexer calls ``AlertRaiser.raise_alerts`` after a batch's bulk write succeeded and before
 it acknowledges the batch's stream entries. One percolate request matches every upserted
 document of the batch against every watch (``documents`` + ``_percolator_document_slot``);
-one bulk of ``create`` operations writes the alerts. Exactly once comes from the alert's id,
-not from remembering what was sent:
+one bulk of ``create`` operations writes the alerts.
+
+A cluster without the percolator module (Elastic's integration-test distribution, which the
+tests and the native stack run) gets a watches index whose ``query`` is stored, not indexed
+(``store.watch_mappings``); there one multi-search runs every watch's query on the article
+alias, restricted to the batch's ids, after a refresh makes the written batch searchable. The
+pairs found, and everything below, are the same.
+
+Exactly once comes from the alert's id, not from remembering what was sent:
 
 * ``alert_id(watch, content_sha256)``: the same article written again (Elasticsearch was away
   and the batch retried, an indexer killed after its write and the entries reclaimed by
@@ -33,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from shared.schemas import ArticleDocument, utcnow
 from shared.settings import Settings
@@ -104,9 +111,17 @@ class AlertRaiser:
         percolator = self._percolator()
         if percolator is None:
             return []  # no watches index yet: no watch
-        if percolator:
-            return self._percolate(documents)
-        return self._search_each(documents)
+        try:
+            if percolator:
+                return self._percolate(documents)
+            return self._search_each(documents)
+        except NotFoundError as exc:
+            if exc.error != "index_not_found_exception":
+                raise
+            # The watches' index went away since (removed by hand): no watches now; a new one
+            # is read afresh.
+            self._mode = None
+            return []
 
     def _percolator(self) -> bool | None:
         """Whether the watches' index matches by percolator (read once it exists: an index's
