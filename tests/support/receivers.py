@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,7 @@ class WebhookReceiver:
     status: int = 200
     answer: bytes = b"ok"
     location: str | None = None
+    delay: float = 0.0  # seconds between taking a call and answering (a slow receiver)
     calls: list[Call] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,6 +68,8 @@ class WebhookReceiver:
                         receiver.calls.append(
                             Call(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                         )
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 self.send_response(status)
                 if receiver.location:
                     self.send_header("Location", receiver.location)
