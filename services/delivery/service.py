@@ -74,6 +74,7 @@ class DeliveryService(ServiceLoop):
         self.failed = 0
         self.failing_targets: dict[str, str] = {}
         self.last_tick_at: datetime | None = None
+        self._smtp_retry_at: datetime | None = None
 
     # --- the service loop -----------------------------------------------------------------
     def setup(self) -> None:
@@ -125,11 +126,17 @@ class DeliveryService(ServiceLoop):
     def _webhooks(self, now: datetime, watches: dict[str, Watch | None]) -> int:
         tried = 0
         lease = self.settings.webhook_timeout_seconds * ADDRESSES_TRIED + LEASE_MARGIN_SECONDS
+        # A target that just failed is not tried again for its other alerts in this tick: they
+        # wait for its next try (one probe per back-off, not a timeout per alert).
+        paused: dict[str, datetime] = {}
         for due in self.outbox.due("webhook", now, BATCH):
             if self.stopping:
                 break
             watch = self._watch(due, watches)
             if watch is None:
+                continue
+            if watch.webhook in paused:
+                self.outbox.defer(due, "webhook", paused[watch.webhook])
                 continue
             claim = self.outbox.claim(due, "webhook", now, lease, watch.webhook or "")
             if claim is None:
@@ -139,16 +146,24 @@ class DeliveryService(ServiceLoop):
                 self._settle(claim, False, "the watch has no webhook any more", give_up=True)
                 continue
             outcome = webhook.send(self.http, watch.webhook, claim.alert, self.settings)
-            self._settle(claim, outcome.accepted, outcome.error)
+            retry_at = self._settle(claim, outcome.accepted, outcome.error)
+            if retry_at is not None:
+                paused[watch.webhook] = retry_at
         return tried
 
     def _emails(self, now: datetime, watches: dict[str, Watch | None]) -> int:
         tried = 0
         lease = email.SMTP_TIMEOUT_SECONDS * 2 + LEASE_MARGIN_SECONDS
         digests: dict[tuple[str, datetime], list[Due]] = defaultdict(list)
+        self._smtp_retry_at = None  # set when the SMTP server fails in this tick
         for due in self.outbox.due("email", now, BATCH):
+            if self.stopping:
+                break
             watch = self._watch(due, watches)
             if watch is None:
+                continue
+            if self._smtp_retry_at is not None:
+                self.outbox.defer(due, "email", self._smtp_retry_at)
                 continue
             if watch.email_mode == "each" or not watch.email:
                 claim = self.outbox.claim(due, "email", now, lease, watch.email or "")
@@ -168,6 +183,8 @@ class DeliveryService(ServiceLoop):
                 continue
             digests[(watch.id, closes)].append(due)
         for (ident, closes), group in digests.items():
+            if self._smtp_retry_at is not None:
+                break  # due again next tick, after the back-off of the failed email's alerts
             watch = watches[ident]
             assert watch is not None and watch.email  # grouped above only then
             claims = [c for d in group if (c := self.outbox.claim(d, "email", now, lease, watch.email))]
@@ -183,10 +200,15 @@ class DeliveryService(ServiceLoop):
         error = email.send(self.settings, mail)
         for claim in claims:
             # Each alert of a digest is delivered only when the digest was accepted.
-            self._settle(claim, error is None, error)
+            retry_at = self._settle(claim, error is None, error)
+            if retry_at is not None:
+                self._smtp_retry_at = retry_at
 
     # --- outcomes -------------------------------------------------------------------------
-    def _settle(self, claim: Claim, accepted: bool, error: str | None, *, give_up: bool = False) -> None:
+    def _settle(
+        self, claim: Claim, accepted: bool, error: str | None, *, give_up: bool = False
+    ) -> datetime | None:
+        """Record the outcome; returns when a failed entry is tried next (None: not retried)."""
         now = self.clock()
         entry = claim.delivery
         target = self._target_name(claim.channel, entry)
@@ -216,8 +238,9 @@ class DeliveryService(ServiceLoop):
                     }
                 )
             self._target_down(target, claim, error or "no answer")
+        retry_at = settled.next_attempt_at if settled.state == "retrying" else None
         if not self.outbox.settle(claim, settled):
-            return
+            return retry_at
         if settled.state == "delivered":
             self.delivered += 1
         elif settled.state == "failed":
@@ -233,6 +256,7 @@ class DeliveryService(ServiceLoop):
             )
         else:
             self.retried += 1
+        return retry_at
 
     def _target_name(self, channel: Channel, entry: Delivery) -> str:
         if channel == "email":
