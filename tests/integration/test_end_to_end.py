@@ -159,7 +159,7 @@ def test_reprocess_fills_in_entities_once_the_model_is_installed(make_stack, ner
     for worker in workers:
         worker.stop()
     stack.env["DATELINE_NER_MODEL"] = str(ner_model_path)
-    processes = [*stack.start_workers(), *processes[2:]]
+    processes = [*stack.start_workers(), *processes[len(workers) :]]
     result = _cli(stack, "reprocess", "--stage", "entities", "--failed-only")
     assert result.returncode == 0, result.stderr
     assert "Queued 2" in result.stdout
