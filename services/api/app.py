@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.api import errors, web
+from services.api import auth, errors, web
 from services.api.deps import redis_for
 from services.api.routers import articles, health, search
 from services.api.security import HeadAsGet, SecurityHeaders, TrustedHosts
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = current  # read by the routes' SettingsDep (deps.py)
     errors.install(app)
+    auth.install(app, current)  # innermost: the session is there for routes and error pages
     # Outermost last: every response (a refused host's 400 included) gets the headers.
     app.add_middleware(HeadAsGet)
     app.add_middleware(TrustedHosts, settings=current)

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import redis
 from elasticsearch import ApiError, TransportError
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
-from services.api import views
+from services.api import auth, views
 from services.api.deps import ElasticsearchDep, SettingsDep, status_for
 from services.api.errors import PAGES_TAG, ArticleNotFound, FormInputError, StoryNotFound
 from services.api.rendering import STATIC, Page, render, templates
@@ -167,3 +167,58 @@ def docs(request: Request) -> HTMLResponse:
 @router.get("/favicon.ico")
 def favicon() -> Response:
     return RedirectResponse("/static/favicon.svg", status_code=308)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, cfg: SettingsDep, next: str = "/") -> HTMLResponse:
+    return _login(request, cfg, auth.local_path(next))
+
+
+def _login(
+    request: Request, cfg: SettingsDep, next_path: str, status: int = 200, wrong: bool = False
+) -> HTMLResponse:
+    return render(
+        request,
+        "login.html",
+        status,
+        section="login",
+        enabled=auth.configured_token(cfg) is not None,
+        already=auth.logged_in(request),
+        next_path=next_path,
+        # The login form has a CSRF token too: another site cannot log a visitor in as
+        # someone else (the session it opens is the one this form was served with).
+        csrf=auth.csrf_token(request),
+        wrong=wrong,
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    cfg: SettingsDep,
+    token: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """Open a session with the API token: the person types it once, the page keeps a signed
+    cookie (see auth.py). Not a Writer route: this is how one becomes a writer."""
+    next_path = auth.local_path(next)
+    if auth.configured_token(cfg) is None:
+        raise auth.no_token_set()
+    auth.refuse_if_guessing(request, cfg)
+    auth.check_form(request, cfg, csrf_token)
+    if not auth.token_matches(token.strip(), cfg):
+        auth.wrong_token(request, cfg)
+        return _login(request, cfg, next_path, 401, wrong=True)
+    auth.open_session(request)
+    return RedirectResponse(next_path, status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, cfg: SettingsDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Close the session. Its own CSRF token is checked (another site cannot log people out),
+    not the writer's right: closing a session that is no longer valid is harmless."""
+    if auth.logged_in(request):
+        auth.check_form(request, cfg, csrf_token)
+        auth.session_of(request).clear()
+    return RedirectResponse("/", status_code=303)
