@@ -84,6 +84,7 @@ def search_page(request: Request, cfg: SettingsDep, es: ElasticsearchDep) -> HTM
         facets=views.facet_views(state, result.facets),
         bars=views.histogram(state, result.facets.get(PUBLISHED_FACET, {})),
         pages=views.page_numbers(params.page, result.total, params.size),
+        downloads=views.export_links(state),
     )
     return render(request, "search.html", **context)
 
