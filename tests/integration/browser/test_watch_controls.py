@@ -1,0 +1,173 @@
+"""The search page's login, export links and watch controls in a real browser (Debian's
+headless Chromium) against a real API server on a real Elasticsearch.
+
+A person logs in with the API token through the form (the browser keeps an HttpOnly,
+SameSite=Strict cookie), the export links carry the page's search, and logging out ends the
+session. A page of another site (``localhost`` is another site than ``127.0.0.1``; another
+port on ``127.0.0.1`` another origin) that posts a form to Dateline changes nothing, even
+while the person is logged in.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import uvicorn
+from playwright.sync_api import expect
+
+from services.api.app import create_app
+from services.api.auth import SESSION_COOKIE
+from shared.schemas import ArticleDocument, document_id
+from shared.search.client import make_client
+from shared.search.index import ensure_index
+from shared.settings import Settings
+from tests.support.indices import drop_dateline_index
+from tests.support.services import free_port
+
+TOKEN = "browser-" + uuid.uuid4().hex
+
+
+@dataclass
+class Server:
+    url: str
+    cfg: Settings
+
+
+def _serve(app: object, port: int, host: str = "127.0.0.1") -> tuple[uvicorn.Server, threading.Thread]:
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.1)
+    return server, thread
+
+
+@pytest.fixture(scope="module")
+def server(es_url: str, redis_url: str) -> Iterator[Server]:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    port = free_port()
+    cfg = Settings(
+        _env_file=None,
+        elasticsearch_url=es_url,
+        redis_url=redis_url,
+        index=name,
+        api_token=TOKEN,
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    es = make_client(es_url)
+    ensure_index(es, name, cfg)
+    for number, (title, lang) in enumerate(
+        [("Harbour strike spreads", "en"), ("Hafenstreik weitet sich aus", "de"), ("Harbour reopens", "en")]
+    ):
+        doc = ArticleDocument(
+            id=document_id(f"controls/{number}.txt"),
+            source_path=f"controls/{number}.txt",
+            format="text",
+            title=title,
+            body=f"{title}. Dockers at the harbour stopped work on day {number}.",
+            content_sha256=f"c{number}",
+            language=lang,
+            source="Wire",
+            published_at=datetime(2024, 5, 1 + number, tzinfo=timezone.utc),
+        )
+        es.index(index=name, id=doc.id, document=doc.model_dump(mode="json"))
+    es.indices.refresh(index=name)
+    api, thread = _serve(create_app(cfg), port)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", cfg)
+    finally:
+        api.should_exit = True
+        thread.join(timeout=30)
+        drop_dateline_index(es, name)
+
+
+@dataclass
+class Elsewhere:
+    """Another site's page: a form that posts ``fields`` to ``target`` as soon as it loads."""
+
+    url: str
+    pages: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def elsewhere() -> Iterator[Elsewhere]:
+    pages: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = pages.get(urlsplit(self.path).path, "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Elsewhere(f"http://localhost:{httpd.server_address[1]}", pages)
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=10)
+
+
+def attack_page(target: str, fields: dict[str, str]) -> str:
+    inputs = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in fields.items())
+    return (
+        f'<!doctype html><form id="f" method="post" action="{target}">{inputs}</form>'
+        "<script>document.getElementById('f').submit()</script>"
+    )
+
+
+def log_in(page, server: Server, token: str = TOKEN, search: str = "/?q=harbour") -> None:
+    page.goto(server.url + search)
+    page.get_by_role("link", name="Log in", exact=True).click()
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_logging_in_and_out_on_the_page(server, tab, browser):
+    page = tab.page
+    log_in(page, server, token="not-the-token")
+    expect(page.get_by_role("alert")).to_contain_text("That is not the API token")
+    page.get_by_label("API token").fill(TOKEN)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(server.url + "/?q=harbour")  # back to the search
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    cookie = next(c for c in browser.cookies(server.url) if c["name"] == SESSION_COOKIE)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
+    assert TOKEN not in cookie["value"]
+    assert page.evaluate("document.cookie") == ""  # HttpOnly: no script of the page reads it
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(server.url + "/")
+    expect(page.get_by_role("link", name="Log in", exact=True)).to_be_visible()
+    assert [c for c in browser.cookies(server.url) if c["name"] == SESSION_COOKIE] == []
+
+
+def test_export_links_carry_the_search(server, tab):
+    page = tab.page
+    page.goto(server.url + "/?q=harbour&lang=en&sort=date")
+    links = page.get_by_role("group", name="Take these results away")
+    expected = {
+        "CSV": ("/export", [("format", "csv"), ("q", "harbour"), ("lang", "en"), ("sort", "date")]),
+        "JSON Lines": ("/export", [("format", "jsonl"), ("q", "harbour"), ("lang", "en"), ("sort", "date")]),
+        "Facets CSV": ("/export/facets.csv", [("q", "harbour"), ("lang", "en"), ("sort", "date")]),
+        "Histogram CSV": ("/export/histogram.csv", [("q", "harbour"), ("lang", "en"), ("sort", "date")]),
+    }
+    for label, (path, pairs) in expected.items():
+        href = links.get_by_role("link", name=label, exact=True).get_attribute("href") or ""
+        assert (urlsplit(href).path, parse_qsl(urlsplit(href).query)) == (path, pairs), label
