@@ -29,6 +29,8 @@ from shared.schemas import ArticleDocument, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
+from shared.watches.models import Watch
+from shared.watches.store import WatchStore
 from tests.support.indices import drop_dateline_index
 from tests.support.services import free_port
 
@@ -171,3 +173,81 @@ def test_export_links_carry_the_search(server, tab):
     for label, (path, pairs) in expected.items():
         href = links.get_by_role("link", name=label, exact=True).get_attribute("href") or ""
         assert (urlsplit(href).path, parse_qsl(urlsplit(href).query)) == (path, pairs), label
+
+
+def watches(server: Server) -> list[Watch]:
+    return WatchStore(make_client(server.cfg.elasticsearch_url), server.cfg.index, server.cfg).list()
+
+
+def test_watch_this_search_from_the_page_and_remove_it(server, tab, browser):
+    browser.clear_cookies()
+    page = tab.page
+    page.goto(server.url + "/?q=harbour&lang=en&sort=date")
+    expect(page.get_by_role("button", name="Watch this search")).to_have_count(0)
+    page.get_by_role("link", name="Log in to watch this search").click()
+    page.get_by_label("API token").fill(TOKEN)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(server.url + "/?q=harbour&lang=en&sort=date")
+
+    page.get_by_text("Watch this search").click()
+    form = page.locator("form.watch-form")
+    expect(form).to_contain_text("harbour")
+    expect(form).to_contain_text("Language: English")
+    form.get_by_label("Name").fill("bad/name")
+    form.get_by_role("button", name="Watch").click()
+    # Refused in words, the form back with what was typed and the same search.
+    expect(page.get_by_role("alert")).to_contain_text("The watch was not made")
+    form = page.locator("form.watch-form")
+    expect(form.get_by_label("Name")).to_have_value("bad/name")
+    form.get_by_label("Name").fill("Harbour strikes")
+    form.get_by_role("button", name="Watch").click()
+    page.wait_for_url(server.url + "/watching?made=Harbour%20strikes")
+    expect(page.get_by_role("status")).to_contain_text("Watching Harbour strikes")
+    item = page.locator(".watch-item").filter(has_text="Harbour strikes")
+    expect(item.get_by_role("link", name="Atom feed")).to_have_attribute(
+        "href", f"{server.url}/watches/Harbour%20strikes/feed.atom"
+    )
+    [made] = watches(server)
+    assert (made.name, made.query, made.lang, made.webhook) == ("Harbour strikes", "harbour", ["en"], None)
+    # Making it again under the same name (any case) says so.
+    page.goto(server.url + "/?q=harbour")
+    page.get_by_text("Watch this search").click()
+    page.locator("form.watch-form").get_by_label("Name").fill("harbour STRIKES")
+    page.locator("form.watch-form").get_by_role("button", name="Watch").click()
+    expect(page.get_by_role("alert")).to_contain_text("exists already")
+
+    page.goto(server.url + "/watching")
+    page.get_by_role("button", name="Remove the watch Harbour strikes").click()
+    page.wait_for_url(server.url + "/watching?removed=Harbour%20strikes")
+    assert watches(server) == []
+
+
+def test_another_sites_page_cannot_make_a_watch(server, tab, browser, elsewhere):
+    browser.clear_cookies()
+    page = tab.page
+    log_in(page, server)
+    page.wait_for_url(server.url + "/?q=harbour")
+    csrf = page.locator('form.watch-form input[name="csrf_token"]').get_attribute("value") or ""
+    assert csrf
+    fields = {"name": "Planted", "q": "harbour", "webhook": "https://attacker.example/hook"}
+    # Another site (localhost is not 127.0.0.1): the Strict cookie is not sent, so no session.
+    elsewhere.pages["/guess"] = attack_page(f"{server.url}/watch", {**fields, "csrf_token": "guessed"})
+    page.goto(elsewhere.url + "/guess")
+    page.wait_for_url(server.url + "/watch")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in to make changes")
+    # Another origin of the same site (another port on 127.0.0.1) gets the cookie, and even
+    # with the session's own CSRF token (were it ever leaked) the browser's Origin gives it away.
+    port = urlsplit(elsewhere.url).port
+    elsewhere.pages["/leaked"] = attack_page(f"{server.url}/watch", {**fields, "csrf_token": csrf})
+    page.goto(f"http://127.0.0.1:{port}/leaked")
+    page.wait_for_url(server.url + "/watch")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Refused: sent from another site")
+    assert watches(server) == []
+    # The person's own session is untouched: the page still makes watches.
+    page.goto(server.url + "/?q=harbour")
+    page.get_by_text("Watch this search").click()
+    page.locator("form.watch-form").get_by_label("Name").fill("Mine")
+    page.locator("form.watch-form").get_by_role("button", name="Watch").click()
+    page.wait_for_url(server.url + "/watching?made=Mine")
+    assert [w.name for w in watches(server)] == ["Mine"]
+    WatchStore(make_client(server.cfg.elasticsearch_url), server.cfg.index, server.cfg).remove("Mine")
