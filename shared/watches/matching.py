@@ -38,11 +38,12 @@ from elasticsearch import Elasticsearch, helpers
 from shared.schemas import ArticleDocument, utcnow
 from shared.settings import Settings
 from shared.watches.models import Alert, AlertArticle, Delivery, alert_id, alert_index, watch_index
-from shared.watches.store import UNMATCHED_FIELDS, WatchStore
+from shared.watches.store import UNMATCHED_FIELDS, WatchStore, has_percolator
 
 log = logging.getLogger(__name__)
 
-PERCOLATE_PAGE = 500  # watches per page of the percolate answer
+PERCOLATE_PAGE = 500  # watches per page of the percolate answer (or per multi-search)
+WATCH_SOURCE = ["name", "created_at", "spec.webhook", "spec.email"]
 
 
 class AlertsNotWritten(RuntimeError):
@@ -94,35 +95,88 @@ class AlertRaiser:
         self.watches = watch_index(alias)
         self.alerts = alert_index(alias)
         self._ensured = False
+        self._mode: bool | None = None
 
     def match(self, documents: Sequence[ArticleDocument]) -> list[tuple[MatchedWatch, ArticleDocument]]:
-        """(watch, document) for every watch each document matches, in one percolate request
-        (paged when there are more watches than a page)."""
+        """(watch, document) for every watch each document matches."""
         if not documents:
             return []
+        percolator = self._percolator()
+        if percolator is None:
+            return []  # no watches index yet: no watch
+        if percolator:
+            return self._percolate(documents)
+        return self._search_each(documents)
+
+    def _percolator(self) -> bool | None:
+        """Whether the watches' index matches by percolator (read once it exists: an index's
+        mapping of ``query`` never changes)."""
+        if self._mode is None:
+            self._mode = has_percolator(self.es, self.watches)
+        return self._mode
+
+    def _percolate(self, documents: Sequence[ArticleDocument]) -> list[tuple[MatchedWatch, ArticleDocument]]:
+        """Every document against every watch in one percolate request (paged when there are
+        more watches than a page): each hit is a watch, its slots the documents it matched."""
         query = {"percolate": {"field": "query", "documents": [percolated(d) for d in documents]}}
         pairs: list[tuple[MatchedWatch, ArticleDocument]] = []
         hits = helpers.scan(
             self.es,
             index=self.watches,
-            query={"query": query, "_source": ["name", "created_at", "spec.webhook", "spec.email"]},
+            query={"query": query, "_source": WATCH_SOURCE},
             size=PERCOLATE_PAGE,
-            # No watches index yet: no watch, nothing matches (not an error).
-            ignore_unavailable=True,
         )
         for hit in hits:
-            source = hit["_source"]
-            spec = source.get("spec", {})
-            watch = MatchedWatch(
-                id=hit["_id"],
-                name=source["name"],
-                created_at=_aware(datetime.fromisoformat(source["created_at"])),
-                webhook=bool(spec.get("webhook")),
-                email=bool(spec.get("email")),
-            )
+            watch = _matched(hit)
             # One slot per matched document of the request (a single document: slot 0).
             for slot in hit.get("fields", {}).get("_percolator_document_slot", [0]):
                 pairs.append((watch, documents[int(slot)]))
+        return pairs
+
+    def _search_each(
+        self, documents: Sequence[ArticleDocument]
+    ) -> list[tuple[MatchedWatch, ArticleDocument]]:
+        """Without a percolator: every watch's search, restricted to the batch's documents, in
+        one multi-search over the article alias (just written, so made searchable first).
+        The same query on the same index as search itself: the same analysis by construction."""
+        watches = [
+            (_matched(hit), hit["_source"]["query"])
+            for hit in helpers.scan(
+                self.es,
+                index=self.watches,
+                query={"query": {"match_all": {}}, "_source": [*WATCH_SOURCE, "query"]},
+            )
+        ]
+        if not watches:
+            return []
+        by_id = {document.id: document for document in documents}
+        self.es.indices.refresh(index=self.alias)
+        pairs: list[tuple[MatchedWatch, ArticleDocument]] = []
+        for start in range(0, len(watches), PERCOLATE_PAGE):
+            page = watches[start : start + PERCOLATE_PAGE]
+            searches: list[dict[str, Any]] = []
+            for _watch, stored in page:
+                searches.append({"index": self.alias})
+                searches.append(
+                    {
+                        "query": {"bool": {"must": [stored], "filter": [{"ids": {"values": list(by_id)}}]}},
+                        "size": len(by_id),
+                        "_source": False,
+                    }
+                )
+            answers = self.es.msearch(searches=searches)["responses"]
+            for (watch, _stored), answer in zip(page, answers, strict=True):
+                if "error" in answer:
+                    status = int(answer.get("status", 500))
+                    if status == 429 or status >= 500:
+                        raise AlertsNotWritten(
+                            f"watch {watch.name!r} could not be matched now: {answer['error']}"
+                        )
+                    # A stored search the archive refuses (it was checked when made): the
+                    # other watches still alert; this one is in the log.
+                    log.error("watch %r cannot be matched: %s", watch.name, answer["error"])
+                    continue
+                pairs.extend((watch, by_id[hit["_id"]]) for hit in answer["hits"]["hits"])
         return pairs
 
     def raise_alerts(self, documents: Sequence[ArticleDocument]) -> int:
@@ -183,6 +237,18 @@ class AlertRaiser:
         if created:
             log.info("raised %d alert(s) for %d document(s)", created, len(documents))
         return created
+
+
+def _matched(hit: dict[str, Any]) -> MatchedWatch:
+    source = hit["_source"]
+    spec = source.get("spec", {})
+    return MatchedWatch(
+        id=hit["_id"],
+        name=source["name"],
+        created_at=_aware(datetime.fromisoformat(source["created_at"])),
+        webhook=bool(spec.get("webhook")),
+        email=bool(spec.get("email")),
+    )
 
 
 def _aware(moment: datetime) -> datetime:

@@ -59,16 +59,20 @@ def _keyword(ignore_above: int = 1024) -> dict[str, Any]:
     return {"type": "keyword", "ignore_above": ignore_above}
 
 
-def watch_mappings(languages: bool) -> dict[str, Any]:
+def watch_mappings(languages: bool, percolator: bool = True) -> dict[str, Any]:
     """The watches' index: the article fields a percolator query reads (the article
     template's own mapping, so the same analysers), the percolator, and the watch itself.
     The watch's own fields sit under ``spec`` so they never mix with the article fields of
-    the same names (``source``, ``dateline``) that percolation reads."""
+    the same names (``source``, ``dateline``) that percolation reads.
+
+    ``percolator=False``: for a cluster without Elasticsearch's percolator module (the
+    integration-test distribution has none): the query is kept, not indexed, and matching
+    runs it against the written documents instead (``matching.py``)."""
     articles = build_mappings(languages)
     properties = {k: v for k, v in articles["properties"].items() if k not in UNMATCHED_FIELDS}
     properties.update(
         {
-            "query": {"type": "percolator"},
+            "query": {"type": "percolator"} if percolator else {"type": "object", "enabled": False},
             "name": _keyword(),
             "created_at": {"type": "date"},
             "spec": {
@@ -79,7 +83,22 @@ def watch_mappings(languages: bool) -> dict[str, Any]:
             },
         }
     )
-    return {"dynamic": False, "_meta": {"project": "dateline", "kind": "watches"}, "properties": properties}
+    return {
+        "dynamic": False,
+        "_meta": {"project": "dateline", "kind": "watches", "percolator": percolator},
+        "properties": properties,
+    }
+
+
+def has_percolator(es: Elasticsearch, index: str) -> bool | None:
+    """Whether the watches' index ``index`` matches by percolator; None when it does not exist."""
+    try:
+        found = es.indices.get_mapping(index=index)
+    except NotFoundError:
+        return None
+    for body in found.values():
+        return bool(body["mappings"].get("properties", {}).get("query", {}).get("type") == "percolator")
+    return None
 
 
 def _delivery_mapping() -> dict[str, Any]:
@@ -177,20 +196,29 @@ class WatchStore:
     def ensure(self) -> None:
         """Create both indexes if missing. Idempotent; when two processes race, one creates
         and the other's ``resource_already_exists_exception`` means the same: it is there."""
-        shards = {"number_of_shards": 1, "number_of_replicas": self.settings.index_replicas}
-        wanted = {
-            self.watches: lambda: watch_mappings(language_analyzers_available(self.es)),
-            self.alerts: alert_mappings,
-        }
-        for index, mappings in wanted.items():
-            if self.es.indices.exists(index=index):
-                continue
+        if not self.es.indices.exists(index=self.watches):
+            languages = language_analyzers_available(self.es)
             try:
-                self.es.indices.create(index=index, settings={"index": shards}, mappings=mappings())
-                log.info("created index %s", index)
-            except ApiError as exc:
-                if exc.error != "resource_already_exists_exception":
+                self._create(self.watches, watch_mappings(languages))
+            except BadRequestError as exc:
+                if "percolator" not in str(exc):
                     raise
+                log.warning(
+                    "Elasticsearch has no percolator module (the integration-test distribution); "
+                    "watches are matched by running their searches on each written batch instead"
+                )
+                self._create(self.watches, watch_mappings(languages, percolator=False))
+        if not self.es.indices.exists(index=self.alerts):
+            self._create(self.alerts, alert_mappings())
+
+    def _create(self, index: str, mappings: dict[str, Any]) -> None:
+        shards = {"number_of_shards": 1, "number_of_replicas": self.settings.index_replicas}
+        try:
+            self.es.indices.create(index=index, settings={"index": shards}, mappings=mappings)
+            log.info("created index %s", index)
+        except ApiError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
 
     # --- watches ----------------------------------------------------------------------------
     def add(self, spec: WatchSpec) -> Watch:
@@ -249,15 +277,18 @@ class WatchStore:
 
     def _stored_query(self, params: SearchParams) -> dict[str, Any]:
         """The percolator query, in the syntax search would use: query_string, or the simple
-        syntax when query_string cannot parse the text (search falls back the same way)."""
-        subfields = text_subfields(self.es, self.watches)
+        syntax when query_string cannot parse the text (search falls back the same way).
+        Built for, and checked on, the index it runs on: the watches' (percolator) or the
+        articles' (without one), so its language sub-fields are that index's."""
+        target = self.watches if has_percolator(self.es, self.watches) else self.alias
+        subfields = text_subfields(self.es, target)
         query = percolator_query(params, subfields)
-        valid = self.es.indices.validate_query(index=self.watches, query=query)
+        valid = self.es.indices.validate_query(index=target, query=query)
         if valid.get("valid"):
             return query
         simple = params.model_copy(update={"query": to_simple_syntax(params.query)})
         query = percolator_query(simple, subfields, syntax="simple")
-        valid = self.es.indices.validate_query(index=self.watches, query=query, explain=True)
+        valid = self.es.indices.validate_query(index=target, query=query, explain=True)
         if not valid.get("valid"):
             reasons = "; ".join(str(e.get("error")) for e in valid.get("explanations", []) if e.get("error"))
             raise WatchInputError(

@@ -107,7 +107,9 @@ def index_documents(indexer: Indexer, rclient: redis.Redis, docs: list[ArticleDo
         Registry(rclient).put(
             FileRecord(path=doc.source_path, revision=doc.revision, articles=1, state="queued")
         )
-        request = IndexRequest(action="upsert", source_path=doc.source_path, revision=doc.revision, document=doc)
+        request = IndexRequest(
+            action="upsert", source_path=doc.source_path, revision=doc.revision, document=doc
+        )
         rclient.xadd(indexer.consumer.stream, {"request": request.model_dump_json()})
     entries = indexer.consumer.read(100, 0.2)
     assert entries
@@ -149,10 +151,13 @@ def test_add_list_get_remove(store: WatchStore, es: Elasticsearch) -> None:
 @pytest.mark.parametrize(
     ("spec", "words"),
     [
-        ({"query": "title:*bour"}, "query"),
+        ({"query": "title:*bour"}, "leading wildcard"),
         ({"query": "x", "since": "last tuesday"}, "not understood"),
         ({"query": "x", "entity": ["colour=red"]}, "is not one of"),
-        ({"query": "x", "webhook": "http://10.0.0.5/hook"}, "webhook: the webhook host 10.0.0.5 is a private"),
+        (
+            {"query": "x", "webhook": "http://10.0.0.5/hook"},
+            "webhook: the webhook host 10.0.0.5 is a private",
+        ),
         ({"query": "x", "webhook": "ftp://8.8.8.8/"}, "only http:// and https://"),
         ({"query": "x", "email": "someone@example.org"}, "DATELINE_SMTP_HOST"),
     ],
@@ -226,9 +231,7 @@ def test_phrase_filter_and_alias_entity_match_like_search(
     words_apart = article("Harbour news", "The harbour was not reopened on Monday.")
     german = article("Harbour", "Der harbour ist offen.", language="de")
     german_other_source = article("Harbour", "Der harbour ist offen.", language="de", source="Other")
-    us_only = article(
-        "Talks", "New sanctions were announced by the US.", entities=Entities(location=["US"])
-    )
+    us_only = article("Talks", "New sanctions were announced by the US.", entities=Entities(location=["US"]))
     us_person = article("Talks", "Sanctions.", entities=Entities(organization=["USA"]))
     indexer = make_indexer(es, rclient, settings, stream)
     index_documents(indexer, rclient, [phrase, words_apart, german, german_other_source, us_only, us_person])
