@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import uvicorn
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from services.api.app import create_app
@@ -29,7 +30,7 @@ from shared.schemas import ArticleDocument, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
-from shared.watches.models import Watch
+from shared.watches.models import Watch, WatchSpec
 from shared.watches.store import WatchStore
 from tests.support.indices import drop_dateline_index
 from tests.support.services import free_port
@@ -65,6 +66,7 @@ def server(es_url: str, redis_url: str) -> Iterator[Server]:
         index=name,
         api_token=TOKEN,
         public_url=f"http://127.0.0.1:{port}",
+        smtp_host="127.0.0.1",  # the form offers email (nothing is sent: no delivery runs here)
     )
     es = make_client(es_url)
     ensure_index(es, name, cfg)
@@ -251,3 +253,41 @@ def test_another_sites_page_cannot_make_a_watch(server, tab, browser, elsewhere)
     page.wait_for_url(server.url + "/watching?made=Mine")
     assert [w.name for w in watches(server)] == ["Mine"]
     WatchStore(make_client(server.cfg.elasticsearch_url), server.cfg.index, server.cfg).remove("Mine")
+
+
+def test_the_new_pages_are_accessible_narrow_and_keep_the_policy(server, tab, browser):
+    """axe-core finds nothing on the login page, the search page with its watch form open and
+    the watches page; no CSP violation (no inline script or style); no sideways scrolling on a
+    360 px screen."""
+    browser.clear_cookies()
+    page = tab.page
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    axe = Axe()
+    page.goto(server.url + "/login?next=/%3Fq%3Dharbour")
+    assert axe.run(page).violations_count == 0, axe.run(page).generate_report()
+    log_in(page, server)
+    page.wait_for_url(server.url + "/?q=harbour")
+    store = WatchStore(make_client(server.cfg.elasticsearch_url), server.cfg.index, server.cfg)
+    store.add(WatchSpec(name="Dockers", query="dockers", email="desk@news.example", email_mode="daily"))
+    try:
+        for width in (1280, 360):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.goto(server.url + "/?q=harbour&lang=en")
+            page.get_by_text("Watch this search").click()
+            expect(page.locator("form.watch-form")).to_be_visible()
+            for path in (None, "/watching"):
+                if path:
+                    page.goto(server.url + path)
+                    expect(page.get_by_role("button", name="Remove the watch Dockers")).to_be_visible()
+                results = axe.run(page)
+                assert results.violations_count == 0, f"{path} at {width}px:\n{results.generate_report()}"
+                overflow = page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                assert overflow <= 0, f"{path or 'the search page'} is {overflow}px too wide at {width}px"
+        assert page.locator("script:not([src])").count() == 0
+        assert violations == []
+    finally:
+        store.remove("Dockers")
+        page.set_viewport_size({"width": 1280, "height": 900})

@@ -1,12 +1,17 @@
 """The search page's controls, computed without a cluster: the export links carry exactly the
 page's search (every filter, the sort, collapse; not the page number) to /export and the
-facet and histogram CSVs."""
+facet and histogram CSVs; "Watch this search" saves the page's query and filters (not its
+sort, page or collapse) with the form's name and channels."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+from pydantic import ValidationError
+
 from services.api.views import PageState, export_links, search_params
+from services.api.web import watch_spec, watched_search
 
 PAIRS = [
     ("q", 'strike "harbour workers"'),
@@ -55,3 +60,30 @@ def test_export_links_without_a_search_export_everything():
     ]
     collapsed = export_links(PageState.from_pairs([("collapse", "true")]))
     assert "one per story" in collapsed[0].title and collapsed[0].url == "/export?format=csv&collapse=true"
+
+
+def test_a_watch_from_the_page_saves_the_pages_search_and_not_its_view():
+    state = PageState.from_pairs(
+        [*PAIRS, ("entity", "organization=Taliban"), ("dateline", "KABUL"), ("collapse", "false")]
+    )
+    watched = watched_search(state)
+    assert [k for k, _ in watched.items] == ["q", "lang", "lang", "entity", "since", "entity", "dateline"]
+    spec = watch_spec(watched, name=" Harbour strikes ", webhook=" ", email="", email_mode="daily")
+    assert spec.model_dump(exclude={"webhook", "email"}) == {
+        "query": 'strike "harbour workers"',
+        "lang": ["en", "de"],
+        "source": [],
+        "entity": ["person=Zalmay Khalilzad", "organization=Taliban"],
+        "dateline": ["KABUL"],
+        "since": "2024-01",
+        "until": None,
+        "name": "Harbour strikes",
+        "email_mode": "daily",
+    }
+    assert spec.webhook is None and spec.email is None
+    # No query on the page: the watch matches every article its filters let through.
+    assert watch_spec(PageState(()), "All", "", "", "").query == "*"
+    with pytest.raises(ValidationError, match="watch name"):
+        watch_spec(watched, name="a/b", webhook="", email="", email_mode="each")
+    with pytest.raises(ValidationError):
+        watch_spec(watched, name="ok", webhook="", email="", email_mode="weekly")
