@@ -164,10 +164,14 @@ def export_links(state: PageState) -> list[Download]:
     return [
         Download("CSV", url("/export", ("format", "csv")), f"Every matching article as CSV ({every})"),
         Download(
-            "JSON Lines", url("/export", ("format", "jsonl")), f"Every matching article as JSON Lines ({every})"
+            "JSON Lines",
+            url("/export", ("format", "jsonl")),
+            f"Every matching article as JSON Lines ({every})",
         ),
         Download("Facets CSV", url("/export/facets.csv"), "The counts in the Refine column as CSV"),
-        Download("Histogram CSV", url("/export/histogram.csv"), "Articles per period, as in the chart, as CSV"),
+        Download(
+            "Histogram CSV", url("/export/histogram.csv"), "Articles per period, as in the chart, as CSV"
+        ),
     ]
 
 
