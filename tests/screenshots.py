@@ -115,6 +115,10 @@ def main() -> None:
         print("[screenshots] starting Redis and Elasticsearch", flush=True)
         services.start()
         model = train_tiny_model(MODEL_CACHE)
+        # Workers load model files only from the model folder (they are pickles), as in
+        # tests/conftest.py: without this the NER stage refuses the tiny model and the pages
+        # show no people, organisations or places (and the facet picture cannot be taken).
+        os.environ["DATELINE_MODEL_DIR"] = str(MODEL_CACHE)
         # The page's login takes this token (the stack's API reads DATELINE_API_TOKEN).
         token = secrets.token_urlsafe(24)
         stack = Stack(
