@@ -87,3 +87,22 @@ def test_a_watch_from_the_page_saves_the_pages_search_and_not_its_view():
         watch_spec(watched, name="a/b", webhook="", email="", email_mode="each")
     with pytest.raises(ValidationError):
         watch_spec(watched, name="ok", webhook="", email="", email_mode="weekly")
+
+
+def test_the_watch_pages_say_what_is_wrong_in_words():
+    """Nothing listens for Elasticsearch here: the watches page says so in its own page (503);
+    the watch form without a login is refused before anything is tried (401, a way to log in)."""
+    from fastapi.testclient import TestClient
+
+    from services.api.app import create_app
+    from tests.unit.api.test_auth import TOKEN, settings
+
+    client = TestClient(create_app(settings()), base_url="http://127.0.0.1")
+    down = client.get("/watching")
+    assert down.status_code == 503 and "The watches cannot be shown" in down.text
+    assert 'aria-current="page">Watches' in down.text.replace("\n", "")
+    refused = client.post("/watch", data={"name": "Harbour", "q": "harbour"})
+    assert refused.status_code == 401 and "Log in to make changes" in refused.text
+    # With the token the watch is tried, and the archive being away is said as such.
+    tried = client.post("/watch", data={"name": "Harbour"}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert tried.status_code == 503 and "Elasticsearch" in tried.text
