@@ -37,6 +37,7 @@ from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -281,7 +282,19 @@ async def sent_csrf(request: Request) -> str | None:
     return None
 
 
-async def require_writer(request: Request, cfg: SettingsDep) -> None:
+# Declares the scheme in OpenAPI, so /docs offers "Authorize" for the routes that need it.
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="API token",
+    description="DATELINE_API_TOKEN (in .env): every request that changes state needs it.",
+)
+
+
+async def require_writer(
+    request: Request,
+    cfg: SettingsDep,
+    _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
+) -> None:
     """Let a state-changing request through with the token (Bearer) or a logged-in session
     with its CSRF token; refuse it otherwise (401 no token or a wrong one, 403 no token set,
     a session without CSRF or from another site, 429 too many wrong tokens)."""

@@ -337,3 +337,15 @@ def test_searching_stays_open(client):
     answer = client.get("/?q=flood")
     assert answer.status_code == 503 and "Log in to make changes" not in answer.text
     assert ">Log in</a>" in answer.text
+
+
+def test_the_docs_offer_the_token_for_the_routes_that_need_it():
+    """/docs (Swagger UI) shows "Authorize" and a lock on each route that changes state."""
+    schema = create_app(settings()).openapi()
+    assert schema["components"]["securitySchemes"]["API token"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "DATELINE_API_TOKEN (in .env): every request that changes state needs it.",
+    }
+    assert schema["paths"]["/watches"]["post"]["security"] == [{"API token": []}]
+    assert "security" not in schema["paths"]["/watches"]["get"]  # reading stays open
