@@ -14,8 +14,9 @@ uploads) or makes the server send requests (webhooks) needs the API token, in on
 Every state-changing route takes ``_: Writer``; ``tests/unit/api/test_auth.py`` walks the
 routes so a new one without it fails. Wrong tokens are counted per client address
 (``FailedLogins``): after ``login_max_failures`` within ``login_failure_window_seconds``
-that address gets 429 until the oldest failure ages out, which makes guessing a typed token
-slow without locking anyone out for long. Refusals are ``errors.Refused``: JSON for the API,
+that address gets 429 for logins and Bearer tokens until the oldest failure ages out, which
+makes guessing a typed token slow without locking anyone out for long (a session already
+open keeps working). Refusals are ``errors.Refused``: JSON for the API,
 a page in words (with a link to log in) for the pages.
 
 Searching and reading stay open (on loopback by default, see ``api_allowed_hosts``).
@@ -300,9 +301,11 @@ async def require_writer(
     a session without CSRF or from another site, 429 too many wrong tokens)."""
     if configured_token(cfg) is None:
         raise no_token_set()
-    refuse_if_guessing(request, cfg)
     given = bearer_token(request)
     if given is not None:
+        # Only a token sent is a guess: a session already proved it knows the token, so a
+        # guesser at the same address (everyone on loopback) does not hold its owner back.
+        refuse_if_guessing(request, cfg)
         if token_matches(given, cfg):
             return
         wrong_token(request, cfg)

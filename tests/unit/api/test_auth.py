@@ -237,6 +237,8 @@ def test_a_session_with_its_csrf_token_may_change(client, changes):
     csrf = session_csrf(client)
     assert client.post("/probe/page", data={"csrf_token": csrf}).status_code == 200
     assert client.post("/probe/api", headers={CSRF_HEADER: csrf}).status_code == 200
+    # A page's script finds the token in the page's head.
+    assert f'<meta name="csrf-token" content="{csrf}">' in client.get("/login").text
     assert changes.made == ["page", "api"]
 
 
@@ -317,6 +319,8 @@ def test_the_login_only_sends_people_back_to_this_site(client, target):
 def test_wrong_tokens_are_limited_per_address(changes):
     app = with_probes(create_app(settings(login_max_failures=3, login_failure_window_seconds=3600)), changes)
     client = TestClient(app, base_url=LOCAL)
+    owner = TestClient(app, base_url=LOCAL)  # the same address, logged in before the guessing
+    assert login(owner)[0] == 303
     assert login(client, token="guess-1")[0] == 401
     assert client.post("/probe/api", headers={"Authorization": "Bearer guess-2"}).status_code == 401
     assert login(client, token="guess-3")[0] == 401
@@ -326,6 +330,9 @@ def test_wrong_tokens_are_limited_per_address(changes):
     assert "try again in" in answer.json()["detail"]
     assert login(client)[0] == 429
     assert changes.made == []
+    # A session opened before still works: it proved the token once, it guesses nothing.
+    assert owner.post("/probe/page", data={"csrf_token": session_csrf(owner)}).status_code == 200
+    changes.made.clear()
     # Another address is not held back by this one's guesses.
     elsewhere = TestClient(app, base_url=LOCAL, client=("10.1.2.3", 50000))
     assert elsewhere.post("/probe/api", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
