@@ -78,7 +78,7 @@ def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else PROJECT_DIR / ".env"
     written = fill(path)
     if written:
-        print(f"[dateline] {path}: generated {', '.join(written)} (for docker compose; kept private, mode 600)")
+        print(f"[dateline] {path}: generated {', '.join(written)} (for docker compose and Dateline; kept private, mode 600)")
 
 
 if __name__ == "__main__":
