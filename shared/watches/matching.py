@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from shared.schemas import ArticleDocument, utcnow
 from shared.settings import Settings
@@ -111,9 +111,17 @@ class AlertRaiser:
         percolator = self._percolator()
         if percolator is None:
             return []  # no watches index yet: no watch
-        if percolator:
-            return self._percolate(documents)
-        return self._search_each(documents)
+        try:
+            if percolator:
+                return self._percolate(documents)
+            return self._search_each(documents)
+        except NotFoundError as exc:
+            if exc.error != "index_not_found_exception":
+                raise
+            # The watches' index went away since (removed by hand): no watches now; a new one
+            # is read afresh.
+            self._mode = None
+            return []
 
     def _percolator(self) -> bool | None:
         """Whether the watches' index matches by percolator (read once it exists: an index's

@@ -6,7 +6,9 @@ indexer and delivery process on every host sees the same ones:
 
 * ``<alias>-watches``: one document per watch, id ``watch_id(name)``. Its ``query`` field
   is a percolator holding the watch's search as a query over the article mapping, so the
-  indexer matches each batch it writes against every watch in one request.
+  indexer matches each batch it writes against every watch in one request. (A cluster
+  without the percolator module keeps the query unindexed and the indexer runs it on the
+  written batch instead: ``store.watch_mappings``, ``matching.py``.)
 * ``<alias>-alerts``: one document per (watch, text) pair, id ``alert_id(...)``, created
   with ``op_type=create``: a batch written twice, a reprocessed article or a copy of the
   same text finds the alert already there and raises nothing new. Each channel's delivery

@@ -327,6 +327,9 @@ def test_reprocess_alerts_only_for_a_new_match(
     index_documents(indexer, rclient, [again])
     assert pairs(es, settings.index) == {("talks", doc.id), ("merkel", doc.id)}
     assert indexer.details().alerts == 2
+    # A removed watch takes its alerts along; the other's stay.
+    assert store.remove("talks")
+    assert pairs(es, settings.index) == {("merkel", doc.id)}
 
 
 def test_a_copy_of_an_alerted_text_does_not_alert_again(
@@ -362,3 +365,17 @@ def test_no_watches_no_alert_index(
     index_documents(indexer, rclient, [article("Harbour", "The harbour.")])
     assert not es.indices.exists(index=alert_index(settings.index))
     assert indexer.details().alerts == 0
+
+
+def test_the_watches_index_removed_by_hand_stops_nothing(
+    store: WatchStore, es: Elasticsearch, rclient: redis.Redis, settings: Settings, stream: str
+) -> None:
+    store.add(WatchSpec(name="harbour", query="harbour"))
+    indexer = make_indexer(es, rclient, settings, stream)
+    index_documents(indexer, rclient, [article("Harbour", "The harbour reopened.")])
+    es.indices.delete(index=[watch_index(settings.index), alert_index(settings.index)])
+    index_documents(indexer, rclient, [article("Harbour", "The harbour closed.")])  # no watch, no error
+    store.add(WatchSpec(name="harbour", query="harbour"))
+    later = article("Harbour", "The harbour is busy.")
+    index_documents(indexer, rclient, [later])
+    assert pairs(es, settings.index) == {("harbour", later.id)}

@@ -165,3 +165,5 @@ def test_backfill_alerts_and_feed(
     again = feedparser.parse(client.get("/watches/harbour/feed.atom").content)
     assert [e.id for e in again.entries] == [e.id for e in feed.entries]
     assert client.get("/watches/nothing/feed.atom").status_code == 404
+    too_far = client.get("/watches/harbour/alerts", params={"size": 100, "page": 101})
+    assert too_far.status_code == 422 and "past the first" in too_far.json()["detail"]

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from services.api.auth import Writer
 from services.api.deps import ElasticsearchDep, SettingsDep
-from shared.search.models import SearchResult
+from shared.search.models import MAX_RESULT_WINDOW, SearchResult
 from shared.watches.feed import FEED_ENTRIES, atom_feed
 from shared.watches.models import Alert, Watch, WatchSpec
 from shared.watches.store import WatchExists, WatchInputError, WatchStore
@@ -92,6 +92,12 @@ def watch_alerts(
     page: Annotated[int, Query(ge=1, le=500)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> AlertPage:
+    if page * size > MAX_RESULT_WINDOW:
+        raise HTTPException(
+            status_code=422,
+            detail=f"page {page} of size {size} is past the first {MAX_RESULT_WINDOW} alerts; the feed and "
+            "Kibana (index <alias>-alerts) show them all",
+        )
     store = _store(cfg, es)
     watch = _watch(store, name)
     total, alerts = store.alerts_of(watch.name, page=page, size=size)
