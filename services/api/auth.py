@@ -94,6 +94,14 @@ def logged_in(request: Request) -> bool:
     return bool(session_of(request).get(WRITER))
 
 
+def may_see_targets(request: Request, cfg: Settings) -> bool:
+    """Whether the request may see where watches deliver: a webhook URL often holds a secret
+    (Slack-style URLs do) and an email address is personal, so only the token's holder sees
+    them (a session, or a Bearer token; a wrong one is not counted here, it only hides)."""
+    given = bearer_token(request)
+    return logged_in(request) or (given is not None and token_matches(given, cfg))
+
+
 def csrf_token(request: Request) -> str:
     """The session's CSRF token, made on first use (a form that needs one opens the session)."""
     session = session_of(request)

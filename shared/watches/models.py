@@ -95,6 +95,10 @@ class Watch(WatchSpec):
     created_at: datetime = Field(default_factory=utcnow)
     feed_url: str = Field(description="Its Atom feed: every alert, newest first.")
 
+    def without_targets(self) -> Watch:
+        """The watch as anyone may read it: where it delivers (webhook URL, email) left out."""
+        return self.model_copy(update={"webhook": None, "email": None})
+
 
 class AlertArticle(ArticleRef):
     """What an alert says about the article (a webhook's body carries it whole)."""
