@@ -65,7 +65,7 @@ def export_command(
         options["collapse"] = summary_only  # as the page counts facets; every document exported
     given = {k: v for k, v in options.items() if v is not None}
     try:
-        params = ExportParams(query=query, format=fmt, **given)
+        params = ExportParams.model_validate({"query": query, "format": fmt, **given})
     except ValidationError as exc:
         _fail(err, input_errors(exc), 2)
     settings = settings_or_exit()
