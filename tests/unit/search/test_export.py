@@ -28,7 +28,7 @@ from shared.search.export import (
 HIT = {
     "_id": "a" * 32,
     "_source": {
-        "title": "=HYPERLINK(\"http://evil.example\", \"click\")",
+        "title": '=HYPERLINK("http://evil.example", "click")',
         "url": "https://news.example/a",
         "source": "@Wire",
         "published_at": "2024-03-05T14:00:00Z",
@@ -62,7 +62,11 @@ def test_the_rows_fields_come_from_the_document():
         "summary",
         "path",
     )
-    assert row.people == ["Imran Khan", "-Someone"] and row.organisations == ["UN"] and row.places == ["Pakistan"]
+    assert (
+        row.people == ["Imran Khan", "-Someone"]
+        and row.organisations == ["UN"]
+        and row.places == ["Pakistan"]
+    )
     assert row.path == "inbox/a.txt" and row.published_at == datetime(2024, 3, 5, 14, tzinfo=timezone.utc)
     bare = ExportRow.from_hit({"_id": "b" * 32, "_source": {"source_path": "b.txt"}})
     assert bare.title == "" and bare.people == [] and bare.summary is None
@@ -72,7 +76,7 @@ def test_csv_cells_never_start_like_a_formula():
     (header, cells) = _read("".join(encode([ExportRow.from_hit(HIT)], "csv")))
     assert tuple(header) == EXPORT_FIELDS
     values = dict(zip(header, cells, strict=True))
-    assert values["title"] == "'=HYPERLINK(\"http://evil.example\", \"click\")"
+    assert values["title"] == '\'=HYPERLINK("http://evil.example", "click")'
     assert values["source"] == "'@Wire"
     assert values["summary"] == "'+1 for the summary"
     # Lists are one cell; the joined text is checked, not only each name.

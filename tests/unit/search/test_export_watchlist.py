@@ -84,9 +84,11 @@ def test_any_bytes_give_lines_or_a_watchlist_error(data, name):
 
 
 # Names on one line each: no line breaks (str.splitlines' separators), no NUL, not blank.
-_NAME = st.text(
-    st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=60
-).map(str.strip).filter(bool)
+_NAME = (
+    st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=60)
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 def _is_header(name: str) -> bool:
