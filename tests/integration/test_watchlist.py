@@ -1,0 +1,213 @@
+"""Watchlists against a real Elasticsearch, through the API (with its token check) and the
+CLI: counts per line, the matches, names as phrases or as entities under every alias."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+from fastapi.testclient import TestClient
+
+from services.api.app import create_app
+from shared.schemas import ArticleDocument, Entities, document_id
+from shared.search.client import make_client
+from shared.search.index import ensure_index
+from shared.settings import Settings
+from tests.support.indices import drop_dateline_index
+from tests.support.paths import REPO_DIR
+
+TOKEN = "watchlist-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def doc(key: str, title: str, body: str, language: str = "en", **entities: list[str]) -> ArticleDocument:
+    return ArticleDocument(
+        id=document_id(f"watch/{key}.txt"),
+        source_path=f"watch/{key}.txt",
+        format="text",
+        title=title,
+        body=body,
+        content_sha256=f"sha-{key}",
+        source="Wire",
+        language=language,
+        entities=Entities(**entities),
+    )
+
+
+DOCS = {
+    "merkel": doc("merkel", "Kanzlerin", "Angela Merkel traf die Presse.", "de", person=["Angela Merkel"]),
+    "us": doc("us", "US growth", "The US economy grew.", location=["United States"]),
+    "usa": doc(
+        "usa", "Trade", "Exports to the USA fell.", location=["USA"]
+    ),  # enriched before the table knew
+    "pronoun": doc("pronoun", "A song", "All of us and them."),
+    "reversed": doc("reversed", "Quote", "Merkel, Angela, was quoted."),
+    "flood": doc("flood", "Sindh", "The flood in Sindh spread."),
+}
+ID_KEYS = {d.id: key for key, d in DOCS.items()}
+
+
+@pytest.fixture(scope="module")
+def alias(es_url: str) -> Iterator[str]:
+    es = make_client(es_url)
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    ensure_index(es, name, Settings(elasticsearch_url=es_url, index=name))
+    for item in DOCS.values():
+        es.index(index=name, id=item.id, document=item.model_dump(mode="json"))
+    es.indices.refresh(index=name)
+    yield name
+    drop_dateline_index(es, name)
+
+
+def client_for(es_url: str, alias: str, **settings: object) -> TestClient:
+    cfg = Settings(elasticsearch_url=es_url, index=alias, export_page_size=2, **settings)  # type: ignore[arg-type]
+    return TestClient(create_app(cfg), base_url="http://127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def client(es_url: str, alias: str) -> TestClient:
+    return client_for(es_url, alias, api_token=TOKEN)
+
+
+def upload(text: str, name: str = "list.txt") -> dict[str, tuple[str, bytes, str]]:
+    return {"file": (name, text.encode("utf-8"), "text/plain")}
+
+
+def rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+LIST = "United States\nAngela Merkel\nnobody at all\n=SUM(A1:A9)\n"
+
+
+def test_upload_is_refused_without_the_token(client, es_url, alias):
+    assert client.post("/watchlists", files=upload(LIST)).status_code == 401
+    wrong = client.post("/watchlists", files=upload(LIST), headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and "token" in wrong.json()["detail"]
+    unset = client_for(es_url, alias).post("/watchlists", files=upload(LIST), headers=AUTH)
+    assert unset.status_code == 403 and "DATELINE_API_TOKEN" in unset.json()["detail"]
+
+
+def test_counts_per_line(client):
+    response = client.post("/watchlists", files=upload(LIST), headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-disposition"].startswith(
+        'attachment; filename="dateline-watchlist-counts-'
+    )
+    found = {row["line"]: row for row in rows(response.text)}
+    assert list(found) == ["United States", "Angela Merkel", "nobody at all", "'=SUM(A1:A9)"]
+    # An entity the alias table knows matches under each of its names; "us" the word does not.
+    assert found["United States"]["count"] == "2" and found["United States"]["query"].startswith("entity: ")
+    assert found["Angela Merkel"] == {"line": "Angela Merkel", "query": "phrase: Angela Merkel", "count": "1"}
+    assert found["nobody at all"]["count"] == "0"
+    # A line is data, never a formula in a spreadsheet.
+    assert found["'=SUM(A1:A9)"] == {"line": "'=SUM(A1:A9)", "query": "phrase: =SUM(A1:A9)", "count": "0"}
+
+
+def test_matches_are_the_counted_articles(client):
+    response = client.post("/watchlists", files=upload(LIST), params={"output": "matches"}, headers=AUTH)
+    assert response.status_code == 200
+    matched: dict[str, set[str]] = {}
+    for row in rows(response.text):
+        matched.setdefault(row["line"], set()).add(ID_KEYS[row["id"]])
+    assert matched == {"United States": {"us", "usa"}, "Angela Merkel": {"merkel"}}
+    assert rows(response.text)[0].keys() >= {"line", "id", "title", "people", "places", "path"}
+
+
+def test_filters_narrow_every_line_and_queries_are_queries(client):
+    german = rows(client.post("/watchlists", files=upload(LIST), params={"lang": "de"}, headers=AUTH).text)
+    assert {row["line"]: row["count"] for row in german}["United States"] == "0"
+    assert {row["line"]: row["count"] for row in german}["Angela Merkel"] == "1"
+    queries = client.post(
+        "/watchlists", files=upload("query\nflood AND Sindh\ntitle:trade\n", "q.csv"), headers=AUTH
+    )
+    assert [(row["line"], row["count"]) for row in rows(queries.text)] == [
+        ("flood AND Sindh", "1"),
+        ("title:trade", "1"),
+    ]
+
+
+def test_bad_files_are_refused_with_the_reason(client, es_url, alias):
+    latin = client.post(
+        "/watchlists", files={"file": ("l.txt", "Zürich\n".encode("latin-1"), "text/plain")}, headers=AUTH
+    )
+    assert latin.status_code == 422 and "UTF-8" in latin.json()["detail"]
+    no_column = client.post("/watchlists", files=upload("company,country\nAcme,US\n", "l.csv"), headers=AUTH)
+    assert no_column.status_code == 422 and "no column 'name' or 'query'" in no_column.json()["detail"]
+    small = client_for(es_url, alias, api_token=TOKEN, watchlist_max_lines=2)
+    long = small.post("/watchlists", files=upload("a\nb\nc\n"), headers=AUTH)
+    assert long.status_code == 422 and "at most 2" in long.json()["detail"]
+    bad_query = client.post("/watchlists", files=upload("query\nnosuchfield:x\n"), headers=AUTH)
+    assert bad_query.status_code == 422 and "line 2" in bad_query.json()["detail"]
+
+
+def test_cli_watchlist_writes_counts_and_matches(es_url, alias, tmp_path):
+    source = tmp_path / "names.txt"
+    source.write_text("\ufeffUnited States\nAngela Merkel\n", encoding="utf-8")
+    counts, matches = tmp_path / "counts.csv", tmp_path / "matches.csv"
+    env = {**os.environ, "DATELINE_ELASTICSEARCH_URL": es_url, "DATELINE_INDEX": alias}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli.main",
+            "watchlist",
+            str(source),
+            "-o",
+            str(counts),
+            "--matches",
+            str(matches),
+        ],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [(r["line"], r["count"]) for r in rows(counts.read_text(encoding="utf-8"))] == [
+        ("United States", "2"),
+        ("Angela Merkel", "1"),
+    ]
+    assert sorted((r["line"], ID_KEYS[r["id"]]) for r in rows(matches.read_text(encoding="utf-8"))) == [
+        ("Angela Merkel", "merkel"),
+        ("United States", "us"),
+        ("United States", "usa"),
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("company\nAcme\n", encoding="utf-8")
+    refused = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "watchlist", str(bad)],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert refused.returncode == 2 and "no column 'name' or 'query'" in refused.stderr
+
+
+def test_counts_and_matches_agree_for_every_line(client, es_url):
+    """Counted and read in one snapshot: a line's count is its number of match rows."""
+    names = "\n".join(["United States", "US", "USA", "Angela Merkel", "Sindh", "us", "Wire"])
+    counts = {
+        row["line"]: int(row["count"])
+        for row in rows(client.post("/watchlists", files=upload(names), headers=AUTH).text)
+    }
+    per_line: dict[str, int] = {}
+    for row in rows(
+        client.post("/watchlists", files=upload(names), params={"output": "matches"}, headers=AUTH).text
+    ):
+        per_line[row["line"]] = per_line.get(row["line"], 0) + 1
+    assert {line: n for line, n in counts.items() if n} == per_line
+    assert counts["US"] == counts["USA"] == counts["United States"] == counts["us"] == 2  # one entity
+    es = Elasticsearch(es_url)
+    stats = es.nodes.stats(metric="indices", index_metric="search")
+    assert sum(n["indices"]["search"]["open_contexts"] for n in stats["nodes"].values()) == 0
