@@ -37,8 +37,9 @@ from shared.search.export import (
     histogram_rows,
 )
 from shared.search.models import SearchParams, input_errors
-from shared.search.watchlist import WatchlistParams, WatchlistRun, counts_csv, matches_csv, parse_watchlist
+from shared.search.watchlist import WatchlistParams, WatchlistRun, matches_csv, parse_watchlist
 from shared.settings import Settings
+from shared.watches.store import WatchStore
 
 # Options of a search that mean nothing to an export (it is the whole result set).
 NOT_EXPORT_OPTIONS = {"size", "page"}
@@ -94,7 +95,8 @@ def watchlist_command(
     'name' or 'query' column. Writes line, query, count as CSV (stdout or -o); --matches
     FILE writes every matching article with its line (the export's fields). Names match as
     phrases, or as entities under every alias when the alias table knows them; queries as
-    in the search box. The search options narrow every line (e.g. --lang de --since 2024)."""
+    in the search box. The search options narrow every line (e.g. --lang de --since 2024).
+    --make-watches also makes each line a watch ("watchlist LINE", or --watch-prefix)."""
     err = Console(stderr=True)
     try:
         params = WatchlistParams(**{k: v for k, v in options.items() if v is not None})
@@ -110,7 +112,9 @@ def watchlist_command(
         lines = parse_watchlist(data, max_lines=settings.watchlist_max_lines, filename=file.name)
         run = WatchlistRun(es, settings.index, lines, params, settings.export_page_size)
         with run:
-            _write(output, counts_csv(run.counts))
+            if params.make_watches:
+                run.make_watches(WatchStore(es, settings.index, settings), params.watch_prefix)
+            _write(output, run.counts_csv())
             if matches is not None:
                 with _progress(err, matches, run.total_matches, "matches") as advance:
                     _write(matches, matches_csv(_advancing(run.matches(), advance)))

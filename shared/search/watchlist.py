@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Literal
 
@@ -33,6 +34,8 @@ from shared.search.export import EXPORT_FIELDS, ExportRow, Snapshot, csv_chunks,
 from shared.search.models import MAX_FILTER_CHARS, SearchParams, input_errors
 from shared.search.query import entity_filter, entity_values, filters, text_clause, text_subfields
 from shared.settings import get_settings
+from shared.watches.models import WATCH_NAME, WatchSpec
+from shared.watches.store import WatchExists, WatchInputError, WatchStore
 
 LineKind = Literal["name", "query"]
 Match = Literal["phrase", "entity", "query"]
@@ -41,6 +44,11 @@ COLUMNS: tuple[LineKind, ...] = ("name", "query")
 # a larger upload cannot be a valid watchlist and is refused before it is decoded.
 BYTES_PER_LINE = MAX_FILTER_CHARS * 4 + 2
 COUNT_HEADER = ("line", "query", "count")
+WATCH_HEADER = ("watch", "watch_status")
+# Watch names allow letters, digits, spaces, '.', '-' and '_' (``WATCH_NAME``): "watchlist: X"
+# cannot be one, so a line's watch is "watchlist X".
+WATCH_PREFIX = "watchlist "
+_NOT_IN_NAMES = re.compile(r"[^\w .\-]+")
 MATCH_HEADER = ("line", *EXPORT_FIELDS)
 PHRASE_FIELDS = ["title", "body", "summary"]
 FILE_FORMAT = (
@@ -58,6 +66,14 @@ class WatchlistParams(SearchParams):
     )
     output: Literal["counts", "matches"] = Field(
         "counts", description="counts: line, query, count; matches: every matching article, with its line."
+    )
+    make_watches: bool = Field(
+        False,
+        description="Also make each line a watch (named with watch_prefix and the line): it alerts on "
+        "articles indexed from now on. The counts then say each line's watch and whether it was made.",
+    )
+    watch_prefix: str = Field(
+        WATCH_PREFIX, max_length=40, description="The start of each line's watch name (with make_watches)."
     )
 
 
@@ -235,8 +251,88 @@ def count_lines(snapshot: Snapshot, searches: Sequence[LineSearch], *, collapse:
     return found
 
 
-def counts_csv(counts: Sequence[LineCount]) -> Iterator[str]:
-    return csv_chunks(COUNT_HEADER, ((c.line, c.query, c.count) for c in counts))
+def counts_csv(counts: Sequence[LineCount], watches: Sequence[LineWatch] | None = None) -> Iterator[str]:
+    """line, query, count per line; with ``watches`` also each line's watch and its status."""
+    if watches is None:
+        return csv_chunks(COUNT_HEADER, ((c.line, c.query, c.count) for c in counts))
+    return csv_chunks(
+        COUNT_HEADER + WATCH_HEADER,
+        ((c.line, c.query, c.count, w.watch, w.status_text) for c, w in zip(counts, watches, strict=True)),
+    )
+
+
+# --- each line a watch ------------------------------------------------------------------------------
+
+
+class LineWatch(BaseModel):
+    """What became of one line's watch."""
+
+    line: str
+    watch: str
+    status: Literal["created", "exists", "refused"]
+    reason: str | None = None
+
+    @property
+    def status_text(self) -> str:
+        return f"{self.status}: {self.reason}" if self.reason else self.status
+
+
+def watch_name(line: WatchlistLine, prefix: str) -> str:
+    """``prefix`` + the line, in the characters a watch name may hold, at most 80 of them."""
+    text = " ".join(_NOT_IN_NAMES.sub(" ", prefix + line.text).split())[:80].strip()
+    if not WATCH_NAME.match(text):
+        text = " ".join(_NOT_IN_NAMES.sub(" ", f"{prefix} line {line.number}").split())[:80].strip()
+    return text
+
+
+def _phrase(text: str) -> str:
+    """``text`` as one quoted phrase of query-string syntax."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def watch_spec(item: LineSearch, params: SearchParams, prefix: str) -> WatchSpec:
+    """The watch of one line: the line's search within ``params``'s query and filters, as a
+    saved search (a phrase as a quoted query, an entity as an entity filter with every alias)."""
+    line = item.line
+    query = params.query if params.query.strip() not in ("", "*") else None
+    entity = list(params.entity)
+    if item.match == "entity":
+        entity.append(line.text)
+        text = query or "*"
+    else:
+        own = _phrase(line.text) if item.match == "phrase" else f"({line.text})"
+        text = f"({query}) AND {own}" if query else own
+    return WatchSpec(
+        name=watch_name(line, prefix),
+        query=text,
+        lang=params.lang,
+        source=params.source,
+        entity=entity,
+        dateline=params.dateline,
+        since=params.since,
+        until=params.until,
+    )
+
+
+def make_watches(
+    store: WatchStore, searches: Sequence[LineSearch], params: SearchParams, prefix: str
+) -> list[LineWatch]:
+    """A watch per line; a line whose watch exists (or cannot be made) says so, the others
+    are still made."""
+    made = []
+    for item in searches:
+        name = watch_name(item.line, prefix)
+        try:
+            store.add(watch_spec(item, params, prefix))
+        except WatchExists:
+            made.append(LineWatch(line=item.line.text, watch=name, status="exists"))
+            continue
+        except (WatchInputError, ValidationError, SearchInputError) as exc:
+            reason = input_errors(exc) if isinstance(exc, ValidationError) else str(exc)
+            made.append(LineWatch(line=item.line.text, watch=name, status="refused", reason=reason))
+            continue
+        made.append(LineWatch(line=item.line.text, watch=name, status="created"))
+    return made
 
 
 def match_rows(
@@ -268,6 +364,8 @@ class WatchlistRun:
         page_size: int,
     ) -> None:
         self.collapse = params.collapse
+        self.params = params
+        self.watches: list[LineWatch] | None = None
         subfields = text_subfields(es, alias)
         self.searches = [line_search(line, params, subfields) for line in lines]
         self.snapshot = Snapshot(es, alias, page_size)
@@ -285,6 +383,14 @@ class WatchlistRun:
 
     def close(self) -> None:
         self.snapshot.close()
+
+    def make_watches(self, store: WatchStore, prefix: str) -> list[LineWatch]:
+        """Make each line a watch (after every line was counted: a bad line made none)."""
+        self.watches = make_watches(store, self.searches, self.params, prefix)
+        return self.watches
+
+    def counts_csv(self) -> Iterator[str]:
+        return counts_csv(self.counts, self.watches)
 
     @property
     def total_matches(self) -> int:

@@ -20,6 +20,7 @@ from shared.schemas import ArticleDocument, Entities, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
+from shared.watches.models import alert_index, watch_index
 from tests.support.indices import drop_dateline_index
 from tests.support.paths import REPO_DIR
 
@@ -64,6 +65,7 @@ def alias(es_url: str) -> Iterator[str]:
     es.indices.refresh(index=name)
     yield name
     drop_dateline_index(es, name)
+    es.indices.delete(index=[watch_index(name), alert_index(name)], ignore_unavailable=True)
 
 
 def client_for(es_url: str, alias: str, **settings: object) -> TestClient:
@@ -211,3 +213,33 @@ def test_counts_and_matches_agree_for_every_line(client, es_url):
     es = Elasticsearch(es_url)
     stats = es.nodes.stats(metric="indices", index_metric="search")
     assert sum(n["indices"]["search"]["open_contexts"] for n in stats["nodes"].values()) == 0
+
+
+def test_each_line_can_become_a_watch(client, es_url, alias):
+    from shared.watches.models import WatchSpec
+    from shared.watches.store import WatchStore
+
+    names = "United States\nAngela Merkel\n"
+    made = client.post("/watchlists", files=upload(names), params={"make_watches": "true"}, headers=AUTH)
+    assert made.status_code == 200, made.text
+    assert [(r["line"], r["count"], r["watch"], r["watch_status"]) for r in rows(made.text)] == [
+        ("United States", "2", "watchlist United States", "created"),
+        ("Angela Merkel", "1", "watchlist Angela Merkel", "created"),
+    ]
+    store = WatchStore(make_client(es_url), alias, Settings(elasticsearch_url=es_url, index=alias))
+    watches = {w.name: w for w in store.list()}
+    assert set(watches) == {"watchlist United States", "watchlist Angela Merkel"}
+    assert watches["watchlist United States"].entity == ["United States"]
+    # Each watch saves the line's search: what already matches it is what the line counted.
+    for name, count in (("watchlist United States", 2), ("watchlist Angela Merkel", 1)):
+        spec = WatchSpec.model_validate(watches[name].model_dump(include=set(WatchSpec.model_fields)))
+        backfill = store.backfill(spec, size=10)
+        assert backfill.total == count
+    again = client.post(
+        "/watchlists", files=upload(names), params={"make_watches": "true", "output": "matches"}, headers=AUTH
+    )
+    assert again.status_code == 200 and len(rows(again.text)) == 3
+    counted = client.post("/watchlists", files=upload(names), params={"make_watches": "true"}, headers=AUTH)
+    assert {r["watch_status"] for r in rows(counted.text)} == {"exists"}
+    for name in watches:
+        store.remove(name)

@@ -32,10 +32,10 @@ from shared.search.watchlist import (
     BYTES_PER_LINE,
     WatchlistParams,
     WatchlistRun,
-    counts_csv,
     matches_csv,
     parse_watchlist,
 )
+from shared.watches.store import WatchStore
 
 router = APIRouter(tags=["export"])
 CSV = MEDIA_TYPES["csv"]
@@ -97,15 +97,23 @@ def watchlist(
     """Search every line of an uploaded watchlist (within the query and filters given):
     ``output=counts`` gives line, query, count; ``output=matches`` every matching article
     with its line (the export's fields). Names match as phrases, or as entities under every
-    alias when the alias table knows them; a 'query' column is read as search queries."""
+    alias when the alias table knows them; a 'query' column is read as search queries.
+    ``make_watches=true`` also makes each line a watch named ``watch_prefix`` + the line
+    (the counts then carry columns watch and watch_status: created, exists or refused)."""
     # Read no more than a valid watchlist can be: parse_watchlist refuses the rest by size.
     data = file.file.read(cfg.watchlist_max_lines * BYTES_PER_LINE + 1)
     lines = parse_watchlist(data, max_lines=cfg.watchlist_max_lines, filename=file.filename)
     run = WatchlistRun(es, cfg.index, lines, params, cfg.export_page_size)
+    if params.make_watches:
+        try:
+            run.make_watches(WatchStore(es, cfg.index, cfg), params.watch_prefix)
+        except BaseException:
+            run.close()
+            raise
     if params.output == "counts":
         run.close()
         return StreamingResponse(
-            counts_csv(run.counts), media_type=CSV, headers=_attachment(filename("watchlist-counts", "csv"))
+            run.counts_csv(), media_type=CSV, headers=_attachment(filename("watchlist-counts", "csv"))
         )
     return StreamingResponse(
         matches_csv(run.matches()), media_type=CSV, headers=_attachment(filename("watchlist-matches", "csv"))

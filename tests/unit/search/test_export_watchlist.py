@@ -141,3 +141,31 @@ def test_lines_search_as_phrase_entity_or_query():
     )
     assert query.match == "query" and len(query.query["bool"]["must"]) == 2
     assert "flood AND Sindh" in json.dumps(query.query["bool"]["must"][0])
+
+
+def test_each_line_as_a_watch():
+    from shared.search.watchlist import watch_name, watch_spec
+
+    assert (
+        watch_name(WatchlistLine(number=1, text="Angela Merkel"), "watchlist ") == "watchlist Angela Merkel"
+    )
+    # Watch names hold letters, digits, spaces, '.', '-' and '_' only, at most 80.
+    assert (
+        watch_name(WatchlistLine(number=2, text='"Merkel, Angela"'), "watchlist ")
+        == "watchlist Merkel Angela"
+    )
+    assert len(watch_name(WatchlistLine(number=3, text="x" * 200), "w ")) == 80
+    assert watch_name(WatchlistLine(number=4, text="!!!"), "") == "line 4"
+
+    filters = SearchParams(query="rain", lang=["de"], entity=["person=Olaf Scholz"], since="2024")
+    phrase = line_search(WatchlistLine(number=1, text='Say "no"'), filters, frozenset())
+    spec = watch_spec(phrase, filters, "watchlist ")
+    assert spec.query == '(rain) AND "Say \\"no\\""' and spec.lang == ["de"] and spec.since == "2024"
+    SearchParams(query=spec.query)  # a query search accepts
+    entity = line_search(WatchlistLine(number=2, text="USA"), SearchParams(), frozenset())
+    spec = watch_spec(entity, SearchParams(), "wl ")
+    assert spec.query == "*" and spec.entity == ["USA"] and spec.name == "wl USA"
+    query = line_search(
+        WatchlistLine(number=3, text="flood OR rain", kind="query"), SearchParams(), frozenset()
+    )
+    assert watch_spec(query, SearchParams(), "wl ").query == "(flood OR rain)"
