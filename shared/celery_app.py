@@ -62,6 +62,6 @@ def make_app(settings: Settings | None = None, include: Sequence[str] = ()) -> C
         task_routes={STAGE_TASKS[s]: {"queue": q} for s, q in STAGE_QUEUES.items()},
         task_default_queue=STAGE_QUEUES["language"],
         worker_hijack_root_logger=False,
-        worker_concurrency=settings.worker_concurrency,
+        worker_concurrency=settings.worker_processes,
     )
     return app

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
@@ -19,7 +20,7 @@ from typing import Literal
 import redis
 from pydantic import BaseModel, Field, SerializeAsAny, ValidationInfo, field_validator
 
-from shared.keys import HEARTBEAT_PREFIX
+from shared.keys import HEARTBEAT_INDEX_KEY, HEARTBEAT_PREFIX
 from shared.redis_client import as_text
 from shared.schemas import StageName, utcnow
 
@@ -86,6 +87,10 @@ class WorkerDetails(ServiceDetails):
     queues: list[str] = Field(default_factory=list)
     stages: dict[StageName, StageState] = Field(default_factory=dict)
     tasks_done: int = 0
+    stage_cpu_seconds: float = Field(
+        0.0,
+        description="CPU seconds this process spent inside stages (make bench: the plumbing is the rest).",
+    )
     load_seconds: float | None = None
     current: CurrentTask | None = None
 
@@ -165,18 +170,43 @@ def heartbeat_key(service: str, host: str, pid: int) -> str:
 
 
 def read_heartbeats(client: redis.Redis, service: str | None = None) -> list[Heartbeat]:
-    """Live heartbeats (of one service, or all), oldest process first."""
-    pattern = f"{HEARTBEAT_PREFIX}{service}:*" if service else f"{HEARTBEAT_PREFIX}*"
-    keys = sorted(client.scan_iter(match=pattern, count=500))
+    """Live heartbeats (of one service, or all), oldest process first.
+
+    Read through the index of heartbeat keys (``HEARTBEAT_INDEX_KEY``, scored by when each
+    expires), never by scanning the keyspace: a SCAN visits every key, and with a registry
+    of a million files that made ``/health`` cost seconds (``make bench-scale``)."""
+    now = time.time()
+    members = [as_text(m) for m in client.zrangebyscore(HEARTBEAT_INDEX_KEY, now, "+inf")]
+    prefix = f"{HEARTBEAT_PREFIX}{service}:" if service else HEARTBEAT_PREFIX
+    keys = sorted(m for m in members if m.startswith(prefix))
     beats: list[Heartbeat] = []
     for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
         if value is None:
-            continue  # expired between SCAN and MGET
+            continue  # expired (or deleted) between the two reads
         try:
             beats.append(Heartbeat.model_validate_json(value))
         except ValueError:
-            log.warning("ignoring an unreadable heartbeat under %s", as_text(key))
+            log.warning("ignoring an unreadable heartbeat under %s", key)
     return sorted(beats, key=lambda b: (b.service, b.started_at, b.host, b.pid))
+
+
+def write_heartbeat(client: redis.Redis, beat: Heartbeat, ttl_seconds: int) -> None:
+    """Write ``beat`` for ``ttl_seconds`` with its entry in the index; the same round trip
+    drops the entries of processes that died without deleting theirs (expired)."""
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    pipe.set(beat.key, beat.model_dump_json(), ex=ttl_seconds)
+    pipe.zadd(HEARTBEAT_INDEX_KEY, {beat.key: now + ttl_seconds})
+    pipe.zremrangebyscore(HEARTBEAT_INDEX_KEY, "-inf", now)
+    pipe.execute()
+
+
+def delete_heartbeat(client: redis.Redis, key: str) -> None:
+    """A process is gone: its heartbeat and its entry in the index."""
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(key)
+    pipe.zrem(HEARTBEAT_INDEX_KEY, key)
+    pipe.execute()
 
 
 class HeartbeatWriter:
@@ -247,7 +277,7 @@ class HeartbeatWriter:
             details = ServiceDetails()
         beat = self.beat_model.model_copy(update={"at": utcnow(), "details": details})
         try:
-            self._connect().set(self.key, beat.model_dump_json(), ex=self.ttl_seconds)
+            write_heartbeat(self._connect(), beat, self.ttl_seconds)
         except redis.RedisError as exc:
             if not self._failing:
                 log.warning("heartbeat not written (Redis: %s); retrying every %g s", exc, self.interval)
@@ -267,7 +297,7 @@ class HeartbeatWriter:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         try:
-            (client or self._connect()).delete(self.key)
+            delete_heartbeat(client or self._connect(), self.key)
         except redis.RedisError as exc:
             log.warning(
                 "could not delete heartbeat %s (%s); it expires in %d s", self.key, exc, self.ttl_seconds

@@ -34,6 +34,9 @@ FAILURES_KEY = PREFIX + ":failures"  # hash: failure key -> Failure JSON
 PROCESSING_KEY = PREFIX + ":processing"  # hash: doc id + stage -> who and since when
 # One heartbeat per process: dateline:service:{service}:{host}:{pid} (shared/heartbeat.py).
 HEARTBEAT_PREFIX = PREFIX + ":service:"
+# sorted set: heartbeat key -> when it expires (unix seconds); how readers find the live
+# heartbeats without scanning every key (shared/heartbeat.py).
+HEARTBEAT_INDEX_KEY = PREFIX + ":services"
 TASK_DEAD_LETTER_KEY = PREFIX + ":tasks:dead"  # list of raw task payloads that could not be read
 INDEX_DEAD_LETTER_STREAM = PREFIX + ":index:dead"  # stream entries the indexer could not apply
 # Documents indexed per minute: dateline:rate:indexed:{minute since the epoch} -> count,

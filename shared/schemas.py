@@ -145,6 +145,11 @@ class ArticleDocument(BaseModel):
     dateline: str | None = None
     language_hint: str | None = Field(None, description="Language stated by the file itself.")
     ingested_at: datetime = Field(default_factory=utcnow)
+    sentences: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="The body's sentences as [start, end) character offsets, split once at ingest "
+        "(shared/text/sentences.py): every stage and the article page read them instead of splitting again.",
+    )
 
     # Filled in by the workers.
     language: str | None = None
@@ -153,8 +158,9 @@ class ArticleDocument(BaseModel):
     entity_list: list[Entity] = Field(default_factory=list)
     mentions: list[Mention] = Field(default_factory=list)
     summary: str | None = None
-    summary_sentences: list[int] = Field(
-        default_factory=list, description="Indexes of the body sentences in the summary."
+    summary_spans: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="The summary's sentences as [start, end) character offsets into body, in order.",
     )
     vector: list[float] | None = Field(
         None,

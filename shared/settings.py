@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -267,7 +268,15 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         1, description="Torch threads per worker process.", json_schema_extra=used_by("worker")
     )
-    worker_concurrency: int = Field(1, json_schema_extra=used_by("worker"))
+    worker_concurrency: int = Field(
+        0,
+        ge=0,
+        description="Pool processes per worker; 0: one per core this machine lets the worker use. Each "
+        "process loads every model of the stages it serves (all three: about 1.2 GB with the default "
+        "models), so on a machine with many cores and little memory set it lower. make bench measures "
+        "why one process per core serving every stage is the default on one machine.",
+        json_schema_extra=used_by("worker"),
+    )
     task_max_retries: int = Field(
         2,
         ge=0,
@@ -636,6 +645,12 @@ class Settings(BaseSettings):
             if not isinstance(services, list) or service in services:
                 names.append(name)
         return names
+
+    @property
+    def worker_processes(self) -> int:
+        """``worker_concurrency``, with 0 resolved to the cores this process may run on (a
+        container's or taskset's limit, not the host's count)."""
+        return self.worker_concurrency or len(os.sched_getaffinity(0))
 
     @property
     def max_file_bytes(self) -> int:

@@ -19,7 +19,6 @@ from shared.heartbeat import Heartbeat
 from shared.schemas import STAGES, ArticleDocument, Mention
 from shared.search.models import SearchParams
 from shared.status import Status
-from shared.text.sentences import split_sentences
 
 # Query parameters of the search page that may repeat (filters); the others are single.
 LIST_PARAMS = ("lang", "source", "entity", "dateline")
@@ -302,14 +301,13 @@ class MarkedBody:
 def marked_body(document: ArticleDocument) -> MarkedBody:
     """The body cut at every mention and summary-sentence boundary.
 
-    Mentions come with character offsets into ``body`` (from the entities stage); summary
-    sentences are indexes into ``split_sentences(body)``, the splitter the summary stage
-    used. A mention whose text is not at its offsets is left out (and counted), never
-    shown in the wrong place.
+    Mentions and summary sentences come with character offsets into ``body`` (from the
+    entities and summary stages). A mention whose text is not at its offsets is left out
+    (and counted), never shown in the wrong place; a summary span outside the body is
+    left out.
     """
     body = document.body
-    spans = split_sentences(body)
-    summary = [(spans[i].start, spans[i].end) for i in document.summary_sentences if 0 <= i < len(spans)]
+    summary = [(start, end) for start, end in document.summary_spans if 0 <= start < end <= len(body)]
     mentions: list[Mention] = []
     ignored = 0
     taken_until = 0

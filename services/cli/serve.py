@@ -31,7 +31,9 @@ def load_program_environment() -> None:
 @serve_app.command()
 def worker(
     queues: str = typer.Option("language,entities,summary", help="Stages to serve, comma-separated."),
-    concurrency: int | None = typer.Option(None, help="Processes (default DATELINE_WORKER_CONCURRENCY)."),
+    concurrency: int | None = typer.Option(
+        None, help="Pool processes (default DATELINE_WORKER_CONCURRENCY; 0 or unset: one per core)."
+    ),
     name: str = typer.Option("worker", help="Worker name; the host name is appended."),
 ) -> None:
     """A Celery worker for the given enrichment stages."""
@@ -48,7 +50,7 @@ def worker(
             "--queues",
             ",".join(STAGE_QUEUES[s] for s in stages),  # type: ignore[index]
             "--concurrency",
-            str(concurrency or get_settings().worker_concurrency),
+            str(concurrency or get_settings().worker_processes),
             "--hostname",
             f"{name}@%h",
             "--loglevel",

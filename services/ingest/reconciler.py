@@ -363,7 +363,9 @@ class Reconciler(ServiceLoop):
             return None
         self._next_audit = now + self.settings.reconcile_audit_seconds
         try:
-            audit = audit_index(self.es, self.registry, self.settings.index, self._audited_uuids)
+            audit = audit_index(
+                self.es, self.registry, self.settings.index, self._audited_uuids, keep=AUDIT_REQUEUE_BATCH
+            )
         except (ApiError, TransportError) as exc:
             self.es_outage.down("Elasticsearch", exc)
             self._next_audit = now  # Elasticsearch is away: audit as soon as it is back
@@ -387,7 +389,7 @@ class Reconciler(ServiceLoop):
             requeued += 1
             if lock is not None:
                 lock.reacquire()
-        if len(audit.missing) > requeued:
+        if audit.missing_files > requeued:
             self._next_audit = time.monotonic()  # more to queue: go on in the next pass
         elif audit.indices:
             self._audited_uuids = audit.uuids
@@ -398,7 +400,7 @@ class Reconciler(ServiceLoop):
                 audit.expected,
                 audit.found,
                 audit.missing_docs,
-                len(audit.missing),
+                audit.missing_files,
             )
         return AuditReport(
             alias=audit.alias,

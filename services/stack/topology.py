@@ -106,14 +106,15 @@ def dateline_program(name: str, *args: str, priority: int = 50) -> Program:
     )
 
 
-# Dateline's own programs. NER is heavy and scales apart from the light stages, so it
-# has a worker of its own; the indexer starts first so nothing waits on it.
+# Dateline's own programs; the indexer starts first so nothing waits on it. One worker
+# serves every stage with one pool process per core (DATELINE_WORKER_CONCURRENCY=0): a task
+# runs language, summary and entities in one process, so every core works on the heaviest
+# stage and an article makes no queue hop. Measured against a worker per stage by
+# `make bench` (tests/bench/topology.py, README "Measured"). The per-stage queues stay for
+# scaling out: `dateline serve worker --queues entities` on another host.
 PROGRAMS: tuple[Program, ...] = (
     dateline_program("indexer", "indexer", priority=30),
-    dateline_program("worker-ner", "worker", "--queues", "entities", "--name", "ner", priority=40),
-    dateline_program(
-        "worker-light", "worker", "--queues", "language,summary", "--name", "light", priority=40
-    ),
+    dateline_program("worker", "worker", "--name", "worker", priority=40),
     dateline_program("ingest", "ingest", priority=50),
     dateline_program("api", "api", priority=60),
 )

@@ -26,7 +26,7 @@ from celery.concurrency.prefork import TaskPool
 
 from services.worker.process import worker_node
 from shared.crashes import WorkerDeath, record_death
-from shared.heartbeat import Heartbeat, heartbeat_key
+from shared.heartbeat import Heartbeat, delete_heartbeat, heartbeat_key
 from shared.keys import PROCESSING_KEY
 from shared.redis_client import as_text, connect
 from shared.settings import get_settings
@@ -68,7 +68,7 @@ def note_death(pid: int, exitcode: int | None, controlled: bool) -> WorkerDeath:
         if mine:
             death.doing = "; ".join(f"{m.get('stage')} on {m.get('path')}" for m in mine.values())
         record_death(client, death)
-        client.delete(key)
+        delete_heartbeat(client, key)
         if mine:
             client.hdel(PROCESSING_KEY, *mine)
     except (redis.RedisError, ValueError) as exc:

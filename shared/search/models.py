@@ -212,7 +212,8 @@ class SearchHit(ArticleDocument):
     # Left out of ``_source`` by search (see ``query.SOURCE_EXCLUDES``): not in a hit at all.
     mentions: list[Mention] = Field(default_factory=list, exclude=True)
     entity_list: list[Entity] = Field(default_factory=list, exclude=True)
-    summary_sentences: list[int] = Field(default_factory=list, exclude=True)
+    sentences: list[tuple[int, int]] = Field(default_factory=list, exclude=True)
+    summary_spans: list[tuple[int, int]] = Field(default_factory=list, exclude=True)
     vector: list[float] | None = Field(None, exclude=True)
 
 

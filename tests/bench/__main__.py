@@ -5,16 +5,20 @@ in one run on this machine (absolute figures vary with the machine; ratios trave
 2. NER with the production architectures (``standins.py``: random weights, real speed):
    fp32 against int8 for the fast (1024) and large (2048) character-LM taggers, their token
    agreement, and the light stages' share of the fast int8 tagger's time.
-3. Pipeline vs NER alone: articles/s through the whole system (real Celery worker
-   processes, Redis, indexer, Elasticsearch) against the NER stage alone in one process,
-   and against the ideal for this many cores.
+3. Worker topologies (``topology.py``): articles/s through the whole system (real Celery
+   worker processes, Redis, indexer, Elasticsearch) with a worker per stage against the
+   default (one worker serving every stage, a pool process per core), side by side;
+   ``topology_speedup``, ``pipeline_efficiency`` against the ideal for this many cores,
+   memory per pool process, and the plumbing's CPU per article (``plumbing_share_of_ner``).
+   Then NER scaled out to two processes (``scaling.py``).
 4. Indexing: the indexer's documents/s against ``elasticsearch.helpers.bulk`` alone on the
    same documents, and against one request per document.
 5. Memory: a worker process's RSS growth over 1,000 articles.
 
 Every figure is also written to ``.dateline/bench/results.json`` (``results.py``).
 
-Usage: python -m tests.bench [--articles N] [--skip-pipeline] [--rounds N] [--rss-articles N]
+Usage: python -m tests.bench [--articles N] [--skip-pipeline] [--skip-standins] [--skip-after-pipeline]
+       [--rounds N] [--topology-rounds N] [--rss-articles N]
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from rich.table import Table  # noqa: E402
 from shared.schemas import ArticleDocument  # noqa: E402
 from tests.bench.results import RESULTS, record, start_run  # noqa: E402
 from tests.bench.scaling import bench_scaling  # noqa: E402
+from tests.bench.topology import Run, bench_topologies  # noqa: E402
 from tests.support.documents import seed_documents  # noqa: E402
 from tests.support.paths import MODEL_CACHE, REPO_DIR, SEEDS  # noqa: E402
 from tests.support.services import BackingServices, free_port  # noqa: E402
@@ -144,59 +149,103 @@ def tiny_model_agreement(model: Path) -> float:
     return agreement(token_tags(tagger, bodies), token_tags(int8, bodies))
 
 
-def bench_pipeline(services: BackingServices, documents: list[ArticleDocument], model: Path) -> float:
-    """Articles per second through workers and indexer into Elasticsearch."""
-    from celery import Celery
-
-    from shared.heartbeat import read_heartbeats
-    from shared.pipeline import submit_document
-    from shared.registry import FileRecord, Registry
-    from tests.support.processes import wait_until
-    from tests.support.stack import Stack
-
-    # The stack's own supervisord, apart from the one running Redis and Elasticsearch.
-    stack = Stack(
-        redis_base_url=services.redis_url,
-        es_url=services.es_url,
-        log_dir=BENCH_DATA / "logs",
-        run_dir=BENCH_DATA / "stack",
-        ner_model=str(model),
-        inbox=BENCH_DATA / "inbox",
+def standin_figures(rounds: int, model: Path) -> dict[str, float]:
+    """Part 2 and the test tagger's int8 agreement, recorded and printed."""
+    figures = bench_standins(rounds)
+    # Agreement of trained decisions on real text: the test tagger on the seeds. (The
+    # stand-ins' random weights make near-ties of many tokens; their figures are kept apart.)
+    figures["ner_int8_token_agreement"] = tiny_model_agreement(model)
+    record(figures)
+    table = Table("measure", "figure", title="Light stages against the fast int8 NER, per article")
+    table.add_row(
+        "token agreement int8/fp32, trained test model, seeds", f"{figures['ner_int8_token_agreement']:.4f}"
     )
-    try:
-        processes = [*stack.start_workers(), stack.start_indexer()]
-        # Wait until every worker process has loaded its models before the clock starts.
-        wait_until(
-            lambda: len([b for b in read_heartbeats(stack.redis, "worker") if b.state == "running"]) >= 2,
-            timeout=300,
-            what="workers warmed up",
-            processes=processes,
+    table.add_row("summary / fast int8 NER", f"{figures['summary_share_of_ner']:.1%}")
+    table.add_row("language detection / fast int8 NER", f"{figures['language_share_of_ner']:.1%}")
+    console.print(table)
+    return figures
+
+
+def report_topologies(
+    runs: dict[str, Run], ideal: float, ner_alone: float, ner_fast_ms: float | None
+) -> None:
+    """Part 3: record and print the topologies side by side, memory and the plumbing."""
+    old, new = runs["per_stage"], runs["all_stages"]
+    figures = {
+        "pipeline_articles_per_s": new.articles_per_s,
+        "per_stage_articles_per_s": old.articles_per_s,
+        "topology_speedup": new.articles_per_s / old.articles_per_s,
+        "ner_alone_articles_per_s": ner_alone,
+        "pipeline_efficiency": new.articles_per_s / ideal,
+        "per_stage_pipeline_efficiency": old.articles_per_s / ideal,
+        "worker_pool_processes": new.pool_processes,
+        "worker_rss_mb_per_process": new.rss_mb_per_pool_process,
+        "worker_rss_mb_parents": new.rss_mb_parents,
+        "worker_rss_mb_total": new.rss_mb_per_pool_process * new.pool_processes + new.rss_mb_parents,
+        "per_stage_rss_mb_per_process": old.rss_mb_per_pool_process,
+        "worker_uss_mb_per_process": new.uss_mb_per_pool_process,
+        "worker_memory_mb_total": new.uss_mb_per_pool_process * new.pool_processes + new.rss_mb_parents,
+        # The cores the pipeline got: on a machine shared with other work it gets less than
+        # all of them, and pipeline_efficiency (against every core) says so.
+        "pipeline_cores_used": new.cores_used,
+        "per_stage_cores_used": old.cores_used,
+        "load_average_at_pipeline": new.load_average,
+        # Of the CPU the pipeline got, the share the stages used (the rest: plumbing, Elasticsearch).
+        "stage_share_of_pipeline_cpu": new.cpu_ms["stages"] / sum(new.cpu_ms.values()),
+        "plumbing_cpu_ms_per_article": new.plumbing_ms,
+        "per_stage_plumbing_cpu_ms_per_article": old.plumbing_ms,
+    }
+    figures |= {f"cpu_ms_per_article_{where}": ms for where, ms in new.cpu_ms.items()}
+    if ner_fast_ms:
+        figures["plumbing_share_of_ner"] = new.plumbing_ms / ner_fast_ms
+    record(figures)
+    table = Table(
+        "measure",
+        "per stage (before)",
+        "every stage in each process (default)",
+        title="3. Worker topologies, side by side (best of the alternating rounds)",
+    )
+    table.add_row("pool processes", str(old.pool_processes), str(new.pool_processes))
+    table.add_row(
+        "articles/s through workers, indexer, Elasticsearch",
+        f"{old.articles_per_s:.2f}",
+        f"{new.articles_per_s:.2f}",
+    )
+    table.add_row(
+        f"pipeline efficiency (ideal {ideal:.2f} articles/s)",
+        f"{old.articles_per_s / ideal:.2f}",
+        f"[bold]{new.articles_per_s / ideal:.2f}[/bold]",
+    )
+    table.add_row(
+        "RSS per pool process, MB", f"{old.rss_mb_per_pool_process:.0f}", f"{new.rss_mb_per_pool_process:.0f}"
+    )
+    table.add_row(
+        "USS per pool process (its own memory), MB",
+        f"{old.uss_mb_per_pool_process:.0f}",
+        f"{new.uss_mb_per_pool_process:.0f}",
+    )
+    table.add_row("cores the pipeline got (CPU s per s)", f"{old.cores_used:.2f}", f"{new.cores_used:.2f}")
+    table.add_row("machine load average at the end", f"{old.load_average:.1f}", f"{new.load_average:.1f}")
+    table.add_row("RSS of the Celery parents, MB", f"{old.rss_mb_parents:.0f}", f"{new.rss_mb_parents:.0f}")
+    for where in sorted(new.cpu_ms):
+        table.add_row(
+            f"CPU ms per article: {where}", f"{old.cpu_ms.get(where, 0):.1f}", f"{new.cpu_ms[where]:.1f}"
         )
-        wait_until(
-            lambda: stack.es.indices.exists_alias(name=stack.alias),
-            timeout=120,
-            what="index created",
-            processes=processes,
+    table.add_row(
+        "[bold]plumbing CPU ms per article[/bold]",
+        f"{old.plumbing_ms:.1f}",
+        f"[bold]{new.plumbing_ms:.1f}[/bold]",
+    )
+    console.print(table)
+    console.print(
+        f"topology_speedup: [bold]{figures['topology_speedup']:.2f}x[/bold] "
+        f"(NER stage alone, one process: {ner_alone:.2f} articles/s)"
+    )
+    if ner_fast_ms:
+        console.print(
+            f"plumbing_share_of_ner: [bold]{figures['plumbing_share_of_ner']:.3f}[/bold] "
+            f"of the fast int8 NER's {ner_fast_ms:.0f} ms per article"
         )
-        app = Celery(broker=stack.redis_url)
-        registry = Registry(stack.redis)
-        started = time.perf_counter()
-        for doc in documents:
-            # As ingest does: the indexer only writes documents of registered files.
-            registry.put(
-                FileRecord(path=doc.source_path, revision=doc.revision, articles=1, doc_ids=[doc.id])
-            )
-            submit_document(app, doc)
-        wait_until(
-            lambda: stack.count() >= len(documents),
-            timeout=1800,
-            every=0.2,
-            what="all benchmark articles indexed",
-            processes=processes,
-        )
-        return len(documents) / (time.perf_counter() - started)
-    finally:
-        stack.stop()
 
 
 def bench_indexing(services: BackingServices, documents: list[ArticleDocument]) -> dict[str, float]:
@@ -258,12 +307,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per NER stand-in")
     parser.add_argument("--rss-articles", type=int, default=1000)
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument(
+        "--skip-standins",
+        action="store_true",
+        help="skip part 2 (then plumbing_share_of_ner is not computed)",
+    )
+    parser.add_argument(
+        "--skip-after-pipeline",
+        action="store_true",
+        help="stop after part 3 (scaling out, indexing, search and memory are not measured)",
+    )
+    parser.add_argument(
+        "--topology-rounds", type=int, default=2, help="alternating rounds per worker topology"
+    )
     parser.add_argument("--search-docs", type=int, default=20000)
     args = parser.parse_args()
 
     start_run()
     model = ner_model()
     os.environ["DATELINE_NER_MODEL"] = str(model)
+    # Workers load model files only from the model folder (they are pickles): the tiny
+    # model's folder is that folder, for this process and the workers it starts.
+    os.environ["DATELINE_MODEL_DIR"] = str(model.parent)
     from shared.settings import get_settings
 
     get_settings.cache_clear()
@@ -284,41 +349,20 @@ def main() -> None:
     console.print(table)
     record({f"stage_ms_{name}": seconds * 1000 for name, seconds in per_article.items()})
 
-    figures = bench_standins(args.rounds)
-    # Agreement of trained decisions on real text: the test tagger on the seeds. (The
-    # stand-ins' random weights make near-ties of many tokens; their figures are kept apart.)
-    figures["ner_int8_token_agreement"] = tiny_model_agreement(model)
-    record(figures)
-    table = Table("measure", "figure", title="Light stages against the fast int8 NER, per article")
-    table.add_row(
-        "token agreement int8/fp32, trained test model, seeds", f"{figures['ner_int8_token_agreement']:.4f}"
-    )
-    table.add_row("summary / fast int8 NER", f"{figures['summary_share_of_ner']:.1%}")
-    table.add_row("language detection / fast int8 NER", f"{figures['language_share_of_ner']:.1%}")
-    console.print(table)
+    figures: dict[str, float] = {}
+    if not args.skip_standins:
+        figures = standin_figures(args.rounds, model)
 
     ner_alone = 1 / per_article["entities"]
     services = BackingServices(BENCH_DATA, redis_port=free_port(), es_port=free_port())
     services.start()
     try:
         if not args.skip_pipeline:
-            pipeline = bench_pipeline(services, documents, model)
             ideal = cores / total
-            record(
-                {
-                    "pipeline_articles_per_s": pipeline,
-                    "ner_alone_articles_per_s": ner_alone,
-                    "pipeline_efficiency": pipeline / ideal,
-                }
-            )
-            table = Table("measure", "articles/s", title="3. Whole pipeline vs NER stage alone")
-            table.add_row("NER stage alone, one process", f"{ner_alone:.2f}")
-            table.add_row(f"ideal: {cores} cores / sum of the stages' seconds per article", f"{ideal:.2f}")
-            table.add_row("pipeline: 2 worker processes + indexer + Elasticsearch", f"{pipeline:.2f}")
-            table.add_row(
-                "[bold]pipeline efficiency (pipeline / ideal)[/bold]", f"[bold]{pipeline / ideal:.2f}[/bold]"
-            )
-            console.print(table)
+            runs = bench_topologies(services, documents, model, rounds=args.topology_rounds)
+            report_topologies(runs, ideal, ner_alone, figures.get("ner_ms_fast_int8"))
+            if args.skip_after_pipeline:
+                return
             bench_scaling(services, documents, model, console)
         rates = bench_indexing(services, seed_documents(args.index_docs, prefix="index"))
         record(

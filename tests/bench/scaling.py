@@ -3,7 +3,7 @@ side by side in one run (``make bench``).
 
 Each configuration is a fresh stack of real processes (its own Redis database and alias on
 the benchmark's Redis and Elasticsearch): the indexer and one or two NER workers (separate
-programs, as ``--scale worker-ner=2`` or a second host would run them). The documents
+programs, as `dateline serve worker --queues entities` on a second host runs them). The documents
 already carry their language, so only the heavy stage runs in the workers; the clock runs
 from the first task queued to the last document searchable. The configurations alternate
 for ``rounds`` rounds and each keeps its best round, the one least disturbed by whatever

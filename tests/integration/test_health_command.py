@@ -10,7 +10,7 @@ import sys
 
 import redis
 
-from shared.heartbeat import Heartbeat, HeartbeatWriter
+from shared.heartbeat import Heartbeat, HeartbeatWriter, write_heartbeat
 from tests.support.paths import REPO_DIR
 
 
@@ -54,7 +54,7 @@ def test_health_follows_this_hosts_heartbeat(redis_url):
             started_at="2026-01-01T00:00:00Z",
             interval=10,
         )
-        client.set(other.key, other.model_dump_json(), ex=30)
+        write_heartbeat(client, other, 30)
         assert _health("worker", url).returncode == 1
     finally:
         client.flushdb()

@@ -284,3 +284,31 @@ def test_the_cheap_audit_holds_across_restarts_and_a_replaced_index_is_checked(e
     restarted._next_audit = 0
     audit = restarted.run_pass().audit  # type: ignore[union-attr]
     assert audit is not None and audit.checked_ids and audit.missing == 0
+
+
+def test_the_audit_pages_and_keeps_only_what_a_pass_requeues(env: Path) -> None:
+    """More files missing than a pass queues again: the audit keeps ``keep`` of them and
+    counts the rest, across several id batches, without holding the whole registry."""
+    from services.ingest import audit as audit_module
+
+    ensure_index(es(), settings().index, settings())
+    registry = Registry(rclient())
+    for i in range(7):  # registered as indexed (two articles each), none in the index
+        registry.put(
+            FileRecord(
+                path=f"gone-{i}.txt",
+                state="indexed",
+                revision=1,
+                articles=2,
+                doc_ids=[f"gone-{i}-a", f"gone-{i}-b"],
+            )
+        )
+    original = audit_module.ID_BATCH
+    audit_module.ID_BATCH = 3  # several id batches
+    try:
+        audit = audit_module.audit_index(es(), registry, settings().index, None, keep=2)
+    finally:
+        audit_module.ID_BATCH = original
+    assert audit.checked_ids and (audit.expected, audit.found) == (14, 0)
+    assert audit.missing_docs == 14 and audit.missing_files == 7
+    assert len(audit.missing) == 2 and len(audit.counted) == 5

@@ -25,7 +25,7 @@ from tests.support.paths import REPO_DIR, SEEDS
 from tests.support.processes import wait_until
 from tests.support.services import free_port
 
-PROGRAMS = {"redis", "elasticsearch", "worker-ner", "worker-light", "indexer", "ingest", "api"}
+PROGRAMS = {"redis", "elasticsearch", "worker", "indexer", "ingest", "api"}
 
 
 def _alive(pid: int) -> bool:
@@ -160,16 +160,16 @@ def test_stack_up_restarts_exactly_the_programs_whose_settings_changed(running_s
     dateline.env.update(changed)
     up = dateline("stack", "up")
     assert up.returncode == 0, up.stdout + up.stderr
-    assert "restarted worker-ner, worker-light: DATELINE_NER_MODEL, DATELINE_NER_MODELS changed" in up.stdout
+    assert "restarted worker: DATELINE_NER_MODEL, DATELINE_NER_MODELS changed" in up.stdout
     after = dateline.pids()
-    workers = {"worker-ner", "worker-light"}
+    workers = {"worker"}
     assert {name for name in before if after[name] != before[name]} == workers
     assert all(_alive(after[name]) for name in after)
 
     # The restarted NER worker runs with the new value, exactly as given.
     client = redis.Redis.from_url(dateline.env["DATELINE_REDIS_URL"])
 
-    new_worker = process_tree(after["worker-ner"])
+    new_worker = process_tree(after["worker"])
 
     def ner_model_of_new_worker() -> str | None:
         for beat in read_heartbeats(client, "worker"):
@@ -177,7 +177,7 @@ def test_stack_up_restarts_exactly_the_programs_whose_settings_changed(running_s
             if (
                 entities
                 and beat.host == socket.gethostname()
-                and beat.pid in new_worker | process_tree(after["worker-ner"])
+                and beat.pid in new_worker | process_tree(after["worker"])
             ):
                 return entities.model
         return None

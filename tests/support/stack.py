@@ -55,6 +55,10 @@ class Stack:
             "DATELINE_RESCAN_SECONDS": "5",
             "DATELINE_INDEX_FLUSH_SECONDS": "0.5",
             "DATELINE_INDEX_REFRESH_INTERVAL": "200ms",
+            # One pool process per worker (the default is one per core): a test knows which
+            # process holds an article, and stacks stay light on a shared machine. make bench
+            # measures the default's sizing (tests/bench/topology.py).
+            "DATELINE_WORKER_CONCURRENCY": "1",
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             **(extra_env or {}),
@@ -97,7 +101,7 @@ class Stack:
         return process
 
     def start_workers(self, env: dict[str, str] | None = None) -> list[ServiceProcess]:
-        """The workers of the topology: NER apart from the light stages."""
+        """The workers of the topology: one serving every stage."""
         return [self.start(p.name, *p.serve_args, env=env) for p in PROGRAMS if p.service == "worker"]
 
     def start_indexer(self) -> ServiceProcess:

@@ -16,18 +16,12 @@ SERVICES = COMPOSE["services"]
 
 
 def test_compose_has_every_part():
-    # One worker for NER and one for the light stages, as in the local stack (was: one `worker`).
-    assert {
-        "redis",
-        "elasticsearch",
-        "kibana",
-        "kibana-setup",
-        "ingest",
-        "worker-ner",
-        "worker-light",
-        "indexer",
-        "api",
-    } <= set(SERVICES)
+    # One worker serving every stage, as in the local stack (issue 18: was one for NER and
+    # one for the light stages).
+    assert {"redis", "elasticsearch", "kibana", "kibana-setup", "ingest", "worker", "indexer", "api"} <= set(
+        SERVICES
+    )
+    assert not {"worker-ner", "worker-light"} & set(SERVICES)
 
 
 def test_elasticsearch_and_kibana_match_the_tested_version():
@@ -73,8 +67,7 @@ def test_inbox_is_mounted_read_only_into_ingest():
 
 def test_worker_is_scalable():
     # --scale needs no fixed container name or host port.
-    for worker in ("worker-ner", "worker-light"):
-        assert "container_name" not in SERVICES[worker] and "ports" not in SERVICES[worker]
+    assert "container_name" not in SERVICES["worker"] and "ports" not in SERVICES["worker"]
 
 
 # --- compose runs the topology of the local stack (services/stack/topology.py) ---------------

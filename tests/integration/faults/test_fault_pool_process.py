@@ -26,11 +26,11 @@ from tests.support.processes import wait_until
 
 
 def ner_processes(stack, state: str | None = None) -> list[int]:
-    """Pids of the NER worker's pool processes with a live heartbeat (in ``state``)."""
+    """Pids of the pool processes serving NER with a live heartbeat (in ``state``)."""
     return [
         b.pid
         for b in read_heartbeats(stack.redis, "worker")
-        if b.worker_details.queues == ["entities"] and (state is None or b.state == state)
+        if "entities" in b.worker_details.queues and (state is None or b.state == state)
     ]
 
 
@@ -78,7 +78,7 @@ def test_killed_pool_process_is_replaced_and_a_crash_loop_is_shown(make_stack):
             what="the death recorded",
         )
     (loop,) = collect_status(stack.redis).crash_loops
-    assert loop.node.startswith("ner@") and loop.deaths == CRASH_LOOP_DEATHS
+    assert loop.node.startswith("worker@") and loop.deaths == CRASH_LOOP_DEATHS
     assert "pool process" in loop.last_cause and "SIGKILL" in loop.last_cause
 
     # Left alone, it recovers, and every article is indexed once, its entities found.

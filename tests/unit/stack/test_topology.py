@@ -30,11 +30,12 @@ def _settings(**values: str) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
-def test_the_local_stack_runs_ner_apart_from_the_light_stages():
+def test_the_local_stack_runs_one_worker_serving_every_stage():
     by_name = {p.name: p for p in PROGRAMS}
-    assert set(by_name) == {"ingest", "worker-ner", "worker-light", "indexer", "api"}
-    assert by_name["worker-ner"].serve_args == ("worker", "--queues", "entities", "--name", "ner")
-    assert by_name["worker-light"].serve_args == ("worker", "--queues", "language,summary", "--name", "light")
+    assert set(by_name) == {"ingest", "worker", "indexer", "api"}
+    # No --queues (every stage) and no --concurrency (one pool process per core): measured by
+    # make bench against a worker per stage (tests/bench/topology.py).
+    assert by_name["worker"].serve_args == ("worker", "--name", "worker")
     assert {p.service for p in PROGRAMS} == set(DATELINE_SERVICES)
     for program in PROGRAMS:
         assert program.command[1:5] == ("-m", "services.cli.main", "serve", program.service)
@@ -44,14 +45,14 @@ def test_the_local_stack_runs_ner_apart_from_the_light_stages():
 
 def test_health_checks_and_start_order():
     assert health_of("api").kind == "http" and health_of("api").target == "/health"
-    for name in ("ingest", "indexer", "worker-ner", "worker-light"):
+    for name in ("ingest", "indexer", "worker"):
         check = health_of(name)
         assert check is not None and check.kind == "heartbeat"
-    assert health_of("worker-ner").target == "worker"
+    assert health_of("worker").target == "worker"
     assert health_of("redis").kind == "redis" and health_of("elasticsearch").kind == "elasticsearch"
     assert health_of("kibana") is None
     # Backing services first, the indexer before the workers, ingest and the API last.
-    order = ["redis", "elasticsearch", "indexer", "worker-ner", "ingest", "api"]
+    order = ["redis", "elasticsearch", "indexer", "worker", "ingest", "api"]
     assert sorted(order, key=priority_of) == order
     # A worker gets long enough to finish the article in hand before SIGKILL.
     assert dateline_program("w", "worker").stop_seconds > dateline_program("i", "ingest").stop_seconds

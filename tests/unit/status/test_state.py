@@ -122,7 +122,9 @@ def test_the_local_stack_runs_exactly_the_expected_services_and_serves_every_sta
     served = set()
     for program in PROGRAMS:
         if program.service == "worker":
-            queues = program.serve_args[program.serve_args.index("--queues") + 1].split(",")
+            args = program.serve_args
+            # No --queues: every stage (dateline serve worker's default).
+            queues = args[args.index("--queues") + 1].split(",") if "--queues" in args else list(STAGES)
             served |= set(stages_served(beat("worker", 1, queues=queues)))
     assert served == set(STAGES)
 
