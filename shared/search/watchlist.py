@@ -6,11 +6,12 @@ column ``name`` or ``query``. Each line becomes one search, with the same filter
 search page (``SearchParams``: language, source, dates ...):
 
 * a ``name`` (and every line of a plain list) is matched as a phrase in the title, body or
-  summary ("Angela Merkel" finds those two words together, in that order); but a name the
+  summary ("Angela Merkel" finds those two words together, in that order); a name the
   alias table knows (``shared/names/aliases.py``: a country, ``US``, a name of the user's
-  alias file) is matched as an entity under every one of its names, as an entity filter of
-  search is: the line "United States" finds an article that only says "US", and the line
-  "US" does not find every "us" in the archive;
+  alias file) is matched as that entity under every one of its names (as the entity filter
+  of search) or any of those names as a phrase in the text, acronyms excepted: the line
+  "United States" finds an article whose entities say only "USA", and the line "US" does
+  not find every "us" in the archive;
 * a ``query`` is read as a search box's query (query-string syntax).
 
 All lines are counted and read in one point in time (``export.Snapshot``), so a line's
@@ -208,6 +209,17 @@ def is_known_entity(name: str) -> bool:
     return table.canonical(name) is not None
 
 
+def is_acronym(name: str) -> bool:
+    """``US``, ``U.S.``, ``TTP``: capitals only, short. Text search ignores case, so as a
+    phrase such a name finds the common word it spells."""
+    letters = name.replace(".", "").replace(" ", "")
+    return letters.isalpha() and letters.isupper() and len(letters) <= 6
+
+
+def _phrase_clause(text: str) -> dict[str, Any]:
+    return {"multi_match": {"query": text, "type": "phrase", "fields": PHRASE_FIELDS}}
+
+
 def line_search(line: WatchlistLine, params: SearchParams, subfields: Collection[str]) -> LineSearch:
     """The search of one line, within the query and filters of ``params``."""
     clause: dict[str, Any]
@@ -216,11 +228,22 @@ def line_search(line: WatchlistLine, params: SearchParams, subfields: Collection
         clause, described = text_clause(line.text, subfields), f"query: {line.text}"
     elif is_known_entity(line.text):
         match = "entity"
-        clause = entity_filter(None, line.text)
-        described = "entity: " + " | ".join(entity_values(line.text))
+        names = entity_values(line.text)
+        # The entity under every name it has, or any of those names in the text: an article
+        # NER did not tag still counts. Except acronyms: "US" as a phrase is every "us".
+        phrases = [name for name in names if not is_acronym(name)]
+        clause = {
+            "bool": {
+                "should": [entity_filter(None, line.text), *map(_phrase_clause, phrases)],
+                "minimum_should_match": 1,
+            }
+        }
+        described = "entity: " + " | ".join(names)
+        if phrases:
+            described += "; or phrase: " + " | ".join(phrases)
     else:
         match = "phrase"
-        clause = {"multi_match": {"query": line.text, "type": "phrase", "fields": PHRASE_FIELDS}}
+        clause = _phrase_clause(line.text)
         described = f"phrase: {line.text}"
     must = [clause]
     if params.query.strip() not in ("", "*"):
@@ -239,14 +262,16 @@ class LineCount(BaseModel):
 def count_lines(snapshot: Snapshot, searches: Sequence[LineSearch], *, collapse: bool) -> list[LineCount]:
     """Each line's matching documents (stories with ``collapse``), in the file's order."""
     found = []
-    for item in searches:
-        try:
-            count = snapshot.count(item.query, collapse=collapse)
-        except BadRequestError as exc:
-            problem = refused(exc, item.line.text)
-            if isinstance(problem, SearchInputError):
-                raise WatchlistError(f"line {item.line.number} of the watchlist: {problem}") from None
-            raise problem from None
+    numbers = snapshot.counts([item.query for item in searches], collapse=collapse)
+    for item, count in zip(searches, numbers, strict=True):
+        if count is None:
+            try:  # refused in the multi-search: asked alone, Elasticsearch says why
+                count = snapshot.count(item.query, collapse=collapse)
+            except BadRequestError as exc:
+                problem = refused(exc, item.line.text)
+                if isinstance(problem, SearchInputError):
+                    raise WatchlistError(f"line {item.line.number} of the watchlist: {problem}") from None
+                raise problem from None
         found.append(LineCount(line=item.line.text, query=item.described, count=count, match=item.match))
     return found
 

@@ -51,6 +51,8 @@ DOCS = {
     "pronoun": doc("pronoun", "A song", "All of us and them."),
     "reversed": doc("reversed", "Quote", "Merkel, Angela, was quoted."),
     "flood": doc("flood", "Sindh", "The flood in Sindh spread."),
+    "pakistan": doc("pakistan", "Monsoon", "Rain fell across Pakistan.", location=["Pakistan"]),
+    "untagged": doc("untagged", "Rain", "More rain for Pakistan today."),  # NER missed it
 }
 ID_KEYS = {d.id: key for key, d in DOCS.items()}
 
@@ -121,6 +123,24 @@ def test_matches_are_the_counted_articles(client):
         matched.setdefault(row["line"], set()).add(ID_KEYS[row["id"]])
     assert matched == {"United States": {"us", "usa"}, "Angela Merkel": {"merkel"}}
     assert rows(response.text)[0].keys() >= {"line", "id", "title", "people", "places", "path"}
+
+
+def test_a_known_entity_also_matches_its_names_in_the_text(client):
+    counted = rows(
+        client.post(
+            "/watchlists", files=upload("Pakistan\nIslamic Republic of Pakistan\n"), headers=AUTH
+        ).text
+    )
+    assert [(row["line"], row["count"]) for row in counted] == [
+        ("Pakistan", "2"),
+        ("Islamic Republic of Pakistan", "2"),
+    ]
+    matched = rows(
+        client.post(
+            "/watchlists", files=upload("Pakistan\n"), params={"output": "matches"}, headers=AUTH
+        ).text
+    )
+    assert {ID_KEYS[row["id"]] for row in matched} == {"pakistan", "untagged"}
 
 
 def test_filters_narrow_every_line_and_queries_are_queries(client):

@@ -15,6 +15,7 @@ from shared.search.watchlist import (
     BYTES_PER_LINE,
     WatchlistError,
     WatchlistLine,
+    is_acronym,
     is_known_entity,
     line_search,
     parse_watchlist,
@@ -133,8 +134,24 @@ def test_lines_search_as_phrase_entity_or_query():
     entity = line_search(WatchlistLine(number=2, text="US"), SearchParams(), frozenset())
     assert entity.match == "entity"
     shown = json.dumps(entity.query)
-    assert '"United States"' in shown and '"USA"' in shown and "multi_match" not in shown
-    assert "United States" in entity.described
+    assert '"United States"' in shown and '"USA"' in shown
+    # ... or any of its names in the text, but no acronym: every "us" is not the US.
+    phrases = [
+        c["multi_match"]["query"]
+        for c in entity.query["bool"]["must"][0]["bool"]["should"]
+        if "multi_match" in c
+    ]
+    assert "United States" in phrases and "United States of America" in phrases
+    assert not {"US", "USA", "U.S."} & set(phrases)
+    assert entity.described.startswith("entity: ") and "; or phrase: " in entity.described
+    assert [is_acronym(n) for n in ("US", "U.S.", "TTP", "NATO", "Pakistan", "U.S. of A.")] == [
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
 
     query = line_search(
         WatchlistLine(number=3, text="flood AND Sindh", kind="query"), SearchParams(query="rain"), frozenset()
