@@ -99,6 +99,23 @@ def test_upload_is_refused_without_the_token(client, es_url, alias):
     assert unset.status_code == 403 and "DATELINE_API_TOKEN" in unset.json()["detail"]
 
 
+def test_the_token_is_checked_before_the_upload_is_read(client):
+    """Without the token the body is never parsed: a broken form is refused as unauthorised,
+    not as broken; with the token it is read, and checked."""
+    broken = {"content-type": "multipart/form-data; boundary=xyz"}
+    garbage = b"--xyz\r\nContent-Disposition: form-data; name=file\r\n\r\nno closing boundary"
+    assert client.post("/watchlists", content=garbage, headers=broken).status_code == 401
+    read = client.post("/watchlists", content=garbage, headers={**broken, **AUTH})
+    assert read.status_code in (400, 422), read.text
+    assert client.post("/watchlists", data={"other": "x"}, headers=AUTH).status_code == 422
+    assert (
+        "field named 'file'" in client.post("/watchlists", data={"other": "x"}, headers=AUTH).json()["detail"]
+    )
+    huge = client.post("/watchlists", files=upload("x\n" * 600_000), headers=AUTH)
+    assert huge.status_code == 413 and "DATELINE_WATCHLIST_MAX_LINES" in huge.json()["detail"]
+    assert client.post("/watchlists", files=upload("x\n" * 600_000)).status_code == 401
+
+
 def test_counts_per_line(client):
     response = client.post("/watchlists", files=upload(LIST), headers=AUTH)
     assert response.status_code == 200, response.text

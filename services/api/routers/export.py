@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from elasticsearch import Elasticsearch
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from services.api.auth import Writer
 from services.api.deps import ElasticsearchDep, SettingsDep
@@ -30,11 +33,14 @@ from shared.search.export import (
 from shared.search.models import SearchParams
 from shared.search.watchlist import (
     BYTES_PER_LINE,
+    WatchlistError,
+    WatchlistLine,
     WatchlistParams,
     WatchlistRun,
     matches_csv,
     parse_watchlist,
 )
+from shared.settings import Settings
 from shared.watches.store import WatchStore
 
 router = APIRouter(tags=["export"])
@@ -84,25 +90,35 @@ def export_histogram(
     return Response(body, media_type=CSV, headers=_attachment(filename("histogram", "csv")))
 
 
-@router.post("/watchlists", response_class=StreamingResponse, responses={200: {"content": {CSV: {}}}})
-def watchlist(
-    _: Writer,
-    file: Annotated[
-        UploadFile, File(description="Plain text, one name per line, or CSV with a 'name' or 'query' column.")
-    ],
-    params: Annotated[WatchlistParams, Query()],
-    cfg: SettingsDep,
-    es: ElasticsearchDep,
-) -> StreamingResponse:
-    """Search every line of an uploaded watchlist (within the query and filters given):
-    ``output=counts`` gives line, query, count; ``output=matches`` every matching article
-    with its line (the export's fields). Names match as phrases, or as entities under every
-    alias when the alias table knows them; a 'query' column is read as search queries.
-    ``make_watches=true`` also makes each line a watch named ``watch_prefix`` + the line
-    (the counts then carry columns watch and watch_status: created, exists or refused)."""
-    # Read no more than a valid watchlist can be: parse_watchlist refuses the rest by size.
-    data = file.file.read(cfg.watchlist_max_lines * BYTES_PER_LINE + 1)
-    lines = parse_watchlist(data, max_lines=cfg.watchlist_max_lines, filename=file.filename)
+# The upload's form, described for /docs: the route reads it itself (below), after the token
+# check, so a request without the token is refused before its body is parsed or stored.
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "Plain text, one name per line, or CSV with a 'name' or 'query' column.",
+                    }
+                },
+            }
+        }
+    },
+}
+# Room for the multipart framing around the file (boundaries, part headers).
+FORM_OVERHEAD = 16 * 1024
+
+
+def _run(
+    es: Elasticsearch, cfg: Settings, lines: list[WatchlistLine], params: WatchlistParams
+) -> WatchlistRun:
+    """Count every line (and make the watches): Elasticsearch's blocking calls, run off the
+    event loop by the caller."""
     run = WatchlistRun(es, cfg.index, lines, params, cfg.export_page_size)
     if params.make_watches:
         try:
@@ -110,6 +126,52 @@ def watchlist(
         except BaseException:
             run.close()
             raise
+    return run
+
+
+@router.post(
+    "/watchlists",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {CSV: {}}},
+        413: {"description": "The upload is larger than a watchlist can be."},
+    },
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+)
+async def watchlist(
+    request: Request,
+    _: Writer,
+    params: Annotated[WatchlistParams, Query()],
+    cfg: SettingsDep,
+    es: ElasticsearchDep,
+) -> StreamingResponse:
+    """Search every line of an uploaded watchlist (a form field ``file``), within the query
+    and filters given: ``output=counts`` gives line, query, count; ``output=matches`` every
+    matching article with its line (the export's fields). Names match as phrases, or as
+    entities under every alias when the alias table knows them; a 'query' column is read as
+    search queries. ``make_watches=true`` also makes each line a watch named ``watch_prefix``
+    + the line (the counts then carry columns watch and watch_status: created, exists or
+    refused)."""
+    limit = cfg.watchlist_max_lines * BYTES_PER_LINE
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise HTTPException(
+            413,
+            detail=f"the upload is {int(declared):,} bytes; a watchlist of at most {cfg.watchlist_max_lines} "
+            f"lines (DATELINE_WATCHLIST_MAX_LINES) is at most {limit:,}: split it",
+        )
+    async with request.form(max_files=1, max_fields=5) as form:
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUpload):
+            raise WatchlistError(
+                "no watchlist in the request: send it as a multipart/form-data file field named 'file' "
+                "(curl -F file=@names.txt)"
+            )
+        # Read no more than a valid watchlist can be: parse_watchlist refuses the rest by size.
+        data = await upload.read(limit + 1)
+        name = upload.filename
+    lines = parse_watchlist(data, max_lines=cfg.watchlist_max_lines, filename=name)
+    run = await run_in_threadpool(_run, es, cfg, lines, params)
     if params.output == "counts":
         run.close()
         return StreamingResponse(
