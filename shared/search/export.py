@@ -6,6 +6,9 @@ flat: every step is a generator, from Elasticsearch's pages to the bytes the API
 the CLI writes. The point in time also makes the export one consistent snapshot: documents
 indexed while it runs neither appear half-way nor push others out of their page.
 
+Order: with ``sort=date`` newest first, as on the page; otherwise the archive's own order
+(see ``export_order``: a relevance order would rank every match again for each page).
+
 What is exported: by default every document that matches (a monitor's export wants every
 outlet's copy of a story). With ``collapse`` one row per story: the story's first published
 version (as on the story page). Collapsing cannot use Elasticsearch's ``collapse`` here (it
@@ -81,6 +84,12 @@ class ExportParams(SearchParams):
         False,
         description="false (default): every matching document, each outlet's copy included; "
         "true: one row per story (its first published version).",
+    )
+    sort: str = Field(
+        "relevance",
+        pattern="^(relevance|date)$",
+        description="date: newest first; relevance (the page's default): the archive's own order "
+        "(an export is not ranked: ranking every page again would slow it down as the archive grows).",
     )
     format: ExportFormat = Field("csv", description="csv (UTF-8, a header row) or jsonl (JSON Lines).")
 
@@ -307,6 +316,19 @@ class Snapshot:
                 yield ExportRow.from_hit(hit)
 
 
+NEWEST_FIRST = [{"published_at": {"order": "desc", "missing": "_last", "unmapped_type": "date"}}]
+
+
+def export_order(params: SearchParams) -> list[Any]:
+    """The rows' order (``Snapshot.pages`` adds ``_shard_doc``): with ``sort=date`` newest
+    first, as on the page; otherwise the archive's own order. Not by relevance: every page of
+    ``search_after`` makes Elasticsearch score and rank every match again, so a score order
+    costs one pass over all matches per page (measured on 20,000 documents: about half the
+    rows/s of the archive's order, and the gap grows with the archive); a date order can skip
+    the documents before the last page (Elasticsearch's numeric sort optimisation)."""
+    return list(NEWEST_FIRST) if params.sort == "date" else []
+
+
 class Export:
     """One export of a search's result set.
 
@@ -336,7 +358,7 @@ class Export:
                 except BadRequestError as again:
                     raise refused(again, params.query) from None
             self.query: dict[str, Any] = body["query"]
-            self.sort: list[Any] = body["sort"]
+            self.sort: list[Any] = export_order(params)
         except BaseException:
             self.snapshot.close()
             raise

@@ -366,7 +366,7 @@ def match_rows(
     """(line, row) for every article each line matches, line by line; an article that
     matches several lines is a row of each."""
     for item in searches:
-        for row in snapshot.rows(item.query, [{"_score": "desc"}], collapse=collapse):
+        for row in snapshot.rows(item.query, [], collapse=collapse):
             yield item.line.text, row
 
 

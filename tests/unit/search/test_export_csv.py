@@ -139,3 +139,11 @@ def test_export_parameters_are_the_search_pages_plus_format():
 def test_download_names():
     moment = datetime(2024, 3, 5, 14, 0, 9, tzinfo=timezone.utc)
     assert filename("export", "jsonl", moment) == "dateline-export-20240305-140009.jsonl"
+
+
+def test_exports_are_not_ranked():
+    """Ranking would score every match again for each page: newest first or the archive's order."""
+    from shared.search.export import NEWEST_FIRST, export_order
+
+    assert export_order(ExportParams(sort="date")) == NEWEST_FIRST
+    assert export_order(ExportParams(query="flood")) == []
