@@ -270,5 +270,19 @@ def test_cli_exports_to_a_file_and_to_a_pipe(es, alias, es_url, tmp_path):
         timeout=300,
     )
     assert refused.returncode == 2 and "nosuchfield" in refused.stderr
+
+    # A reader that stops early (`| head`) ends the export quietly, its snapshot closed.
+    export = subprocess.Popen(
+        [sys.executable, "-m", "services.cli.main", "export"],
+        cwd=REPO_DIR,
+        env={**env, "DATELINE_EXPORT_PAGE_SIZE": "100"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert export.stdout is not None and export.stderr is not None
+    assert export.stdout.readline().startswith(b"id,title,")
+    export.stdout.close()
+    assert export.wait(timeout=300) == 0
+    assert b"Traceback" not in export.stderr.read()
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.csv.part").exists()
     assert open_contexts(es) == 0
