@@ -37,7 +37,13 @@ from shared.search.export import (
     histogram_rows,
 )
 from shared.search.models import SearchParams, input_errors
-from shared.search.watchlist import WatchlistParams, WatchlistRun, matches_csv, parse_watchlist
+from shared.search.watchlist import (
+    WatchlistParams,
+    WatchlistRun,
+    matches_csv,
+    matches_jsonl,
+    parse_watchlist,
+)
 from shared.settings import Settings
 from shared.watches.store import WatchStore
 
@@ -114,10 +120,11 @@ def watchlist_command(
         with run:
             if params.make_watches:
                 run.make_watches(WatchStore(es, settings.index, settings), params.watch_prefix)
-            _write(output, run.counts_csv())
+            _write(output, run.counts_text(params.format))
             if matches is not None:
                 with _progress(err, matches, run.total_matches, "matches") as advance:
-                    _write(matches, matches_csv(_advancing(run.matches(), advance)))
+                    encode = matches_jsonl if params.format == "json" else matches_csv
+                    _write(matches, encode(_advancing(run.matches(), advance)))
                 err.print(f"wrote {escape(str(matches))}")
 
 

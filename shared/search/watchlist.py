@@ -31,7 +31,15 @@ from pydantic import BaseModel, Field, ValidationError
 
 from shared.names.aliases import AliasFileError, alias_table
 from shared.search.errors import SearchInputError
-from shared.search.export import EXPORT_FIELDS, ExportRow, Snapshot, csv_chunks, csv_values, refused
+from shared.search.export import (
+    EXPORT_FIELDS,
+    ExportRow,
+    Snapshot,
+    csv_chunks,
+    csv_values,
+    jsonl_chunks,
+    refused,
+)
 from shared.search.models import MAX_FILTER_CHARS, SearchParams, input_errors
 from shared.search.query import entity_filter, entity_values, filters, text_clause, text_subfields
 from shared.settings import get_settings
@@ -67,6 +75,11 @@ class WatchlistParams(SearchParams):
     )
     output: Literal["counts", "matches"] = Field(
         "counts", description="counts: line, query, count; matches: every matching article, with its line."
+    )
+    format: Literal["csv", "json"] = Field(
+        "csv",
+        description="csv, or json: the counts as one JSON object (lines, and watches with "
+        "make_watches), the matches as JSON Lines (line and the export's fields).",
     )
     make_watches: bool = Field(
         False,
@@ -254,9 +267,15 @@ def line_search(line: WatchlistLine, params: SearchParams, subfields: Collection
 
 class LineCount(BaseModel):
     line: str
-    query: str
+    query: str = Field(description="How the line was searched, in words.")
     count: int
     match: Match
+
+
+class MatchRow(ExportRow):
+    """An article a line matched (the matches as JSON Lines)."""
+
+    line: str
 
 
 def count_lines(snapshot: Snapshot, searches: Sequence[LineSearch], *, collapse: bool) -> list[LineCount]:
@@ -374,6 +393,18 @@ def matches_csv(rows: Iterator[tuple[str, ExportRow]]) -> Iterator[str]:
     return csv_chunks(MATCH_HEADER, ([line, *csv_values(row)] for line, row in rows))
 
 
+def matches_jsonl(rows: Iterator[tuple[str, ExportRow]]) -> Iterator[str]:
+    return jsonl_chunks(MatchRow(line=line, **dict(row)) for line, row in rows)
+
+
+class WatchlistCounts(BaseModel):
+    """The counts as JSON: one entry per line, in the file's order, and (with make_watches)
+    what became of each line's watch."""
+
+    lines: list[LineCount]
+    watches: list[LineWatch] | None = None
+
+
 class WatchlistRun:
     """A watchlist searched in one snapshot of ``alias``: every line is counted at once
     (so a bad line or a missing index is raised before anything is streamed), and the
@@ -416,6 +447,16 @@ class WatchlistRun:
 
     def counts_csv(self) -> Iterator[str]:
         return counts_csv(self.counts, self.watches)
+
+    def counts_text(self, fmt: str) -> Iterator[str]:
+        """The counts as CSV, or (``fmt="json"``) as one ``WatchlistCounts`` object."""
+        if fmt == "json":
+            return iter([WatchlistCounts(lines=self.counts, watches=self.watches).model_dump_json() + "\n"])
+        return self.counts_csv()
+
+    def matches_text(self, fmt: str) -> Iterator[str]:
+        """The matches as CSV, or (``fmt="json"``) JSON Lines; the snapshot ends with them."""
+        return matches_jsonl(self.matches()) if fmt == "json" else matches_csv(self.matches())
 
     @property
     def total_matches(self) -> int:

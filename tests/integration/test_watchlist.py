@@ -280,3 +280,25 @@ def test_each_line_can_become_a_watch(client, es_url, alias):
     assert {r["watch_status"] for r in rows(counted.text)} == {"exists"}
     for name in watches:
         store.remove(name)
+
+
+def test_json_for_programs(client):
+    from shared.search.watchlist import MatchRow, WatchlistCounts
+
+    counted = client.post("/watchlists", files=upload(LIST), params={"format": "json"}, headers=AUTH)
+    assert counted.headers["content-type"].startswith("application/json")
+    body = WatchlistCounts.model_validate_json(counted.text)
+    assert [(c.line, c.count, c.match) for c in body.lines][:2] == [
+        ("United States", 2, "entity"),
+        ("Angela Merkel", 1, "phrase"),
+    ]
+    assert body.watches is None
+    matched = client.post(
+        "/watchlists", files=upload(LIST), params={"format": "json", "output": "matches"}, headers=AUTH
+    )
+    found = [MatchRow.model_validate_json(line) for line in matched.text.splitlines()]
+    assert sorted((m.line, ID_KEYS[m.id]) for m in found) == [
+        ("Angela Merkel", "merkel"),
+        ("United States", "us"),
+        ("United States", "usa"),
+    ]

@@ -37,7 +37,6 @@ from shared.search.watchlist import (
     WatchlistLine,
     WatchlistParams,
     WatchlistRun,
-    matches_csv,
     parse_watchlist,
 )
 from shared.settings import Settings
@@ -172,11 +171,11 @@ async def watchlist(
         name = upload.filename
     lines = parse_watchlist(data, max_lines=cfg.watchlist_max_lines, filename=name)
     run = await run_in_threadpool(_run, es, cfg, lines, params)
+    media = "application/json" if params.format == "json" else CSV
     if params.output == "counts":
         run.close()
-        return StreamingResponse(
-            run.counts_csv(), media_type=CSV, headers=_attachment(filename("watchlist-counts", "csv"))
-        )
-    return StreamingResponse(
-        matches_csv(run.matches()), media_type=CSV, headers=_attachment(filename("watchlist-matches", "csv"))
-    )
+        name = filename("watchlist-counts", params.format)
+        return StreamingResponse(run.counts_text(params.format), media_type=media, headers=_attachment(name))
+    media = MEDIA_TYPES["jsonl"] if params.format == "json" else CSV
+    name = filename("watchlist-matches", "jsonl" if params.format == "json" else "csv")
+    return StreamingResponse(run.matches_text(params.format), media_type=media, headers=_attachment(name))
