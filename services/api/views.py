@@ -143,6 +143,38 @@ def search_params(state: PageState, size: int) -> SearchParams:
 
 
 @dataclass(frozen=True)
+class Download:
+    label: str
+    url: str
+    title: str  # what the file holds (the link's tooltip and accessible description)
+
+
+def export_links(state: PageState) -> list[Download]:
+    """The page's results to take away: ``/export`` (CSV, JSON Lines) and the facet counts
+    and histogram as CSV, each with exactly this page's search parameters (not its page
+    number: an export is the whole result set)."""
+    kept = [(k, v) for k, v in state.items if k != "page"]
+
+    def url(path: str, *first: tuple[str, str]) -> str:
+        pairs = [*first, *kept]
+        return f"{path}?{urlencode(pairs)}" if pairs else path
+
+    every = "one per story" if state.get("collapse").lower() in ("true", "1", "on") else "copies included"
+    return [
+        Download("CSV", url("/export", ("format", "csv")), f"Every matching article as CSV ({every})"),
+        Download(
+            "JSON Lines",
+            url("/export", ("format", "jsonl")),
+            f"Every matching article as JSON Lines ({every})",
+        ),
+        Download("Facets CSV", url("/export/facets.csv"), "The counts in the Refine column as CSV"),
+        Download(
+            "Histogram CSV", url("/export/histogram.csv"), "Articles per period, as in the chart, as CSV"
+        ),
+    ]
+
+
+@dataclass(frozen=True)
 class Chip:
     label: str
     remove_url: str

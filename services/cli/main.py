@@ -16,6 +16,7 @@ from services.cli.serve import serve_app
 from services.cli.settings import exit_for
 from services.cli.stack import stack_app
 from services.cli.status import status_command
+from services.cli.watch import watch_app
 from services.ingest.cli import ingest_command
 from services.worker.ner_fetch import fetch_command
 from services.worker.ner_training import ner_train_command
@@ -55,6 +56,7 @@ ner_app.command("fetch")(fetch_command)
 app.add_typer(ner_app, name="ner")
 app.add_typer(serve_app, name="serve")
 app.add_typer(stack_app, name="stack")
+app.add_typer(watch_app, name="watch")
 
 if __name__ == "__main__":
     app()

@@ -14,13 +14,12 @@ import difflib
 import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 from pydantic import BaseModel, Field
 
-from shared.schemas import ArticleDocument, Entity, EntityType
+from shared.schemas import ArticleDocument, ArticleRef, Entity, EntityType
 from shared.text.sentences import sentence_spans
 
 # A story_id is 24 hex digits (shared/stories/index.py) or ``text-`` and a content hash
@@ -37,13 +36,7 @@ FIRST_PUBLISHED: list[dict[str, Any]] = [
 _SPACE = re.compile(r"\s+")
 
 
-class StoryVersion(BaseModel):
-    id: str
-    title: str
-    source: str | None = None
-    source_path: str
-    published_at: datetime | None = None
-    dateline: str | None = None
+class StoryVersion(ArticleRef):
     carried_from: list[str] = Field(default_factory=list)
     first_seen: bool = Field(False, description="The earliest published version of the story.")
     new_headline: bool = Field(False, description="Its title differs from the earliest version's.")

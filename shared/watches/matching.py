@@ -3,8 +3,15 @@
 The indexer calls ``AlertRaiser.raise_alerts`` after a batch's bulk write succeeded and before
 it acknowledges the batch's stream entries. One percolate request matches every upserted
 document of the batch against every watch (``documents`` + ``_percolator_document_slot``);
-one bulk of ``create`` operations writes the alerts. Exactly once comes from the alert's id,
-not from remembering what was sent:
+one bulk of ``create`` operations writes the alerts.
+
+A cluster without the percolator module (Elastic's integration-test distribution, which the
+tests and the native stack run) gets a watches index whose ``query`` is stored, not indexed
+(``store.watch_mappings``); there one multi-search runs every watch's query on the article
+alias, restricted to the batch's ids, after a refresh makes the written batch searchable. The
+pairs found, and everything below, are the same.
+
+Exactly once comes from the alert's id, not from remembering what was sent:
 
 * ``alert_id(watch, content_sha256)``: the same article written again (Elasticsearch was away
   and the batch retried, an indexer killed after its write and the entries reclaimed by

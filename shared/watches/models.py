@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.schemas import Entities, utcnow
+from shared.schemas import ArticleRef, Entities, utcnow
 
 WATCH_NAME = re.compile(r"^[\w][\w .\-]{0,79}$")
 Channel = Literal["webhook", "email"]
@@ -94,18 +94,12 @@ class Watch(WatchSpec):
     feed_url: str = Field(description="Its Atom feed: every alert, newest first.")
 
 
-class AlertArticle(BaseModel):
+class AlertArticle(ArticleRef):
     """What an alert says about the article (a webhook's body carries it whole)."""
 
-    id: str
-    title: str
     url: str | None = None
-    source: str | None = None
-    published_at: datetime | None = None
-    dateline: str | None = None
     entities: Entities = Field(default_factory=Entities)
     summary: str | None = None
-    source_path: str
     story_id: str | None = None
     link: str = Field(description="The article's page on this Dateline.")
 

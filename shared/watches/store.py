@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from shared.schemas import ENTITY_TYPES, utcnow
 from shared.search.errors import SearchInputError
+from shared.search.index import ensure_index
 from shared.search.models import SearchParams, SearchResult, input_errors
 from shared.search.query import filters, search, text_clause, text_subfields, to_simple_syntax
 from shared.search.template import build_mappings, language_analyzers_available
@@ -246,6 +247,9 @@ class WatchStore:
             updates["email"] = address
         else:
             updates["email"] = None
+        # The article index too: a watch's query is built on its mapping (its language
+        # sub-fields), and a watch made before the first article must still work.
+        ensure_index(self.es, self.alias, self.settings)
         self.ensure()
         query = self._stored_query(params)
         watch = Watch(
