@@ -6,9 +6,11 @@ memory that does not grow with the export."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -286,3 +288,19 @@ def test_cli_exports_to_a_file_and_to_a_pipe(es, alias, es_url, tmp_path):
     assert b"Traceback" not in export.stderr.read()
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.csv.part").exists()
     assert open_contexts(es) == 0
+
+
+def test_the_search_pages_export_links_work(client, es, alias):
+    """The page links to the exports with its own state: each link answers with the file."""
+    page = client.get("/", params={"q": "floods", "lang": "en", "page": "2"})
+    assert page.status_code == 200
+    links = [html.unescape(href) for href in re.findall(r'class="export-link" href="([^"]+)"', page.text)]
+    assert len(links) == 4, links
+    for link in links:
+        answer = client.get(link)
+        assert answer.status_code == 200, (link, answer.text[:200])
+        assert "attachment" in answer.headers["content-disposition"]
+    rows = csv_rows(client.get(links[0]).text)
+    expected = search(es, alias, SearchParams(query="floods", lang=["en"], collapse=False)).total
+    assert len(rows) == expected > 10 and {row["language"] for row in rows} == {"en"}
+    assert all(int(row["path"].removeprefix("export/").removesuffix(".txt")) % 3 == 0 for row in rows)
