@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from services.api import auth, errors, web
 from services.api.deps import redis_for
-from services.api.routers import articles, health, search, watches
+from services.api.routers import articles, export, health, search, watches
 from services.api.security import HeadAsGet, SecurityHeaders, TrustedHosts
 from shared.heartbeat import ApiDetails, HeartbeatWriter
 from shared.settings import Settings, get_settings
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HeadAsGet)
     app.add_middleware(TrustedHosts, settings=current)
     app.add_middleware(SecurityHeaders)
-    for router in (search.router, articles.router, health.router, watches.router):
+    for router in (search.router, articles.router, health.router, watches.router, export.router):
         app.include_router(router)
     web.install(app)
     return app
