@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from services.cli.export import export_command, watchlist_command
 from services.cli.health import health_command
 from services.cli.index import index_app
 from services.cli.reprocess import reprocess_command
@@ -45,6 +46,8 @@ app.command("status")(status_command)
 app.command("reprocess")(reprocess_command)
 app.command("ingest")(ingest_command)
 app.command("search")(search_command)
+app.command("export")(export_command)
+app.command("watchlist")(watchlist_command)
 app.command("health")(health_command)
 app.add_typer(index_app, name="index")
 ner_app = typer.Typer(help="Named-entity models: fetch the configured ones, or train your own.")

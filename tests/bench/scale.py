@@ -86,6 +86,7 @@ def timed(call: Callable[[], object], repeat: int) -> list[float]:
 def documents(n: int, inbox_files: int) -> Iterator[tuple[str, dict]]:
     """(source path, indexed document) for n articles made from the seeds; the first
     ``inbox_files`` paths are files of the rescan's inbox."""
+    from shared.schemas import text_story_id
     from tests.support.documents import seed_documents
 
     seeds = seed_documents(5, prefix="scale")
@@ -105,6 +106,8 @@ def documents(n: int, inbox_files: int) -> Iterator[tuple[str, dict]]:
                 "revision": 1,
                 "language": "en",
                 "title": f"{doc.title} ({i})",
+                # Its own story (model_copy runs no validators: it would keep its seed's).
+                "story_id": text_story_id(f"scale-{i:07d}"),
             }
         )
         yield path, source.model_dump(mode="json")

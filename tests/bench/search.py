@@ -35,7 +35,7 @@ DUPLICATE_SHARE = 0.3  # news archives hold many copies: agency stories run by s
 
 def build_archive(es: Elasticsearch, count: int) -> str:
     """An alias with ``count`` seed-based documents with facets to count, a share of them copies."""
-    from shared.schemas import Entities
+    from shared.schemas import Entities, text_story_id
     from shared.search.index import ensure_index
     from shared.settings import get_settings
     from tests.support.documents import seed_documents
@@ -50,6 +50,9 @@ def build_archive(es: Elasticsearch, count: int) -> str:
         enriched = doc.model_copy(
             update={
                 "content_sha256": f"text-{original}",
+                # model_copy runs no validators: the story follows the text by hand, or every
+                # document would keep its seed's story (five stories in the whole archive).
+                "story_id": text_story_id(f"text-{original}"),
                 "language": LANGUAGES[original % len(LANGUAGES)],
                 "source": SOURCES[i % len(SOURCES)],
                 "dateline": PLACES[original % 30].upper(),

@@ -88,6 +88,22 @@ def test_no_token_configured_refuses_every_change(settings: Settings) -> None:
     assert answer.status_code == 403 and "DATELINE_API_TOKEN" in answer.json()["detail"]
 
 
+def test_where_a_watch_delivers_is_shown_only_to_the_token_holder(settings: Settings) -> None:
+    """A webhook URL often holds a secret and an email address is personal: reading watches is
+    open like search, but those two only reach a request with the token."""
+    allowed = settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1"]})
+    client = TestClient(create_app(allowed), base_url="http://127.0.0.1")
+    spec = {"name": "hooked", "query": "harbour", "webhook": "http://127.0.0.1:9/T000/secret-path"}
+    assert client.post("/watches", json=spec, headers=AUTH).status_code == 201
+    for answer in (client.get("/watches").json()[0], client.get("/watches/hooked").json()):
+        assert answer["name"] == "hooked" and answer["webhook"] is None
+    assert client.get("/watches/hooked/alerts").json()["watch"]["webhook"] is None
+    wrong = client.get("/watches", headers={"Authorization": "Bearer nope"}).json()[0]
+    assert wrong["webhook"] is None
+    assert client.get("/watches", headers=AUTH).json()[0]["webhook"] == spec["webhook"]
+    assert client.get("/watches/hooked", headers=AUTH).json()["webhook"] == spec["webhook"]
+
+
 def test_create_list_get_and_refusals(client: TestClient) -> None:
     made = client.post(
         "/watches",

@@ -2,17 +2,18 @@
 
 Making and removing a watch changes state (and a webhook makes the server send requests):
 those routes take ``Writer`` (services/api/auth.py, the API token). Reading watches, alerts
-and feeds is open like search.
+and feeds is open like search, except where a watch delivers (webhook URL, email): only
+the token's holder sees those.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from services.api.auth import Writer
+from services.api.auth import Writer, may_see_targets
 from services.api.deps import ElasticsearchDep, SettingsDep
 from shared.search.models import MAX_RESULT_WINDOW, SearchResult
 from shared.watches.feed import FEED_ENTRIES, atom_feed
@@ -67,14 +68,18 @@ def add_watch(
     return CreatedWatch(**watch.model_dump(), backfill=found)
 
 
+def _shown(watch: Watch, request: Request, cfg: SettingsDep) -> Watch:
+    return watch if may_see_targets(request, cfg) else watch.without_targets()
+
+
 @router.get("/watches", response_model=list[Watch])
-def list_watches(cfg: SettingsDep, es: ElasticsearchDep) -> list[Watch]:
-    return _store(cfg, es).list()
+def list_watches(request: Request, cfg: SettingsDep, es: ElasticsearchDep) -> list[Watch]:
+    return [_shown(watch, request, cfg) for watch in _store(cfg, es).list()]
 
 
 @router.get("/watches/{name}", response_model=Watch, responses={404: {}})
-def get_watch(name: str, cfg: SettingsDep, es: ElasticsearchDep) -> Watch:
-    return _watch(_store(cfg, es), name)
+def get_watch(name: str, request: Request, cfg: SettingsDep, es: ElasticsearchDep) -> Watch:
+    return _shown(_watch(_store(cfg, es), name), request, cfg)
 
 
 @router.delete("/watches/{name}", status_code=204, responses={404: {}})
@@ -87,6 +92,7 @@ def remove_watch(name: str, _: Writer, cfg: SettingsDep, es: ElasticsearchDep) -
 @router.get("/watches/{name}/alerts", response_model=AlertPage, responses={404: {}})
 def watch_alerts(
     name: str,
+    request: Request,
     cfg: SettingsDep,
     es: ElasticsearchDep,
     page: Annotated[int, Query(ge=1, le=500)] = 1,
@@ -101,7 +107,7 @@ def watch_alerts(
     store = _store(cfg, es)
     watch = _watch(store, name)
     total, alerts = store.alerts_of(watch.name, page=page, size=size)
-    return AlertPage(watch=watch, total=total, page=page, size=size, alerts=alerts)
+    return AlertPage(watch=_shown(watch, request, cfg), total=total, page=page, size=size, alerts=alerts)
 
 
 @router.get(
