@@ -32,7 +32,7 @@ from shared.schemas import utcnow
 from shared.service import ServiceLoop
 from shared.settings import Settings, is_placeholder
 from shared.watches.models import Channel, Delivery, Watch
-from shared.watches.outbox import Claim, Due, Outbox
+from shared.watches.outbox import Claim, Due, Outbox, shown_target
 from shared.watches.store import WatchStore
 
 log = logging.getLogger("dateline.delivery")
@@ -138,7 +138,9 @@ class DeliveryService(ServiceLoop):
             if watch.webhook in paused:
                 self.outbox.defer(due, "webhook", paused[watch.webhook])
                 continue
-            claim = self.outbox.claim(due, "webhook", now, lease, watch.webhook or "")
+            claim = self.outbox.claim(
+                due, "webhook", now, lease, shown_target("webhook", watch.webhook or "")
+            )
             if claim is None:
                 continue  # another process has it, or this hit was stale
             tried += 1
@@ -166,7 +168,7 @@ class DeliveryService(ServiceLoop):
                 self.outbox.defer(due, "email", self._smtp_retry_at)
                 continue
             if watch.email_mode == "each" or not watch.email:
-                claim = self.outbox.claim(due, "email", now, lease, watch.email or "")
+                claim = self.outbox.claim(due, "email", now, lease, shown_target("email", watch.email or ""))
                 if claim is None:
                     continue
                 tried += 1
@@ -187,7 +189,8 @@ class DeliveryService(ServiceLoop):
                 break  # due again next tick, after the back-off of the failed email's alerts
             watch = watches[ident]
             assert watch is not None and watch.email  # grouped above only then
-            claims = [c for d in group if (c := self.outbox.claim(d, "email", now, lease, watch.email))]
+            shown = shown_target("email", watch.email)
+            claims = [c for d in group if (c := self.outbox.claim(d, "email", now, lease, shown))]
             if not claims:
                 continue
             tried += len(claims)

@@ -123,7 +123,11 @@ class Delivery(BaseModel):
     )
     # Added by the delivery service (services/delivery/outbox.py), which claims an entry before
     # sending it so two delivery processes never both send it.
-    target: str | None = Field(None, description="Where it was last sent: the webhook URL or the address.")
+    target: str | None = Field(
+        None,
+        description="Where it was last sent, without secrets: the webhook URL's origin, the address "
+        "with its local part masked (shared/watches/outbox.py shown_target).",
+    )
     first_attempt_at: datetime | None = Field(
         None, description="The first try: delivery_give_up_hours count from here."
     )

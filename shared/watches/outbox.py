@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from pydantic import BaseModel, Field, computed_field
@@ -165,6 +166,20 @@ class Outbox:
         return True
 
 
+def shown_target(channel: Channel, target: str) -> str:
+    """Where a delivery goes, as status, the alert records and the log show it: a webhook's
+    origin without its path and query, an address with its local part masked. A webhook URL
+    often holds a secret (Slack-style URLs do) and an address is personal; the alert pages and
+    status are open to every reader, like search, so neither is shown whole."""
+    if not target:
+        return ""
+    if channel == "email":
+        local, at, domain = target.rpartition("@")
+        return f"{local[:1]}…{at}{domain}" if at else "…"
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/…"
+
+
 # --- what status shows ---------------------------------------------------------------------
 
 
@@ -175,7 +190,9 @@ class FailingDelivery(BaseModel):
     watch: str
     channel: Channel
     state: str
-    target: str | None = Field(None, description="The webhook URL or the email address.")
+    target: str | None = Field(
+        None, description="Where it goes, shown without secrets: the webhook's origin, the masked address."
+    )
     attempts: int
     last_error: str | None = Field(
         None, description="The target's answer (status and body start) or the error."

@@ -126,3 +126,13 @@ def test_a_digest_lists_every_alert_once():
     text = mail.get_content()
     assert "1. Harbour reopened 1" in text and "2. Harbour reopened 2" in text and "15:00 UTC" in text
     assert mail["X-Dateline-Alert"] == "alert1, alert2"
+
+
+def test_status_and_alert_records_show_where_without_secrets():
+    from shared.watches.outbox import shown_target
+
+    hook = "https://hooks.slack.example/services/T000/B000/SECRETPART?token=abc"
+    assert shown_target("webhook", hook) == "https://hooks.slack.example/…"
+    assert shown_target("webhook", "http://127.0.0.1:8080/in") == "http://127.0.0.1:8080/…"
+    assert shown_target("email", "desk.editor@example.org") == "d…@example.org"
+    assert shown_target("email", "") == ""
