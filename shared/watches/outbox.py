@@ -64,6 +64,8 @@ class Claim:
     token: str
     delivery: Delivery  # the entry as claimed (attempts counted, target set)
     lease_until: datetime
+    seq_no: int  # the record's version as this claim wrote it (settling tries it first)
+    primary_term: int
 
 
 class Outbox:
@@ -114,9 +116,10 @@ class Outbox:
                 "claimed_by": token,
             }
         )
-        if not self._update(due.alert.id, channel, claimed, due.seq_no, due.primary_term):
+        written = self._write(due.alert, channel, claimed, due.seq_no, due.primary_term)
+        if written is None:
             return None
-        return Claim(due.alert, channel, token, claimed, lease_until)
+        return Claim(due.alert, channel, token, claimed, lease_until, *written)
 
     def defer(self, due: Due, channel: Channel, until: datetime) -> bool:
         """Leave the entry for later without trying it (a digest's window still open)."""
@@ -124,12 +127,18 @@ class Outbox:
         if current is None:
             return False
         later = current.model_copy(update={"next_attempt_at": until})
-        return self._update(due.alert.id, channel, later, due.seq_no, due.primary_term)
+        return self._write(due.alert, channel, later, due.seq_no, due.primary_term) is not None
 
     def settle(self, claim: Claim, delivery: Delivery) -> bool:
         """Write the outcome of a claimed entry (its claim cleared); False when the claim is not
         ours any more (the lease ran out and another process claimed it) or the alert is gone."""
+        settled = delivery.model_copy(update={"claimed_by": None})
+        # Usually nothing changed the record since the claim: write over that version at once.
+        claimed = claim.alert.model_copy(update={claim.channel: claim.delivery})
+        if self._write(claimed, claim.channel, settled, claim.seq_no, claim.primary_term) is not None:
+            return True
         for _ in range(SETTLE_ATTEMPTS):
+            # Something did (the alert's other channel): read it, check the claim is still ours.
             try:
                 found = self.es.get(index=self.index, id=claim.alert.id)
             except NotFoundError:
@@ -144,26 +153,37 @@ class Outbox:
                     claim.alert.id,
                 )
                 return False
-            settled = delivery.model_copy(update={"claimed_by": None})
-            if self._update(claim.alert.id, claim.channel, settled, found["_seq_no"], found["_primary_term"]):
+            if self._write(current, claim.channel, settled, found["_seq_no"], found["_primary_term"]):
                 return True
         log.error(
             "could not record the %s delivery of alert %s: it kept changing", claim.channel, claim.alert.id
         )
         return False
 
-    def _update(self, alert_id: str, channel: Channel, delivery: Delivery, seq_no: int, term: int) -> bool:
+    def _write(
+        self, alert: Alert, channel: Channel, delivery: Delivery, seq_no: int, term: int
+    ) -> tuple[int, int] | None:
+        """Write ``alert`` with ``channel``'s entry replaced, only over version (seq_no, term);
+        the new version, or None when the record changed (or went) meanwhile.
+
+        The whole record, not a partial update: the caller holds exactly that version, and an
+        update would read the record first (a realtime get, which refreshes the shard when the
+        record changed since the last refresh, as it just did). Measured with
+        tests/bench/delivery.py: 18 alerts/s with updates, 22 with this, against ~400-700 signed
+        POSTs/s alone. Where the rest goes is not measured yet; the suspect is the two durable
+        writes per alert (claim, then outcome), each a translog fsync."""
+        record = alert.model_copy(update={channel: delivery})
         try:
-            self.es.update(
+            written = self.es.index(
                 index=self.index,
-                id=alert_id,
-                doc={channel: delivery.model_dump(mode="json")},
+                id=alert.id,
+                document=record.model_dump(mode="json"),
                 if_seq_no=seq_no,
                 if_primary_term=term,
             )
         except (ConflictError, NotFoundError):
-            return False
-        return True
+            return None
+        return int(written["_seq_no"]), int(written["_primary_term"])
 
 
 def shown_target(channel: Channel, target: str) -> str:
