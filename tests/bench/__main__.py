@@ -14,11 +14,13 @@ in one run on this machine (absolute figures vary with the machine; ratios trave
 4. Indexing: the indexer's documents/s against ``elasticsearch.helpers.bulk`` alone on the
    same documents, and against one request per document.
 5. Memory: a worker process's RSS growth over 1,000 articles.
+6. Stories (``stories.py``): the story stage's share of the fast NER's time per article, a new
+   article's assignment at 10,000 and 1,000,000 stored signatures, Redis bytes per signature.
 
 Every figure is also written to ``.dateline/bench/results.json`` (``results.py``).
 
 Usage: python -m tests.bench [--articles N] [--skip-pipeline] [--skip-standins] [--skip-after-pipeline]
-       [--rounds N] [--topology-rounds N] [--rss-articles N]
+       [--rounds N] [--topology-rounds N] [--rss-articles N] [--skip-stories]
 """
 
 from __future__ import annotations
@@ -321,6 +323,7 @@ def main() -> None:
         "--topology-rounds", type=int, default=2, help="alternating rounds per worker topology"
     )
     parser.add_argument("--search-docs", type=int, default=20000)
+    parser.add_argument("--skip-stories", action="store_true", help="skip part 6 (story grouping)")
     args = parser.parse_args()
 
     start_run()
@@ -352,6 +355,12 @@ def main() -> None:
     figures: dict[str, float] = {}
     if not args.skip_standins:
         figures = standin_figures(args.rounds, model)
+
+    if not args.skip_stories:
+        from tests.bench.stories import bench_stories
+
+        # Before Elasticsearch starts: the million signatures need their memory to themselves.
+        bench_stories(console, ner_ms=figures.get("ner_ms_fast_int8"))
 
     ner_alone = 1 / per_article["entities"]
     services = BackingServices(BENCH_DATA, redis_port=free_port(), es_port=free_port())
