@@ -2,8 +2,9 @@
 
 Starts Redis, Elasticsearch and every Dateline program on free loopback ports (under
 .dateline/screenshots), feeds them the demo archive (tests/support/demo.py), and saves PNGs
-of the search page, a facet applied, an article, the pipeline page, a narrow screen and the
-API docs into docs/screenshots/. Everything is stopped afterwards.
+of the search page, a facet applied, an article, the pipeline page, a narrow screen, the
+API docs and a story page (the demo plus another outlet's edited version of one seed) into
+docs/screenshots/. Everything is stopped afterwards.
 
 Usage: python -m tests.screenshots [--out DIR] [--keep]   (--keep: leave the stack running
 and print its URL, to look around; stop it with Ctrl-C)
@@ -66,10 +67,39 @@ def take(url: str, out: Path) -> list[Path]:
         page.goto(f"{url}/docs")
         page.wait_for_selector(".opblock")
         shot("docs")
+        # A story: the seed and another outlet's edited version (story_version), from its hit.
+        page.goto(f"{url}/?q=Waziristan")
+        page.locator("details.copies summary").first.click()
+        page.get_by_role("link", name="The story: every version and what each changes").click()
+        page.wait_for_selector(".story-count")
+        shot("story", full=True)
         leaving = requests.leaving_loopback()
         if leaving:
             raise SystemExit(f"the pages asked for something outside this machine: {leaving}")
     return shots
+
+
+def story_version(stack: Stack, documents: int) -> None:
+    """Another outlet's version of the Reuters seed, as syndication edits it (a new headline,
+    a byline and agency prefix, a paragraph of its own, the tail trimmed), so the story page
+    has versions that differ; waits until it is indexed."""
+    import random
+
+    from services.worker.story_evaluation import _body, added_paragraph, agency_prefix, trimmed_tail
+    from tests.support.demo import SEED_FILES
+    from tests.support.processes import wait_until
+
+    rng = random.Random(3)
+    body = trimmed_tail(
+        added_paragraph(agency_prefix(_body(SEED_FILES[1].read_text(encoding="utf-8")), rng), rng), rng
+    )
+    path = stack.inbox / "Dawn" / "pakistani-taliban-talks.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"---\ntitle: Pakistani Taliban in exploratory talks with government\nsource: Dawn\n---\n\n{body}\n",
+        encoding="utf-8",
+    )
+    wait_until(lambda: stack.count() == documents + 1, timeout=600, every=1, what="the story version indexed")
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -105,6 +135,7 @@ def main() -> None:
         )
         print("[screenshots] starting the pipeline and feeding it the demo archive", flush=True)
         demo, url, _ = run_demo(stack)
+        story_version(stack, demo.documents)
         print(f"[screenshots] {demo.documents} documents indexed; taking screenshots of {url}", flush=True)
         for path in take(url, args.out):
             print(
