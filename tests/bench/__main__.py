@@ -360,7 +360,7 @@ def main() -> None:
         from tests.bench.stories import bench_stories
 
         # Before Elasticsearch starts: the million signatures need their memory to themselves.
-        bench_stories(console, ner_ms=figures.get("ner_ms_fast_int8"))
+        bench_stories(console)
 
     ner_alone = 1 / per_article["entities"]
     services = BackingServices(BENCH_DATA, redis_port=free_port(), es_port=free_port())
