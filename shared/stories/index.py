@@ -6,8 +6,8 @@ Layout (all under ``dateline:story:``):
 - ``b:<band>:<shard>`` - the LSH buckets of one band, a hash per shard: field ``<hash>`` (the
   bucket), value the ids of the documents whose signature has that band (``rows`` values)
   equal, one per line. Two signatures share a bucket in some band with a probability that
-  rises steeply around the threshold (``bands_for``). Why hashes of ``SHARDS`` buckets and
-  not a set per bucket: every stored document has a bucket of its own in every band (32 at
+  rises steeply around the threshold (``bands_for``). Why 65,536 hashes per band (shards
+  named by the bucket hash's first ``SHARD_HEX`` digits) and not a set per bucket: every stored document has a bucket of its own in every band (32 at
   the default threshold), and a Redis key per bucket cost 33 keys and 10.4 KB of Redis
   memory per document (`make bench`, 100,000 stored), 10 GB at a million articles; small
   hashes are stored packed, one key holds many buckets (see the README's figures).
