@@ -278,6 +278,34 @@ class StoryIndex:
         members = {as_text(m) for m in self.redis.smembers(FILE_KEY + path)}
         return self.remove(sorted(members - set(keep)), revision)
 
+    # --- upgrading --------------------------------------------------------------------------
+    def pack_old_buckets(self) -> int:
+        """Move buckets stored the old way (a set per bucket: ``b:<band>:<16 hex digits>``)
+        into their shards; the indexer runs it as it starts (one SCAN, nothing to do once they
+        are moved). Returns how many buckets were moved."""
+        moved = 0
+        for raw in self.redis.scan_iter(match=BUCKET_KEY + "*", count=1000):
+            old = as_text(raw)
+            digest = old.rsplit(":", 1)[1]
+            if len(digest) == SHARD_HEX:
+                continue  # a shard already
+            bucket = (f"{old[: -len(digest)]}{digest[:SHARD_HEX]}", digest[SHARD_HEX:])
+            for _ in range(MAX_ATTEMPTS):
+                with self.redis.pipeline() as pipe:
+                    try:
+                        pipe.watch(old, bucket[0])  # type: ignore[no-untyped-call]  # redis-py: untyped
+                        ids = sorted(as_text(m) for m in pipe.smembers(old))
+                        current = self._members(pipe, [bucket])[bucket]
+                        pipe.multi()
+                        self._write_buckets(pipe, {bucket: [*current, *(i for i in ids if i not in current)]})
+                        pipe.delete(old)
+                        pipe.execute()
+                        moved += 1
+                        break
+                    except redis.WatchError:
+                        continue
+        return moved
+
     # --- reading ----------------------------------------------------------------------------
     def story_of(self, doc_id: str) -> str | None:
         story = self.redis.hget(DOC_KEY + doc_id, "story")

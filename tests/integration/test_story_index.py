@@ -191,3 +191,24 @@ def test_buckets_are_packed_into_shards_and_leave_with_their_members(client):
     index.remove_file("b.txt")
     assert _bucket_entries(client) == {}
     assert not list(client.scan_iter(match=BUCKET_KEY + "*"))  # an emptied shard is no key at all
+
+
+def test_buckets_stored_the_old_way_are_moved_into_their_shards(client):
+    index = StoryIndex(client, THRESHOLD)
+    text = story_text(22)
+    assign(index, "new", text)
+    # "old" as the set-per-bucket layout stored it: its record, a set per bucket.
+    sig = signature(copy_of(text, 0))
+    for key, field in index.buckets(sig):
+        client.sadd(key + field, "old")
+    client.hset(DOC_KEY + "old", mapping={"story": "s-old", "content": "c", "path": "old.txt", "revision": 0})
+    client.hset(DOC_KEY + "old", "sig", sig.astype("<u4").tobytes())
+    assert index.pack_old_buckets() == index.bands
+    assert index.pack_old_buckets() == 0  # nothing left to move
+    entries = _bucket_entries(client)
+    assert all(len(key.decode().rsplit(":", 1)[1]) == SHARD_HEX for key, _ in entries)
+    assert sum("old" in ids for ids in entries.values()) == index.bands
+    # Found again: an exact copy of it joins its story (the closest), and it leaves cleanly.
+    assert assign(index, "copy", copy_of(text, 0)).story_id == "s-old"
+    assert index.remove(["old"]) == 1
+    assert not any("old" in ids for ids in _bucket_entries(client).values())
