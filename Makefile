@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lock setup run up down status test test-unit test-integration bench bench-scale eval lint typecheck screenshots clean help
+.PHONY: lock setup run up down status test test-unit test-integration bench bench-export bench-scale eval lint typecheck screenshots clean help
 
 help:
 	@echo "make run    - start everything in the foreground (Ctrl-C stops it)"
 	@echo "make up     - start everything in the background; make down stops it"
 	@echo "make test   - run the whole test suite against real Redis, Elasticsearch, Celery"
 	@echo "make bench  - benchmarks (figures go in the README)"
+	@echo "make bench-export - the export part of make bench alone (rows/s, peak RSS at 2k and 20k rows)"
 	@echo "make bench-scale - costs at 10k/100k/1M articles (SIZES=...) into .dateline/bench/scale.json"
 	@echo "make eval   - summary quality (ROUGE) against Lead-3; story grouping precision/recall"
 	@echo "make status - what is queued, processing, indexed and failed"
@@ -81,6 +82,9 @@ test-integration: setup
 
 bench: setup
 	$(BIN)/python -m tests.bench
+
+bench-export: setup
+	$(BIN)/python -m tests.bench.export
 
 # Not part of make test: the archive at 10k, 100k and 1M articles (SIZES=10000,100000 for less).
 SIZES ?= 10000,100000,1000000

@@ -1,5 +1,7 @@
-"""Give ``.env`` the secrets docker-compose.yml needs: random values for those that are
-missing, empty or a placeholder (``change-me`` from ``.env.example``); ``make setup`` runs it.
+"""Give ``.env`` the secrets docker-compose.yml and Dateline need: random values for those
+that are missing, empty or a placeholder (``change-me`` from ``.env.example``); ``make setup``
+runs it. The ``DATELINE_*`` ones are settings: the local stack (``make run``/``make up``) and
+compose both read them from ``.env``.
 
 Idempotent: a real value already there is never changed (Elasticsearch keeps ``elastic``'s
 password from its first start, so changing it would lock the setup job out), and every
@@ -26,6 +28,9 @@ SECRETS = {
     "ES_DATELINE_PASSWORD": "the Elasticsearch user `dateline` that every Dateline service uses",
     "REDIS_PASSWORD": "Redis (required of every client)",
     "KIBANA_ENCRYPTION_KEY": "Kibana's key for saved-object encryption, sessions and reports",
+    # Read by Dateline itself (shared/settings.py), on the local stack as in compose.
+    "DATELINE_API_TOKEN": "the token for every change (watches, uploads): Bearer, or the page's login",
+    "DATELINE_WEBHOOK_SECRET": "the key of the HMAC-SHA256 signature of every webhook call",
 }
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
@@ -73,7 +78,7 @@ def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else PROJECT_DIR / ".env"
     written = fill(path)
     if written:
-        print(f"[dateline] {path}: generated {', '.join(written)} (for docker compose; kept private, mode 600)")
+        print(f"[dateline] {path}: generated {', '.join(written)} (for docker compose and Dateline; kept private, mode 600)")
 
 
 if __name__ == "__main__":

@@ -108,6 +108,7 @@ class IndexerDetails(ServiceDetails):
     alias: str = ""
     indexed: int = 0
     errors: int = 0
+    alerts: int = 0  # watches' alerts raised (new ones only: a repeat match is not counted)
     last_batch_at: datetime | None = None
 
 

@@ -127,24 +127,36 @@ class Provenance(BaseModel):
     )
 
 
-class ArticleDocument(BaseModel):
-    """An article as parsed by ingest and enriched, stage by stage, by the workers."""
+class ArticleRef(BaseModel):
+    """What names an article wherever another record points at it (a search hit's other
+    versions, a story's versions, related articles, an alert): declared once, here, and
+    extended by ``ArticleDocument`` and by each of those records."""
 
     id: str
     source_path: str = Field(description="Path relative to the inbox, or absolute outside it.")
+    title: str
+    source: str | None = None
+    published_at: datetime | None = None
+    dateline: str | None = None
+
+
+class ArticleDocument(ArticleRef):
+    """An article as parsed by ingest and enriched, stage by stage, by the workers."""
+
     record: int = Field(0, description="Position of the article within its file (JSON Lines).")
     revision: int = Field(1, description="Registry revision of the file; newer wins.")
     format: DocumentFormat
-    title: str
     body: str
     content_sha256: str
-    source: str | None = None
-    published_at: datetime | None = None
     author: str | None = None
     url: str | None = None
-    dateline: str | None = None
     language_hint: str | None = Field(None, description="Language stated by the file itself.")
     ingested_at: datetime = Field(default_factory=utcnow)
+    sentences: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="The body's sentences as [start, end) character offsets, split once at ingest "
+        "(shared/text/sentences.py): every stage and the article page read them instead of splitting again.",
+    )
 
     # Filled in by the workers.
     language: str | None = None
@@ -153,8 +165,9 @@ class ArticleDocument(BaseModel):
     entity_list: list[Entity] = Field(default_factory=list)
     mentions: list[Mention] = Field(default_factory=list)
     summary: str | None = None
-    summary_sentences: list[int] = Field(
-        default_factory=list, description="Indexes of the body sentences in the summary."
+    summary_spans: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="The summary's sentences as [start, end) character offsets into body, in order.",
     )
     vector: list[float] | None = Field(
         None,

@@ -319,6 +319,27 @@ class Settings(BaseSettings):
         "make setup writes a random one into .env. Unset: such requests are refused.",
         json_schema_extra=used_by("api"),
     )
+    session_hours: float = Field(
+        12.0,
+        gt=0,
+        description="How long a login on the page lasts (its cookie is signed with a key derived "
+        "from DATELINE_API_TOKEN, so changing the token logs everyone out at once).",
+        json_schema_extra=used_by("api"),
+    )
+    login_max_failures: int = Field(
+        10,
+        gt=0,
+        description="Wrong tokens (login form or Bearer) one client address may send within "
+        "login_failure_window_seconds; after that its changes and logins are refused (429) until "
+        "the oldest failure leaves the window.",
+        json_schema_extra=used_by("api"),
+    )
+    login_failure_window_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="The window login_max_failures counts in.",
+        json_schema_extra=used_by("api"),
+    )
     webhook_secret: SecretStr | None = Field(
         None,
         description="Key of the HMAC-SHA256 signature every webhook call carries "

@@ -3,8 +3,9 @@
 Starts Redis, Elasticsearch and every Dateline program on free loopback ports (under
 .dateline/screenshots), feeds them the demo archive (tests/support/demo.py), and saves PNGs
 of the search page, a facet applied, an article, the pipeline page, a narrow screen, the
-API docs and a story page (the demo plus two other outlets' versions of one seed) into
-docs/screenshots/. Everything is stopped afterwards.
+API docs, a story page (the demo plus two other outlets' versions of one seed), and (logged
+in with the stack's API token) the search page's export and watch controls and the watches
+page into docs/screenshots/. Everything is stopped afterwards.
 
 Usage: python -m tests.screenshots [--out DIR] [--keep]   (--keep: leave the stack running
 and print its URL, to look around; stop it with Ctrl-C)
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import signal
 import time
@@ -34,7 +36,7 @@ OUT = REPO_DIR / "docs" / "screenshots"
 PERSON = "Zalmay Khalilzad"
 
 
-def take(url: str, out: Path) -> list[Path]:
+def take(url: str, out: Path, token: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
     with chromium() as browser:
@@ -49,6 +51,24 @@ def take(url: str, out: Path) -> list[Path]:
         page.goto(f"{url}/?q=Taliban")  # once to warm Elasticsearch's caches: the page shows its time
         page.goto(f"{url}/?q=Taliban")
         shot("search")
+        # Logged in with the API token: the export links and "Watch this search" filled in,
+        # then the watches page with the watch it made (feed link, remove button).
+        page.goto(f"{url}/?q=Taliban")
+        page.get_by_role("link", name="Log in to watch this search").click()
+        page.get_by_label("API token").fill(token)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(re.compile(r"/\?q=Taliban$"))
+        page.get_by_text("Watch this search").click()
+        form = page.locator("form.watch-form")
+        form.get_by_label("Name").fill("Taliban talks")
+        form.get_by_label("Email").fill("desk@newsroom.example")
+        form.get_by_label("How often").select_option("daily")
+        form.get_by_label("Name").focus()
+        shot("search-watch")
+        form.get_by_role("button", name="Watch").click()
+        page.wait_for_url(re.compile(r"/watching\?made="))
+        shot("watches")
+        page.get_by_role("button", name="Log out").click()  # the other pictures: as a visitor
         # A facet value clicked (a chip shows it), and a hit that stands for two copies.
         page.goto(f"{url}/?q=Khalilzad")
         page.get_by_role("link", name=re.compile(f"^{PERSON}, ")).click()
@@ -135,10 +155,16 @@ def main() -> None:
         print("[screenshots] starting Redis and Elasticsearch", flush=True)
         services.start()
         model = train_tiny_model(MODEL_CACHE)
-        # Workers load model files only from the model folder (they are pickles), as the
-        # tests and `make bench` set it: without this the pages show no entities.
-        os.environ["DATELINE_MODEL_DIR"] = str(model.parent)
+        # Workers load model files only from the model folder (they are pickles), as in
+        # tests/conftest.py: without this the NER stage refuses the tiny model and the pages
+        # show no people, organisations or places (and the facet picture cannot be taken).
+        os.environ["DATELINE_MODEL_DIR"] = str(MODEL_CACHE)
+        # The page's login takes this token (the stack's API reads DATELINE_API_TOKEN).
+        token = secrets.token_urlsafe(24)
         stack = Stack(
+            # An SMTP host so that the watch form offers email (nothing is sent: the
+            # screenshots' stack runs no delivery).
+            extra_env={"DATELINE_API_TOKEN": token, "DATELINE_SMTP_HOST": "127.0.0.1"},
             redis_base_url=services.redis_url,
             es_url=services.es_url,
             log_dir=DATA / "logs",
@@ -150,7 +176,7 @@ def main() -> None:
         demo, url, _ = run_demo(stack)
         story_versions(stack, demo.documents)
         print(f"[screenshots] {demo.documents} documents indexed; taking screenshots of {url}", flush=True)
-        for path in take(url, args.out):
+        for path in take(url, args.out, token):
             print(
                 f"[screenshots] wrote {path.relative_to(REPO_DIR) if path.is_relative_to(REPO_DIR) else path}"
             )

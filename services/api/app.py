@@ -14,9 +14,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.api import errors, web
+from services.api import auth, errors, web
 from services.api.deps import redis_for
-from services.api.routers import articles, health, search
+from services.api.routers import articles, export, health, search, watches
 from services.api.security import HeadAsGet, SecurityHeaders, TrustedHosts
 from shared.heartbeat import ApiDetails, HeartbeatWriter
 from shared.settings import Settings, get_settings
@@ -59,11 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = current  # read by the routes' SettingsDep (deps.py)
     errors.install(app)
+    auth.install(app, current)  # innermost: the session is there for routes and error pages
     # Outermost last: every response (a refused host's 400 included) gets the headers.
     app.add_middleware(HeadAsGet)
     app.add_middleware(TrustedHosts, settings=current)
     app.add_middleware(SecurityHeaders)
-    for router in (search.router, articles.router, health.router):
+    for router in (search.router, articles.router, health.router, watches.router, export.router):
         app.include_router(router)
     web.install(app)
     return app

@@ -65,6 +65,36 @@ class StoryNotFound(NotFound):
         return Problem(404, f"no story with id {self.key}", "No such story", message)
 
 
+class Refused(PermissionError):
+    """A request that changes state without the right to (auth.py): 401 "log in or send the
+    token", 403 "not allowed this way" (no token set, a missing CSRF token, another site's
+    form), 429 "too many wrong tokens". ``action`` is where a person can put it right."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        title: str,
+        message: str,
+        hint: str = "",
+        *,
+        action: tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.message = message
+        self.hint = hint
+        self.action = action
+        self.headers = headers or {}
+
+    def problem(self) -> Problem:
+        url, label = self.action or ("", "")
+        return Problem(self.status, self.detail, self.title, self.message, self.hint, url, label)
+
+
 class FormInputError(SearchInputError):
     """A page's search form holds a value a search cannot take (before any search is run)."""
 
@@ -76,6 +106,8 @@ class Problem:
     title: str  # the page's heading
     message: str
     hint: str = ""
+    action_url: str = ""  # a link that puts it right (e.g. the login page), shown on pages
+    action_label: str = ""
 
 
 def _settings(request: Request) -> Settings:
@@ -96,7 +128,13 @@ def respond(request: Request, problem: Problem) -> Response:
     page = _page(request)
     if page is None:
         return JSONResponse({"detail": problem.detail}, status_code=problem.status)
-    error = {"title": problem.title, "message": problem.message, "hint": problem.hint}
+    error = {
+        "title": problem.title,
+        "message": problem.message,
+        "hint": problem.hint,
+        "action_url": problem.action_url,
+        "action_label": problem.action_label,
+    }
     if page.template == "problem.html":
         return render(request, page.template, problem.status, **error)
     return render(request, page.template, problem.status, **(page.context | {"error": error}))
@@ -178,6 +216,14 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return respond(request, exc.problem())
 
 
+async def refused(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, Refused):  # pragma: no cover - registered for Refused only
+        raise exc
+    response = respond(request, exc.problem())
+    response.headers.update(exc.headers)
+    return response
+
+
 async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
     """A 422 that says why in one sentence (``detail``), plus each error's field and message;
     the input is not echoed back."""
@@ -209,3 +255,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TransportError, elasticsearch_unavailable)
     app.add_exception_handler(redis.RedisError, redis_unavailable)
     app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(Refused, refused)

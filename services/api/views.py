@@ -19,7 +19,6 @@ from shared.heartbeat import Heartbeat
 from shared.schemas import STAGES, ArticleDocument, Mention
 from shared.search.models import SearchParams
 from shared.status import Status
-from shared.text.sentences import split_sentences
 
 # Query parameters of the search page that may repeat (filters); the others are single.
 LIST_PARAMS = ("lang", "source", "entity", "dateline")
@@ -141,6 +140,38 @@ class PageState:
 def search_params(state: PageState, size: int) -> SearchParams:
     """The validated search, or ``ValidationError`` with the same messages as the API's."""
     return SearchParams.model_validate({"size": size, **state.params()})
+
+
+@dataclass(frozen=True)
+class Download:
+    label: str
+    url: str
+    title: str  # what the file holds (the link's tooltip and accessible description)
+
+
+def export_links(state: PageState) -> list[Download]:
+    """The page's results to take away: ``/export`` (CSV, JSON Lines) and the facet counts
+    and histogram as CSV, each with exactly this page's search parameters (not its page
+    number: an export is the whole result set)."""
+    kept = [(k, v) for k, v in state.items if k != "page"]
+
+    def url(path: str, *first: tuple[str, str]) -> str:
+        pairs = [*first, *kept]
+        return f"{path}?{urlencode(pairs)}" if pairs else path
+
+    every = "one per story" if state.get("collapse").lower() in ("true", "1", "on") else "copies included"
+    return [
+        Download("CSV", url("/export", ("format", "csv")), f"Every matching article as CSV ({every})"),
+        Download(
+            "JSON Lines",
+            url("/export", ("format", "jsonl")),
+            f"Every matching article as JSON Lines ({every})",
+        ),
+        Download("Facets CSV", url("/export/facets.csv"), "The counts in the Refine column as CSV"),
+        Download(
+            "Histogram CSV", url("/export/histogram.csv"), "Articles per period, as in the chart, as CSV"
+        ),
+    ]
 
 
 @dataclass(frozen=True)
@@ -302,14 +333,13 @@ class MarkedBody:
 def marked_body(document: ArticleDocument) -> MarkedBody:
     """The body cut at every mention and summary-sentence boundary.
 
-    Mentions come with character offsets into ``body`` (from the entities stage); summary
-    sentences are indexes into ``split_sentences(body)``, the splitter the summary stage
-    used. A mention whose text is not at its offsets is left out (and counted), never
-    shown in the wrong place.
+    Mentions and summary sentences come with character offsets into ``body`` (from the
+    entities and summary stages). A mention whose text is not at its offsets is left out
+    (and counted), never shown in the wrong place; a summary span outside the body is
+    left out.
     """
     body = document.body
-    spans = split_sentences(body)
-    summary = [(spans[i].start, spans[i].end) for i in document.summary_sentences if 0 <= i < len(spans)]
+    summary = [(start, end) for start, end in document.summary_spans if 0 <= start < end <= len(body)]
     mentions: list[Mention] = []
     ignored = 0
     taken_until = 0

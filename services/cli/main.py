@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from services.cli.export import export_command, watchlist_command
 from services.cli.health import health_command
 from services.cli.index import index_app
 from services.cli.reprocess import reprocess_command
@@ -15,6 +16,7 @@ from services.cli.serve import serve_app
 from services.cli.settings import exit_for
 from services.cli.stack import stack_app
 from services.cli.status import status_command
+from services.cli.watch import watch_app
 from services.ingest.cli import ingest_command
 from services.worker.ner_fetch import fetch_command
 from services.worker.ner_training import ner_train_command
@@ -44,6 +46,8 @@ app.command("status")(status_command)
 app.command("reprocess")(reprocess_command)
 app.command("ingest")(ingest_command)
 app.command("search")(search_command)
+app.command("export")(export_command)
+app.command("watchlist")(watchlist_command)
 app.command("health")(health_command)
 app.add_typer(index_app, name="index")
 ner_app = typer.Typer(help="Named-entity models: fetch the configured ones, or train your own.")
@@ -52,6 +56,7 @@ ner_app.command("fetch")(fetch_command)
 app.add_typer(ner_app, name="ner")
 app.add_typer(serve_app, name="serve")
 app.add_typer(stack_app, name="stack")
+app.add_typer(watch_app, name="watch")
 
 if __name__ == "__main__":
     app()

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import ClassVar
 
 import redis
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from services.indexer.consumer import Entry, Malformed, Refused, StreamConsumer, decode
 from services.indexer.writer import BatchResult, BulkWriter, ElasticsearchUnavailable
@@ -29,6 +29,7 @@ from shared.stories.index import StoryIndex
 from shared.stories.signature import signature
 from shared.stories.wire import carried_from
 from shared.throughput import record_indexed
+from shared.watches.matching import AlertRaiser, AlertsNotWritten
 
 log = logging.getLogger("dateline.indexer")
 
@@ -52,8 +53,10 @@ class Indexer(ServiceLoop):
         self.registry = registry
         self.progress = ProgressLog(registry.redis)
         self.stories = StoryIndex(registry.redis, settings.story_threshold)
+        self.alerter = AlertRaiser(writer.es, writer.alias, settings)
         self.indexed = 0
         self.errors = 0
+        self.alerts = 0
         self.last_batch_at: datetime | None = None
 
     # --- the service loop -----------------------------------------------------------------
@@ -80,6 +83,7 @@ class Indexer(ServiceLoop):
             alias=self.writer.alias,
             indexed=self.indexed,
             errors=self.errors,
+            alerts=self.alerts,
             last_batch_at=self.last_batch_at,
         )
 
@@ -96,6 +100,10 @@ class Indexer(ServiceLoop):
         self._group_stories(requests)
         result = self._write(requests, max_attempts)
         if result is None:
+            return False
+        # Between the write and the ack: a crash here leaves the entries pending, so the
+        # batch is written and matched again (both idempotent) and no match is ever lost.
+        if not self._raise_alerts(requests, result, max_attempts):
             return False
         self._settle(requests, result)
         return True
@@ -134,6 +142,33 @@ class Indexer(ServiceLoop):
             return None
         self.outages.up()
         return result
+
+    def _raise_alerts(
+        self, requests: list[tuple[str, IndexRequest]], result: BatchResult, max_attempts: int | None
+    ) -> bool:
+        """Match the written documents against every watch and create their new alerts,
+        retried like the write; False when given up (the entries stay pending)."""
+        documents = [
+            request.document
+            for _entry_id, request in result.written
+            if request.action == "upsert" and request.document is not None
+        ]
+        if not documents:
+            return True
+        try:
+            raised = retry_call(
+                lambda: self.alerter.raise_alerts(documents),
+                retry_if=_alerts_retryable,
+                wait=self.stop_event.wait,
+                max_attempts=max_attempts,
+                on_failure=lambda exc: self.outages.down("Elasticsearch", exc),
+                before_retry=lambda: self.consumer.touch([entry_id for entry_id, _ in requests]),
+            )
+        except GaveUp:
+            return False
+        self.outages.up()
+        self.alerts += raised
+        return True
 
     def _settle(self, requests: list[tuple[str, IndexRequest]], result: BatchResult) -> None:
         """Acknowledge what Elasticsearch answered; record the written and the rejected."""
@@ -240,6 +275,15 @@ class Indexer(ServiceLoop):
         )
         self.progress.finished(request.document.id, request.revision)
         return True
+
+
+def _alerts_retryable(exc: BaseException) -> bool:
+    """Worth waiting out: Elasticsearch unreachable, overloaded (429) or failing (5xx)."""
+    if isinstance(exc, AlertsNotWritten):
+        return True
+    if isinstance(exc, ApiError):
+        return exc.meta.status == 429 or exc.meta.status >= 500
+    return isinstance(exc, TransportError)
 
 
 def build_indexer(

@@ -8,6 +8,8 @@ from pathlib import Path
 from services.ingest.paths import escape_name
 from services.ingest.readers.base import ParsedArticle
 from shared.schemas import ArticleDocument, Provenance, document_id
+from shared.text.languages import iso_639_1
+from shared.text.sentences import offsets, split_sentences
 from shared.text.whitespace import content_sha256
 
 
@@ -52,12 +54,15 @@ def build_document(
         format=article.format,
         title=article.title,
         body=article.body,
+        # Split once here; the stages and the article page use these offsets.
+        sentences=offsets(split_sentences(article.body)),
         content_sha256=content_sha256(article.title, article.body),
         source=article.source or folder,
         published_at=article.published_at,
         author=article.author,
         url=article.url,
         dateline=article.dateline,
-        language_hint=article.language_hint,
+        # Normalised once, here: en-US, eng, English -> en (the worker reads only the code).
+        language_hint=iso_639_1(article.language_hint),
         provenance=Provenance(repairs=article.repairs),
     )

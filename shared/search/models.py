@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shared.schemas import ENTITY_TYPES, ArticleDocument, Entity, Mention
+from shared.schemas import ENTITY_TYPES, ArticleDocument, ArticleRef, Entity, Mention
 from shared.search.errors import SearchInputError
 from shared.search.syntax import check_query
 
@@ -182,15 +182,8 @@ class SearchParams(BaseModel):
         return [parse_entity(item) for item in self.entity]
 
 
-class Copy(BaseModel):
+class Copy(ArticleRef):
     """Another version of a hit's story (a near-duplicate or wire copy)."""
-
-    id: str
-    source_path: str
-    source: str | None = None
-    title: str = ""
-    published_at: datetime | None = None
-    dateline: str | None = None
 
 
 class SearchHit(ArticleDocument):
@@ -212,18 +205,14 @@ class SearchHit(ArticleDocument):
     # Left out of ``_source`` by search (see ``query.SOURCE_EXCLUDES``): not in a hit at all.
     mentions: list[Mention] = Field(default_factory=list, exclude=True)
     entity_list: list[Entity] = Field(default_factory=list, exclude=True)
-    summary_sentences: list[int] = Field(default_factory=list, exclude=True)
+    sentences: list[tuple[int, int]] = Field(default_factory=list, exclude=True)
+    summary_spans: list[tuple[int, int]] = Field(default_factory=list, exclude=True)
     vector: list[float] | None = Field(None, exclude=True)
 
 
-class Related(BaseModel):
+class Related(ArticleRef):
     """An article near another by meaning (its vector), from another story."""
 
-    id: str
-    title: str = ""
-    source: str | None = None
-    source_path: str
-    published_at: datetime | None = None
     story_id: str | None = None
     score: float = Field(description="Elasticsearch's kNN score: (1 + cosine similarity) / 2.")
 

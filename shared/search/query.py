@@ -35,7 +35,7 @@ from shared.settings import get_settings
 log = logging.getLogger(__name__)
 
 BOOSTS = {"title": 3.0, "summary": 1.5, "body": 1.0}
-SOURCE_EXCLUDES = ["mentions", "summary_sentences", "entity_list", "vector"]
+SOURCE_EXCLUDES = ["mentions", "sentences", "summary_spans", "entity_list", "vector"]
 # Distinct stories are counted exactly up to this many per bucket (approximately beyond).
 DISTINCT_PRECISION = 3000
 DISTINCT = "stories"

@@ -13,14 +13,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 from pydantic import BaseModel, Field
 
-from shared.schemas import ArticleDocument, Entity, EntityType
-from shared.text.sentences import split_sentences
+from shared.schemas import ArticleDocument, ArticleRef, Entity, EntityType
+from shared.text.sentences import sentence_spans
 
 # A story_id is 24 hex digits (shared/stories/index.py) or ``text-`` and a content hash
 # (shared/schemas.text_story_id); anything else cannot be one.
@@ -36,13 +36,7 @@ FIRST_PUBLISHED: list[dict[str, Any]] = [
 _SPACE = re.compile(r"\s+")
 
 
-class StoryVersion(BaseModel):
-    id: str
-    title: str
-    source: str | None = None
-    source_path: str
-    published_at: datetime | None = None
-    dateline: str | None = None
+class StoryVersion(ArticleRef):
     carried_from: list[str] = Field(default_factory=list)
     first_seen: bool = Field(False, description="The earliest published version of the story.")
     new_headline: bool = Field(False, description="Its title differs from the earliest version's.")
@@ -65,14 +59,21 @@ class Story(BaseModel):
     members: list[StoryVersion] = Field(description="The versions, in order of first publication.")
 
 
-def _sentences(text: str) -> list[str]:
-    return [_SPACE.sub(" ", span.text).strip() for span in split_sentences(text) if span.text.strip()]
+def _sentences(text: str, known: Sequence[tuple[int, int]]) -> list[str]:
+    spans = sentence_spans(text, known)
+    return [_SPACE.sub(" ", span.text).strip() for span in spans if span.text.strip()]
 
 
-def sentence_diff(earliest: str, version: str) -> tuple[list[str], list[str]]:
+def sentence_diff(
+    earliest: str,
+    version: str,
+    earliest_sentences: Sequence[tuple[int, int]] = (),
+    version_sentences: Sequence[tuple[int, int]] = (),
+) -> tuple[list[str], list[str]]:
     """(added, dropped): sentences of ``version`` not in ``earliest`` and the reverse, in
-    text order; a sentence that is in both, wherever, is neither."""
-    old, new = _sentences(earliest), _sentences(version)
+    text order; a sentence that is in both, wherever, is neither. The sentences are the
+    documents' own (split at ingest) when given."""
+    old, new = _sentences(earliest, earliest_sentences), _sentences(version, version_sentences)
     old_set, new_set = set(old), set(new)
     added: list[str] = []
     dropped: list[str] = []
@@ -89,7 +90,9 @@ def build_story(story_id: str, documents: list[ArticleDocument], total: int) -> 
     earliest = documents[0]
     members = []
     for n, doc in enumerate(documents):
-        added, dropped = sentence_diff(earliest.body, doc.body) if n else ([], [])
+        added, dropped = (
+            sentence_diff(earliest.body, doc.body, earliest.sentences, doc.sentences) if n else ([], [])
+        )
         members.append(
             StoryVersion(
                 id=doc.id,

@@ -38,7 +38,8 @@ from shared.text.repair import TextRepair
 
 # Bump when the mapping or analysis changes; then run ``dateline index migrate``.
 # 2 and 3 (parallel work): story_id, story_joined, carried_from, vector; provenance.<stage>.code.
-TEMPLATE_VERSION = 4
+# 5: sentences and summary_spans (offsets, split once at ingest) instead of summary_sentences.
+TEMPLATE_VERSION = 5
 
 # Language code (as detected by the language stage) -> sub-field name.
 LANGUAGE_SUBFIELDS: dict[str, str] = {
@@ -166,6 +167,7 @@ def build_mappings(languages: bool) -> dict[str, Any]:
         "dateline": _keyword(),
         "language_hint": _keyword(),
         "ingested_at": {"type": "date"},
+        "sentences": {"type": "object", "enabled": False},
         "language": _keyword(),
         "language_confidence": {"type": "float"},
         # One keyword field per entity type (the facets), from the schema's own list.
@@ -178,7 +180,8 @@ def build_mappings(languages: bool) -> dict[str, Any]:
         },
         "mentions": {"type": "object", "enabled": False},
         "summary": _text(subfields),
-        "summary_sentences": {"type": "integer", "index": False},
+        # Offsets for the article page and the stages: read from _source, never searched.
+        "summary_spans": {"type": "object", "enabled": False},
         # Related articles: approximate nearest neighbours (HNSW) by cosine similarity.
         "vector": {
             "type": "dense_vector",

@@ -22,6 +22,7 @@ cleaning of articles (story text or site chrome?) and by the summariser (prose o
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from segtok.segmenter import split_single
@@ -120,4 +121,28 @@ def split_sentences(text: str) -> list[Span]:
     for line in _LINE.finditer(text):
         if line.group().strip():
             spans.extend(_join_after_titles(text, _line_spans(text, line.start(), line.end())))
+    return spans
+
+
+def offsets(spans: Sequence[Span]) -> list[tuple[int, int]]:
+    """What a document carries of its sentences: their offsets (the text is in the body)."""
+    return [(span.start, span.end) for span in spans]
+
+
+def sentence_spans(text: str, known: Sequence[tuple[int, int]]) -> list[Span]:
+    """The sentences of ``text`` from the offsets split once at ingest (``known``).
+
+    Offsets that do not fit ``text`` (out of bounds, overlapping, or none for a text with
+    words: a document from before they were carried, or a body changed since) are not
+    trusted: the text is split again, so a caller never gets a sentence that is not there.
+    """
+    spans: list[Span] = []
+    previous_end = 0
+    for start, end in known:
+        if not previous_end <= start < end <= len(text):
+            return split_sentences(text)
+        spans.append(Span(start, end, text[start:end]))
+        previous_end = end
+    if not spans and text.strip():
+        return split_sentences(text)
     return spans

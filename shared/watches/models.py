@@ -6,7 +6,9 @@ indexer and delivery process on every host sees the same ones:
 
 * ``<alias>-watches``: one document per watch, id ``watch_id(name)``. Its ``query`` field
   is a percolator holding the watch's search as a query over the article mapping, so the
-  indexer matches each batch it writes against every watch in one request.
+  indexer matches each batch it writes against every watch in one request. (A cluster
+  without the percolator module keeps the query unindexed and the indexer runs it on the
+  written batch instead: ``store.watch_mappings``, ``matching.py``.)
 * ``<alias>-alerts``: one document per (watch, text) pair, id ``alert_id(...)``, created
   with ``op_type=create``: a batch written twice, a reprocessed article or a copy of the
   same text finds the alert already there and raises nothing new. Each channel's delivery
@@ -22,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.schemas import Entities, utcnow
+from shared.schemas import ArticleRef, Entities, utcnow
 
 WATCH_NAME = re.compile(r"^[\w][\w .\-]{0,79}$")
 Channel = Literal["webhook", "email"]
@@ -93,19 +95,17 @@ class Watch(WatchSpec):
     created_at: datetime = Field(default_factory=utcnow)
     feed_url: str = Field(description="Its Atom feed: every alert, newest first.")
 
+    def without_targets(self) -> Watch:
+        """The watch as anyone may read it: where it delivers (webhook URL, email) left out."""
+        return self.model_copy(update={"webhook": None, "email": None})
 
-class AlertArticle(BaseModel):
+
+class AlertArticle(ArticleRef):
     """What an alert says about the article (a webhook's body carries it whole)."""
 
-    id: str
-    title: str
     url: str | None = None
-    source: str | None = None
-    published_at: datetime | None = None
-    dateline: str | None = None
     entities: Entities = Field(default_factory=Entities)
     summary: str | None = None
-    source_path: str
     story_id: str | None = None
     link: str = Field(description="The article's page on this Dateline.")
 

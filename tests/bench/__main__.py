@@ -14,7 +14,9 @@ in one run on this machine (absolute figures vary with the machine; ratios trave
 4. Indexing: the indexer's documents/s against ``elasticsearch.helpers.bulk`` alone on the
    same documents, and against one request per document.
 5. Memory: a worker process's RSS growth over 1,000 articles.
-6. Stories (``stories.py``): the story stage's share of the fast NER's time per article, a new
+6. Export: rows/s of ``dateline export`` and its process's peak RSS at 2,000 and 20,000
+   rows (flat), against ``helpers.scan`` reading the same documents (``export.py``).
+7. Stories (``stories.py``): the story stage's share of the fast NER's time per article, a new
    article's assignment at 10,000 and 1,000,000 stored signatures, Redis bytes per signature.
 
 Every figure is also written to ``.dateline/bench/results.json`` (``results.py``).
@@ -323,7 +325,8 @@ def main() -> None:
         "--topology-rounds", type=int, default=2, help="alternating rounds per worker topology"
     )
     parser.add_argument("--search-docs", type=int, default=20000)
-    parser.add_argument("--skip-stories", action="store_true", help="skip part 6 (story grouping)")
+    parser.add_argument("--export-docs", type=int, default=20000)
+    parser.add_argument("--skip-stories", action="store_true", help="skip part 7 (story grouping)")
     args = parser.parse_args()
 
     start_run()
@@ -397,6 +400,10 @@ def main() -> None:
         from tests.bench.search import bench_search
 
         bench_search(Elasticsearch(services.es_url), services.es_url, args.search_docs, 40, console)
+
+        from tests.bench.export import bench_export
+
+        bench_export(Elasticsearch(services.es_url), services.es_url, args.export_docs, console)
     finally:
         services.stop()
 

@@ -1,4 +1,4 @@
-"""Story grouping's cost (``make bench`` part 6; alone: ``python -m tests.bench.stories``).
+"""Story grouping's cost (``make bench`` part 7; alone: ``python -m tests.bench.stories``).
 
 - ``story_share_of_ner``: the story stage's time per article - the MinHash signature of the
   body and ``StoryIndex.assign`` on a real Redis, as the indexer runs them - against the fast
@@ -213,7 +213,7 @@ class StoryFigures:
 
 
 def bench_stories(console: Console, rounds: int = 5, redis_url: str | None = None) -> dict[str, float]:
-    """Part 6, recorded and printed."""
+    """Part 7, recorded and printed."""
     threshold = get_settings().story_threshold
     docs = _seed_docs()
     lookups: dict[int, float] = {}
@@ -236,7 +236,7 @@ def bench_stories(console: Console, rounds: int = 5, redis_url: str | None = Non
         client.flushdb()
     figures = StoryFigures(stage, ner_ms, lookups, used / stored, keys / stored, fill_seconds).as_record()
     record(figures)
-    table = Table("measure", "figure", title="6. Story grouping (real Redis)")
+    table = Table("measure", "figure", title="7. Story grouping (real Redis)")
     table.add_row("story stage (signature + assignment), ms / article", f"{stage:.2f}")
     table.add_row("fast int8 NER stand-in, ms / article", f"{ner_ms:.0f}")
     table.add_row(

@@ -110,7 +110,9 @@ def test_dropped_seed_articles_become_searchable_and_enriched(running, ner_model
     assert "Khalilzad" in body["hits"][0]["body"]
 
     # Models are loaded once per pool process, after the fork, never in the parent.
-    for worker in processes[:2]:
+    workers = [p for p in processes if p.name.startswith("worker")]
+    assert workers
+    for worker in workers:
         children = Path(f"/proc/{worker.process.pid}/task/{worker.process.pid}/children").read_text().split()
         assert children, f"{worker.name} has no pool process"
         assert not _loads_torch(worker.process.pid), f"{worker.name}'s parent process loaded torch"
@@ -157,7 +159,7 @@ def test_reprocess_fills_in_entities_once_the_model_is_installed(make_stack, ner
     for worker in workers:
         worker.stop()
     stack.env["DATELINE_NER_MODEL"] = str(ner_model_path)
-    processes = [*stack.start_workers(), *processes[2:]]
+    processes = [*stack.start_workers(), *processes[len(workers) :]]
     result = _cli(stack, "reprocess", "--stage", "entities", "--failed-only")
     assert result.returncode == 0, result.stderr
     assert "Queued 2" in result.stdout

@@ -235,7 +235,7 @@ def enrich(doc: ArticleDocument, language: str, entities: dict[str, list[str]]) 
                 for name in found
             ],
             "summary": first_sentence,
-            "summary_sentences": [0],
+            "summary_spans": [(0, len(first_sentence))],
             "provenance": Provenance(
                 language=StageRecord(model="lingua", version="1.3", status="ok", seconds=0.01),
                 entities=StageRecord(model="flair/ner-multi", version="0.13", status="ok", seconds=0.4),

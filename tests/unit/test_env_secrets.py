@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from deploy.env_secrets import SECRETS, fill
-from shared.settings import is_placeholder
+from services.stack.environment import changed_settings, program_environment
+from shared.settings import Settings, is_placeholder
 from tests.support.paths import REPO_DIR
 
 
@@ -63,3 +64,29 @@ def test_make_setup_runs_it_as_a_script(tmp_path):
     assert "generated" in result.stdout and set(_values(env.read_text())) == set(SECRETS)
     for name in SECRETS:  # names only: a secret is never printed
         assert _values(env.read_text())[name] not in result.stdout
+
+
+def test_the_api_token_and_webhook_secret_reach_dateline_from_env(tmp_path):
+    """Dateline's own secrets are settings: read from .env by the services (pydantic-settings)
+    and by the local stack (`make run`/`make up` pass .env's DATELINE_* to every program)."""
+    env = tmp_path / ".env"
+    env.write_text((REPO_DIR / ".env.example").read_text())
+    fill(env)
+    values = _values(env.read_text())
+    cfg = Settings(_env_file=env)
+    assert cfg.api_token is not None and cfg.api_token.get_secret_value() == values["DATELINE_API_TOKEN"]
+    assert cfg.webhook_secret is not None
+    assert cfg.webhook_secret.get_secret_value() == values["DATELINE_WEBHOOK_SECRET"]
+    passed = program_environment({}, env)
+    assert passed["DATELINE_API_TOKEN"] == values["DATELINE_API_TOKEN"]
+    # A new token restarts the API on the next `make up` (and so logs everyone out).
+    other = {**passed, "DATELINE_API_TOKEN": "another-Qx81mZ"}
+    assert "DATELINE_API_TOKEN" in changed_settings("api", passed, other)
+
+
+def test_a_placeholder_token_allows_no_changes():
+    from services.api.auth import configured_token
+
+    assert configured_token(Settings(_env_file=None, api_token="change-me")) is None
+    assert configured_token(Settings(_env_file=None, api_token="")) is None
+    assert configured_token(Settings(_env_file=None, api_token="Zr8-real-41x")) == "Zr8-real-41x"

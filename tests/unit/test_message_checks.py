@@ -44,7 +44,7 @@ def test_a_lone_surrogate_names_its_field() -> None:
 
 def test_a_surrogate_deep_in_the_enrichment_is_found() -> None:
     document = _document()
-    document.summary_sentences = [0]
+    document.summary_spans = [(0, 1)]
     document.entity_list = []
     document.provenance.language = None
     request = IndexRequest(action="upsert", source_path="a", revision=1, document=document)

@@ -36,7 +36,8 @@ def text_of(value: Any) -> str | None:
 
 
 def language_of(value: Any) -> str | None:
-    """A language hint as the worker expects it: lower case, no spaces."""
+    """The language a file states, lower case (``build_document`` normalises it to ISO 639-1,
+    after the text repairs every field gets)."""
     text = text_of(value)
     return text.lower() if text else None
 

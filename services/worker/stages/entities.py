@@ -13,7 +13,7 @@ once across the archive.
 - Only the body is tagged: mention offsets then point into ``document.body`` and never
   need to say which field they came from. The title's entities are nearly always repeated
   in the body.
-- Sentences come from ``split_sentences`` (offsets kept) and go to flair in one call:
+- Sentences come from the document (split once at ingest, with their offsets) and go to flair in one call:
   ``predict`` sorts them by length and tags them in batches of ``settings.ner_batch_size``,
   so each batch pads little.
 - Names: ``canonicalise`` with the archive's alias table (``shared.names``).
@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from shared.schemas import ArticleDocument
 from shared.search.outcomes import UNDETERMINED_LANGUAGE
 from shared.settings import Settings
 from shared.stage import ModelUnavailable, Stage, StageResult
-from shared.text.sentences import split_sentences
+from shared.text.sentences import sentence_spans
 
 # flair resolves hub names through huggingface_hub: fail at once instead of retrying.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -259,7 +260,7 @@ class EntityStage(Stage):
         if name is None:
             return StageResult(status="skipped", code="no_model_for_language", reason=reason)
         model = self._model(name)  # raises ModelUnavailable with the fix in its message
-        mentions = self.tag(model.tagger, document.body)
+        mentions = self.tag(model.tagger, document.body, document.sentences)
         # Per article (cached while the file is unchanged): an edited alias file applies to
         # the next article, and `dateline reprocess --stage entities` to indexed ones.
         result = canonicalise(mentions, document.body, alias_table(self.settings.entity_aliases))
@@ -268,11 +269,12 @@ class EntityStage(Stage):
         document.mentions = result.mentions
         return StageResult(model=name, version=self._version(name))
 
-    def tag(self, tagger: Any, body: str) -> list[RawMention]:
-        """Tagger spans as RawMentions with character offsets into ``body``."""
+    def tag(self, tagger: Any, body: str, known: Sequence[tuple[int, int]] = ()) -> list[RawMention]:
+        """Tagger spans as RawMentions with character offsets into ``body``, whose sentences
+        are ``known`` (the offsets split at ingest)."""
         from flair.data import Sentence
 
-        spans = split_sentences(body)
+        spans = sentence_spans(body, known)
         sentences = [Sentence(span.text) for span in spans]
         if not sentences:
             return []

@@ -16,7 +16,7 @@ Decision, in order:
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 from shared.schemas import ArticleDocument
 from shared.settings import Settings
 from shared.stage import ModelUnavailable, Stage, StageResult
-from shared.text.sentences import split_sentences
+from shared.text.sentences import sentence_spans, split_sentences
 
 UNDETERMINED = "und"
 MIN_LETTERS = 3
@@ -81,14 +81,6 @@ def _package_version() -> str:
         return "unknown"
 
 
-def _normalise_hint(hint: str | None) -> str | None:
-    """``en-US`` / ``EN`` / ``eng_Latn`` style hints -> ``en`` (None if not 639-1)."""
-    if not hint:
-        return None
-    code = re.split(r"[-_]", hint.strip().lower())[0]
-    return code if len(code) == 2 and code.isalpha() else None
-
-
 class LanguageStage(Stage):
     name = "language"
 
@@ -121,23 +113,25 @@ class LanguageStage(Stage):
                 merged[code] = merged.get(code, 0.0) + float(result["score"])
         return sorted(merged.items(), key=lambda kv: -kv[1])[:k]
 
-    def _sentence_share(self, text: str, language: str) -> float:
-        """Share of the letters in sentences whose own best language is ``language``."""
+    def _sentence_share(self, sentences: Sequence[str], language: str) -> float:
+        """Share of the letters in ``sentences`` whose own best language is ``language``."""
         total = agree = 0
-        for span in split_sentences(text)[:MAX_VOTING_SENTENCES]:
-            letters = _letters(span.text)
+        for sentence in sentences[:MAX_VOTING_SENTENCES]:
+            letters = _letters(sentence)
             if letters < SHORT_TEXT_LETTERS:
                 continue  # too short to vote reliably ("Opinion", "- File Photo")
-            best = self._candidates(span.text, k=1)
+            best = self._candidates(sentence, k=1)
             total += letters
             agree += letters if best and best[0][0] == language else 0
         return agree / total if total else 1.0
 
-    def detect(self, text: str, hint: str | None = None) -> tuple[str, float | None]:
-        """(ISO 639-1 code or ``und``, confidence) for ``text``."""
+    def detect(
+        self, text: str, hint: str | None = None, sentences: Sequence[str] | None = None
+    ) -> tuple[str, float | None]:
+        """(ISO 639-1 code or ``und``, confidence) for ``text``, whose ``sentences`` vote (split
+        here when not given). ``hint`` is an ISO 639-1 code (ingest normalises it)."""
         if self._detector is None:
             self.load()
-        hint = _normalise_hint(hint)
         text = text[:MAX_CHARS]
         letters = _letters(text)
         if letters < MIN_LETTERS:
@@ -155,7 +149,8 @@ class LanguageStage(Stage):
 
         confidence = best_score
         if letters >= 2 * SHORT_TEXT_LETTERS:
-            confidence *= self._sentence_share(text, best)
+            voters = sentences if sentences is not None else [s.text for s in split_sentences(text)]
+            confidence *= self._sentence_share(voters, best)
         threshold = MIN_CONFIDENCE if letters >= SHORT_TEXT_LETTERS else MIN_CONFIDENCE_SHORT
         if confidence >= threshold:
             return best, round(confidence, 4)
@@ -167,6 +162,8 @@ class LanguageStage(Stage):
         if self.load_error:
             raise ModelUnavailable(f"language detector not loaded: {self.load_error}")
         text = "\n".join(part for part in (document.title, document.body) if part and part.strip())
-        document.language, document.language_confidence = self.detect(text, document.language_hint)
+        # The body's sentences vote (split at ingest); the headline counts in the whole text only.
+        sentences = [span.text for span in sentence_spans(document.body, document.sentences)]
+        document.language, document.language_confidence = self.detect(text, document.language_hint, sentences)
         model, version = self.describe()
         return StageResult(model=model, version=version)

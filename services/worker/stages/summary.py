@@ -12,7 +12,8 @@ time (README, "Summaries": the cap and the int8 encoder keep the stage under a t
 the NER stage's time with `make eval` at or above its previous score).
 
 ``summary`` is the chosen sentences joined by one space, each exactly as in the body;
-``summary_sentences`` are their indexes in ``split_sentences(body)``. An article with
+``summary_spans`` are their offsets into the body (of the sentences split once at ingest),
+so the article page marks them without splitting again. An article with
 no more than N sentences is its own summary.
 """
 
@@ -28,7 +29,7 @@ from services.worker.nlp.embeddings import MODEL_NAME, SentenceEncoder, minilm_v
 from shared.schemas import ArticleDocument
 from shared.settings import Settings
 from shared.stage import Stage, StageResult
-from shared.text.sentences import split_sentences
+from shared.text.sentences import offsets, sentence_spans
 
 EMBEDDING_LANGUAGES = {"en"}
 MAX_CANDIDATES = 12
@@ -86,11 +87,12 @@ class SummaryStage(Stage):
             return True
         return document.language in (None, "und") and _mostly_latin(document.body)
 
-    def summarise(self, document: ArticleDocument) -> tuple[str, list[int], str]:
-        """(summary, sentence indexes, method) for ``document.body``; sets ``document.vector``
-        when the sentences are encoded (None otherwise: a stale one would mislead)."""
+    def summarise(self, document: ArticleDocument) -> tuple[str, list[tuple[int, int]], str]:
+        """(summary, its sentences' offsets into the body, method) for ``document.body``; sets
+        ``document.vector`` when the sentences are encoded (None otherwise: a stale one would
+        mislead)."""
         document.vector = None
-        spans = split_sentences(document.body)
+        spans = sentence_spans(document.body, document.sentences)
         if not spans:
             raise NoText("the article has no body text to summarise")
         every = [s.text for s in spans]
@@ -98,7 +100,7 @@ class SummaryStage(Stage):
             if self.uses_embeddings(document):
                 assert self._encoder is not None
                 document.vector = article_vector(self._encoder.encode(every))
-            return document.body.strip(), list(range(len(every))), WHOLE_BODY
+            return document.body.strip(), offsets(spans), WHOLE_BODY
         positions = candidates(every, self.count)
         sentences = [every[i] for i in positions]
         # The headline rides along as one more row; ingest may have made it from the first
@@ -118,15 +120,15 @@ class SummaryStage(Stage):
         chosen = [
             positions[i] for i in textrank.select(sentences, full[:n, :n], self.count, title_similarity)
         ]
-        return " ".join(every[i] for i in chosen), chosen, method
+        return " ".join(every[i] for i in chosen), offsets([spans[i] for i in chosen]), method
 
     def process(self, document: ArticleDocument) -> StageResult:
         try:
-            summary, indexes, method = self.summarise(document)
+            summary, spans, method = self.summarise(document)
         except NoText as empty:
             return StageResult(status="skipped", code="no_text", reason=str(empty))
         document.summary = summary
-        document.summary_sentences = indexes
+        document.summary_spans = spans
         model, version = self._method_version(method)
         return StageResult(model=model, version=version)
 

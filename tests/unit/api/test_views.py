@@ -140,7 +140,7 @@ def test_article_body_marks_mentions_at_their_offsets_and_summary_sentences():
             _mention("Kabul", "location"),
             _mention("Afghanistan", "location"),
         ],
-        summary_sentences=[0, 3],
+        summary_spans=[(sentences[0].start, sentences[0].end), (sentences[3].start, sentences[3].end)],
     )
     marked = marked_body(doc)
     assert "".join(s.text for s in marked.segments) == BODY  # nothing lost, nothing moved

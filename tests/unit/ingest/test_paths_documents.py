@@ -114,6 +114,17 @@ def test_build_document() -> None:
     assert doc.format == "text"
 
 
+def test_the_body_is_split_into_sentences_once_here() -> None:
+    """The document carries its sentences' offsets; stages and the page read them."""
+    body = "Talks resumed in Doha on Monday. Both sides called them constructive.\nMore later."
+    doc = build_document(ParsedArticle(title="T", body=body, format="text"), source_path="a.txt", revision=1)
+    assert [body[start:end] for start, end in doc.sentences] == [
+        "Talks resumed in Doha on Monday.",
+        "Both sides called them constructive.",
+        "More later.",
+    ]
+
+
 def test_file_metadata_source_wins_over_folder() -> None:
     doc = build_document(_article(source="Dawn"), source_path="Reuters/a.json", revision=1, folder="Reuters")
     assert doc.source == "Dawn"

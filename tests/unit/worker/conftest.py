@@ -10,6 +10,7 @@ import pytest
 
 from shared.schemas import ArticleDocument, document_id
 from shared.settings import get_settings
+from shared.text.sentences import offsets, split_sentences
 from tests.support.paths import SEEDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -23,6 +24,8 @@ def read_seed(prefix: str) -> str:
 
 
 def make_document(body: str, title: str = "", **fields: object) -> ArticleDocument:
+    # As ingest makes them: the body's sentences split once, carried as offsets.
+    fields.setdefault("sentences", offsets(split_sentences(body)))
     return ArticleDocument(
         id=document_id(f"unit/{hash(body)}.txt"),
         source_path="unit/article.txt",

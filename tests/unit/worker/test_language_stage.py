@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.worker.stages import language as language_module
 from services.worker.stages.language import LanguageStage
 
 PARAGRAPHS = {
@@ -77,7 +78,22 @@ def test_too_little_text_is_undetermined(stage: LanguageStage, text: str) -> Non
 
 
 def test_hint_is_fallback_when_text_too_short(stage: LanguageStage) -> None:
-    assert stage.detect("ok", hint="de-DE") == ("de", None)
+    assert stage.detect("ok", hint="de") == ("de", None)
+
+
+def test_the_body_sentences_split_at_ingest_vote(
+    stage: LanguageStage, document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stage reads the document's sentence offsets; it does not split the body again."""
+    doc = document(PARAGRAPHS["en"] + "\n" + PARAGRAPHS["en"])
+    assert doc.sentences, "ingest carries the body's sentences"
+
+    def split_again(text: str) -> None:
+        raise AssertionError("the body was split again")
+
+    monkeypatch.setattr(language_module, "split_sentences", split_again)
+    stage.process(doc)
+    assert doc.language == "en" and doc.language_confidence is not None
 
 
 def test_hint_never_overrides_confident_detection(stage: LanguageStage) -> None:

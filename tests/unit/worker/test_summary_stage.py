@@ -17,12 +17,11 @@ def stage() -> SummaryStage:
 
 
 def assert_whole_body_sentences_in_order(doc, count: int) -> None:
-    spans = split_sentences(doc.body)
-    assert len(doc.summary_sentences) == count
-    assert doc.summary_sentences == sorted(set(doc.summary_sentences))
-    assert doc.summary == " ".join(spans[i].text for i in doc.summary_sentences)
-    for i in doc.summary_sentences:
-        assert spans[i].text in doc.body
+    spans = {(span.start, span.end) for span in split_sentences(doc.body)}
+    assert len(doc.summary_spans) == count
+    assert doc.summary_spans == sorted(set(doc.summary_spans))
+    assert set(doc.summary_spans) <= spans  # whole sentences of the body, at their offsets
+    assert doc.summary == " ".join(doc.body[start:end] for start, end in doc.summary_spans)
 
 
 @pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
@@ -38,8 +37,7 @@ def test_seed_summaries_are_whole_sentences_in_order(stage, document, seed, pref
 def test_headings_and_captions_are_not_chosen(stage, document, seed) -> None:
     doc = document(seed("001"), language="en")  # ends with a menu of other headlines
     stage.run(doc)
-    spans = split_sentences(doc.body)
-    assert all(textrank.is_content_sentence(spans[i].text) for i in doc.summary_sentences)
+    assert all(textrank.is_content_sentence(doc.body[start:end]) for start, end in doc.summary_spans)
     assert "File Photo" not in (doc.summary or "")
 
 
@@ -56,7 +54,7 @@ def test_short_article_is_its_own_summary(stage, document) -> None:
     body = "Talks resumed in Doha on Monday.\nBoth sides called them constructive."
     doc = document(body, language="en")
     stage.run(doc)
-    assert doc.summary == body and doc.summary_sentences == [0, 1]
+    assert doc.summary == body and doc.summary_spans == [(0, 32), (33, len(body))]
 
 
 def test_empty_body_is_skipped(stage, document) -> None:
@@ -81,7 +79,7 @@ def test_non_english_uses_the_language_independent_fallback(stage, document) -> 
     record = doc.provenance.summary
     assert record is not None and record.status == "ok" and record.model == FALLBACK_METHOD
     assert_whole_body_sentences_in_order(doc, 3)
-    assert doc.summary_sentences[0] == 0  # the lede of a news story leads its summary
+    assert doc.summary_spans[0] == doc.sentences[0]  # the lede of a news story leads its summary
 
 
 def test_repeated_sentence_is_not_chosen_twice() -> None:
@@ -167,3 +165,19 @@ def test_encoded_articles_get_one_unit_vector_and_related_ones_are_nearer(stage,
     short.language = "ur"
     stage.run(short)
     assert short.vector is None
+
+
+def test_the_sentences_split_at_ingest_are_the_ones_summarised(stage, document) -> None:
+    """The stage takes the document's sentence offsets as they are (no second split): a body
+    whose offsets make it two sentences is its own two-sentence summary."""
+    body = "One. Two. Three. Four. Five. Six. Seven."
+    doc = document(body, language="en", sentences=[(0, 9), (10, len(body))])
+    stage.run(doc)
+    assert doc.summary_spans == [(0, 9), (10, len(body))]
+
+
+def test_offsets_that_do_not_fit_the_body_are_split_again(stage, document) -> None:
+    body = "Talks resumed in Doha on Monday.\nBoth sides called them constructive."
+    doc = document(body, language="en", sentences=[(0, 500)])
+    stage.run(doc)
+    assert doc.summary_spans == [(0, 32), (33, len(body))]

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from shared.text.sentences import ends_sentence, first_sentence, split_sentences
+from shared.text.sentences import ends_sentence, first_sentence, offsets, sentence_spans, split_sentences
 
 
 def texts(text: str) -> list[str]:
@@ -138,3 +140,33 @@ def test_first_sentence_knows_other_scripts() -> None:
 def test_first_sentence_of_text_without_an_end() -> None:
     assert first_sentence("  A headline without a full stop ") == "A headline without a full stop"
     assert first_sentence("") == ""
+
+
+# --- sentences split once, carried as offsets (sentence_spans) ---------------------------------
+
+
+def test_known_offsets_are_taken_as_they_are() -> None:
+    text = "One. Two. Three."
+    assert [s.text for s in sentence_spans(text, [(0, 9), (10, 16)])] == ["One. Two.", "Three."]
+
+
+@pytest.mark.parametrize(
+    "known",
+    [
+        [],  # none carried (a document from before)
+        [(0, 500)],  # past the end
+        [(5, 9), (0, 4)],  # out of order
+        [(0, 9), (5, 16)],  # overlapping
+        [(4, 4)],  # empty
+    ],
+)
+def test_offsets_that_do_not_fit_are_split_again(known: list[tuple[int, int]]) -> None:
+    text = "One. Two. Three."
+    assert sentence_spans(text, known) == split_sentences(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_offsets_round_trip(text: str) -> None:
+    spans = split_sentences(text)
+    assert sentence_spans(text, offsets(spans)) == spans
