@@ -30,6 +30,9 @@ EXPECTED_IDS = {
     "dateline-lens-top-people",
     "dateline-lens-top-organizations",
     "dateline-lens-top-places",
+    "dateline-lens-stories-over-time",
+    "dateline-lens-sources-per-story",
+    "dateline-lens-carried-from",
     "dateline-overview",
 }
 AGGREGATABLE = {"keyword", "date", "long", "integer", "float", "boolean"}
