@@ -47,7 +47,7 @@ from shared.redis_client import as_text, display_url
 from shared.registry import FILE_STATES, Failure, FileRecord, FileState
 from shared.schemas import utcnow
 from shared.search.client import describe_failure, quick
-from shared.search.outcomes import StageOutcomes, stage_outcomes
+from shared.search.outcomes import StageOutcomes, StoryCounts, stage_outcomes
 from shared.throughput import Throughput, read_throughput
 from shared.watches.outbox import DeliveryStatus, delivery_status
 
@@ -162,6 +162,12 @@ class Status(BaseModel):
         if self.index is None or self.index.outcomes is None:
             return {}
         return self.index.outcomes.untagged_languages
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stories(self) -> StoryCounts | None:
+        """Distinct stories and documents that joined one (from the index; None when not asked)."""
+        return self.index.outcomes.stories if self.index is not None and self.index.outcomes else None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -3,8 +3,9 @@
 Starts Redis, Elasticsearch and every Dateline program on free loopback ports (under
 .dateline/screenshots), feeds them the demo archive (tests/support/demo.py), and saves PNGs
 of the search page, a facet applied, an article, the pipeline page, a narrow screen, the
-API docs, and (logged in with the stack's API token) the search page's export and watch
-controls and the watches page into docs/screenshots/. Everything is stopped afterwards.
+API docs, a story page (the demo plus two other outlets' versions of one seed), and (logged
+in with the stack's API token) the search page's export and watch controls and the watches
+page into docs/screenshots/. Everything is stopped afterwards.
 
 Usage: python -m tests.screenshots [--out DIR] [--keep]   (--keep: leave the stack running
 and print its URL, to look around; stop it with Ctrl-C)
@@ -86,10 +87,49 @@ def take(url: str, out: Path, token: str) -> list[Path]:
         page.goto(f"{url}/docs")
         page.wait_for_selector(".opblock")
         shot("docs")
+        # A story: the seed and other outlets' edited versions (story_versions), from its hit.
+        page.goto(f"{url}/?q=Waziristan")
+        page.locator("details.copies summary").first.click()
+        page.get_by_role("link", name="The story: every version and what each changes").click()
+        page.wait_for_selector(".story-count")
+        for summary in page.locator("details.diff > summary").all():
+            summary.click()  # what each version adds and drops, open
+        shot("story", full=True)
         leaving = requests.leaving_loopback()
         if leaving:
             raise SystemExit(f"the pages asked for something outside this machine: {leaving}")
     return shots
+
+
+def story_versions(stack: Stack, documents: int) -> None:
+    """Two other outlets' versions of the Reuters seed, edited as syndication edits (a new
+    headline, a byline and agency prefix, a paragraph of its own, a sentence rewritten; a
+    site's boilerplate appended), so the story page has versions that differ; waits until
+    they are indexed."""
+    import random
+
+    from services.worker.story_evaluation import _body, added_paragraph, agency_prefix, boilerplate, rewritten
+    from tests.support.demo import SEED_FILES
+    from tests.support.processes import wait_until
+
+    rng = random.Random(3)
+    body = _body(SEED_FILES[1].read_text(encoding="utf-8"))
+    versions = {
+        ("Dawn", "Pakistani Taliban in exploratory talks with government"): rewritten(
+            added_paragraph(agency_prefix(body, rng), rng), rng
+        ),
+        ("Daily Star", "Taliban and Islamabad hold peace talks"): boilerplate(body, rng),
+    }
+    for (source, title), text in versions.items():
+        path = stack.inbox / source / "pakistani-taliban-talks.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"---\ntitle: {title}\nsource: {source}\n---\n\n{text}\n", encoding="utf-8")
+    wait_until(
+        lambda: stack.count() == documents + len(versions),
+        timeout=600,
+        every=1,
+        what="the story versions indexed",
+    )
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -134,6 +174,7 @@ def main() -> None:
         )
         print("[screenshots] starting the pipeline and feeding it the demo archive", flush=True)
         demo, url, _ = run_demo(stack)
+        story_versions(stack, demo.documents)
         print(f"[screenshots] {demo.documents} documents indexed; taking screenshots of {url}", flush=True)
         for path in take(url, args.out, token):
             print(

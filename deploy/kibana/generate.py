@@ -93,7 +93,11 @@ COUNT = {
 }
 
 
-def lens(object_id: str, title: str, bucket: dict[str, Any], series: str) -> dict[str, Any]:
+def unique_count(label: str, field: str) -> dict[str, Any]:
+    return {**COUNT, "label": label, "operationType": "unique_count", "sourceField": field}
+
+
+def lens(object_id: str, title: str, bucket: dict[str, Any], series: str, metric: dict[str, Any] = COUNT) -> dict[str, Any]:
     layer = "layer1"
     return saved(
         "lens",
@@ -108,7 +112,7 @@ def lens(object_id: str, title: str, bucket: dict[str, Any], series: str) -> dic
                         "layers": {
                             layer: {
                                 "columnOrder": ["bucket", "count"],
-                                "columns": {"bucket": bucket, "count": COUNT},
+                                "columns": {"bucket": bucket, "count": metric},
                                 "incompleteColumns": {},
                             }
                         }
@@ -138,7 +142,12 @@ def lens(object_id: str, title: str, bucket: dict[str, Any], series: str) -> dic
     )
 
 
-def over_time() -> dict[str, Any]:
+def over_time(
+    object_id: str = "dateline-lens-over-time",
+    title: str = "Dateline: articles over time",
+    interval: str = "auto",
+    metric: dict[str, Any] = COUNT,
+) -> dict[str, Any]:
     bucket = {
         "label": "Published",
         "dataType": "date",
@@ -146,12 +155,14 @@ def over_time() -> dict[str, Any]:
         "sourceField": "published_at",
         "isBucketed": True,
         "scale": "interval",
-        "params": {"interval": "auto", "includeEmptyRows": True, "dropPartials": False},
+        "params": {"interval": interval, "includeEmptyRows": True, "dropPartials": False},
     }
-    return lens("dateline-lens-over-time", "Dateline: articles over time", bucket, "bar_stacked")
+    return lens(object_id, title, bucket, "bar_stacked", metric)
 
 
-def top_terms(object_id: str, title: str, field: str, size: int) -> dict[str, Any]:
+def top_terms(
+    object_id: str, title: str, field: str, size: int, metric: dict[str, Any] = COUNT
+) -> dict[str, Any]:
     bucket = {
         "label": title.split(": ", 1)[-1],
         "dataType": "string",
@@ -168,7 +179,7 @@ def top_terms(object_id: str, title: str, field: str, size: int) -> dict[str, An
             "parentFormat": {"id": "terms"},
         },
     }
-    return lens(object_id, title, bucket, "bar_horizontal")
+    return lens(object_id, title, bucket, "bar_horizontal", metric)
 
 
 LENSES = [
@@ -178,6 +189,13 @@ LENSES = [
     top_terms("dateline-lens-top-people", "Dateline: top people", "entities.person", 20),
     top_terms("dateline-lens-top-organizations", "Dateline: top organisations", "entities.organization", 20),
     top_terms("dateline-lens-top-places", "Dateline: top places", "entities.location", 20),
+    # Stories (issue 17): a story is every version of one article (story_id); one wire story
+    # carried by ten outlets is one story with ten sources, not ten articles.
+    over_time("dateline-lens-stories-over-time", "Dateline: distinct stories per day", "1d",
+              unique_count("Stories", "story_id")),
+    top_terms("dateline-lens-sources-per-story", "Dateline: sources per story (most carried)", "story_id", 20,
+              unique_count("Sources", "source")),
+    top_terms("dateline-lens-carried-from", "Dateline: carried from (wire attribution)", "carried_from", 15),
 ]
 ARTICLES_SEARCH = saved_search(
     "dateline-search-articles",
@@ -215,6 +233,7 @@ def dashboard() -> dict[str, Any]:
         (LENSES[0], 48, 12),
         (LENSES[1], 16, 14), (LENSES[2], 16, 14), (LENSES[3], 16, 14),
         (LENSES[4], 24, 14), (LENSES[5], 24, 14),
+        (LENSES[6], 48, 12), (LENSES[7], 24, 14), (LENSES[8], 24, 14),
         (ARTICLES_SEARCH, 48, 16),
         (FAILURES_SEARCH, 48, 12),
     ]
@@ -240,7 +259,7 @@ def dashboard() -> dict[str, Any]:
         "dateline-overview",
         {
             "title": "Dateline overview",
-            "description": "Articles over time, by language and source, top entities, and enrichment failures.",
+            "description": "Articles over time, by language and source, top entities, stories, and enrichment failures.",
             "panelsJSON": json.dumps(panels),
             "optionsJSON": json.dumps({"useMargins": True, "syncColors": False, "syncCursor": True,
                                        "syncTooltips": False, "hidePanelTitles": False}),

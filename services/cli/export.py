@@ -16,18 +16,17 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, List, NoReturn, Optional, get_origin
+from typing import IO, Any, List, Optional, get_origin
 
 import typer
-from elasticsearch import ApiError, NotFoundError, TransportError
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from services.cli.failures import archive_errors, fail
 from services.cli.settings import settings_or_exit
-from shared.search.client import describe_failure, make_client
-from shared.search.errors import SearchInputError
+from shared.search.client import make_client
 from shared.search.export import (
     Export,
     ExportParams,
@@ -44,7 +43,6 @@ from shared.search.watchlist import (
     matches_jsonl,
     parse_watchlist,
 )
-from shared.settings import Settings
 from shared.watches.store import WatchStore
 
 # Options of a search that mean nothing to an export (it is the whole result set).
@@ -66,7 +64,7 @@ def export_command(
     per story unless --no-collapse, as on the search page)."""
     err = Console(stderr=True)
     if facets and histogram:
-        _fail(err, "give --facets or --histogram, not both (each is its own CSV)", 2)
+        fail(err, "give --facets or --histogram, not both (each is its own CSV)", 2)
     summary_only = facets or histogram
     if options.get("collapse") is None:
         options["collapse"] = summary_only  # as the page counts facets; every document exported
@@ -74,10 +72,10 @@ def export_command(
     try:
         params = ExportParams.model_validate({"query": query, "format": fmt, **given})
     except ValidationError as exc:
-        _fail(err, input_errors(exc), 2)
+        fail(err, input_errors(exc), 2)
     settings = settings_or_exit()
     es = make_client(settings.elasticsearch_url, settings=settings)
-    with _archive_errors(err, settings):
+    with archive_errors(err, settings):
         if facets:
             _write(output, facets_csv(facet_rows(es, settings.index, params)))
             return
@@ -107,14 +105,14 @@ def watchlist_command(
     try:
         params = WatchlistParams(**{k: v for k, v in options.items() if v is not None})
     except ValidationError as exc:
-        _fail(err, input_errors(exc), 2)
+        fail(err, input_errors(exc), 2)
     settings = settings_or_exit()
     try:
         data = file.read_bytes()
     except OSError as exc:
-        _fail(err, f"cannot read the watchlist {file}: {exc.strerror}", 2)
+        fail(err, f"cannot read the watchlist {file}: {exc.strerror}", 2)
     es = make_client(settings.elasticsearch_url, settings=settings)
-    with _archive_errors(err, settings):
+    with archive_errors(err, settings):
         lines = parse_watchlist(data, max_lines=settings.watchlist_max_lines, filename=file.name)
         run = WatchlistRun(es, settings.index, lines, params, settings.export_page_size)
         with run:
@@ -132,33 +130,6 @@ def _advancing(items: Iterable[Any], advance: Callable[[], None]) -> Iterator[An
     for item in items:
         advance()
         yield item
-
-
-def _fail(err: Console, message: str, code: int) -> NoReturn:
-    err.print(f"[red]error:[/] {escape(message)}")
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _archive_errors(err: Console, settings: Settings) -> Iterator[None]:
-    """Bad input -> exit status 2; no index or Elasticsearch failing -> 1; as in search."""
-    try:
-        yield
-    except SearchInputError as exc:
-        _fail(err, str(exc), 2)
-    except NotFoundError:
-        _fail(
-            err,
-            f"there is no index {settings.index!r} yet: start the indexer (it creates the index) "
-            "and ingest some articles.",
-            1,
-        )
-    except (TransportError, ApiError) as exc:
-        _fail(
-            err,
-            f"Elasticsearch at {settings.elasticsearch_url} {describe_failure(exc)}. Try `dateline status`.",
-            1,
-        )
 
 
 @contextmanager

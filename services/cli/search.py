@@ -8,15 +8,14 @@ import re
 from typing import Any, List, Optional, get_origin
 
 import typer
-from elasticsearch import ApiError, NotFoundError, TransportError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from services.cli.failures import archive_errors
 from services.cli.settings import settings_or_exit
-from shared.search.client import describe_failure, make_client
-from shared.search.errors import SearchInputError
+from shared.search.client import make_client
 from shared.search.models import SearchHit, SearchParams, SearchResult, input_errors
 from shared.search.query import search
 
@@ -33,23 +32,8 @@ def search_command(query: str, json_output: bool, **options: Any) -> None:
         raise typer.Exit(2) from None
 
     settings = settings_or_exit()
-    try:
+    with archive_errors(err, settings):
         result = search(make_client(settings.elasticsearch_url, settings=settings), settings.index, params)
-    except SearchInputError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    except NotFoundError:
-        err.print(
-            f"[red]error:[/] there is no index {settings.index!r} yet: start the indexer "
-            "(it creates the index) and ingest some articles."
-        )
-        raise typer.Exit(1) from None
-    except (TransportError, ApiError) as exc:
-        err.print(
-            f"[red]error:[/] Elasticsearch at {escape(settings.elasticsearch_url)} "
-            f"{escape(describe_failure(exc))}. Try `dateline status`."
-        )
-        raise typer.Exit(1) from None
 
     if json_output:
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))

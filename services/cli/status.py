@@ -90,6 +90,10 @@ def _counts(status: Status, console: Console) -> None:
             per_stage = ", ".join(f"{stage} {n}" for stage, n in outcomes.failed_by_stage.items())
             line += f"  {outcomes.failed_documents} with a failed stage ({per_stage})"
         console.print(line)
+        stories = outcomes.stories
+        console.print(
+            f"[bold]Stories[/bold]  {stories.stories} distinct  {stories.joined} document(s) joined an existing story"
+        )
         for skip in outcomes.skipped:
             console.print(
                 f"  {skip.stage} skipped on {skip.documents} document(s) ({skip.code}), "

@@ -9,15 +9,14 @@ from collections.abc import Callable
 from typing import List, Optional, TypeVar  # noqa: UP035 - typer reads these forms
 
 import typer
-from elasticsearch import ApiError, TransportError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from services.cli.failures import archive_errors, fail
 from services.cli.search import print_result
 from services.cli.settings import settings_or_exit
-from shared.search.client import describe_failure, make_client
-from shared.search.errors import SearchInputError
+from shared.search.client import make_client
 from shared.search.models import input_errors
 from shared.settings import Settings
 from shared.watches.models import WatchSpec
@@ -36,20 +35,13 @@ def _store(settings: Settings) -> WatchStore:
 
 def _run(settings: Settings, call: Callable[[], T]) -> T:
     """``call()``, its failures as one line and an exit status: 2 for input to change, 1 else."""
-    try:
-        return call()
-    except (WatchInputError, SearchInputError) as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    except WatchExists as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
-    except (TransportError, ApiError) as exc:
-        err.print(
-            f"[red]error:[/] Elasticsearch at {escape(settings.elasticsearch_url)} "
-            f"{escape(describe_failure(exc))}. Try `dateline status`."
-        )
-        raise typer.Exit(1) from None
+    with archive_errors(err, settings):
+        try:
+            return call()
+        except WatchInputError as exc:
+            fail(err, str(exc), 2)
+        except WatchExists as exc:
+            fail(err, str(exc), 1)
 
 
 @watch_app.command("add")

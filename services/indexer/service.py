@@ -63,6 +63,8 @@ class Indexer(ServiceLoop):
     def setup(self) -> None:
         index = ensure_index(self.writer.es, self.writer.alias, self.settings)
         self.consumer.ensure_group()
+        if moved := self.stories.pack_old_buckets():  # a story index from before buckets were packed
+            log.info("moved %d story buckets into their shards", moved)
         log.info(
             "indexer %s writing to alias %s (index %s)", self.consumer.consumer, self.writer.alias, index
         )

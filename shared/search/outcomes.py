@@ -22,6 +22,7 @@ NO_REASON = "no reason recorded"
 # A record written before stage records had a code (index template 1) and not migrated.
 UNRECORDED_CODE: StageCode = "error"
 UNDETERMINED_LANGUAGE = "und"
+STORIES_EXACT = 40_000  # the most a cardinality counts exactly (near-exactly) in Elasticsearch
 
 
 class FailedDocument(BaseModel):
@@ -53,6 +54,20 @@ class SkippedStage(BaseModel):
     documents: int
 
 
+class StoryCounts(BaseModel):
+    """Story grouping over the searchable documents. Counted from the documents themselves
+    (each carries ``story_joined``, rewritten with every write of it) rather than from counters
+    kept beside the story index: a retried or replayed batch, a reprocessed or changed file, a
+    deleted one and a rebuilt index all leave exactly the documents that are there, where
+    counters would count events (a document re-grouped after a change, or deleted, would still
+    be counted as it first arrived)."""
+
+    joined: int = Field(0, description="Documents that joined a story an earlier document had started.")
+    stories: int = Field(
+        0, description=f"Distinct stories (Elasticsearch's cardinality: exact up to {STORIES_EXACT:,})."
+    )
+
+
 class StageOutcomes(BaseModel):
     documents: int = Field(description="Documents in the index.")
     failed_documents: int = Field(description="Documents with at least one failed stage.")
@@ -64,6 +79,7 @@ class StageOutcomes(BaseModel):
         description="Documents indexed without entities because no NER model covers their language, "
         "per language, most first (not failures: DATELINE_NER_MODELS fixes them).",
     )
+    stories: StoryCounts = Field(default_factory=StoryCounts)
 
     @classmethod
     def empty(cls) -> StageOutcomes:
@@ -122,6 +138,8 @@ def build_outcomes_request(shown: int = FAILED_SHOWN) -> dict[str, Any]:
             }
         },
     }
+    aggs["story_joined"] = {"filter": {"term": {"story_joined": True}}}
+    aggs["stories"] = {"cardinality": {"field": "story_id", "precision_threshold": STORIES_EXACT}}
     return {
         "size": shown,
         "query": {"match_all": {}},
@@ -190,4 +208,8 @@ def to_outcomes(response: Any) -> StageOutcomes:
         failed=failed,
         skipped=skipped,
         untagged_languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
+        stories=StoryCounts(
+            joined=int(aggs.get("story_joined", {}).get("doc_count", 0)),
+            stories=int(aggs.get("stories", {}).get("value", 0)),
+        ),
     )

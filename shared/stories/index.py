@@ -3,9 +3,14 @@ and the one place a ``story_id`` is decided.
 
 Layout (all under ``dateline:story:``):
 
-- ``b:<band>:<hash>`` - a set per LSH bucket: ids of the documents whose signature has that
-  band (``rows`` values) equal. Two signatures share a bucket in some band with a
-  probability that rises steeply around the threshold (``bands_for``).
+- ``b:<band>:<shard>`` - the LSH buckets of one band, a hash per shard: field ``<hash>`` (the
+  bucket), value the ids of the documents whose signature has that band (``rows`` values)
+  equal, one per line. Two signatures share a bucket in some band with a probability that
+  rises steeply around the threshold (``bands_for``). Why 65,536 hashes per band (shards
+  named by the bucket hash's first ``SHARD_HEX`` digits) and not a set per bucket: every stored document has a bucket of its own in every band (32 at
+  the default threshold), and a Redis key per bucket cost 33 keys and 10.4 KB of Redis
+  memory per document (`make bench`, 100,000 stored), 10 GB at a million articles; small
+  hashes are stored packed, one key holds many buckets (see the README's figures).
 - ``doc:<id>`` - a hash: the signature (``sig``), its ``story``, the ``content`` hash it was
   made from, the file (``path``) and when the story was joined.
 - ``file:<path>`` - a set: the document ids of a file, so a deleted file leaves its stories.
@@ -35,7 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -55,6 +60,12 @@ STATS_KEY = STORY_PREFIX + "stats"
 RedisValue = bytes | bytearray | memoryview | str | int | float  # what redis-py's hset takes
 # How often a transaction is tried again when another process wrote the same buckets first.
 MAX_ATTEMPTS = 50
+# Leading hex digits of a bucket's hash that name its shard (16**4 = 65,536 hashes per band):
+# up to ~8 million documents a shard stays under Redis's 128 entries of a packed hash, and two
+# assignments at once rarely watch the same shard (1 in 2,000 for 32 bands).
+SHARD_HEX = 4
+MEMBER_SEPARATOR = "\n"  # document ids never hold a line break
+Bucket = tuple[str, str]  # (the shard's key, the bucket's field)
 
 
 @lru_cache(maxsize=None)
@@ -90,13 +101,23 @@ class StoryIndex:
         self.threshold = threshold
         self.bands, self.rows = bands_for(threshold)
 
-    def bucket_keys(self, values: np.ndarray) -> list[str]:
+    def buckets(self, values: np.ndarray) -> list[Bucket]:
         raw = to_bytes(values)
         width = self.rows * 4
-        return [
-            f"{BUCKET_KEY}{band}:{hashlib.blake2b(raw[band * width : (band + 1) * width], digest_size=8).hexdigest()}"
-            for band in range(self.bands)
-        ]
+        found = []
+        for band in range(self.bands):
+            digest = hashlib.blake2b(raw[band * width : (band + 1) * width], digest_size=8).hexdigest()
+            found.append((f"{BUCKET_KEY}{band}:{digest[:SHARD_HEX]}", digest[SHARD_HEX:]))
+        return found
+
+    @staticmethod
+    def _members(pipe: redis.client.Pipeline, buckets: Iterable[Bucket]) -> dict[Bucket, list[str]]:
+        """The ids in each bucket (read on a watching pipeline: immediately)."""
+        members = {}
+        for key, field in buckets:
+            raw = pipe.hget(key, field)
+            members[(key, field)] = as_text(raw).split(MEMBER_SEPARATOR) if raw else []
+        return members
 
     # --- assignment -------------------------------------------------------------------------
     def assign(
@@ -106,11 +127,11 @@ class StoryIndex:
         None for a text too short to compare, which is a story of its own; ``revision``: the
         file's, so a late write of an older revision changes nothing, as in Elasticsearch)."""
         doc_key = DOC_KEY + doc_id
-        keys = self.bucket_keys(values) if values is not None else []
+        buckets = self.buckets(values) if values is not None else []
         for _ in range(MAX_ATTEMPTS):
             with self.redis.pipeline() as pipe:
                 try:
-                    pipe.watch(doc_key, *keys)  # type: ignore[no-untyped-call]  # redis-py: untyped
+                    pipe.watch(doc_key, *{key for key, _ in buckets})  # type: ignore[no-untyped-call]  # redis-py: untyped
                     known = {as_text(k): v for k, v in pipe.hgetall(doc_key).items()}
                     older = known and revision < int(known.get("revision", 0))
                     if known and (older or as_text(known.get("content", b"")) == content):
@@ -121,8 +142,15 @@ class StoryIndex:
                             matched=as_text(matched) if matched else None,
                         )
                     old_sig = known.get("sig")
-                    old_keys = self.bucket_keys(from_bytes(old_sig)) if old_sig else []
-                    best = self._best_match(pipe, doc_id, keys, values) if values is not None else None
+                    old_buckets = self.buckets(from_bytes(old_sig)) if old_sig else []
+                    if old_buckets:
+                        pipe.watch(*{key for key, _ in old_buckets})  # type: ignore[no-untyped-call]
+                    members = self._members(pipe, [*old_buckets, *buckets])
+                    best = (
+                        self._best_match(pipe, doc_id, [members[b] for b in buckets], values)
+                        if values is not None
+                        else None
+                    )
                     if best:
                         story = best[2]
                     elif values is None:
@@ -131,25 +159,15 @@ class StoryIndex:
                         story = text_story_id(content)
                     else:
                         story = story_id_for(doc_id, content)
+                    # Each bucket it was or will be in, with its members after this write.
+                    after = {b: [m for m in ids if m != doc_id] for b, ids in members.items()}
+                    for bucket in buckets:
+                        after[bucket].append(doc_id)
                     pipe.multi()
-                    for key in old_keys:
-                        pipe.srem(key, doc_id)
-                    for key in keys:
-                        pipe.sadd(key, doc_id)
                     pipe.delete(doc_key)
-                    record: dict[RedisValue, RedisValue] = {
-                        "story": story,
-                        "content": content,
-                        "path": path,
-                        "revision": revision,
-                        "at": f"{time.time():.3f}",
-                    }
-                    if values is not None:
-                        record["sig"] = to_bytes(values)
-                    if best:
-                        record["matched"] = best[0]
-                    pipe.hset(doc_key, mapping=record)
-                    pipe.sadd(FILE_KEY + path, doc_id)
+                    self.write(
+                        pipe, doc_id, path, content, values, after, story, best[0] if best else None, revision
+                    )
                     if not known:
                         pipe.hincrby(STATS_KEY, "joined" if best else "started", 1)
                     pipe.execute()
@@ -163,13 +181,51 @@ class StoryIndex:
             "something is writing them in a loop (check the indexers' logs)"
         )
 
+    @staticmethod
+    def write(
+        pipe: redis.client.Pipeline,
+        doc_id: str,
+        path: str,
+        content: str,
+        values: np.ndarray | None,
+        buckets: Mapping[Bucket, Sequence[str]],
+        story: str,
+        matched: str | None,
+        revision: int,
+    ) -> None:
+        """Queue the writes that store one document on ``pipe``: ``buckets``, each with its
+        members after the write (an empty one is dropped), its record, its file's set. The one
+        place the layout is written, so `make bench` fills Redis with what assignment stores."""
+        StoryIndex._write_buckets(pipe, buckets)
+        record: dict[RedisValue, RedisValue] = {
+            "story": story,
+            "content": content,
+            "path": path,
+            "revision": revision,
+            "at": f"{time.time():.3f}",
+        }
+        if values is not None:
+            record["sig"] = to_bytes(values)
+        if matched:
+            record["matched"] = matched
+        pipe.hset(DOC_KEY + doc_id, mapping=record)
+        pipe.sadd(FILE_KEY + path, doc_id)
+
+    @staticmethod
+    def _write_buckets(pipe: redis.client.Pipeline, buckets: Mapping[Bucket, Sequence[str]]) -> None:
+        for (key, field), ids in buckets.items():
+            if ids:
+                pipe.hset(key, field, MEMBER_SEPARATOR.join(ids))
+            else:
+                pipe.hdel(key, field)
+
     def _best_match(
-        self, pipe: redis.client.Pipeline, doc_id: str, keys: Sequence[str], values: np.ndarray
+        self, pipe: redis.client.Pipeline, doc_id: str, buckets: Iterable[list[str]], values: np.ndarray
     ) -> tuple[str, float, str] | None:
         """(member, similarity, story) of the closest confirmed candidate, if any."""
         candidates: set[str] = set()
-        for key in keys:
-            candidates.update(as_text(m) for m in pipe.smembers(key))
+        for ids in buckets:
+            candidates.update(ids)
         candidates.discard(doc_id)
         best: tuple[str, float, str] | None = None
         for member in sorted(candidates):
@@ -199,10 +255,14 @@ class StoryIndex:
                         if path is None or (revision is not None and int(stored or 0) > revision):
                             pipe.unwatch()
                             break
+                        buckets = self.buckets(from_bytes(sig)) if sig is not None else []
+                        if buckets:
+                            pipe.watch(*{key for key, _ in buckets})  # type: ignore[no-untyped-call]
+                        members = self._members(pipe, buckets)
                         pipe.multi()
-                        if sig is not None:
-                            for key in self.bucket_keys(from_bytes(sig)):
-                                pipe.srem(key, doc_id)
+                        self._write_buckets(
+                            pipe, {b: [m for m in ids if m != doc_id] for b, ids in members.items()}
+                        )
                         pipe.delete(doc_key)
                         pipe.srem(FILE_KEY + as_text(path), doc_id)
                         pipe.hincrby(STATS_KEY, "left", 1)
@@ -217,6 +277,34 @@ class StoryIndex:
         """Take a file's documents out, all but ``keep`` (the records it still has)."""
         members = {as_text(m) for m in self.redis.smembers(FILE_KEY + path)}
         return self.remove(sorted(members - set(keep)), revision)
+
+    # --- upgrading --------------------------------------------------------------------------
+    def pack_old_buckets(self) -> int:
+        """Move buckets stored the old way (a set per bucket: ``b:<band>:<16 hex digits>``)
+        into their shards; the indexer runs it as it starts (one SCAN, nothing to do once they
+        are moved). Returns how many buckets were moved."""
+        moved = 0
+        for raw in self.redis.scan_iter(match=BUCKET_KEY + "*", count=1000):
+            old = as_text(raw)
+            digest = old.rsplit(":", 1)[1]
+            if len(digest) == SHARD_HEX:
+                continue  # a shard already
+            bucket = (f"{old[: -len(digest)]}{digest[:SHARD_HEX]}", digest[SHARD_HEX:])
+            for _ in range(MAX_ATTEMPTS):
+                with self.redis.pipeline() as pipe:
+                    try:
+                        pipe.watch(old, bucket[0])  # type: ignore[no-untyped-call]  # redis-py: untyped
+                        ids = sorted(as_text(m) for m in pipe.smembers(old))
+                        current = self._members(pipe, [bucket])[bucket]
+                        pipe.multi()
+                        self._write_buckets(pipe, {bucket: [*current, *(i for i in ids if i not in current)]})
+                        pipe.delete(old)
+                        pipe.execute()
+                        moved += 1
+                        break
+                    except redis.WatchError:
+                        continue
+        return moved
 
     # --- reading ----------------------------------------------------------------------------
     def story_of(self, doc_id: str) -> str | None:

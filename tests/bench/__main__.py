@@ -16,11 +16,16 @@ in one run on this machine (absolute figures vary with the machine; ratios trave
 5. Memory: a worker process's RSS growth over 1,000 articles.
 6. Export: rows/s of ``dateline export`` and its process's peak RSS at 2,000 and 20,000
    rows (flat), against ``helpers.scan`` reading the same documents (``export.py``).
+7. Stories (``stories.py``): the story stage's share of the fast NER's time per article, a new
+   article's assignment at 10,000 and 1,000,000 stored signatures, Redis bytes per signature.
+8. Watches (``watches.py``): the indexer's documents/s with 0, 10 and 100 watches matched
+   against every batch it writes.
 
 Every figure is also written to ``.dateline/bench/results.json`` (``results.py``).
 
 Usage: python -m tests.bench [--articles N] [--skip-pipeline] [--skip-standins] [--skip-after-pipeline]
-       [--rounds N] [--topology-rounds N] [--rss-articles N]
+       [--rounds N] [--topology-rounds N] [--rss-articles N] [--skip-stories]
+       [--search-docs N] [--export-docs N] [--watch-docs N]
 """
 
 from __future__ import annotations
@@ -324,6 +329,8 @@ def main() -> None:
     )
     parser.add_argument("--search-docs", type=int, default=20000)
     parser.add_argument("--export-docs", type=int, default=20000)
+    parser.add_argument("--watch-docs", type=int, default=2000)
+    parser.add_argument("--skip-stories", action="store_true", help="skip part 7 (story grouping)")
     args = parser.parse_args()
 
     start_run()
@@ -355,6 +362,12 @@ def main() -> None:
     figures: dict[str, float] = {}
     if not args.skip_standins:
         figures = standin_figures(args.rounds, model)
+
+    if not args.skip_stories:
+        from tests.bench.stories import bench_stories
+
+        # Before Elasticsearch starts: the million signatures need their memory to themselves.
+        bench_stories(console)
 
     ner_alone = 1 / per_article["entities"]
     services = BackingServices(BENCH_DATA, redis_port=free_port(), es_port=free_port())
@@ -395,6 +408,11 @@ def main() -> None:
         from tests.bench.export import bench_export
 
         bench_export(Elasticsearch(services.es_url), services.es_url, args.export_docs, console)
+
+        from tests.bench.watches import bench_watches
+
+        # What matching every written batch against the watches costs the indexer.
+        bench_watches(Elasticsearch(services.es_url), services.es_url, args.watch_docs, console)
     finally:
         services.stop()
 

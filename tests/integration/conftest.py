@@ -4,14 +4,18 @@ processes (Celery workers, indexer, ingest watcher) against real Redis and Elast
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from elasticsearch import Elasticsearch
 
+from shared.search.client import make_client
 from shared.settings import get_settings
 from tests.conftest import TEST_DATA_DIR
+from tests.support.indices import drop_dateline_index
 from tests.support.stack import Stack
 
 _stack_numbers = itertools.count()
@@ -64,3 +68,24 @@ def clean_settings(
     yield apply
     client.flushdb()
     get_settings.cache_clear()
+
+
+# --- clients and a throwaway alias, for tests that talk to the services directly -----------
+
+
+@pytest.fixture
+def es(es_url: str) -> Elasticsearch:
+    return make_client(es_url)
+
+
+@pytest.fixture
+def rclient(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+@pytest.fixture
+def alias(es: Elasticsearch) -> Iterator[str]:
+    """A fresh alias name; its indices are dropped after the test."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    yield name
+    drop_dateline_index(es, name)

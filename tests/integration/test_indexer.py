@@ -20,25 +20,7 @@ from shared.schemas import ArticleDocument, Entities, IndexRequest, document_id
 from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
-from tests.support.indices import drop_dateline_index
 from tests.support.processes import wait_until
-
-
-@pytest.fixture
-def es(es_url: str) -> Elasticsearch:
-    return make_client(es_url)
-
-
-@pytest.fixture
-def rclient(redis_url: str) -> redis.Redis:
-    return redis.Redis.from_url(redis_url)
-
-
-@pytest.fixture
-def alias(es: Elasticsearch) -> Iterator[str]:
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    yield name
-    drop_dateline_index(es, name)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from services.cli.index import index_app
 from shared.schemas import ArticleDocument, document_id, utcnow
-from shared.search.client import make_client
 from shared.search.index import alias_indices, ensure_index, index_status
 from shared.search.migrate import migrate
 from shared.search.models import SearchParams
@@ -36,11 +35,6 @@ def article(i: int) -> ArticleDocument:
 def put(es: Elasticsearch, alias: str, doc: ArticleDocument) -> None:
     source = doc.model_dump(mode="json") | {"indexed_at": utcnow().isoformat()}
     es.index(index=alias, id=doc.id, document=source, version=doc.revision, version_type="external_gte")
-
-
-@pytest.fixture
-def es(es_url: str) -> Elasticsearch:
-    return make_client(es_url)
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import pytest
 from elasticsearch import Elasticsearch
 
 import services.worker.stages.entities as entities
 from services.worker.stages.entities import EntityStage
 from shared.schemas import STAGES, ArticleDocument, Provenance, StageRecord, document_id
-from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.search.outcomes import StageOutcomes, stage_outcomes
 from shared.settings import Settings
@@ -58,11 +56,6 @@ def _reword(document: ArticleDocument) -> ArticleDocument:
         if record is not None and record.error:
             record.error = f"reworded {uuid.uuid4().hex}"
     return copy
-
-
-@pytest.fixture
-def es(es_url: str) -> Elasticsearch:
-    return make_client(es_url)
 
 
 def _outcomes(es: Elasticsearch, es_url: str, documents: list[ArticleDocument]) -> Iterator[StageOutcomes]:

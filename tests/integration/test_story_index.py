@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from shared.schemas import text_story_id
-from shared.stories.index import DOC_KEY, StoryIndex
+from shared.stories.index import BUCKET_KEY, DOC_KEY, MEMBER_SEPARATOR, SHARD_HEX, StoryIndex
 from shared.stories.signature import signature
 from tests.support.paths import SEEDS
 
@@ -159,3 +159,56 @@ def test_a_late_older_revision_changes_nothing(client):
     assert index.assign("d", "d.txt", "v1", signature(old), revision=1).story_id == story
     assert index.remove(["d"], revision=1) == 0 and index.story_of("d") == story
     assert index.remove_file("d.txt", revision=2) == 1
+
+
+def _bucket_entries(client: redis.Redis) -> dict[tuple[bytes, bytes], set[str]]:
+    """Every LSH bucket stored, with its members."""
+    entries = {}
+    for key in client.scan_iter(match=BUCKET_KEY + "*"):
+        for field, value in client.hgetall(key).items():
+            entries[(key, field)] = set(value.decode().split(MEMBER_SEPARATOR))
+    return entries
+
+
+def test_buckets_are_packed_into_shards_and_leave_with_their_members(client):
+    index = StoryIndex(client, THRESHOLD)
+    text = story_text(20)
+    assign(index, "one", text, path="a.txt")
+    assign(index, "two", copy_of(text, 2), path="b.txt")
+    entries = _bucket_entries(client)
+    # One entry per band for each document (shared buckets list both), each in its band's shard.
+    assert sum(len(ids) for ids in entries.values()) == 2 * index.bands
+    assert any(ids == {"one", "two"} for ids in entries.values())
+    assert all(
+        key.decode().count(":") == 4 and len(key.decode().rsplit(":", 1)[1]) == SHARD_HEX
+        for key, _ in entries
+    )
+    # A changed text leaves its old buckets; a removed document leaves every bucket.
+    assign(index, "two", story_text(21), path="b.txt", content="changed")
+    assert {i for ids in _bucket_entries(client).values() for i in ids} == {"one", "two"}
+    assert all(ids in ({"one"}, {"two"}) for ids in _bucket_entries(client).values())
+    index.remove_file("a.txt")
+    index.remove_file("b.txt")
+    assert _bucket_entries(client) == {}
+    assert not list(client.scan_iter(match=BUCKET_KEY + "*"))  # an emptied shard is no key at all
+
+
+def test_buckets_stored_the_old_way_are_moved_into_their_shards(client):
+    index = StoryIndex(client, THRESHOLD)
+    text = story_text(22)
+    assign(index, "new", text)
+    # "old" as the set-per-bucket layout stored it: its record, a set per bucket.
+    sig = signature(copy_of(text, 0))
+    for key, field in index.buckets(sig):
+        client.sadd(key + field, "old")
+    client.hset(DOC_KEY + "old", mapping={"story": "s-old", "content": "c", "path": "old.txt", "revision": 0})
+    client.hset(DOC_KEY + "old", "sig", sig.astype("<u4").tobytes())
+    assert index.pack_old_buckets() == index.bands
+    assert index.pack_old_buckets() == 0  # nothing left to move
+    entries = _bucket_entries(client)
+    assert all(len(key.decode().rsplit(":", 1)[1]) == SHARD_HEX for key, _ in entries)
+    assert sum("old" in ids for ids in entries.values()) == index.bands
+    # Found again: an exact copy of it joins its story (the closest), and it leaves cleanly.
+    assert assign(index, "copy", copy_of(text, 0)).story_id == "s-old"
+    assert index.remove(["old"]) == 1
+    assert not any("old" in ids for ids in _bucket_entries(client).values())

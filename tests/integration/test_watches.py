@@ -25,17 +25,8 @@ from tests.support.indices import drop_dateline_index
 
 
 @pytest.fixture
-def es(es_url: str) -> Elasticsearch:
-    return make_client(es_url)
-
-
-@pytest.fixture
-def rclient(redis_url: str) -> redis.Redis:
-    return redis.Redis.from_url(redis_url)
-
-
-@pytest.fixture
 def alias(es: Elasticsearch) -> Iterator[str]:
+    """A fresh alias; its article, watch and alert indices are dropped after the test."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
     drop_dateline_index(es, name)

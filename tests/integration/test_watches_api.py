@@ -15,7 +15,6 @@ from pydantic import SecretStr
 
 from services.api.app import create_app
 from shared.schemas import Entities
-from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
 from shared.watches.models import Watch, alert_id, alert_index, watch_id, watch_index
@@ -24,16 +23,6 @@ from tests.support.indices import drop_dateline_index
 
 TOKEN = "test-token-" + "x" * 20
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def es(es_url: str) -> Elasticsearch:
-    return make_client(es_url)
-
-
-@pytest.fixture
-def rclient(redis_url: str) -> redis.Redis:
-    return redis.Redis.from_url(redis_url)
 
 
 @pytest.fixture

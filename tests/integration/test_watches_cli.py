@@ -13,22 +13,11 @@ from elasticsearch import Elasticsearch
 from typer.testing import CliRunner
 
 from services.cli.main import app
-from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings, get_settings
 from shared.watches.models import Alert, Watch, alert_index, watch_index
 from tests.integration.test_watches import article, index_documents, make_indexer
 from tests.support.indices import drop_dateline_index
-
-
-@pytest.fixture
-def es(es_url: str) -> Elasticsearch:
-    return make_client(es_url)
-
-
-@pytest.fixture
-def rclient(redis_url: str) -> redis.Redis:
-    return redis.Redis.from_url(redis_url)
 
 
 @pytest.fixture

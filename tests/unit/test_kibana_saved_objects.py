@@ -148,3 +148,35 @@ def test_saved_searches_point_at_their_data_view():
         assert ref["type"] == "index-pattern" and ref["id"] in views
         assert source["query"]["language"] in ("kuery", "lucene")
         assert all(isinstance(pair, list) and len(pair) == 2 for pair in saved["attributes"]["sort"])
+
+
+def test_stories_are_counted_once_per_day_by_their_sources_and_by_wire():
+    columns = {
+        o["id"]: next(iter(o["attributes"]["state"]["datasourceStates"]["formBased"]["layers"].values()))[
+            "columns"
+        ]
+        for o in of_type("lens")
+    }
+
+    def shape(object_id: str) -> tuple[str, str, str, str]:
+        bucket, metric = columns[object_id]["bucket"], columns[object_id]["count"]
+        return bucket["operationType"], bucket["sourceField"], metric["operationType"], metric["sourceField"]
+
+    # Distinct stories per day: ten outlets carrying one wire story count once.
+    assert shape("dateline-lens-stories-over-time") == (
+        "date_histogram",
+        "published_at",
+        "unique_count",
+        "story_id",
+    )
+    assert columns["dateline-lens-stories-over-time"]["bucket"]["params"]["interval"] == "1d"
+    # Sources per story: the stories carried by the most outlets first.
+    assert shape("dateline-lens-sources-per-story") == ("terms", "story_id", "unique_count", "source")
+    assert columns["dateline-lens-sources-per-story"]["bucket"]["params"]["orderBy"]["columnId"] == "count"
+    assert shape("dateline-lens-carried-from")[:2] == ("terms", "carried_from")
+    on_dashboard = {ref["id"] for dash in of_type("dashboard") for ref in dash["references"]}
+    assert {
+        "dateline-lens-stories-over-time",
+        "dateline-lens-sources-per-story",
+        "dateline-lens-carried-from",
+    } <= on_dashboard

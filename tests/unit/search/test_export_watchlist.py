@@ -111,7 +111,7 @@ def test_plain_lists_read_back_exactly(names, bom, newline):
 def test_csv_names_read_back_exactly(names):
     """Whatever a name holds (commas, quotes, line breaks), written as CSV it reads back."""
     if any("\x00" in name for name in names):
-        names = [name.replace("\x00", "") or "x" for name in names]
+        names = [name.replace("\x00", "").strip() or "x" for name in names]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["name", "notes"])
