@@ -152,7 +152,8 @@ class Status(BaseModel):
         default_factory=list, description="Pool process deaths, newest first."
     )
     deliveries: DeliveryStatus | None = Field(
-        None, description="Alerts' webhooks and emails: counts per state, the failing ones with the target's answer."
+        None,
+        description="Alerts' webhooks and emails: counts per state, the failing ones with the target's answer.",
     )
 
     @computed_field  # type: ignore[prop-decorator]

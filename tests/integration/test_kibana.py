@@ -139,7 +139,9 @@ def test_alerts_search_names_only_fields_of_the_alert_mapping():
     def leaves(properties: dict[str, Any], prefix: str = "") -> set[str]:
         names = set()
         for name, spec in properties.items():
-            names |= leaves(spec["properties"], f"{prefix}{name}.") if "properties" in spec else {prefix + name}
+            names |= (
+                leaves(spec["properties"], f"{prefix}{name}.") if "properties" in spec else {prefix + name}
+            )
         return names
 
     mapped = leaves(alert_mappings()["properties"])
