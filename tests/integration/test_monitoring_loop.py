@@ -2,7 +2,7 @@
 real Redis and Elasticsearch, a local HTTP server receiving the webhooks, aiosmtpd the emails,
 feedparser reading the feeds.
 
-A watch made with the CLI (`dateline watch add`) and one made through the API with the token
+A watch made with the CLI (`dateline watch add`) and one made on the search page (logged in with the token)
 each get exactly one webhook call, one email and one feed entry per matching article, across
 a kill -9 of the indexer and a `dateline reprocess --stage entities`, and none for the
 articles that do not match or for an exact copy of one that does. The webhook target is down
@@ -11,6 +11,7 @@ for a minute meanwhile, and receives everything once it is back.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -98,21 +99,36 @@ def test_each_watch_alerts_once_per_matching_article_by_webhook_email_and_feed(m
     )
     api = TestClient(create_app(settings), base_url="http://127.0.0.1")
     try:
-        # The two watches: one from the CLI, one through the API with the token.
+        # The two watches: one from the CLI, one from the search page (logged in, its CSRF token).
         cli(
             stack.env,
             "watch", "add", "From CLI", MARKER,
             "--webhook", f"http://127.0.0.1:{hook.port}/cli",
             "--email", "cli@example.org",
         )  # fmt: skip
-        body = {"name": "From API", "query": MARKER, "webhook": f"http://127.0.0.1:{hook.port}/api"}
-        assert api.post("/watches", json={**body, "email": "api@example.org"}).status_code == 401
-        made = api.post(
-            "/watches",
-            json={**body, "email": "api@example.org"},
-            headers={"Authorization": f"Bearer {TOKEN}"},
+        body = {"name": "From page", "query": MARKER, "webhook": f"http://127.0.0.1:{hook.port}/page"}
+        assert api.post("/watches", json={**body, "email": "page@example.org"}).status_code == 401
+        login_page = api.get("/login")
+        logged_in = api.post(
+            "/login",
+            data={"token": TOKEN, "csrf_token": csrf_of(login_page.text), "next": "/"},
+            follow_redirects=False,
         )
-        assert made.status_code == 201, made.text
+        assert logged_in.status_code == 303, logged_in.text
+        search_page = api.get("/", params={"q": MARKER})
+        made = api.post(
+            "/watch",
+            data={
+                "name": "From page",
+                "webhook": body["webhook"],
+                "email": "page@example.org",
+                "email_mode": "each",
+                "q": MARKER,
+                "csrf_token": csrf_of(search_page.text),
+            },
+            follow_redirects=False,
+        )
+        assert made.status_code == 303, made.text
         down_since = time.monotonic()
 
         indexer = stack.start("indexer", "indexer", autorestart=True)
@@ -162,7 +178,7 @@ def test_each_watch_alerts_once_per_matching_article_by_webhook_email_and_feed(m
         original = {name: copies.get(name, name) for name in every}
         for path, watch, address in (
             ("/cli", "From CLI", "cli@example.org"),
-            ("/api", "From API", "api@example.org"),
+            ("/page", "From page", "page@example.org"),
         ):
             calls = [c for c in hook.received() if c.path == path]
             assert all(c.signed_by(SECRET) for c in calls)
@@ -187,3 +203,10 @@ def test_each_watch_alerts_once_per_matching_article_by_webhook_email_and_feed(m
         stack.es.indices.delete(
             index=[alert_index(stack.alias), watch_index(stack.alias)], ignore_unavailable=True
         )
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry (a hidden field)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
