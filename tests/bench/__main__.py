@@ -20,12 +20,14 @@ in one run on this machine (absolute figures vary with the machine; ratios trave
    article's assignment at 10,000 and 1,000,000 stored signatures, Redis bytes per signature.
 8. Watches (``watches.py``): the indexer's documents/s with 0, 10 and 100 watches matched
    against every batch it writes.
+9. Delivery (``delivery.py``): signed webhook calls alone against one and two delivery
+   services claiming and recording each alert through the outbox.
 
 Every figure is also written to ``.dateline/bench/results.json`` (``results.py``).
 
 Usage: python -m tests.bench [--articles N] [--skip-pipeline] [--skip-standins] [--skip-after-pipeline]
        [--rounds N] [--topology-rounds N] [--rss-articles N] [--skip-stories]
-       [--search-docs N] [--export-docs N] [--watch-docs N]
+       [--search-docs N] [--export-docs N] [--watch-docs N] [--delivery-alerts N]
 """
 
 from __future__ import annotations
@@ -330,6 +332,7 @@ def main() -> None:
     parser.add_argument("--search-docs", type=int, default=20000)
     parser.add_argument("--export-docs", type=int, default=20000)
     parser.add_argument("--watch-docs", type=int, default=2000)
+    parser.add_argument("--delivery-alerts", type=int, default=300)
     parser.add_argument("--skip-stories", action="store_true", help="skip part 7 (story grouping)")
     args = parser.parse_args()
 
@@ -413,6 +416,11 @@ def main() -> None:
 
         # What matching every written batch against the watches costs the indexer.
         bench_watches(Elasticsearch(services.es_url), services.es_url, args.watch_docs, console)
+
+        from tests.bench.delivery import bench_delivery
+
+        # Signed webhook calls alone against one and two delivery services through the outbox.
+        bench_delivery(services.es_url, args.delivery_alerts, console)
     finally:
         services.stop()
 
