@@ -71,7 +71,8 @@ def alias(es_url: str) -> Iterator[str]:
 
 
 def client_for(es_url: str, alias: str, **settings: object) -> TestClient:
-    cfg = Settings(elasticsearch_url=es_url, index=alias, export_page_size=2, **settings)  # type: ignore[arg-type]
+    # Not from .env: make setup writes an API token there, and these tests choose their own.
+    cfg = Settings(_env_file=None, elasticsearch_url=es_url, index=alias, export_page_size=2, **settings)  # type: ignore[arg-type,call-arg]
     return TestClient(create_app(cfg), base_url="http://127.0.0.1")
 
 

@@ -48,7 +48,7 @@ def test_a_wiped_or_new_index_fills_itself_from_the_inbox(make_stack):
     # A new index name: the indexer and ingest (with its reconciler) start with it.
     old_alias = stack.alias
     stack.alias = stack.env["DATELINE_INDEX"] = f"{old_alias}-renamed"
-    for process in processes[2:]:
+    for process in processes[len(workers) :]:
         process.stop()
     processes = [*workers, stack.start_indexer(), stack.start_ingest()]
     try:
