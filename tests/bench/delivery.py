@@ -19,47 +19,14 @@ from rich.table import Table
 
 from services.delivery import webhook
 from services.delivery.service import DeliveryService
-from services.indexer.writer import BulkWriter
-from shared.schemas import ArticleDocument, IndexRequest, document_id, utcnow
-from shared.search.index import ensure_index
+from shared.schemas import utcnow
 from shared.settings import Settings
-from shared.watches.matching import AlertRaiser
-from shared.watches.models import WatchSpec, alert_index, watch_index
+from shared.watches.models import alert_index, watch_index
 from shared.watches.outbox import Outbox, delivery_status
-from shared.watches.store import WatchStore
 from tests.bench.results import record
+from tests.support.alerts import pending_alerts
 from tests.support.indices import drop_dateline_index
 from tests.support.receivers import WebhookReceiver
-
-
-def _alerts(es: Elasticsearch, settings: Settings, hook: WebhookReceiver, count: int) -> None:
-    """``count`` alerts of one watch with a webhook, raised by the indexer's own code."""
-    ensure_index(es, settings.index, settings)
-    WatchStore(es, settings.index, settings).add(WatchSpec(name="Bench", query="harbour", webhook=hook.url))
-    docs = []
-    for i in range(count):
-        path = f"bench/{uuid.uuid4().hex}.txt"
-        docs.append(
-            ArticleDocument(
-                id=document_id(path, 0),
-                source_path=path,
-                revision=1,
-                format="text",
-                title=f"Harbour {i}",
-                body=f"The harbour reopened, report {i}.",
-                content_sha256=uuid.uuid4().hex,
-                language="en",
-                ingested_at=utcnow(),
-            )
-        )
-    for start in range(0, count, 500):
-        batch = docs[start : start + 500]
-        requests = [(str(i), IndexRequest(action="upsert", source_path=d.source_path, revision=1, document=d))
-                    for i, d in enumerate(batch)]  # fmt: skip
-        BulkWriter(es, settings.index, settings).write(requests)
-        es.indices.refresh(index=settings.index)
-        AlertRaiser(es, settings.index, settings).raise_alerts(batch)
-    es.indices.refresh(index=alert_index(settings.index))
 
 
 def _drain(services: list[DeliveryService], es: Elasticsearch, alias: str, count: int) -> float:
@@ -98,7 +65,7 @@ def bench_delivery(es_url: str, alerts: int, console: Console) -> dict[str, floa
         # The signed POST alone, on alerts as delivery reads them.
         alias = f"bench-delivery-{uuid.uuid4().hex[:8]}"
         settings = base.model_copy(update={"index": alias})
-        _alerts(es, settings, hook, alerts)
+        pending_alerts(es, settings, hook.url, alerts, watch="Bench")
         due = Outbox(es, alias).due("webhook", utcnow(), alerts)
         client = webhook.make_client(settings)
         started = time.perf_counter()
@@ -111,7 +78,7 @@ def bench_delivery(es_url: str, alerts: int, console: Console) -> dict[str, floa
         for workers, name in ((1, "delivery_one_service_per_s"), (2, "delivery_two_services_per_s")):
             alias = f"bench-delivery-{uuid.uuid4().hex[:8]}"
             settings = base.model_copy(update={"index": alias})
-            _alerts(es, settings, hook, alerts)
+            pending_alerts(es, settings, hook.url, alerts, watch="Bench")
             services = [DeliveryService(Elasticsearch(es_url), alias, settings) for _ in range(workers)]
             figures[name] = alerts / _drain(services, es, alias, alerts)
             for service in services:

@@ -14,6 +14,7 @@ from elasticsearch import Elasticsearch
 
 from shared.search.client import make_client
 from shared.settings import get_settings
+from shared.watches.models import alert_index, watch_index
 from tests.conftest import TEST_DATA_DIR
 from tests.support.indices import drop_dateline_index
 from tests.support.stack import Stack
@@ -85,7 +86,8 @@ def rclient(redis_url: str) -> redis.Redis:
 
 @pytest.fixture
 def alias(es: Elasticsearch) -> Iterator[str]:
-    """A fresh alias name; its indices are dropped after the test."""
+    """A fresh alias name; its indices (articles, watches, alerts) are dropped after the test."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
     drop_dateline_index(es, name)
+    es.indices.delete(index=[watch_index(name), alert_index(name)], ignore_unavailable=True)

@@ -23,10 +23,9 @@ from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
 from shared.watches.matching import AlertRaiser
-from shared.watches.models import Alert, WatchSpec, alert_index, watch_index
+from shared.watches.models import Alert, WatchSpec, alert_index
 from shared.watches.outbox import Outbox, delivery_status
 from shared.watches.store import WatchStore
-from tests.support.indices import drop_dateline_index
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
 
 SECRET = "test-webhook-secret"
@@ -41,19 +40,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def es(es_url: str) -> Elasticsearch:
-    return make_client(es_url)
-
-
-@pytest.fixture
-def alias(es: Elasticsearch) -> Iterator[str]:
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    yield name
-    drop_dateline_index(es, name)
-    es.indices.delete(index=[watch_index(name), alert_index(name)], ignore_unavailable=True)
 
 
 @pytest.fixture

@@ -21,16 +21,6 @@ from shared.search.index import ensure_index
 from shared.settings import Settings
 from shared.watches.models import Alert, WatchSpec, alert_id, alert_index, watch_id, watch_index
 from shared.watches.store import WatchExists, WatchInputError, WatchStore
-from tests.support.indices import drop_dateline_index
-
-
-@pytest.fixture
-def alias(es: Elasticsearch) -> Iterator[str]:
-    """A fresh alias; its article, watch and alert indices are dropped after the test."""
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    yield name
-    drop_dateline_index(es, name)
-    es.indices.delete(index=[watch_index(name), alert_index(name)], ignore_unavailable=True)
 
 
 @pytest.fixture

@@ -113,7 +113,12 @@ def start_api(stack: Stack) -> tuple[ServiceProcess, str]:
 
 def run_demo(stack: Stack) -> tuple[Demo, str, list[ServiceProcess]]:
     """Start every program of the stack and the API, fill the inbox, wait until all is done."""
-    processes = [*stack.start_workers(), stack.start_indexer(), stack.start_ingest()]
+    processes = [
+        *stack.start_workers(),
+        stack.start_indexer(),
+        stack.start("delivery", "delivery"),  # every service of the topology, or status is degraded
+        stack.start_ingest(),
+    ]
     api, url = start_api(stack)
     processes.append(api)
     demo = fill_inbox(stack.inbox)

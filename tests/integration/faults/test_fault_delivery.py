@@ -11,18 +11,14 @@ and every alert ends delivered.
 from __future__ import annotations
 
 import signal
-import uuid
 from collections import Counter
 
-from services.indexer.writer import BulkWriter
-from shared.schemas import ArticleDocument, IndexRequest, document_id, utcnow
-from shared.search.index import ensure_index
+from shared.schemas import utcnow
 from shared.settings import Settings
-from shared.watches.matching import AlertRaiser
-from shared.watches.models import Alert, WatchSpec, alert_index, watch_index
+from shared.watches.models import Alert, alert_index, watch_index
 from shared.watches.outbox import delivery_status
-from shared.watches.store import WatchStore
 from tests.integration.faults.conftest import log_lines
+from tests.support.alerts import pending_alerts
 from tests.support.processes import wait_until
 from tests.support.receivers import WebhookReceiver
 
@@ -47,31 +43,7 @@ def test_a_delivery_process_killed_mid_send_loses_nothing_and_repeats_only_its_c
         webhook_allowed_hosts=["127.0.0.1"],
     )
     try:
-        ensure_index(stack.es, stack.alias, settings)
-        WatchStore(stack.es, stack.alias, settings).add(
-            WatchSpec(name="Harbour", query="harbour", webhook=hook.url)
-        )
-        docs = []
-        for i in range(ALERTS):
-            path = f"feeds/{uuid.uuid4().hex}.txt"
-            docs.append(
-                ArticleDocument(
-                    id=document_id(path, 0),
-                    source_path=path,
-                    revision=1,
-                    format="text",
-                    title=f"Harbour {i}",
-                    body=f"The harbour reopened, report {i}.",
-                    content_sha256=uuid.uuid4().hex,
-                    language="en",
-                    ingested_at=utcnow(),
-                )
-            )
-        requests = [(str(i), IndexRequest(action="upsert", source_path=d.source_path, revision=1, document=d))
-                    for i, d in enumerate(docs)]  # fmt: skip
-        BulkWriter(stack.es, stack.alias, settings).write(requests)
-        stack.es.indices.refresh(index=stack.alias)
-        assert AlertRaiser(stack.es, stack.alias, settings).raise_alerts(docs) == ALERTS
+        assert pending_alerts(stack.es, settings, hook.url, ALERTS, watch="Harbour") == ALERTS
 
         first = stack.start("delivery", "delivery")
         second = stack.start("delivery-b", "delivery")
