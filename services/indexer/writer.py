@@ -15,6 +15,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 
 from shared.schemas import IndexRequest, utcnow
+from shared.search.client import retryable_status
 from shared.search.index import ensure_index
 from shared.settings import Settings
 
@@ -65,7 +66,7 @@ class BulkWriter:
         try:
             return self._write(batch)
         except (TransportError, ApiError) as exc:
-            if isinstance(exc, ApiError) and not _retryable(exc.meta.status):
+            if isinstance(exc, ApiError) and not retryable_status(exc.meta.status):
                 raise
             raise ElasticsearchUnavailable(_describe(exc)) from exc
 
@@ -178,17 +179,13 @@ def classify_items(ops: Sequence[_Op], items: Sequence[dict[str, Any]]) -> ItemO
             continue
         error = detail.get("error") or {}
         failed.add(op.entry_id)
-        if _retryable(status) or error.get("type") == "index_not_found_exception":
+        if retryable_status(status) or error.get("type") == "index_not_found_exception":
             outcome.index_missing |= error.get("type") == "index_not_found_exception"
             outcome.retry.append(f"{op.doc_id}: {status} {error.get('type')}: {error.get('reason')}")
         else:
             outcome.rejected.append(Rejection(op.entry_id, op.request, op.doc_id, _describe_item(error)))
     outcome.done -= failed
     return outcome
-
-
-def _retryable(status: int | None) -> bool:
-    return status is None or status == 429 or status >= 500
 
 
 def _describe(exc: Exception) -> str:

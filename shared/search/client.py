@@ -13,6 +13,12 @@ from shared.search.errors import ArchiveFailure
 from shared.settings import Settings, get_settings, split_urls
 
 
+def retryable_status(status: int | None) -> bool:
+    """Whether an Elasticsearch answer (a request's or a bulk item's HTTP status) is worth
+    trying again: none at all (not reached), overloaded (429) or failing (5xx)."""
+    return status is None or status == 429 or status >= 500
+
+
 def make_client(
     url: str | None = None, *, timeout: float = 30.0, retries: int = 0, settings: Settings | None = None
 ) -> Elasticsearch:
