@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import redis
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -22,6 +23,7 @@ from shared.progress import ProgressLog
 from shared.registry import Failure, Registry
 from shared.retry import GaveUp, retry_call
 from shared.schemas import IndexRequest, utcnow
+from shared.search.client import retryable_status
 from shared.search.index import ensure_index
 from shared.service import ServiceLoop
 from shared.settings import Settings
@@ -34,6 +36,7 @@ from shared.watches.matching import AlertRaiser, AlertsNotWritten
 log = logging.getLogger("dateline.indexer")
 
 RECLAIM_IDLE_SECONDS = 60.0
+T = TypeVar("T")
 
 
 class Indexer(ServiceLoop):
@@ -123,15 +126,19 @@ class Indexer(ServiceLoop):
                 requests.append((entry.id, decoded))
         return requests
 
-    def _write(
-        self, requests: list[tuple[str, IndexRequest]], max_attempts: int | None
-    ) -> BatchResult | None:
-        """The bulk write, retried while Elasticsearch is unavailable; None when given up (the
-        entries stay pending, claimed by this consumer: ``touch`` keeps them so meanwhile)."""
+    def _while_elasticsearch_fails(
+        self,
+        call: Callable[[], T],
+        retry_if: Callable[[BaseException], bool],
+        requests: list[tuple[str, IndexRequest]],
+        max_attempts: int | None,
+    ) -> T | None:
+        """``call()``, retried while Elasticsearch fails as ``retry_if`` says; None when given up
+        (the entries stay pending, claimed by this consumer: ``touch`` keeps them so meanwhile)."""
         try:
             result = retry_call(
-                lambda: self.writer.write(requests),
-                retry_if=lambda exc: isinstance(exc, ElasticsearchUnavailable),
+                call,
+                retry_if=retry_if,
                 wait=self.stop_event.wait,
                 max_attempts=max_attempts,
                 # One log line per outage, not per retry.
@@ -142,6 +149,17 @@ class Indexer(ServiceLoop):
             return None
         self.outages.up()
         return result
+
+    def _write(
+        self, requests: list[tuple[str, IndexRequest]], max_attempts: int | None
+    ) -> BatchResult | None:
+        """The bulk write, retried while Elasticsearch is unavailable; None when given up."""
+        return self._while_elasticsearch_fails(
+            lambda: self.writer.write(requests),
+            lambda exc: isinstance(exc, ElasticsearchUnavailable),
+            requests,
+            max_attempts,
+        )
 
     def _raise_alerts(
         self, requests: list[tuple[str, IndexRequest]], result: BatchResult, max_attempts: int | None
@@ -155,18 +173,11 @@ class Indexer(ServiceLoop):
         ]
         if not documents:
             return True
-        try:
-            raised = retry_call(
-                lambda: self.alerter.raise_alerts(documents),
-                retry_if=_alerts_retryable,
-                wait=self.stop_event.wait,
-                max_attempts=max_attempts,
-                on_failure=lambda exc: self.outages.down("Elasticsearch", exc),
-                before_retry=lambda: self.consumer.touch([entry_id for entry_id, _ in requests]),
-            )
-        except GaveUp:
+        raised = self._while_elasticsearch_fails(
+            lambda: self.alerter.raise_alerts(documents), _alerts_retryable, requests, max_attempts
+        )
+        if raised is None:
             return False
-        self.outages.up()
         self.alerts += raised
         return True
 
@@ -282,7 +293,7 @@ def _alerts_retryable(exc: BaseException) -> bool:
     if isinstance(exc, AlertsNotWritten):
         return True
     if isinstance(exc, ApiError):
-        return exc.meta.status == 429 or exc.meta.status >= 500
+        return retryable_status(exc.meta.status)
     return isinstance(exc, TransportError)
 
 

@@ -43,8 +43,9 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from shared.schemas import ArticleDocument, utcnow
+from shared.search.client import retryable_status
 from shared.settings import Settings
-from shared.watches.models import Alert, AlertArticle, Delivery, alert_id, alert_index, watch_index
+from shared.watches.models import Alert, AlertArticle, Delivery, alert_id
 from shared.watches.store import UNMATCHED_FIELDS, WatchStore, has_percolator
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,10 @@ class AlertRaiser:
         self.es = es
         self.alias = alias
         self.settings = settings
-        self.watches = watch_index(alias)
-        self.alerts = alert_index(alias)
+        # The store owns the two indexes (their names and mappings); matching reads and adds to them.
+        self.store = WatchStore(es, alias, settings)
+        self.watches = self.store.watches
+        self.alerts = self.store.alerts
         self._ensured = False
         self._mode: bool | None = None
 
@@ -183,7 +186,7 @@ class AlertRaiser:
             for (watch, _stored), answer in zip(page, answers, strict=True):
                 if "error" in answer:
                     status = int(answer.get("status", 500))
-                    if status == 429 or status >= 500:
+                    if retryable_status(status):
                         raise AlertsNotWritten(
                             f"watch {watch.name!r} could not be matched now: {answer['error']}"
                         )
@@ -222,7 +225,7 @@ class AlertRaiser:
             return 0
         if not self._ensured:
             # The alert index with its mapping, before a create could make it with a guessed one.
-            WatchStore(self.es, self.alias, self.settings).ensure()
+            self.store.ensure()
             self._ensured = True
         operations: list[dict[str, Any]] = []
         for ident, alert in alerts.items():
@@ -238,8 +241,7 @@ class AlertRaiser:
             elif status == 409:
                 pass  # alerted before: a replay, a reprocess or a copy of the same text
             elif (
-                status == 429
-                or status >= 500
+                retryable_status(status)
                 or (detail.get("error") or {}).get("type") == "index_not_found_exception"
             ):
                 retry.append(f"{detail.get('_id')}: {status} {(detail.get('error') or {}).get('type')}")
