@@ -38,10 +38,9 @@ def ner_rate(
 ) -> float:
     """Articles per second through ``processes`` NER workers and the indexer into Elasticsearch."""
     from shared.celery_app import make_app
-    from shared.heartbeat import read_heartbeats
     from shared.pipeline import submit_document
-    from shared.registry import FileRecord, Registry
     from shared.settings import Settings
+    from tests.bench.stacks import register_files, warmed_up
     from tests.support.processes import wait_until
     from tests.support.stack import Stack
 
@@ -60,27 +59,10 @@ def ner_rate(
             for i in range(processes)
         ]
         # Every worker has loaded its model before the clock starts.
-        wait_until(
-            lambda: (
-                len([b for b in read_heartbeats(stack.redis, "worker") if b.state == "running"]) >= processes
-            ),
-            timeout=600,
-            what=f"{processes} NER worker(s) warmed up",
-            processes=running,
-        )
-        wait_until(
-            lambda: stack.es.indices.exists_alias(name=stack.alias),
-            timeout=120,
-            what="index created",
-            processes=running,
-        )
+        warmed_up(stack, processes, running)
         app = make_app(Settings(_env_file=None, redis_url=stack.redis_url))
-        registry = Registry(stack.redis)
         work = [doc.model_copy(update={"language": "en"}) for doc in documents]
-        for doc in work:  # as ingest does: the indexer writes documents of registered files
-            registry.put(
-                FileRecord(path=doc.source_path, revision=doc.revision, articles=1, doc_ids=[doc.id])
-            )
+        register_files(stack, work)
         started = time.perf_counter()
         for doc in work:
             submit_document(app, doc, stages=["entities"])

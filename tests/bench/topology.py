@@ -117,8 +117,8 @@ def run_topology(
     from shared.celery_app import make_app
     from shared.heartbeat import read_heartbeats
     from shared.pipeline import submit_document
-    from shared.registry import FileRecord, Registry
     from shared.settings import Settings
+    from tests.bench.stacks import register_files, warmed_up
     from tests.support.processes import wait_until
     from tests.support.stack import Stack
 
@@ -138,27 +138,9 @@ def run_topology(
         parents = [p.process.pid for p in started_workers]
         expected = sum(pool_size(args) for _, args in workers)
         # Every pool process has loaded its models before the clock starts.
-        wait_until(
-            lambda: (
-                len([b for b in read_heartbeats(stack.redis, "worker") if b.state == "running"]) >= expected
-            ),
-            timeout=600,
-            what=f"{expected} worker pool processes warmed up",
-            processes=running,
-        )
-        pool = [b.pid for b in read_heartbeats(stack.redis, "worker")]
-        wait_until(
-            lambda: stack.es.indices.exists_alias(name=stack.alias),
-            timeout=120,
-            what="index created",
-            processes=running,
-        )
+        pool = warmed_up(stack, expected, running)
         app = make_app(Settings(_env_file=None, redis_url=stack.redis_url))
-        registry = Registry(stack.redis)
-        for doc in documents:  # as ingest does: the indexer writes documents of registered files
-            registry.put(
-                FileRecord(path=doc.source_path, revision=doc.revision, articles=1, doc_ids=[doc.id])
-            )
+        register_files(stack, documents)
         groups = {
             "celery_parents": parents,
             "worker_pool": pool,
