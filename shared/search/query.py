@@ -160,6 +160,14 @@ def entity_filter(kind: str | None, name: str) -> dict[str, Any]:
     return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses, "minimum_should_match": 1}}
 
 
+def search_query(
+    params: SearchParams, subfields: Collection[str], syntax: str = "query_string"
+) -> dict[str, Any]:
+    """The query of a search: its text over the text fields, within its filters. The same for
+    the search page, exports and a watch's stored (percolator) query."""
+    return {"bool": {"must": [text_clause(params.query, subfields, syntax)], "filter": filters(params)}}
+
+
 def build_search(
     params: SearchParams,
     subfields: Collection[str],
@@ -175,9 +183,7 @@ def build_search(
     if highlight_chars is None:
         highlight_chars = get_settings().highlight_max_chars
     body: dict[str, Any] = {
-        "query": {
-            "bool": {"must": [text_clause(params.query, subfields, syntax)], "filter": filters(params)}
-        },
+        "query": search_query(params, subfields, syntax),
         "from_": (params.page - 1) * params.size,
         "size": params.size,
         "sort": _sort(params),

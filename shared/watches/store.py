@@ -2,7 +2,7 @@
 
 A watch is stored as a percolator document in ``<alias>-watches`` (see ``models.py``): its
 ``query`` field holds the watch's search built by the same code as search itself
-(``shared.search.query``: ``text_clause`` for the text, ``filters`` for language, source,
+(``shared.search.query.search_query``: the text within the filters for language, source,
 dateline, dates and entities, ``entity_filter`` expanding an entity to every alias). The
 watch index carries the article mapping of the index template (``build_mappings``), so a
 watch is matched on the same analysis as a search over the archive.
@@ -23,10 +23,10 @@ from shared.schemas import ENTITY_TYPES, utcnow
 from shared.search.errors import SearchInputError
 from shared.search.index import ensure_index
 from shared.search.models import SearchParams, SearchResult, input_errors
-from shared.search.query import filters, search, text_clause, text_subfields, to_simple_syntax
+from shared.search.query import search, search_query, text_subfields, to_simple_syntax
 from shared.search.template import build_mappings, language_analyzers_available
 from shared.settings import Settings
-from shared.watches.models import Alert, Watch, WatchSpec, alert_index, watch_id, watch_index
+from shared.watches.models import Alert, Watch, WatchFilters, WatchSpec, alert_index, watch_id, watch_index
 from shared.watches.targets import TargetRefused, check_target
 
 log = logging.getLogger(__name__)
@@ -155,17 +155,9 @@ def feed_url(settings: Settings, name: str) -> str:
 def search_params(spec: WatchSpec, size: int = 10) -> SearchParams:
     """The search a watch saves, checked exactly as search checks it (``WatchInputError``)."""
     try:
-        return SearchParams(
-            query=spec.query,
-            lang=spec.lang,
-            source=spec.source,
-            entity=spec.entity,
-            dateline=spec.dateline,
-            since=spec.since,
-            until=spec.until,
-            size=size,
-            sort="date",
-        )
+        # The filters a watch saves are search's own fields (WatchFilters mirrors them).
+        saved = spec.model_dump(include=set(WatchFilters.model_fields))
+        return SearchParams(**saved, size=size, sort="date")
     except ValidationError as exc:
         raise WatchInputError(input_errors(exc)) from None
     except SearchInputError as exc:
@@ -177,10 +169,9 @@ def percolator_query(
 ) -> dict[str, Any]:
     """The watch's search as one query over an article (search's query without scoring)."""
     try:
-        clauses = filters(params)
+        return search_query(params, subfields, syntax)
     except SearchInputError as exc:
         raise WatchInputError(str(exc)) from None
-    return {"bool": {"must": [text_clause(params.query, subfields, syntax)], "filter": clauses}}
 
 
 class WatchStore:
