@@ -36,8 +36,8 @@ from shared.search.query import (
     COLLAPSE_FIELD,
     FIRST_PUBLISHED,
     PUBLISHED,
-    build_search,
     search,
+    search_query,
     text_subfields,
     to_simple_syntax,
 )
@@ -343,21 +343,21 @@ class Export:
         subfields = text_subfields(es, alias)
         self.snapshot = Snapshot(es, alias, page_size)
         try:
-            body = build_search(params, subfields)
+            query = search_query(params, subfields)
             try:
-                self.total = self.snapshot.count(body["query"], collapse=params.collapse)
+                self.total = self.snapshot.count(query, collapse=params.collapse)
             except BadRequestError as exc:
                 if not classify(exc.info).syntax:
                     raise refused(exc, params.query) from None
                 # As search does: query-string syntax that does not parse is read as the
                 # forgiving simple syntax rather than failing the export.
                 simple = params.model_copy(update={"query": to_simple_syntax(params.query)})
-                body = build_search(simple, subfields, syntax="simple")
+                query = search_query(simple, subfields, syntax="simple")
                 try:
-                    self.total = self.snapshot.count(body["query"], collapse=params.collapse)
+                    self.total = self.snapshot.count(query, collapse=params.collapse)
                 except BadRequestError as again:
                     raise refused(again, params.query) from None
-            self.query: dict[str, Any] = body["query"]
+            self.query: dict[str, Any] = query
             self.sort: list[Any] = export_order(params)
         except BaseException:
             self.snapshot.close()
