@@ -19,20 +19,28 @@ BACKOFF_START_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
 
 
+def backoff_seconds(
+    failures: int, cap: float = BACKOFF_MAX_SECONDS, start: float = BACKOFF_START_SECONDS
+) -> float:
+    """The wait after the ``failures``-th failure in a row: start, 2 x start, 4 x start ... at
+    most ``cap``. Stateless, for retries whose count is kept elsewhere (an alert's delivery
+    record counts its attempts)."""
+    return float(min(cap, start * 2 ** max(0, failures - 1)))
+
+
 class Backoff:
     """Capped exponential back-off: 1, 2, 4 ... 30 s; ``reset()`` after a success."""
 
     def __init__(self, start: float = BACKOFF_START_SECONDS, cap: float = BACKOFF_MAX_SECONDS):
         self.start, self.cap = start, cap
-        self._next = start
+        self._failures = 0
 
     def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.cap)
-        return delay
+        self._failures += 1
+        return backoff_seconds(self._failures, self.cap, self.start)
 
     def reset(self) -> None:
-        self._next = self.start
+        self._failures = 0
 
 
 class GaveUp(Exception):

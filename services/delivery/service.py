@@ -28,6 +28,7 @@ from elasticsearch import Elasticsearch
 
 from services.delivery import email, webhook
 from shared.heartbeat import DeliveryDetails, ServiceName
+from shared.retry import backoff_seconds
 from shared.schemas import utcnow
 from shared.service import ServiceLoop
 from shared.settings import Settings, is_placeholder
@@ -42,11 +43,6 @@ BATCH = 100  # entries per channel and tick
 # so a slow target never makes a second process send the same alert.
 ADDRESSES_TRIED = 4
 LEASE_MARGIN_SECONDS = 30.0
-
-
-def backoff_seconds(attempts: int, cap: float) -> float:
-    """1, 2, 4 ... s after the 1st, 2nd, 3rd ... failed try, at most ``cap``."""
-    return float(min(cap, 2 ** max(0, attempts - 1)))
 
 
 class DeliveryService(ServiceLoop):

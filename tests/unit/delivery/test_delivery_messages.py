@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from services.delivery import email, webhook
-from services.delivery.service import backoff_seconds
+from shared.retry import backoff_seconds
 from shared.schemas import Entities
 from shared.settings import Settings
 from shared.watches.models import Alert, AlertArticle, Delivery, Watch
