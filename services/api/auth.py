@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import re
 import secrets
 import threading
 import time
@@ -45,6 +44,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.api.deps import SettingsDep
 from services.api.errors import Refused
 from services.api.rendering import templates
+from services.api.views import local_path
 from shared.settings import Settings, is_placeholder
 
 SESSION_COOKIE = "dateline_session"
@@ -57,7 +57,6 @@ CSRF = "csrf"
 # from it changes with it.
 _SESSION_KEY_PURPOSE = b"dateline page session v1"
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _TRACKED_CLIENTS = 10_000  # addresses with recent failures kept in memory, oldest dropped
 
 
@@ -120,20 +119,6 @@ def open_session(request: Request) -> None:
     session.clear()
     session[WRITER] = True
     session[CSRF] = secrets.token_urlsafe(32)
-
-
-def local_path(value: str | None, default: str = "/") -> str:
-    """Where to go after logging in: a path on this site, never another site (``//host``,
-    ``https://...``, a backslash some browsers read as a slash, control characters)."""
-    if not value or _CONTROLS.search(value) or "\\" in value or not value.startswith("/"):
-        return default
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return default
-    if parts.scheme or parts.netloc or value.startswith("//"):
-        return default
-    return value
 
 
 def login_url(next_path: str) -> str:

@@ -412,18 +412,32 @@ def safe_link(url: str | None) -> str | None:
     return url
 
 
+_PATH_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def local_path(value: str | None, default: str = "/") -> str:
+    """Where to go after logging in: a path on this site, never another site (``//host``,
+    ``https://...``, a backslash some browsers read as a slash, control characters)."""
+    if not value or _PATH_CONTROLS.search(value) or "\\" in value or not value.startswith("/"):
+        return default
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return default
+    if parts.scheme or parts.netloc or value.startswith("//"):
+        return default
+    return value
+
+
 def back_link(value: str | None) -> str:
     """Where the article page's "Back to the search" goes: the search page with the search
     ``value`` names (the ``back`` query parameter result links carry), rebuilt from its known
     parameters; anything else (another site, ``//host``, ``javascript:``, another page) is
     the search page itself. Never taken from ``Referer``, which any site can set."""
-    if not value or _URL_CONTROLS.search(value) or "\\" in value:
+    if not value or _URL_CONTROLS.search(value):
         return "/"
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return "/"
-    if parts.scheme or parts.netloc or parts.path != "/":
+    parts = urlsplit(local_path(value))
+    if parts.path != "/":
         return "/"
     return PageState.from_pairs(parse_qsl(parts.query)).url("/")
 

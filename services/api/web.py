@@ -179,7 +179,7 @@ def favicon() -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, cfg: SettingsDep, next: str = "/") -> HTMLResponse:
-    return _login(request, cfg, auth.local_path(next))
+    return _login(request, cfg, views.local_path(next))
 
 
 def _login(
@@ -210,7 +210,7 @@ def login(
 ) -> Response:
     """Open a session with the API token: the person types it once, the page keeps a signed
     cookie (see auth.py). Not a Writer route: this is how one becomes a writer."""
-    next_path = auth.local_path(next)
+    next_path = views.local_path(next)
     if auth.configured_token(cfg) is None:
         raise auth.no_token_set()
     auth.refuse_if_guessing(request, cfg)
