@@ -30,6 +30,7 @@ from shared.search.index import ensure_index
 from shared.search.models import SearchParams
 from shared.search.query import PUBLISHED, search
 from shared.settings import Settings
+from tests.support.cli import dateline
 from tests.support.indices import drop_dateline_index
 from tests.support.paths import REPO_DIR
 
@@ -213,25 +214,7 @@ def test_cli_exports_to_a_file_and_to_a_pipe(es, alias, es_url, tmp_path):
         "DATELINE_EXPORT_PAGE_SIZE": "700",
     }
     target = tmp_path / "german.jsonl"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services.cli.main",
-            "export",
-            "--lang",
-            "de",
-            "--format",
-            "jsonl",
-            "-o",
-            str(target),
-        ],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = dateline(env, "export", "--lang", "de", "--format", "jsonl", "-o", str(target))
     assert done.returncode == 0, done.stderr
     documents = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
     assert len(documents) == TOTAL // 2 and len({d["id"] for d in documents}) == TOTAL // 2
@@ -239,38 +222,17 @@ def test_cli_exports_to_a_file_and_to_a_pipe(es, alias, es_url, tmp_path):
     assert f"{TOTAL // 2}/{TOTAL // 2}" in done.stderr  # the progress bar, on stderr
     assert not (tmp_path / "german.jsonl.part").exists()
 
-    piped = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "export", "floods", "--source", "S3"],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    piped = dateline(env, "export", "floods", "--source", "S3")
     assert piped.returncode == 0, piped.stderr
     rows = csv_rows(piped.stdout)
     assert len(rows) == len([i for i in range(TOTAL) if i % 10 == 3 and i % 3 == 0])
     assert {row["source"] for row in rows} == {"S3"}
 
-    facets = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "export", "--facets", "--no-collapse", "--lang", "en"],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    facets = dateline(env, "export", "--facets", "--no-collapse", "--lang", "en")
     assert facets.returncode == 0, facets.stderr
     assert {"facet": "language", "value": "en", "count": str(TOTAL // 2)} in csv_rows(facets.stdout)
 
-    refused = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "export", "nosuchfield:x", "-o", str(tmp_path / "x.csv")],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    refused = dateline(env, "export", "nosuchfield:x", "-o", str(tmp_path / "x.csv"))
     assert refused.returncode == 2 and "nosuchfield" in refused.stderr
 
     # A reader that stops early (`| head`) ends the export quietly, its snapshot closed.

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import datetime
@@ -24,12 +23,12 @@ import feedparser
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
-from shared.paths import PROJECT_DIR
 from shared.schemas import utcnow
 from shared.settings import Settings
 from shared.watches.models import alert_index, watch_index
 from shared.watches.outbox import delivery_status
 from tests.integration.faults.conftest import FAST_BOUNDS, SEED_FILES, indexed_files, settled
+from tests.support.cli import dateline
 from tests.support.processes import wait_until
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
 
@@ -58,14 +57,7 @@ def drop(inbox: Path) -> tuple[list[str], list[str], dict[str, str]]:
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = dateline(env, *args)
     assert result.returncode == 0, (args, result.stdout, result.stderr)
     return result
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -18,7 +16,8 @@ from services.api.app import create_app
 from services.stack.topology import PROGRAMS
 from services.worker.story_evaluation import EDITS, _body
 from shared.settings import Settings
-from tests.support.paths import REPO_DIR, SEEDS
+from tests.support.cli import dateline
+from tests.support.paths import SEEDS
 from tests.support.processes import wait_until
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
@@ -51,17 +50,6 @@ def _versions(staging: Path) -> list[Path]:
     return files
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_versions_dropped_at_once_on_two_workers_are_one_story(make_stack, tmp_path):
     stack = make_stack()
     worker = next(p for p in PROGRAMS if p.service == "worker")
@@ -90,17 +78,19 @@ def test_versions_dropped_at_once_on_two_workers_are_one_story(make_stack, tmp_p
     assert len(others) == len(SEED_FILES) - 1 and story not in others  # no two seeds in one story
 
     # The CLI: one hit for the story, "5 versions from 4 sources".
-    found = _cli(stack.env, "search", "Taliban", "--size", "20")
+    found = dateline(stack.env, "search", "Taliban", "--size", "20")
     assert found.returncode == 0, found.stderr
     assert re.search(rf"{len(VERSIONS)} versions from {SOURCES} sources", found.stdout), found.stdout
     assert found.stdout.count("versions from") == 1  # the other hits are stories of one version
-    body = json.loads(_cli(stack.env, "search", "Taliban", "--json", "--size", "20").stdout)
+    body = json.loads(dateline(stack.env, "search", "Taliban", "--json", "--size", "20").stdout)
     assert body["total"] == len(SEED_FILES)  # one hit per story
     hit = next(h for h in body["hits"] if h["story_id"] == story)
     assert (hit["versions"], hit["sources"]) == (len(VERSIONS), SOURCES)
     # Facets count the story once: five English versions are one story.
     assert body["facets"]["language"] == {"en": len(SEED_FILES)}
-    every = json.loads(_cli(stack.env, "search", "Taliban", "--json", "--no-collapse", "--size", "20").stdout)
+    every = json.loads(
+        dateline(stack.env, "search", "Taliban", "--json", "--no-collapse", "--size", "20").stdout
+    )
     assert every["total"] == len(files) and every["facets"]["language"] == {"en": len(files)}
 
     # The search page.

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -21,8 +19,8 @@ from shared.search.client import make_client
 from shared.search.index import ensure_index
 from shared.settings import Settings
 from shared.watches.models import alert_index, watch_index
+from tests.support.cli import dateline
 from tests.support.indices import drop_dateline_index
-from tests.support.paths import REPO_DIR
 
 TOKEN = "watchlist-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -193,24 +191,7 @@ def test_cli_watchlist_writes_counts_and_matches(es_url, alias, tmp_path):
     source.write_text("\ufeffUnited States\nAngela Merkel\n", encoding="utf-8")
     counts, matches = tmp_path / "counts.csv", tmp_path / "matches.csv"
     env = {**os.environ, "DATELINE_ELASTICSEARCH_URL": es_url, "DATELINE_INDEX": alias}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services.cli.main",
-            "watchlist",
-            str(source),
-            "-o",
-            str(counts),
-            "--matches",
-            str(matches),
-        ],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = dateline(env, "watchlist", str(source), "-o", str(counts), "--matches", str(matches))
     assert done.returncode == 0, done.stderr
     assert [(r["line"], r["count"]) for r in rows(counts.read_text(encoding="utf-8"))] == [
         ("United States", "2"),
@@ -223,14 +204,7 @@ def test_cli_watchlist_writes_counts_and_matches(es_url, alias, tmp_path):
     ]
     bad = tmp_path / "bad.csv"
     bad.write_text("company\nAcme\n", encoding="utf-8")
-    refused = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "watchlist", str(bad)],
-        cwd=REPO_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    refused = dateline(env, "watchlist", str(bad))
     assert refused.returncode == 2 and "no column 'name' or 'query'" in refused.stderr
 
 
