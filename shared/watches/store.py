@@ -233,7 +233,14 @@ class WatchStore:
                 )
             address = spec.email.strip()
             local, at, domain = address.rpartition("@")
-            if not at or not local or "." not in domain or any(c.isspace() or c in "<>,;" for c in address):
+            # No spaces, line breaks or other control characters: the address goes into a mail
+            # header, where a line break would add headers of the sender's choosing.
+            if (
+                not at
+                or not local
+                or "." not in domain
+                or any(c.isspace() or not c.isprintable() or c in "<>,;" for c in address)
+            ):
                 raise WatchInputError(f"email: {address!r} is not an address like name@example.org")
             updates["email"] = address
         else:

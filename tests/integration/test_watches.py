@@ -154,6 +154,13 @@ def test_email_needs_smtp_and_an_address(es: Elasticsearch, settings: Settings) 
     with_smtp = WatchStore(es, settings.index, settings.model_copy(update={"smtp_host": "127.0.0.1"}))
     with pytest.raises(WatchInputError, match="not an address"):
         with_smtp.add(WatchSpec(name="mail", query="x", email="not-an-address"))
+    for hostile in (
+        "desk@example.org\r\nBcc: all@example.org",
+        "desk@example.org\x00",
+        "desk\x1b@example.org",
+    ):
+        with pytest.raises(WatchInputError, match="not an address"):
+            with_smtp.add(WatchSpec(name="mail", query="x", email=hostile))
     made = with_smtp.add(WatchSpec(name="mail", query="x", email="desk@example.org", email_mode="daily"))
     assert made.email == "desk@example.org" and made.email_mode == "daily"
 
