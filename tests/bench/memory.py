@@ -23,6 +23,7 @@ def _rss_bytes() -> int:
 
 def _run(model: str, count: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     os.environ["DATELINE_NER_MODEL"] = model
+    os.environ["DATELINE_MODEL_DIR"] = os.path.dirname(model)  # models load only from there
     from services.worker.stages.entities import EntityStage
     from services.worker.stages.language import LanguageStage
     from services.worker.stages.summary import SummaryStage

@@ -40,8 +40,7 @@ def ner_rate(
     from shared.celery_app import make_app
     from shared.pipeline import submit_document
     from shared.settings import Settings
-    from tests.bench.stacks import register_files, warmed_up
-    from tests.support.processes import wait_until
+    from tests.bench.stacks import production_timings, register_files, wait_searchable, warmed_up
     from tests.support.stack import Stack
 
     stack = Stack(
@@ -51,6 +50,7 @@ def ner_rate(
         run_dir=BENCH_DATA / "scaling",
         ner_model=str(model),
         inbox=BENCH_DATA / "inbox",
+        extra_env=production_timings(),
     )
     try:
         running = [stack.start_indexer()]
@@ -66,13 +66,7 @@ def ner_rate(
         started = time.perf_counter()
         for doc in work:
             submit_document(app, doc, stages=["entities"])
-        wait_until(
-            lambda: stack.count() >= len(work),
-            timeout=WAIT,
-            every=0.2,
-            what="all benchmark articles indexed",
-            processes=running,
-        )
+        wait_searchable(stack, len(work), running, timeout=WAIT)
         return len(work) / (time.perf_counter() - started)
     finally:
         stack.stop()

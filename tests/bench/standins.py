@@ -18,6 +18,7 @@ whose cost is negligible next to the language models, so the stand-ins leave it 
 from __future__ import annotations
 
 import string
+from pathlib import Path
 from typing import Any
 
 ARCHITECTURES = {"fast": 1024, "large": 2048}
@@ -76,3 +77,25 @@ def build_standin(size: str, seed: int = SEED) -> Any:
     )
     tagger.eval()
     return tagger
+
+
+def saved_standin(size: str, folder: Path) -> Path:
+    """The stand-in ``size`` as a flair model file in ``folder``, for worker processes to load,
+    quantize and run exactly as they would the published model (built once, then reused).
+
+    It records English as its language, as a model from ``dateline ner train`` does, so the
+    entity stage uses it as the default model for English articles.
+    """
+    import flair
+
+    from services.worker.nlp.ner_models import record_languages
+
+    path = folder / f"standin-{size}-{SEED}-flair{flair.__version__}.pt"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        tagger = build_standin(size)
+        record_languages(tagger, ["en"])
+        partial = path.with_suffix(".partial")
+        tagger.save(str(partial))
+        partial.replace(path)  # a killed run leaves no half-written model behind
+    return path

@@ -118,7 +118,7 @@ def run_topology(
     from shared.heartbeat import read_heartbeats
     from shared.pipeline import submit_document
     from shared.settings import Settings
-    from tests.bench.stacks import register_files, warmed_up
+    from tests.bench.stacks import production_timings, register_files, wait_searchable, warmed_up
     from tests.support.processes import wait_until
     from tests.support.stack import Stack
 
@@ -129,7 +129,11 @@ def run_topology(
         run_dir=BENCH_DATA / "topology",
         ner_model=str(model),
         inbox=BENCH_DATA / "inbox",
-        extra_env={"DATELINE_HEARTBEAT_SECONDS": "1", "DATELINE_WORKER_CONCURRENCY": "0"},
+        extra_env={
+            **production_timings(),
+            "DATELINE_HEARTBEAT_SECONDS": "1",
+            "DATELINE_WORKER_CONCURRENCY": "0",
+        },
     )
     try:
         indexer = stack.start_indexer()
@@ -156,13 +160,7 @@ def run_topology(
         for doc in documents:
             submit_document(app, doc)
         submit_cpu = time.process_time() - submit_cpu
-        wait_until(
-            lambda: stack.count() >= len(documents),
-            timeout=WAIT,
-            every=0.2,
-            what="all benchmark articles indexed",
-            processes=running,
-        )
+        wait_searchable(stack, len(documents), running, timeout=WAIT)
         wall = time.perf_counter() - started
         rate = len(documents) / wall
         load = os.getloadavg()[0]
