@@ -39,11 +39,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+TEXT_STORY_PREFIX = "text-"
+
+
 def text_story_id(content_sha256: str) -> str:
     """The story of a document that the story index has not grouped (too short a text to
     compare, or stored before stories existed): the story of its exact text, so identical
     texts still collapse into one hit as they did before near-duplicates were grouped."""
-    return f"text-{content_sha256[:32]}"
+    return f"{TEXT_STORY_PREFIX}{content_sha256[:32]}"
 
 
 def document_id(source_path: str, record: int = 0) -> str:

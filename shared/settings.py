@@ -215,6 +215,20 @@ class Settings(BaseSettings):
         "its file at once instead of straining Redis and the workers.",
         json_schema_extra=used_by("ingest", "worker", "indexer"),
     )
+    search_exact_max: int = Field(
+        100_000,
+        ge=1,
+        description="A search matching more documents than this counts its total and facets on a "
+        "sample of its stories (about search_sample_documents of them), scaled up and shown as "
+        "estimates: counting every match costs time in proportion to the matches.",
+        json_schema_extra=used_by("api"),
+    )
+    search_sample_documents: int = Field(
+        20_000,
+        ge=100,
+        description="About how many matching documents a sampled search counts (see search_exact_max).",
+        json_schema_extra=used_by("api"),
+    )
     highlight_max_chars: int = Field(
         500_000,
         gt=0,

@@ -117,7 +117,13 @@ def _story_line(hit: SearchHit) -> str:
 def print_result(result: SearchResult, console: Console) -> None:
     first = (result.page - 1) * result.size + 1 if result.hits else 0
     last = first + len(result.hits) - 1 if result.hits else 0
-    console.print(f"[bold]{result.total}[/] articles; showing {first}–{last} (page {result.page})")
+    about = "about " if result.sampled else ""
+    console.print(f"{about}[bold]{result.total}[/] articles; showing {first}–{last} (page {result.page})")
+    if result.sampled:
+        console.print(
+            f"[dim]{result.matches:,} documents match: the count and the facets are estimated from "
+            f"{result.sampled:.1%} of their stories; add a word or a filter to count exactly[/]"
+        )
     if result.partial:
         console.print(
             "[yellow]part of the archive did not answer (a node of the cluster is down or "

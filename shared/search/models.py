@@ -233,3 +233,10 @@ class SearchResult(BaseModel):
         description="Part of the archive did not answer (a node of the cluster is down or "
         "recovering): hits and counts may be incomplete.",
     )
+    matches: int = Field(0, description="Documents matching the search (every version of a story).")
+    sampled: float | None = Field(
+        None,
+        description="Set when the search matched more documents than DATELINE_SEARCH_EXACT_MAX: the "
+        "fraction of the stories that the total and the facets were counted on, scaled up "
+        "(estimates). None: every match was counted.",
+    )

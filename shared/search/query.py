@@ -28,6 +28,7 @@ from shared.search.models import (
     SearchResult,
     parse_when,
 )
+from shared.search.sampling import StorySample, story_sample
 from shared.search.syntax import FUZZY_MAX_EXPANSIONS, MAX_DETERMINIZED_STATES, query_string_text
 from shared.search.template import LANGUAGE_SUBFIELDS
 from shared.settings import get_settings
@@ -44,6 +45,7 @@ DISTINCT = "stories"
 COLLAPSE_FIELD = "story_id"
 PUBLISHED = "published_at"  # the date facet: matches per day, month or year
 PUBLISHED_RANGE = "published_range"
+SAMPLE = "sample"  # counts of a huge result set, on a sample of its stories (sampling.py)
 # The finest calendar interval that draws the matches' dates in at most this many bars; each
 # bucket is named as `since`/`until` accept it, so a bar is also a filter.
 DATE_BUCKETS = 36
@@ -173,8 +175,10 @@ def build_search(
     subfields: Collection[str],
     syntax: str = "query_string",
     highlight_chars: int | None = None,
+    sample: StorySample | None = None,
 ) -> dict[str, Any]:
-    """The search request body (keyword arguments of ``Elasticsearch.search``).
+    """The search request body (keyword arguments of ``Elasticsearch.search``); with
+    ``sample``, its counts (total with collapse, facets) are made on that sample of stories.
 
     Highlights are looked for in the first ``highlight_chars`` characters of each field
     (default: the setting ``highlight_max_chars``): past the index's
@@ -208,7 +212,21 @@ def build_search(
         body["aggs"]["distinct_stories"] = {
             "cardinality": {"field": COLLAPSE_FIELD, "precision_threshold": DISTINCT_PRECISION}
         }
+    body["aggs"] = _sampled(body["aggs"], sample)
     return body
+
+
+def _sampled(aggs: dict[str, Any], sample: StorySample | None) -> dict[str, Any]:
+    """``aggs`` over ``sample``'s stories only (unchanged without one)."""
+    if sample is None:
+        return aggs
+    return {SAMPLE: {"filter": sample.filter(COLLAPSE_FIELD), "aggs": aggs}}
+
+
+def _unsampled(aggs: dict[str, Any]) -> dict[str, Any]:
+    """The aggregations of an answer, from inside the sample's filter if there is one."""
+    inner = aggs.get(SAMPLE)
+    return inner if isinstance(inner, dict) else aggs
 
 
 def _sort(params: SearchParams) -> list[dict[str, Any]]:
@@ -248,7 +266,11 @@ def date_interval(first_ms: float, last_ms: float) -> tuple[str, str]:
 
 
 def details_request(
-    params: SearchParams, body: dict[str, Any], response: Any, hits: list[SearchHit]
+    params: SearchParams,
+    body: dict[str, Any],
+    response: Any,
+    hits: list[SearchHit],
+    sample: StorySample | None = None,
 ) -> dict[str, Any] | None:
     """The second request of a search page, over the same query and filters: the date
     histogram (its interval chosen from the first request's date range) and each hit's story:
@@ -257,11 +279,16 @@ def details_request(
     sources" says who carried the story, not how many of them this search matched.
     None when there is nothing to ask."""
     aggs: dict[str, Any] = {}
-    dates = response.get("aggregations", {}).get(PUBLISHED_RANGE, {})
+    dates = _unsampled(response.get("aggregations", {})).get(PUBLISHED_RANGE, {})
     if dates.get("count"):
         unit, _ = date_interval(dates["min"], dates["max"])
-        aggs[PUBLISHED] = _counted(
-            {"date_histogram": {"field": "published_at", "calendar_interval": unit}}, params
+        aggs |= _sampled(
+            {
+                PUBLISHED: _counted(
+                    {"date_histogram": {"field": "published_at", "calendar_interval": unit}}, params
+                )
+            },
+            sample,
         )
     stories = sorted({hit.story_id for hit in hits if hit.story_id})
     if stories:
@@ -298,15 +325,18 @@ def details_request(
     return {"size": 0, "query": body["query"], "aggs": aggs}
 
 
-def add_details(result: SearchResult, params: SearchParams, details: Any, first: Any) -> None:
+def add_details(
+    result: SearchResult, params: SearchParams, details: Any, first: Any, sample: StorySample | None = None
+) -> None:
     """The date facet and each hit's story, from the answer to ``details_request``."""
     aggs = details.get("aggregations", {})
-    dates = first.get("aggregations", {}).get(PUBLISHED_RANGE, {})
-    if PUBLISHED in aggs and dates.get("count"):
+    counted = _unsampled(aggs)
+    dates = _unsampled(first.get("aggregations", {})).get(PUBLISHED_RANGE, {})
+    if PUBLISHED in counted and dates.get("count"):
         _, name = date_interval(dates["min"], dates["max"])
         result.facets[PUBLISHED] = {
-            datetime.fromtimestamp(b["key"] / 1000, tz=timezone.utc).strftime(name): _count(b, params)
-            for b in aggs[PUBLISHED].get("buckets", [])
+            datetime.fromtimestamp(b["key"] / 1000, tz=timezone.utc).strftime(name): _count(b, params, sample)
+            for b in counted[PUBLISHED].get("buckets", [])
         }
     groups = {b["key"]: b for b in aggs.get(VERSIONS, {}).get("in", {}).get("stories", {}).get("buckets", [])}
     for hit in result.hits:
@@ -344,9 +374,18 @@ def search(
 ) -> SearchResult:
     """``highlight_chars``: see ``build_search`` (default: the process's setting)."""
     subfields = text_subfields(es, alias)
-    body = build_search(params, subfields, highlight_chars=highlight_chars)
+
+    def run(syntax: str, of: SearchParams) -> tuple[dict[str, Any], StorySample | None, Any]:
+        # How many documents match decides whether the counts are made on a sample: a count
+        # is cheap (Lucene reads most of it from its term statistics), counting facets is not.
+        matches = int(es.count(index=alias, query=search_query(of, subfields, syntax))["count"])
+        settings = get_settings()
+        sample = story_sample(matches, settings.search_exact_max, settings.search_sample_documents)
+        body = build_search(of, subfields, syntax=syntax, highlight_chars=highlight_chars, sample=sample)
+        return body, sample, es.search(index=alias, **body)
+
     try:
-        response = es.search(index=alias, **body)
+        body, sample, response = run("query_string", params)
     except BadRequestError as exc:
         if not classify(exc.info).syntax:
             raise _refused(exc, params) from None
@@ -354,19 +393,18 @@ def search(
         # the forgiving simple syntax rather than failing the person's search.
         log.info("query %r is not valid query_string syntax; using simple_query_string", params.query)
         simple = params.model_copy(update={"query": to_simple_syntax(params.query)})
-        body = build_search(simple, subfields, syntax="simple", highlight_chars=highlight_chars)
         try:
-            response = es.search(index=alias, **body)
+            body, sample, response = run("simple", simple)
         except BadRequestError as again:
             raise _refused(again, params) from None
-    result = to_result(response, params)
-    details = details_request(params, body, response, result.hits)
+    result = to_result(response, params, sample)
+    details = details_request(params, body, response, result.hits, sample)
     if details is not None:
         try:
             answer = es.search(index=alias, **details)
         except BadRequestError as exc:
             raise _refused(exc, params) from None
-        add_details(result, params, answer, response)
+        add_details(result, params, answer, response, sample)
     return result
 
 
@@ -393,17 +431,20 @@ def to_simple_syntax(text: str) -> str:
     return " ".join(words.get(word, word) for word in text.split())
 
 
-def to_result(response: Any, params: SearchParams) -> SearchResult:
-    aggs = response.get("aggregations", {})
+def to_result(response: Any, params: SearchParams, sample: StorySample | None = None) -> SearchResult:
+    aggs = _unsampled(response.get("aggregations", {}))
+    matches = int(response["hits"]["total"]["value"])
     if params.collapse:
-        total = int(aggs.get("distinct_stories", {}).get("value", 0))
+        stories = int(aggs.get("distinct_stories", {}).get("value", 0))
+        # Never more stories than matching documents (an estimate may overshoot).
+        total = min(sample.scale(stories) if sample else stories, matches)
     else:
-        total = int(response["hits"]["total"]["value"])
+        total = matches
     hits = [_hit(raw) for raw in response["hits"]["hits"]]
     facets = {}
     for field in FACET_FIELDS:
         counts = {
-            str(b.get("key_as_string", b["key"])): _count(b, params)
+            str(b.get("key_as_string", b["key"])): _count(b, params, sample)
             for b in aggs.get(field, {}).get("buckets", [])
         }
         # Stable order by what is shown: most first, then by name.
@@ -417,15 +458,24 @@ def to_result(response: Any, params: SearchParams) -> SearchResult:
             shards.get("total"),
         )
     return SearchResult(
-        total=total, hits=hits, facets=facets, page=params.page, size=params.size, partial=partial
+        total=total,
+        hits=hits,
+        facets=facets,
+        page=params.page,
+        size=params.size,
+        partial=partial,
+        sampled=sample.fraction if sample else None,
+        matches=matches,
     )
 
 
-def _count(bucket: dict[str, Any], params: SearchParams) -> int:
+def _count(bucket: dict[str, Any], params: SearchParams, sample: StorySample | None = None) -> int:
     if params.collapse and DISTINCT in bucket:
         # A cardinality estimate never exceeds the documents it saw.
-        return min(int(bucket[DISTINCT]["value"]), int(bucket["doc_count"]))
-    return int(bucket["doc_count"])
+        count = min(int(bucket[DISTINCT]["value"]), int(bucket["doc_count"]))
+    else:
+        count = int(bucket["doc_count"])
+    return sample.scale(count) if sample else count
 
 
 def _hit(raw: dict[str, Any]) -> SearchHit:

@@ -27,6 +27,7 @@ Usage: python -m tests.bench.scale [--sizes 10000,100000,1000000]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -106,8 +107,9 @@ def documents(n: int, inbox_files: int) -> Iterator[tuple[str, dict]]:
                 "revision": 1,
                 "language": "en",
                 "title": f"{doc.title} ({i})",
-                # Its own story (model_copy runs no validators: it would keep its seed's).
-                "story_id": text_story_id(f"scale-{i:07d}"),
+                # Its own story (model_copy runs no validators: it would keep its seed's),
+                # named as the product names one: by a hex digest (search samples by it).
+                "story_id": text_story_id(hashlib.sha256(f"scale-{i:07d}".encode()).hexdigest()),
             }
         )
         yield path, source.model_dump(mode="json")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import statistics
 import time
 import uuid
@@ -47,12 +48,13 @@ def build_archive(es: Elasticsearch, count: int) -> str:
     operations: list[dict[str, Any]] = []
     for i, doc in enumerate(seed_documents(count, prefix="bench-search")):
         original = i % originals  # documents past ``originals`` repeat an earlier text
+        sha256 = hashlib.sha256(f"text-{original}".encode()).hexdigest()
         enriched = doc.model_copy(
             update={
-                "content_sha256": f"text-{original}",
+                "content_sha256": sha256,
                 # model_copy runs no validators: the story follows the text by hand, or every
                 # document would keep its seed's story (five stories in the whole archive).
-                "story_id": text_story_id(f"text-{original}"),
+                "story_id": text_story_id(sha256),
                 "language": LANGUAGES[original % len(LANGUAGES)],
                 "source": SOURCES[i % len(SOURCES)],
                 "dateline": PLACES[original % 30].upper(),

@@ -54,7 +54,8 @@ def test_json_output_has_the_documented_shape(alias):
     result = CliRunner().invoke(app, ["search", "engines", "--json", "--entity", "person=Ada Lovelace"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    assert set(body) == {"total", "hits", "facets", "page", "size", "partial"}
+    assert set(body) == {"total", "hits", "facets", "page", "size", "partial", "matches", "sampled"}
+    assert body["sampled"] is None and body["matches"] == 1  # few matches: every one counted
     assert body["partial"] is False  # every shard answered
     assert body["total"] == 1
     hit = body["hits"][0]
