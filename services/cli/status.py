@@ -92,7 +92,8 @@ def _counts(status: Status, console: Console) -> None:
         console.print(line)
         stories = outcomes.stories
         console.print(
-            f"[bold]Stories[/bold]  {stories.stories} distinct  {stories.joined} document(s) joined an existing story"
+            f"[bold]Stories[/bold]  {'about ' if stories.sampled else ''}{stories.stories} distinct  "
+            f"{stories.joined} document(s) joined an existing story"
         )
         for skip in outcomes.skipped:
             console.print(

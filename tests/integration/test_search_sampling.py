@@ -118,3 +118,18 @@ def test_the_page_says_the_counts_are_estimates(sampled_settings):
     assert "≈" in page.text
     exact = client.get("/", params={"q": '"Harbour report 7"'})
     assert exact.status_code == 200 and "estimated from" not in exact.text and "About " not in exact.text
+
+
+def test_status_counts_the_stories_of_a_large_archive_on_the_same_sample(
+    sampled_settings, es_url, monkeypatch
+):
+    from shared.search.outcomes import stage_outcomes
+
+    es = make_client(es_url)
+    estimated = stage_outcomes(es, sampled_settings).stories
+    assert estimated.sampled == pytest.approx(86 / 256)
+    assert abs(estimated.stories - STORIES) < 0.15 * STORIES
+    monkeypatch.setenv("DATELINE_SEARCH_EXACT_MAX", str(10 * documents()))
+    get_settings.cache_clear()
+    exact = stage_outcomes(es, sampled_settings).stories
+    assert (exact.stories, exact.sampled) == (STORIES, None)
