@@ -79,14 +79,15 @@ def wait_searchable(stack: Any, count: int, running: Sequence[Any], timeout: flo
     stack.es.indices.refresh(index=stack.alias)
 
 
-def warm_elasticsearch(es_url: str, documents: Sequence[ArticleDocument], passes: int = 5) -> None:
+def warm_elasticsearch(es_url: str, documents: Sequence[ArticleDocument], passes: int = 12) -> None:
     """Index ``documents`` ``passes`` times into a scratch index of the articles' template,
     in the indexer's small batches, then delete it.
 
     A freshly started Elasticsearch spends its first thousand or so documents compiling its
-    indexing code: measured here, its CPU per enriched article fell from 63 ms over the first
-    120 to 11 ms by the sixth pass. The product's Elasticsearch runs for months; a benchmark
-    that charged the first round with the compiler would favour whichever ran second.
+    indexing code: measured here, its CPU per enriched article was 74, 50 and 28 ms over the
+    first three passes of 120 and 12 to 19 ms from the fourth (with five passes, part 3 still
+    saw 18 ms in one run and 30 in another). The product's Elasticsearch runs for months; a
+    benchmark that charged a round with the compiler would favour whichever ran later.
     """
     from elasticsearch import Elasticsearch
 
