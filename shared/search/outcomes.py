@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 from pydantic import BaseModel, Field, computed_field
 
 from shared.schemas import STAGES, StageCode, StageName
-from shared.search.sampling import StorySample, story_sample
+from shared.search.sampling import StorySample, configured_sample
 from shared.settings import get_settings
 
 FAILED_SHOWN = 50
@@ -169,8 +169,7 @@ def stage_outcomes(es: Elasticsearch, alias: str, shown: int = FAILED_SHOWN) -> 
     try:
         # A count of every document is read from the index's statistics: cheap at any size.
         documents = int(es.count(index=alias)["count"])
-        settings = get_settings()
-        sample = story_sample(documents, settings.search_exact_max, settings.search_sample_documents)
+        sample = configured_sample(documents, get_settings())
         response = es.search(index=alias, **build_outcomes_request(shown, sample))
     except NotFoundError:  # no index yet: nothing was indexed
         return StageOutcomes.empty()

@@ -28,7 +28,7 @@ from shared.search.models import (
     SearchResult,
     parse_when,
 )
-from shared.search.sampling import StorySample, story_sample
+from shared.search.sampling import StorySample, configured_sample
 from shared.search.syntax import FUZZY_MAX_EXPANSIONS, MAX_DETERMINIZED_STATES, query_string_text
 from shared.search.template import LANGUAGE_SUBFIELDS
 from shared.settings import get_settings
@@ -379,8 +379,7 @@ def search(
         # How many documents match decides whether the counts are made on a sample: a count
         # is cheap (Lucene reads most of it from its term statistics), counting facets is not.
         matches = int(es.count(index=alias, query=search_query(of, subfields, syntax))["count"])
-        settings = get_settings()
-        sample = story_sample(matches, settings.search_exact_max, settings.search_sample_documents)
+        sample = configured_sample(matches, get_settings())
         body = build_search(of, subfields, syntax=syntax, highlight_chars=highlight_chars, sample=sample)
         return body, sample, es.search(index=alias, **body)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.schemas import TEXT_STORY_PREFIX
+from shared.settings import Settings
 
 PARTS = 256
 ID_PREFIXES = ("", TEXT_STORY_PREFIX)  # a story of the story index; a story of an exact text
@@ -60,3 +61,9 @@ def story_sample(matches: int, exact_max: int, documents: int) -> StorySample | 
         return None
     parts = math.ceil(PARTS * documents / matches)
     return StorySample(parts) if parts < PARTS else None
+
+
+def configured_sample(matches: int, settings: Settings) -> StorySample | None:
+    """``story_sample`` with the limits ``settings`` set (DATELINE_SEARCH_EXACT_MAX,
+    DATELINE_SEARCH_SAMPLE_DOCUMENTS): what a search and the status views count on."""
+    return story_sample(matches, settings.search_exact_max, settings.search_sample_documents)
