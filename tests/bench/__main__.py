@@ -49,14 +49,13 @@ from rich.table import Table  # noqa: E402
 from shared.schemas import ArticleDocument  # noqa: E402
 from tests.bench.results import RESULTS, record, start_run  # noqa: E402
 from tests.bench.scaling import bench_scaling  # noqa: E402
-from tests.bench.stacks import warm_elasticsearch  # noqa: E402
+from tests.bench.stacks import BENCH_DATA, warm_elasticsearch  # noqa: E402
 from tests.bench.standins import saved_standin  # noqa: E402
 from tests.bench.topology import Run, bench_topologies  # noqa: E402
 from tests.support.documents import seed_documents  # noqa: E402
-from tests.support.paths import MODEL_CACHE, REPO_DIR, SEEDS  # noqa: E402
+from tests.support.paths import MODEL_CACHE, SEEDS  # noqa: E402
 from tests.support.services import BackingServices, free_port  # noqa: E402
 
-BENCH_DATA = REPO_DIR / ".dateline" / "bench"
 console = Console()
 
 

@@ -40,10 +40,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tests.support.paths import REPO_DIR  # noqa: E402
+from tests.bench.stacks import BENCH_DATA  # noqa: E402
 from tests.support.services import BackingServices, free_port  # noqa: E402
 
-BENCH_DATA = REPO_DIR / ".dateline" / "bench"
 SCALE_RESULTS = BENCH_DATA / "scale.json"
 IN_FLIGHT = 1000
 RESCAN_FILES = 100_000

@@ -26,10 +26,8 @@ from rich.table import Table
 
 from shared.schemas import ArticleDocument
 from tests.bench.results import record
-from tests.support.paths import REPO_DIR
 from tests.support.services import BackingServices
 
-BENCH_DATA = REPO_DIR / ".dateline" / "bench"
 WAIT = 1800.0  # safety net only
 
 
@@ -40,18 +38,9 @@ def ner_rate(
     from shared.celery_app import make_app
     from shared.pipeline import submit_document
     from shared.settings import Settings
-    from tests.bench.stacks import production_timings, register_files, wait_searchable, warmed_up
-    from tests.support.stack import Stack
+    from tests.bench.stacks import bench_stack, register_files, wait_searchable, warmed_up
 
-    stack = Stack(
-        redis_base_url=services.redis_url,
-        es_url=services.es_url,
-        log_dir=BENCH_DATA / "logs",
-        run_dir=BENCH_DATA / "scaling",
-        ner_model=str(model),
-        inbox=BENCH_DATA / "inbox",
-        extra_env=production_timings(),
-    )
+    stack = bench_stack(services, "scaling", model)
     try:
         running = [stack.start_indexer()]
         running += [

@@ -1,13 +1,36 @@
-"""What the benches that run a stack of real processes do before the clock starts: wait until
-every worker pool process has loaded its models and the index exists, and register the
-articles' files as ingest would (the indexer writes only documents of registered files)."""
+"""The benches that run a stack of real processes: the stack at the product's timings, what
+they do before the clock starts (wait until every worker pool process has loaded its models
+and the index exists, register the articles' files as ingest would: the indexer writes only
+documents of registered files, warm Elasticsearch), and how they stop it (every file indexed
+and searchable)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from shared.schemas import ArticleDocument
+from tests.support.paths import REPO_DIR
+
+BENCH_DATA = REPO_DIR / ".dateline" / "bench"
+
+
+def bench_stack(services: Any, name: str, model: Path, extra_env: Mapping[str, str] | None = None) -> Any:
+    """A stack of real processes (its own Redis database and alias) on the benchmark's Redis
+    and Elasticsearch, running NER ``model`` at the product's timings; ``name`` is its run
+    folder under ``.dateline/bench``."""
+    from tests.support.stack import Stack
+
+    return Stack(
+        redis_base_url=services.redis_url,
+        es_url=services.es_url,
+        log_dir=BENCH_DATA / "logs",
+        run_dir=BENCH_DATA / name,
+        ner_model=str(model),
+        inbox=BENCH_DATA / "inbox",
+        extra_env={**production_timings(), **(extra_env or {})},
+    )
 
 
 def production_timings() -> dict[str, str]:

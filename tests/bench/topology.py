@@ -35,10 +35,8 @@ from pathlib import Path
 import psutil
 
 from shared.schemas import ArticleDocument
-from tests.support.paths import REPO_DIR
 from tests.support.services import BackingServices
 
-BENCH_DATA = REPO_DIR / ".dateline" / "bench"
 WAIT = 1800.0  # safety net only
 MB = 2**20
 
@@ -118,22 +116,14 @@ def run_topology(
     from shared.heartbeat import read_heartbeats
     from shared.pipeline import submit_document
     from shared.settings import Settings
-    from tests.bench.stacks import production_timings, register_files, wait_searchable, warmed_up
+    from tests.bench.stacks import bench_stack, register_files, wait_searchable, warmed_up
     from tests.support.processes import wait_until
-    from tests.support.stack import Stack
 
-    stack = Stack(
-        redis_base_url=services.redis_url,
-        es_url=services.es_url,
-        log_dir=BENCH_DATA / "logs",
-        run_dir=BENCH_DATA / "topology",
-        ner_model=str(model),
-        inbox=BENCH_DATA / "inbox",
-        extra_env={
-            **production_timings(),
-            "DATELINE_HEARTBEAT_SECONDS": "1",
-            "DATELINE_WORKER_CONCURRENCY": "0",
-        },
+    stack = bench_stack(
+        services,
+        "topology",
+        model,
+        {"DATELINE_HEARTBEAT_SECONDS": "1", "DATELINE_WORKER_CONCURRENCY": "0"},
     )
     try:
         indexer = stack.start_indexer()
