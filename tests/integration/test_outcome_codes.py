@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-from elasticsearch import Elasticsearch
+import pytest
+from elasticsearch import ApiError, Elasticsearch
 
 import services.worker.stages.entities as entities
 from services.worker.stages.entities import EntityStage
@@ -14,6 +15,7 @@ from shared.schemas import STAGES, ArticleDocument, Provenance, StageRecord, doc
 from shared.search.index import ensure_index
 from shared.search.outcomes import StageOutcomes, stage_outcomes
 from shared.settings import Settings
+from shared.status import collect_status
 from tests.support.indices import drop_dateline_index
 
 
@@ -102,3 +104,23 @@ def test_counts_hold_when_every_sentence_is_reworded(es, es_url, monkeypatch):
         ("summary", "no_text", 1),
     }
     assert {f.code for f in before.failed} == {"time_limit", "model_unavailable", "worker_died", "error"}
+
+
+def test_a_search_elasticsearch_refuses_is_an_error_not_empty_counts(es, es_url, rclient):
+    """The three searches go as one msearch, which answers 200 with each search's error
+    inside: a refused one must reach the status views as Elasticsearch's error (shown as
+    "answered with an error"), never as an archive of zero documents."""
+    alias = f"test-{uuid.uuid4().hex[:10]}"
+    # An index not made by Dateline's template: story_id is text, which cannot be counted.
+    es.indices.create(index=f"{alias}-v1", mappings={"properties": {"story_id": {"type": "text"}}})
+    es.indices.put_alias(index=f"{alias}-v1", name=alias)
+    try:
+        es.index(index=alias, document={"story_id": "a b"}, refresh=True)
+        with pytest.raises(ApiError) as refused:
+            stage_outcomes(es, alias)
+        assert refused.value.meta.status == 400
+        info = collect_status(rclient, es, es_url=es_url, alias=alias).index
+        assert info is not None and info.outcomes is None and not info.reachable
+        assert "answered with an error (HTTP 400)" in (info.detail or "")
+    finally:
+        es.indices.delete(index=f"{alias}-v1")
