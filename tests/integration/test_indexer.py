@@ -11,7 +11,7 @@ import pytest
 import redis
 from elasticsearch import Elasticsearch
 
-from services.indexer.consumer import StreamConsumer
+from services.indexer.consumer import Entry, StreamConsumer
 from services.indexer.service import Indexer
 from services.indexer.writer import BulkWriter
 from shared.heartbeat import IndexerDetails, read_heartbeats
@@ -387,3 +387,36 @@ def test_versions_of_one_story_share_its_id_and_a_deleted_file_leaves_it(es, rcl
     assert drain(indexer)
     assert indexer.stories.story_of(docs[0].id) is None
     assert indexer.stories.story_of(docs[1].id) == stored[0]["story_id"]
+
+
+def test_articles_trickling_in_within_the_flush_window_make_one_batch(rclient, stream):
+    """A partial batch waits DATELINE_INDEX_FLUSH_SECONDS from its first entry for more (one
+    bulk request for several articles); a full one holds no more than asked."""
+    consumer = StreamConsumer(rclient, "test-consumer", stream=stream, dead_letter_stream=stream + ":dead")
+    consumer.ensure_group()
+    first = upsert(article("trickle/0.txt"))
+    push(rclient, stream, first)
+    later = threading.Event()
+
+    def trickle() -> None:
+        for i in (1, 2):
+            if later.wait(0.15):
+                return
+            push(rclient, stream, upsert(article(f"trickle/{i}.txt")))
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    try:
+        batch = consumer.read(10, 3.0)
+    finally:
+        later.set()
+        sender.join()
+    assert [decode_path(e) for e in batch] == ["trickle/0.txt", "trickle/1.txt", "trickle/2.txt"]
+    push(rclient, stream, upsert(article("trickle/3.txt")))
+    push(rclient, stream, upsert(article("trickle/4.txt")))
+    assert [decode_path(e) for e in consumer.read(2, 3.0)] == ["trickle/3.txt", "trickle/4.txt"]
+    assert consumer.read(10, 0.1) == []  # nothing left: the wait for a first entry ends
+
+
+def decode_path(entry: Entry) -> str:
+    return json.loads(entry.fields["request"])["source_path"]
