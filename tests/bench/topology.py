@@ -202,10 +202,18 @@ def bench_topologies(
     services: BackingServices, documents: list[ArticleDocument], model: Path, rounds: int = 2
 ) -> dict[str, Run]:
     """Both configurations, alternating, the best round of each."""
+    from rich.console import Console
+
+    console = Console()
     best: dict[str, Run] = {}
-    for _ in range(rounds):
+    for round_number in range(1, rounds + 1):
         for name, workers in (("per_stage", PER_STAGE), ("all_stages", all_stages())):
             run = run_topology(services, documents, model, workers)
+            console.print(
+                f"[dim]round {round_number}/{rounds}, {name}: {run.articles_per_s:.2f} articles/s, "
+                f"CPU per article: stages {run.cpu_ms.get('stages', 0):.0f} ms, Elasticsearch "
+                f"{run.cpu_ms.get('elasticsearch', 0):.1f} ms, plumbing {run.plumbing_ms:.1f} ms[/dim]"
+            )
             if name not in best or run.articles_per_s > best[name].articles_per_s:
                 best[name] = run
     return best
