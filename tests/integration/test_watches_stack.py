@@ -14,7 +14,7 @@ from collections import Counter
 from shared.schemas import ENTITY_TYPES
 from shared.search.query import entity_values
 from shared.watches.models import Alert, alert_index
-from tests.integration.faults.conftest import FAST_BOUNDS, indexed_files, settled
+from tests.integration.faults.conftest import FAST_BOUNDS, ONE_ARTICLE_PER_BATCH, indexed_files, settled
 from tests.integration.test_end_to_end import SEED_FILES, _cli
 from tests.support.paths import REPO_DIR
 from tests.support.processes import wait_until
@@ -42,7 +42,7 @@ def _has_entity(document: dict, name: str) -> bool:
 
 def test_watches_alert_once_across_kills_copies_and_reprocess(make_stack, ner_model_path, monkeypatch):
     missing = str(REPO_DIR / ".dateline" / "no-such-model.pt")
-    stack = make_stack(ner_model=missing, extra_env=FAST_BOUNDS)
+    stack = make_stack(ner_model=missing, extra_env={**FAST_BOUNDS, **ONE_ARTICLE_PER_BATCH})
     watches = {"taliban": ["taliban"], "nothing": ["zebra AND giraffe"]}
     for name in ENTITY_NAMES:
         watches[f"entity {name}"] = ["*", "--entity", name]

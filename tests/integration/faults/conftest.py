@@ -37,6 +37,9 @@ FAST_BOUNDS = {
     "DATELINE_RECONCILE_AUDIT_SECONDS": "10",
     "DATELINE_HEARTBEAT_SECONDS": "2",
 }
+# A batch per article, so that the indexer is killed between writes with work still to do
+# (a partial batch waits for more: every article could otherwise land in one batch).
+ONE_ARTICLE_PER_BATCH = {"DATELINE_INDEX_BATCH_SIZE": "1"}
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 

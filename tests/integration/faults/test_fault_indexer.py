@@ -16,6 +16,7 @@ from shared.status import collect_status
 from tests.conftest import SERVICES
 from tests.integration.faults.conftest import (
     FAST_BOUNDS,
+    ONE_ARTICLE_PER_BATCH,
     assert_indexed_once,
     assert_status_settled,
     drop_articles,
@@ -29,7 +30,7 @@ ES_DOWN_SECONDS = 60
 
 
 def test_indexer_killed_mid_flow_loses_nothing(make_stack):
-    stack = make_stack(extra_env=FAST_BOUNDS)
+    stack = make_stack(extra_env={**FAST_BOUNDS, **ONE_ARTICLE_PER_BATCH})
     indexer = stack.start("indexer", "indexer", autorestart=True)
     processes = [*stack.start_workers(), indexer, stack.start_ingest()]
     paths = drop_articles(stack.inbox, 20)
