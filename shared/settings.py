@@ -422,8 +422,9 @@ class Settings(BaseSettings):
     )
 
     # --- indexer ----------------------------------------------------------------------
-    index_batch_size: int = Field(200, json_schema_extra=used_by("indexer"))
-    index_flush_seconds: float = Field(1.0, json_schema_extra=used_by("indexer"))
+    # Both above 0: with 0, the indexer's read returns nothing, forever, and nothing is indexed.
+    index_batch_size: int = Field(200, gt=0, json_schema_extra=used_by("indexer"))
+    index_flush_seconds: float = Field(1.0, gt=0, json_schema_extra=used_by("indexer"))
     index_shards: int = 1
     index_replicas: int = 0
     index_refresh_interval: str = "1s"

@@ -34,6 +34,14 @@ def test_invalid_values_are_rejected(monkeypatch):
         Settings(_env_file=None)
 
 
+@pytest.mark.parametrize("name", ["DATELINE_INDEX_BATCH_SIZE", "DATELINE_INDEX_FLUSH_SECONDS"])
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_an_indexer_that_could_never_read_a_batch_is_refused(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name.removeprefix("DATELINE_").lower()):
+        Settings(_env_file=None)
+
+
 def test_the_source_folder_rule_is_an_ingest_setting(monkeypatch):
     assert Settings().source_from_folder is True
     monkeypatch.setenv("DATELINE_SOURCE_FROM_FOLDER", "false")
