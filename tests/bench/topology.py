@@ -199,7 +199,7 @@ def _stage_cpu(stack: object, pool: Sequence[int]) -> float:
 
 
 def bench_topologies(
-    services: BackingServices, documents: list[ArticleDocument], model: Path, rounds: int = 2
+    services: BackingServices, documents: list[ArticleDocument], model: Path, rounds: int = 3
 ) -> dict[str, Run]:
     """Both configurations, alternating, the best round of each."""
     from rich.console import Console
