@@ -110,14 +110,22 @@ class StoryIndex:
             found.append((f"{BUCKET_KEY}{band}:{digest[:SHARD_HEX]}", digest[SHARD_HEX:]))
         return found
 
-    @staticmethod
-    def _members(pipe: redis.client.Pipeline, buckets: Iterable[Bucket]) -> dict[Bucket, list[str]]:
-        """The ids in each bucket (read on a watching pipeline: immediately)."""
-        members = {}
-        for key, field in buckets:
-            raw = pipe.hget(key, field)
-            members[(key, field)] = as_text(raw).split(MEMBER_SEPARATOR) if raw else []
-        return members
+    def _read_members(self, buckets: Sequence[Bucket]) -> dict[Bucket, list[str]]:
+        """The ids in each bucket, in one round trip.
+
+        Read on a pipeline of its own connection, after the caller's WATCH of these buckets'
+        keys: a bucket changed after the WATCH fails the caller's EXEC whichever connection
+        read it, so the optimistic check holds. One HGET per band on the watching pipeline
+        was a round trip each: 32 of them per article (`make bench`, part 3: the story
+        index cost the indexer more CPU than the bulk write)."""
+        with self.redis.pipeline(transaction=False) as reads:
+            for key, field in buckets:
+                reads.hget(key, field)
+            replies = reads.execute()
+        return {
+            bucket: as_text(raw).split(MEMBER_SEPARATOR) if raw else []
+            for bucket, raw in zip(buckets, replies, strict=True)
+        }
 
     # --- assignment -------------------------------------------------------------------------
     def assign(
@@ -145,9 +153,9 @@ class StoryIndex:
                     old_buckets = self.buckets(from_bytes(old_sig)) if old_sig else []
                     if old_buckets:
                         pipe.watch(*{key for key, _ in old_buckets})  # type: ignore[no-untyped-call]
-                    members = self._members(pipe, [*old_buckets, *buckets])
+                    members = self._read_members([*old_buckets, *buckets])
                     best = (
-                        self._best_match(pipe, doc_id, [members[b] for b in buckets], values)
+                        self._best_match(doc_id, [members[b] for b in buckets], values)
                         if values is not None
                         else None
                     )
@@ -220,16 +228,22 @@ class StoryIndex:
                 pipe.hdel(key, field)
 
     def _best_match(
-        self, pipe: redis.client.Pipeline, doc_id: str, buckets: Iterable[list[str]], values: np.ndarray
+        self, doc_id: str, buckets: Iterable[list[str]], values: np.ndarray
     ) -> tuple[str, float, str] | None:
         """(member, similarity, story) of the closest confirmed candidate, if any."""
         candidates: set[str] = set()
         for ids in buckets:
             candidates.update(ids)
         candidates.discard(doc_id)
+        members = sorted(candidates)
+        # Every candidate's signature and story in one round trip (a copy of a wire story has
+        # a candidate per earlier copy: one HMGET each was as many round trips).
+        with self.redis.pipeline(transaction=False) as reads:
+            for member in members:
+                reads.hmget(DOC_KEY + member, "sig", "story")
+            replies = reads.execute()
         best: tuple[str, float, str] | None = None
-        for member in sorted(candidates):
-            sig, story = pipe.hmget(DOC_KEY + member, "sig", "story")
+        for member, (sig, story) in zip(members, replies, strict=True):
             if sig is None or story is None:
                 continue  # left meanwhile (its bucket entries go in the same transaction)
             score = similarity(values, from_bytes(sig))
@@ -258,7 +272,7 @@ class StoryIndex:
                         buckets = self.buckets(from_bytes(sig)) if sig is not None else []
                         if buckets:
                             pipe.watch(*{key for key, _ in buckets})  # type: ignore[no-untyped-call]
-                        members = self._members(pipe, buckets)
+                        members = self._read_members(buckets)
                         pipe.multi()
                         self._write_buckets(
                             pipe, {b: [m for m in ids if m != doc_id] for b, ids in members.items()}
@@ -295,7 +309,7 @@ class StoryIndex:
                     try:
                         pipe.watch(old, bucket[0])  # type: ignore[no-untyped-call]  # redis-py: untyped
                         ids = sorted(as_text(m) for m in pipe.smembers(old))
-                        current = self._members(pipe, [bucket])[bucket]
+                        current = self._read_members([bucket])[bucket]
                         pipe.multi()
                         self._write_buckets(pipe, {bucket: [*current, *(i for i in ids if i not in current)]})
                         pipe.delete(old)
