@@ -162,14 +162,7 @@ class Registry:
     def superseded(self, path: str, revision: int) -> str | None:
         """Why a document of ``revision`` is no longer wanted (None: it is): the file is gone
         from the registry, deleted, or a newer revision of it is in flight."""
-        record = self.get(path)
-        if record is None:
-            return "the file is no longer registered"
-        if record.state == "deleted":
-            return "the file was deleted"
-        if record.revision > revision:
-            return f"the file changed since (now revision {record.revision})"
-        return None
+        return why_superseded(self.get(path), revision)
 
     def indexed_doc_ids(self, path: str, revision: int) -> set[str]:
         """The documents of ``revision`` already marked indexed."""
@@ -234,6 +227,18 @@ class Registry:
 def format_failure(failure: Failure) -> str:
     where = failure.path if failure.line is None else f"{failure.path} line {failure.line}"
     return f"{where}: {failure.reason} [{failure.stage}, {failure.at:%Y-%m-%d %H:%M:%S}]"
+
+
+def why_superseded(record: FileRecord | None, revision: int) -> str | None:
+    """Why a document of ``revision`` of the file with ``record`` is no longer wanted (None:
+    it is): the file is gone from the registry, deleted, or a newer revision is in flight."""
+    if record is None:
+        return "the file is no longer registered"
+    if record.state == "deleted":
+        return "the file was deleted"
+    if record.revision > revision:
+        return f"the file changed since (now revision {record.revision})"
+    return None
 
 
 def _record_at(pipe: redis.client.Pipeline, path: str, revision: int) -> FileRecord | None:

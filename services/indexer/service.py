@@ -20,7 +20,7 @@ from services.indexer.consumer import Entry, Malformed, Refused, StreamConsumer,
 from services.indexer.writer import BatchResult, BulkWriter, ElasticsearchUnavailable
 from shared.heartbeat import IndexerDetails, ServiceName
 from shared.progress import ProgressLog
-from shared.registry import Failure, Registry
+from shared.registry import Failure, FileRecord, Registry, why_superseded
 from shared.retry import GaveUp, retry_call
 from shared.schemas import IndexRequest, utcnow
 from shared.search.client import retryable_status
@@ -114,16 +114,22 @@ class Indexer(ServiceLoop):
     def _sort_out(self, entries: list[Entry]) -> list[tuple[str, IndexRequest]]:
         """The entries to write; the malformed, the refused and the stale are dealt with here."""
         requests: list[tuple[str, IndexRequest]] = []
+        readable: list[tuple[str, IndexRequest]] = []
         for entry in entries:
             decoded = decode(entry, self.settings.max_message_bytes)
             if isinstance(decoded, Malformed):
                 self._reject_malformed(decoded)
             elif isinstance(decoded, Refused):
                 self._refuse(decoded)
-            elif self._is_stale(entry.id, decoded):
-                self.consumer.ack([entry.id])
             else:
-                requests.append((entry.id, decoded))
+                readable.append((entry.id, decoded))
+        # The batch's file records in one MGET (a GET per document was a round trip each).
+        records = self.registry.get_many(sorted({request.source_path for _, request in readable}))
+        for entry_id, request in readable:
+            if self._is_stale(request, records.get(request.source_path)):
+                self.consumer.ack([entry_id])
+            else:
+                requests.append((entry_id, request))
         return requests
 
     def _while_elasticsearch_fails(
@@ -274,11 +280,11 @@ class Indexer(ServiceLoop):
             self.progress.finished(doc.id, request.revision)
         self.consumer.ack([item.entry.id])
 
-    def _is_stale(self, entry_id: str, request: IndexRequest) -> bool:
-        """An upsert whose file was deleted or has moved on to a newer revision."""
+    def _is_stale(self, request: IndexRequest, record: FileRecord | None) -> bool:
+        """An upsert whose file (``record``) was deleted or has moved on to a newer revision."""
         if request.action != "upsert" or request.document is None:
             return False  # deletes are versioned: an old one cannot remove newer documents
-        why = self.registry.superseded(request.source_path, request.revision)
+        why = why_superseded(record, request.revision)
         if why is None:
             return False
         log.info(
