@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -179,11 +179,19 @@ class ProgressLog:
     def finished(self, doc_id: str, revision: int) -> bool:
         """The document of ``revision`` (or an older one) is done: drop its record. A newer
         revision's record stays. Returns whether a record was dropped or none was there."""
-        reply = self._transition(
-            keys=self._keys,
-            args=[doc_id, revision, "", "", "", "", *self._all_markers(doc_id)],
-        )
-        return bool(int(reply[0]))
+        return self.finished_many([(doc_id, revision)])[0]
+
+    def finished_many(self, documents: Sequence[tuple[str, int]]) -> list[bool]:
+        """``finished`` for each (doc id, revision), in one pipelined round trip (each still
+        its own atomic script): the indexer settles a whole batch at once."""
+        pipe = self.redis.pipeline(transaction=False)
+        for doc_id, revision in documents:
+            self._transition(
+                keys=self._keys,
+                args=[doc_id, revision, "", "", "", "", *self._all_markers(doc_id)],
+                client=pipe,
+            )
+        return [bool(int(reply[0])) for reply in pipe.execute()]
 
     # --- reading -------------------------------------------------------------------------
     def get(self, doc_ids: Iterable[str]) -> dict[str, Progress]:
@@ -205,8 +213,7 @@ class ProgressLog:
 
     def forget(self, records: Iterable[Progress]) -> None:
         """Drop these records (each only if it has not moved on to a newer revision)."""
-        for record in records:
-            self.finished(record.doc_id, record.revision)
+        self.finished_many([(record.doc_id, record.revision) for record in records])
 
     def count(self) -> int:
         return int(self.redis.hlen(PROGRESS_KEY))

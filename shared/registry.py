@@ -7,7 +7,7 @@ indexer marks files indexed; every service records failures a user must see. The
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -74,6 +74,7 @@ class Failure(BaseModel):
 class Registry:
     def __init__(self, client: redis.Redis):
         self.redis = client
+        self._mark_indexed = client.register_script(_MARK_INDEXED)
 
     # --- files --------------------------------------------------------------------------
     def get(self, path: str) -> FileRecord | None:
@@ -84,14 +85,8 @@ class Registry:
         """Store a record and move the file into the set of its state, atomically."""
         record.updated_at = utcnow()
         pipe = self.redis.pipeline(transaction=True)
-        pipe.set(FILE_KEY + record.path, record.model_dump_json())
-        pipe.set(FILE_EXPECT_KEY + record.path, f"{record.revision} {record.articles} {record.state}")
+        _store(pipe, record)
         pipe.sadd(FILES_KEY, record.path)
-        for state in FILE_STATES:
-            if state == record.state:
-                pipe.sadd(STATE_KEY + state, record.path)
-            else:
-                pipe.srem(STATE_KEY + state, record.path)
         pipe.execute()
         return record
 
@@ -117,21 +112,67 @@ class Registry:
         return dict(zip(FILE_STATES, (int(n) for n in pipe.execute()), strict=True))
 
     def mark_indexed(self, path: str, revision: int, doc_id: str) -> bool:
-        """Note one document of a file as indexed; the file is indexed when all are.
+        """Note one document of a file as indexed; returns whether the file as a whole is now
+        indexed (``mark_indexed_many`` for one document)."""
+        return path in self.mark_indexed_many([(path, revision, doc_id)])
 
-        Returns whether the file as a whole is now indexed. Runs as an optimistic
-        transaction on the file's record, so a new revision written by ingest meanwhile
-        is never overwritten with an older one's state.
+    def mark_indexed_many(self, documents: Sequence[tuple[str, int, str]]) -> set[str]:
+        """Note documents (path, revision, doc id) as indexed; a file is indexed when all of
+        its revision's are. Returns the paths wholly indexed now.
+
+        The notes go in one pipelined round trip (each one atomic script), and the files they
+        complete are settled in one optimistic transaction on their records, so a new
+        revision written by ingest meanwhile is never overwritten with an older one's state.
+        (Before, each document was a round trip and each file it completed four more.)
         """
+        pipe = self.redis.pipeline(transaction=False)
+        for path, revision, doc_id in documents:
+            self._mark_indexed(
+                keys=[FILE_EXPECT_KEY + path, INDEXED_DOCS_KEY + path],
+                args=[revision, f"{revision}:{doc_id}"],
+                client=pipe,
+            )
+        complete: dict[str, int] = {}
+        indexed: set[str] = set()
+        for (path, revision, doc_id), answer in zip(documents, pipe.execute(), strict=True):
+            if int(answer) == 1:
+                complete[path] = max(revision, complete.get(path, revision))
+            elif int(answer) == -2 and self._mark_without_expect(path, revision, doc_id):
+                indexed.add(path)
+        return indexed | self._settle_indexed(complete)
+
+    def _settle_indexed(self, complete: dict[str, int]) -> set[str]:
+        """Files (path -> revision) whose every document the script counted in: state indexed,
+        unless the file moved on meanwhile. One transaction for them all."""
+        if not complete:
+            return set()
+        paths = sorted(complete)
+        indexed: set[str] = set()
+
+        def update(pipe: redis.client.Pipeline) -> None:
+            indexed.clear()  # a retried transaction starts over
+            settle = []
+            for path, raw in zip(paths, pipe.mget([FILE_KEY + p for p in paths]), strict=True):
+                record = _current(raw, complete[path])
+                if record is None:
+                    continue  # a stale document of an older revision, or of a deleted file
+                indexed.add(path)
+                if record.state != "indexed":
+                    settle.append(record)
+            pipe.multi()
+            for record in settle:
+                record.state = "indexed"
+                record.updated_at = utcnow()
+                _store(pipe, record)
+
+        self.redis.transaction(update, *(FILE_KEY + p for p in paths))
+        return indexed
+
+    def _mark_without_expect(self, path: str, revision: int, doc_id: str) -> bool:
+        """``mark_indexed`` for a record from before the expect key: counts the file's
+        documents itself, in an optimistic transaction on its record and its set."""
         docs_key = f"{INDEXED_DOCS_KEY}{path}"
         member = f"{revision}:{doc_id}"
-        answer = int(
-            self.redis.eval(_MARK_INDEXED, 2, FILE_EXPECT_KEY + path, docs_key, str(revision), member)
-        )
-        if answer in (0, -1):
-            return False
-        # Complete (or a record from before the expect key): settle the file's state in an
-        # optimistic transaction on its record, once per file.
         indexed = False
 
         def update(pipe: redis.client.Pipeline) -> None:
@@ -148,10 +189,7 @@ class Registry:
             if indexed and record.state != "indexed":
                 record.state = "indexed"
                 record.updated_at = utcnow()
-                pipe.set(FILE_KEY + path, record.model_dump_json())
-                pipe.set(FILE_EXPECT_KEY + path, f"{record.revision} {record.articles} {record.state}")
-                for state in FILE_STATES:
-                    (pipe.sadd if state == "indexed" else pipe.srem)(STATE_KEY + state, path)
+                _store(pipe, record)
 
         self.redis.transaction(update, FILE_KEY + path, docs_key)
         return indexed
@@ -196,10 +234,7 @@ class Registry:
             record.state = "failed"
             record.updated_at = utcnow()
             pipe.multi()
-            pipe.set(FILE_KEY + path, record.model_dump_json())
-            pipe.set(FILE_EXPECT_KEY + path, f"{record.revision} {record.articles} {record.state}")
-            for state in FILE_STATES:
-                (pipe.sadd if state == "failed" else pipe.srem)(STATE_KEY + state, path)
+            _store(pipe, record)
             pipe.hset(FAILURES_KEY, failure.key, failure.model_dump_json())
 
         self.redis.transaction(update, FILE_KEY + path)
@@ -244,8 +279,21 @@ def why_superseded(record: FileRecord | None, revision: int) -> str | None:
 def _record_at(pipe: redis.client.Pipeline, path: str, revision: int) -> FileRecord | None:
     """The file's record inside a watched transaction, if the file is still at ``revision``
     and not deleted; None for a document of an older revision or of a deleted file."""
-    raw = pipe.get(FILE_KEY + path)
+    return _current(pipe.get(FILE_KEY + path), revision)
+
+
+def _current(raw: bytes | str | None, revision: int) -> FileRecord | None:
+    """The stored record ``raw`` if its file is at ``revision`` and not deleted."""
     record = FileRecord.model_validate_json(raw) if raw else None
     if record is None or record.revision != revision or record.state == "deleted":
         return None
     return record
+
+
+def _store(pipe: redis.client.Pipeline, record: FileRecord) -> None:
+    """Queue the writes of ``record``: itself, its expect key (what ``_MARK_INDEXED`` reads)
+    and its place in the set of its state."""
+    pipe.set(FILE_KEY + record.path, record.model_dump_json())
+    pipe.set(FILE_EXPECT_KEY + record.path, f"{record.revision} {record.articles} {record.state}")
+    for state in FILE_STATES:
+        (pipe.sadd if state == record.state else pipe.srem)(STATE_KEY + state, record.path)

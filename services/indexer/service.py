@@ -206,21 +206,24 @@ class Indexer(ServiceLoop):
         self.consumer.ack([entry_id for entry_id, _ in requests])
         # After the ack: a crash before these lines leaves documents in Elasticsearch that the
         # registry does not know about yet; the reconciler finds them there and catches up.
+        finished: list[tuple[str, int]] = []
         for rejection, failure in zip(result.rejected, rejected, strict=True):
             # The file ends failed with the reason: it can never be wholly indexed as it is.
             # (Not when it moved on to a newer revision meanwhile: that one is judged by itself.)
             self.registry.mark_failed(failure.path, rejection.request.revision, failure)
             if rejection.request.action == "upsert":
-                self.progress.finished(rejection.doc_id, rejection.request.revision)
-        upserts = 0
-        for _entry_id, request in result.written:
-            if request.action == "upsert" and request.document is not None:
-                self.registry.mark_indexed(request.source_path, request.revision, request.document.id)
-                self.progress.finished(request.document.id, request.revision)
-                upserts += 1
-        self.indexed += upserts
+                finished.append((rejection.doc_id, rejection.request.revision))
+        written = [
+            (request.source_path, request.revision, request.document.id)
+            for _entry_id, request in result.written
+            if request.action == "upsert" and request.document is not None
+        ]
+        # The batch's registry notes and progress records, a few round trips for them all.
+        self.registry.mark_indexed_many(written)
+        self.progress.finished_many(finished + [(doc_id, revision) for _path, revision, doc_id in written])
+        self.indexed += len(written)
         # The per-minute counter behind the status views' rate and ETA.
-        record_indexed(self.registry.redis, upserts)
+        record_indexed(self.registry.redis, len(written))
         self.last_batch_at = utcnow()
 
     def _group_stories(self, requests: list[tuple[str, IndexRequest]]) -> None:

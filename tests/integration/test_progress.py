@@ -79,3 +79,27 @@ def test_an_older_revision_never_overwrites_a_newer_one(log: ProgressLog) -> Non
     assert log.get([new.id])[new.id].revision == 3
     log.finished(new.id, 3)
     assert log.count() == 0
+
+
+def test_a_batch_finishes_in_one_pipeline_and_each_keeps_its_revision_guard(log: ProgressLog) -> None:
+    documents = [
+        ArticleDocument(
+            id=document_id(f"{i}.txt"),
+            source_path=f"{i}.txt",
+            revision=2,
+            format="text",
+            title="Title",
+            body="Body.",
+            content_sha256="0" * 64,
+        )
+        for i in range(5)
+    ]
+    for doc in documents:
+        log.processing(doc, "entities", "host:1")
+    # The first document's file moved on to revision 3 meanwhile: its record stays.
+    log.queued(documents[0].model_copy(update={"revision": 3}), "language")
+    done = log.finished_many([(doc.id, 2) for doc in documents] + [("never-recorded", 1)])
+    assert done == [False, True, True, True, True, True]
+    assert log.count() == 1 and log.get([documents[0].id])[documents[0].id].revision == 3
+    assert log.markers() == {}  # every finished document's marker went with its record
+    assert log.finished_many([]) == []

@@ -102,3 +102,61 @@ def test_documents_of_a_deleted_file_are_not_marked(registry):
     registry.put(FileRecord(path="gone.txt", state="deleted", revision=2, articles=1, doc_ids=["a"]))
     assert registry.mark_indexed("gone.txt", 2, "a") is False
     assert registry.get("gone.txt").state == "deleted"
+
+
+def test_a_batch_of_documents_is_noted_in_a_few_round_trips_and_settles_only_whole_files(registry):
+    # The indexer notes a batch at once: one pipelined script per document, then one
+    # transaction (one WATCH) for every file the batch completes, whatever their number.
+    for i in range(20):
+        registry.put(FileRecord(path=f"one-{i}.txt", revision=1, articles=1, doc_ids=[f"o{i}"]))
+    registry.put(FileRecord(path="feed.jsonl", revision=3, articles=3, doc_ids=["f1", "f2", "f3"]))
+    registry.put(FileRecord(path="gone.txt", state="deleted", revision=2, articles=1, doc_ids=["g"]))
+    registry.put(FileRecord(path="moved.txt", revision=5, articles=1, doc_ids=["m"]))
+    registry.put(FileRecord(path="old.txt", revision=1, articles=1, doc_ids=["a"]))
+    registry.redis.delete("dateline:expect:old.txt")  # as an older version left it
+    batch = [(f"one-{i}.txt", 1, f"o{i}") for i in range(20)]
+    batch += [("feed.jsonl", 3, "f1"), ("feed.jsonl", 3, "f2"), ("feed.jsonl", 3, "f1")]  # a replay
+    batch += [("gone.txt", 2, "g"), ("moved.txt", 4, "m"), ("old.txt", 1, "a")]
+    before = {c: _calls(registry.redis, c) for c in ("watch", "evalsha", "get", "mget")}
+    indexed = registry.mark_indexed_many(batch)
+    assert indexed == {f"one-{i}.txt" for i in range(20)} | {"old.txt"}
+    # One WATCH for the twenty files together, one for the record without an expect key.
+    assert _calls(registry.redis, "watch") - before["watch"] == 2
+    assert _calls(registry.redis, "evalsha") - before["evalsha"] == len(batch)
+    assert _calls(registry.redis, "mget") - before["mget"] == 1
+    assert registry.counts() == {"queued": 2, "indexed": 21, "failed": 0, "deleted": 1}
+    assert registry.get("feed.jsonl").state == "queued"  # two of its three articles
+    assert registry.get("moved.txt").state == "queued"  # the note was of an older revision
+    assert registry.indexed_doc_ids("feed.jsonl", 3) == {"f1", "f2"}
+    assert registry.mark_indexed_many([("feed.jsonl", 3, "f3")]) == {"feed.jsonl"}
+    assert registry.get("feed.jsonl").state == "indexed"
+    assert registry.mark_indexed_many([]) == set()
+
+
+def test_a_file_that_moves_on_while_its_batch_settles_keeps_its_new_revision(registry):
+    # The transaction re-reads the record under WATCH: a new revision written between the
+    # note and the settling wins, and the retried transaction does not count the old file.
+    registry.put(FileRecord(path="a.txt", revision=1, articles=1, doc_ids=["a"]))
+    registry.put(FileRecord(path="b.txt", revision=1, articles=1, doc_ids=["b"]))
+    real_transaction = registry.redis.transaction
+    calls = 0
+
+    def transaction_after_a_change(func, *watches, **kwargs):
+        def changed_once(pipe):
+            nonlocal calls
+            calls += 1
+            func(pipe)  # reads both records at revision 1 and queues both as indexed
+            if calls == 1:  # ingest writes revision 2 of a.txt after the read, before EXEC
+                Registry(registry.redis).put(FileRecord(path="a.txt", revision=2, articles=1))
+
+        return real_transaction(changed_once, *watches, **kwargs)
+
+    registry.redis.transaction = transaction_after_a_change
+    try:
+        indexed = registry.mark_indexed_many([("a.txt", 1, "a"), ("b.txt", 1, "b")])
+    finally:
+        del registry.redis.transaction
+    assert calls == 2  # the first EXEC failed on the changed record and the batch was retried
+    assert indexed == {"b.txt"}
+    assert registry.get("a.txt").revision == 2 and registry.get("a.txt").state == "queued"
+    assert registry.get("b.txt").state == "indexed"
