@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,14 +199,21 @@ def _stage_cpu(stack: object, pool: Sequence[int]) -> float:
 
 
 def bench_topologies(
-    services: BackingServices, documents: list[ArticleDocument], model: Path, rounds: int = 3
+    services: BackingServices,
+    documents: list[ArticleDocument],
+    model: Path,
+    rounds: int = 3,
+    before_round: Callable[[], object] | None = None,
 ) -> dict[str, Run]:
-    """Both configurations, alternating, the best round of each."""
+    """Both configurations, alternating, the best round of each; ``before_round`` runs at the
+    start of each round (the stages timed alone, for the ideal, in the same minutes)."""
     from rich.console import Console
 
     console = Console()
     best: dict[str, Run] = {}
     for round_number in range(1, rounds + 1):
+        if before_round is not None:
+            before_round()
         for name, workers in (("per_stage", PER_STAGE), ("all_stages", all_stages())):
             run = run_topology(services, documents, model, workers)
             console.print(
