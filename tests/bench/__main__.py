@@ -188,15 +188,18 @@ def standin_figures(rounds: int, model: Path) -> dict[str, float]:
 
 
 def report_topologies(
-    runs: dict[str, Run],
-    alone: list[dict[str, float]],
-    ideal: float,
-    ner_alone: float,
-    ner_fast_ms: float | None,
+    runs: dict[str, Run], alone: list[dict[str, float]], cores: int, ner_fast_ms: float | None
 ) -> None:
-    """Part 3: record and print the topologies side by side, memory and the plumbing;
-    ``alone``: the stages' seconds per article in this process, one pass per round."""
+    """Part 3: record and print the topologies side by side, memory and the plumbing.
+
+    ``alone``: the stages' seconds per article in this process, one pass per round. The
+    ideal the pipeline is held to is the fastest pass, best against best as for the
+    topologies (the machine's speed drifts over minutes: part 1 once gave 595 ms per article
+    and the rounds after it 476-488)."""
     old, new = runs["per_stage"], runs["all_stages"]
+    fastest = min(alone, key=lambda costs: sum(costs.values()))
+    ideal = cores / sum(fastest.values())
+    ner_alone = 1 / fastest["entities"]
     totals = [sum(costs.values()) * 1000 for costs in alone]
     console.print(
         "stages alone, one process, ms per article by round: "
@@ -421,9 +424,7 @@ def main() -> None:
     try:
         if not args.skip_pipeline:
             warm_elasticsearch(services.es_url, enriched)
-            # The ideal the pipeline is held to: the stages alone, timed again at the start of
-            # every round (the machine's speed drifts over minutes: part 1 once gave 595 ms
-            # per article and the rounds after it 476-488), best pass as each topology's best round.
+            # The stages alone, timed again at the start of every round: the ideal.
             alone: list[dict[str, float]] = []
             runs = bench_topologies(
                 services,
@@ -432,14 +433,7 @@ def main() -> None:
                 rounds=args.topology_rounds,
                 before_round=lambda: alone.append(timer.measure(documents)[0]),
             )
-            fastest = min(alone, key=lambda costs: sum(costs.values()))
-            report_topologies(
-                runs,
-                alone,
-                cores / sum(fastest.values()),
-                1 / fastest["entities"],
-                figures.get("ner_ms_fast_int8"),
-            )
+            report_topologies(runs, alone, cores, figures.get("ner_ms_fast_int8"))
             if args.skip_after_pipeline:
                 return
             bench_scaling(services, documents, pipeline_model, console)
