@@ -7,7 +7,7 @@ indexer marks files indexed; every service records failures a user must see. The
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -81,12 +81,22 @@ class Registry:
         raw = self.redis.get(FILE_KEY + path)
         return FileRecord.model_validate_json(raw) if raw else None
 
-    def put(self, record: FileRecord) -> FileRecord:
-        """Store a record and move the file into the set of its state, atomically."""
+    def put(self, record: FileRecord, failures: list[Failure] | None = None) -> FileRecord:
+        """Store a record and move the file into the set of its state, atomically.
+
+        With ``failures`` (ingest's verdict on this content), the file's earlier failures are
+        replaced by them in the same transaction, so no reader ever sees a failed file
+        without its reason, or a new revision beside the old content's failures.
+        """
         record.updated_at = utcnow()
+        stale = self._failure_keys_of(record.path) if failures is not None else []
         pipe = self.redis.pipeline(transaction=True)
+        if stale:
+            pipe.hdel(FAILURES_KEY, *stale)
         _store(pipe, record)
         pipe.sadd(FILES_KEY, record.path)
+        for failure in failures or []:
+            pipe.hset(FAILURES_KEY, failure.key, failure.model_dump_json())
         pipe.execute()
         return record
 
@@ -246,7 +256,7 @@ class Registry:
 
     def clear_failures(self, path: str) -> None:
         """Forget the failures of a file (and of its lines): it was fixed or removed."""
-        stale = [k for k in self._failure_keys() if k == path or k.startswith(path + ":")]
+        stale = self._failure_keys_of(path)
         if stale:
             self.redis.hdel(FAILURES_KEY, *stale)
 
@@ -255,8 +265,10 @@ class Registry:
         found = [Failure.model_validate_json(v) for v in raw]
         return sorted(found, key=lambda f: (f.at, f.path, f.line or 0))
 
-    def _failure_keys(self) -> Iterable[str]:
-        return (as_text(k) for k in self.redis.hkeys(FAILURES_KEY))
+    def _failure_keys_of(self, path: str) -> list[str]:
+        """The keys of the failures of ``path`` and of its lines."""
+        keys = (as_text(k) for k in self.redis.hkeys(FAILURES_KEY))
+        return [k for k in keys if k == path or k.startswith(path + ":")]
 
 
 def format_failure(failure: Failure) -> str:

@@ -40,10 +40,8 @@ class Ledger:
 
     def refused(self, path: str, reason: str, *, size: int = 0, mtime: float = 0.0) -> Failure:
         """A file-level refusal; remembered by ``size``/``mtime`` when they are given."""
-        self._store_failed(path, self.registry.get(path), sha="", size=size, mtime=mtime)
-        self.registry.clear_failures(path)
         failure = Failure(path=path, reason=reason, stage=STAGE)
-        self.registry.record_failure(failure)
+        self._store_failed(path, self.registry.get(path), [failure], sha="", size=size, mtime=mtime)
         log.warning("cannot ingest %s: %s", path, reason)
         return failure
 
@@ -63,19 +61,17 @@ class Ledger:
 
         The documents of the last good version stay searchable until the file is fixed.
         """
-        self._store_failed(path, old, sha=sha, size=size, mtime=mtime)
-        self.registry.clear_failures(path)
         failures = self.issues(path, issues, bad_parts=bad_parts, parts=parts)
+        self._store_failed(path, old, failures, sha=sha, size=size, mtime=mtime)
         for failure in failures:
             log.warning("cannot ingest %s: %s", failure.key, failure.reason)
         return failures
 
-    def queued(self, record: FileRecord) -> None:
+    def queued(self, record: FileRecord, failures: list[Failure]) -> None:
         """Register a new revision before its documents are queued, so the indexer can
-        mark them; failures of the older content are forgotten."""
+        mark them; the older content's failures give way to this content's (its bad parts)."""
         self.registry.reset_indexed(record.path)
-        self.registry.clear_failures(record.path)
-        self.registry.put(record)
+        self.registry.put(record, failures)
 
     def not_queued(self, record: FileRecord, old: FileRecord | None) -> None:
         """The broker refused the documents: forget the hash so the next scan retries.
@@ -89,7 +85,8 @@ class Ledger:
     def issues(
         self, path: str, issues: list[ReadIssue], *, bad_parts: int = 0, parts: int = 0
     ) -> list[Failure]:
-        """One failure per listed bad line; issues without a line are joined (one key per file).
+        """The failures to record for ``issues``: one per listed bad line; issues without a
+        line are joined (one key per file).
 
         ``issues`` are the first few (``DATELINE_MAX_FAILURE_LINES``); when the file had more
         bad parts (``bad_parts`` of ``parts``), one record for the file counts them, so a file of
@@ -111,11 +108,11 @@ class Ledger:
             )
         if whole:
             failures.insert(0, Failure(path=path, reason=" ".join(whole), stage=STAGE))
-        for failure in failures:
-            self.registry.record_failure(failure)
         return failures
 
-    def _store_failed(self, path: str, old: FileRecord | None, *, sha: str, size: int, mtime: float) -> None:
+    def _store_failed(
+        self, path: str, old: FileRecord | None, failures: list[Failure], *, sha: str, size: int, mtime: float
+    ) -> None:
         self.registry.put(
             FileRecord(
                 path=path,
@@ -126,5 +123,6 @@ class Ledger:
                 revision=self.registry.next_revision(path),
                 articles=0,
                 doc_ids=old.doc_ids if old else [],
-            )
+            ),
+            failures,
         )

@@ -203,10 +203,10 @@ class Ingestor:
                 source_path, old, sha, len(data), admission.mtime, [ReadIssue(reason=unsendable)]
             )
             return FileOutcome(source_path, "failed", failures=failures, detail=failures[0].reason)
-        self._queue(record, docs, old)
         failures = self.ledger.issues(
             source_path, result.errors, bad_parts=result.bad_parts, parts=result.parts
         )
+        self._queue(record, docs, old, failures)
         for failure in failures:
             log.warning("skipped part of %s: %s", failure.key, failure.reason)
         if old is None:
@@ -260,9 +260,12 @@ class Ingestor:
                 return where + str(exc)
         return None
 
-    def _queue(self, record: FileRecord, docs: list[ArticleDocument], old: FileRecord | None) -> None:
-        """Register the revision, queue its documents, and drop documents it no longer has."""
-        self.ledger.queued(record)
+    def _queue(
+        self, record: FileRecord, docs: list[ArticleDocument], old: FileRecord | None, failures: list[Failure]
+    ) -> None:
+        """Register the revision (with ``failures``, its bad parts), queue its documents, and
+        drop documents it no longer has."""
+        self.ledger.queued(record, failures)
         try:
             for doc in docs:
                 submit_document(self.app, doc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import redis
 
@@ -55,6 +57,54 @@ def test_failures_are_kept_per_file_and_line_and_cleared_together(registry):
     assert "feed.jsonl line 3: line 3 is not JSON [ingest" in format_failure(registry.failures()[0])
     registry.clear_failures("feed.jsonl")
     assert [f.path for f in registry.failures()] == ["empty.txt"]
+
+
+def test_a_record_put_with_failures_replaces_its_files_failures_and_no_others(registry):
+    registry.record_failure(Failure(path="feed.jsonl", line=3, reason="line 3 is not JSON", stage="ingest"))
+    registry.record_failure(Failure(path="feed.jsonl.bak", reason="unsupported format", stage="ingest"))
+    record = FileRecord(path="feed.jsonl", state="queued", revision=2, articles=4)
+    registry.put(record, [Failure(path="feed.jsonl", line=9, reason="line 9 has no body", stage="ingest")])
+    assert sorted(f.key for f in registry.failures()) == ["feed.jsonl.bak", "feed.jsonl:9"]
+    registry.put(record)  # no verdict given: the failures stay
+    assert len(registry.failures()) == 2
+    registry.put(record, [])
+    assert [f.key for f in registry.failures()] == ["feed.jsonl.bak"]
+
+
+def test_a_failed_file_is_never_seen_without_its_reason(registry):
+    """Ingest's verdict on a file (state and reasons) lands at once: a reader taking
+    snapshots (MULTI/EXEC) while files fail again and again never sees one half of it."""
+    from services.ingest.ledger import Ledger
+    from services.ingest.readers import ReadIssue
+    from shared.keys import FAILURES_KEY, FILE_KEY
+
+    ledger, done, torn = Ledger(registry), threading.Event(), []
+
+    def read() -> None:
+        reader = redis.Redis(connection_pool=registry.redis.connection_pool)
+        while not done.is_set():
+            pipe = reader.pipeline(transaction=True)
+            pipe.get(FILE_KEY + "bad.jsonl")
+            pipe.hkeys(FAILURES_KEY)
+            raw, keys = pipe.execute()
+            if raw and FileRecord.model_validate_json(raw).state == "failed" and not keys:
+                torn.append(raw)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        for i in range(300):
+            if i % 2:
+                ledger.refused("bad.jsonl", "too large", size=i, mtime=float(i))
+            else:
+                ledger.bad_content(
+                    "bad.jsonl", None, f"sha{i}", i, float(i), [ReadIssue(reason="not JSON", line=1)]
+                )
+    finally:
+        done.set()
+        thread.join()
+    assert torn == []
+    assert [f.key for f in registry.failures()] == ["bad.jsonl"]
 
 
 def test_status_reads_back_files_queues_and_failures(registry):
