@@ -13,7 +13,9 @@ benchmark's Redis and Elasticsearch:
 
 The configurations alternate for ``rounds`` rounds and each keeps its best round (the one
 least disturbed by whatever else the machine runs); the clock runs from the first task
-queued to the last document searchable.
+queued to the last document searchable. In every round the stages are timed alone right
+before the default runs: ``pipeline_efficiency`` is each round's default against its own
+ideal, the best round.
 
 The plumbing: the CPU time (user + system, read from ``/proc`` through psutil) that every
 process of the pipeline spends between the clock's start and end, minus the CPU the worker
@@ -198,29 +200,56 @@ def _stage_cpu(stack: object, pool: Sequence[int]) -> float:
     )  # type: ignore[attr-defined]
 
 
+@dataclass
+class Round:
+    """One round: both configurations, and the stages alone timed just before the default's
+    run (the ideal it is held to, measured in the same minutes)."""
+
+    runs: dict[str, Run]
+    alone: dict[str, float]  # stage -> seconds per article in one process
+
+    def ideal(self, cores: int) -> float:
+        """Articles/s if every core ran the stages and nothing else."""
+        return cores / sum(self.alone.values())
+
+    def efficiency(self, name: str, cores: int) -> float:
+        return self.runs[name].articles_per_s / self.ideal(cores)
+
+
 def bench_topologies(
     services: BackingServices,
     documents: list[ArticleDocument],
     model: Path,
+    time_stages: Callable[[], dict[str, float]],
     rounds: int = 3,
-    before_round: Callable[[], object] | None = None,
-) -> dict[str, Run]:
-    """Both configurations, alternating, the best round of each; ``before_round`` runs at the
-    start of each round (the stages timed alone, for the ideal, in the same minutes)."""
+) -> list[Round]:
+    """Both configurations, alternating, every round; ``time_stages`` times the stages alone
+    between the per-stage run and the default's, so the default is held to an ideal of the
+    same minutes (a virtual machine's speed drifts by 5-15 % over a few minutes)."""
     from rich.console import Console
 
     console = Console()
-    best: dict[str, Run] = {}
+    done: list[Round] = []
     for round_number in range(1, rounds + 1):
-        if before_round is not None:
-            before_round()
+        runs: dict[str, Run] = {}
+        alone: dict[str, float] = {}
         for name, workers in (("per_stage", PER_STAGE), ("all_stages", all_stages())):
-            run = run_topology(services, documents, model, workers)
+            if name == "all_stages":
+                alone = time_stages()
+            run = runs[name] = run_topology(services, documents, model, workers)
             console.print(
                 f"[dim]round {round_number}/{rounds}, {name}: {run.articles_per_s:.2f} articles/s, "
                 f"CPU per article: stages {run.cpu_ms.get('stages', 0):.0f} ms, Elasticsearch "
                 f"{run.cpu_ms.get('elasticsearch', 0):.1f} ms, plumbing {run.plumbing_ms:.1f} ms[/dim]"
             )
-            if name not in best or run.articles_per_s > best[name].articles_per_s:
-                best[name] = run
-    return best
+        done.append(Round(runs, alone))
+        console.print(
+            f"[dim]round {round_number}/{rounds}: stages alone {sum(alone.values()) * 1000:.0f} ms per "
+            f"article just before, pipeline efficiency {done[-1].efficiency('all_stages', cores()):.3f}[/dim]"
+        )
+    return done
+
+
+def best(rounds: Sequence[Round], name: str) -> Run:
+    """``name``'s fastest run over the rounds (the one least disturbed by the machine's other work)."""
+    return max((r.runs[name] for r in rounds), key=lambda run: run.articles_per_s)
