@@ -70,9 +70,10 @@ status: $(STAMP)
 # Tests run in PYTEST_WORKERS processes side by side (pytest-xdist), each with its own Redis and
 # Elasticsearch; most tests wait on services, so more processes than cores pay. Whole files go
 # to one process (--dist loadfile), so a module's shared stack starts once.
+# The 25 slowest tests are listed at the end: where the suite's time goes, run by run.
 PYTEST_WORKERS ?= 3
 test: setup
-	$(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
