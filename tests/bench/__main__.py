@@ -4,6 +4,8 @@ in one run on this machine (absolute figures vary with the machine; ratios trave
 1. Stage costs: each enrichment stage's time per article, in one process, with the fast
    NER stand-in (the architecture of flair's ``ner-english-fast``, random weights, int8 as a
    worker quantizes it): the work parts 3 and its scaling run in real worker processes.
+   Then the same pass on every core at once, a process each (``stages.py``): how far this
+   machine's cores scale on the stages' compute (``stage_core_scaling``).
 2. NER with the production architectures (``standins.py``: random weights, real speed):
    fp32 against int8 for the fast (1024) and large (2048) character-LM taggers, their token
    agreement, and the light stages' share of the fast int8 tagger's time.
@@ -11,8 +13,8 @@ in one run on this machine (absolute figures vary with the machine; ratios trave
    worker processes, Redis, indexer, Elasticsearch) with a worker per stage against the
    default (one worker serving every stage, a pool process per core), side by side;
    ``topology_speedup``, ``pipeline_efficiency`` against the ideal for this many cores (the
-   stages timed alone again at the start of every round, the fastest pass), memory per pool
-   process, and the plumbing's CPU per article (``plumbing_share_of_ner``).
+   stages timed alone again in every round, right before the default runs; the best round),
+   memory per pool process, and the plumbing's CPU per article (``plumbing_share_of_ner``).
    Then NER scaled out to two processes (``scaling.py``).
 4. Indexing: the indexer's documents/s against ``elasticsearch.helpers.bulk`` alone on the
    same documents, and against one request per document.
@@ -52,6 +54,7 @@ from shared.schemas import ArticleDocument  # noqa: E402
 from tests.bench.results import RESULTS, record, start_run  # noqa: E402
 from tests.bench.scaling import bench_scaling  # noqa: E402
 from tests.bench.stacks import BENCH_DATA, warm_elasticsearch  # noqa: E402
+from tests.bench.stages import StageTimer, every_core_pass  # noqa: E402
 from tests.bench.standins import saved_standin  # noqa: E402
 from tests.bench.topology import Round, bench_topologies, best  # noqa: E402
 from tests.bench.topology import cores as available_cores  # noqa: E402
@@ -66,35 +69,6 @@ def ner_model() -> Path:
     from tests.support.ner_model import train_tiny_model
 
     return train_tiny_model(MODEL_CACHE)
-
-
-class StageTimer:
-    """The three enrichment stages, loaded and warm in this process, timed one pass at a time
-    (the worker's setting: one torch thread)."""
-
-    def __init__(self) -> None:
-        from services.worker.stages.entities import EntityStage
-        from services.worker.stages.language import LanguageStage
-        from services.worker.stages.summary import SummaryStage
-
-        self.stages = {"language": LanguageStage(), "summary": SummaryStage(), "entities": EntityStage()}
-        for stage in self.stages.values():
-            stage.warm_up()
-            if stage.load_error:
-                raise SystemExit(f"{stage.name} model failed to load: {stage.load_error}")
-
-    def measure(self, documents: list[ArticleDocument]) -> tuple[dict[str, float], list[ArticleDocument]]:
-        """Seconds per article for each stage over ``documents``; and the documents as the
-        stages left them (enriched, as the indexer writes them)."""
-        work = [d.model_copy(deep=True) for d in documents]
-        per_article: dict[str, float] = {}
-        for name, stage in self.stages.items():
-            stage.run(work[0].model_copy(deep=True))  # first call pays one-off costs
-            started = time.perf_counter()
-            for doc in work:
-                stage.run(doc)
-            per_article[name] = (time.perf_counter() - started) / len(work)
-        return per_article, work
 
 
 def bench_standins(rounds: int) -> dict[str, float]:
@@ -188,7 +162,27 @@ def standin_figures(rounds: int, model: Path) -> dict[str, float]:
     return figures
 
 
-def report_topologies(rounds: list[Round], cores: int, ner_fast_ms: float | None) -> None:
+def core_scaling(documents: list[ArticleDocument], cores: int, one_process_s: float) -> float:
+    """The stages' rate with every core running them at once (a process each, nothing else
+    running) over ``cores`` times one process's rate (``one_process_s`` per article)."""
+    seconds = every_core_pass(documents, cores)
+    scaling = sum(1 / s for s in seconds) / (cores / one_process_s)
+    record(
+        {
+            "stages_every_core_ms_per_article": statistics.mean(seconds) * 1000,
+            "stage_core_scaling": scaling,
+        }
+    )
+    console.print(
+        f"the stages on all {cores} cores at once, a process each: "
+        + ", ".join(f"{s * 1000:.0f}" for s in seconds)
+        + f" ms per article (one process alone: {one_process_s * 1000:.0f}); "
+        f"stage_core_scaling [bold]{scaling:.3f}[/bold]"
+    )
+    return scaling
+
+
+def report_topologies(rounds: list[Round], cores: int, ner_fast_ms: float | None, scaling: float) -> None:
     """Part 3: record and print the topologies side by side, memory and the plumbing.
 
     Each topology's figures are from its fastest round. ``pipeline_efficiency`` pairs each
@@ -196,7 +190,9 @@ def report_topologies(rounds: list[Round], cores: int, ner_fast_ms: float | None
     keeps the best round: a virtual machine's speed drifts over minutes (part 1 once gave 595
     ms per article and the rounds after it 476-488), so an ideal from another round measures
     the drift as much as the pipeline. The older figure, the fastest run against the fastest
-    pass alone of any round, is recorded beside it."""
+    pass alone of any round, is recorded beside it; and the efficiency against what this
+    machine's cores give the stages all at once (``scaling``, part 1): the pipeline's own
+    losses without the hardware's."""
     old, new = best(rounds, "per_stage"), best(rounds, "all_stages")
     fastest = min((r.alone for r in rounds), key=lambda costs: sum(costs.values()))
     ideal = cores / sum(fastest.values())
@@ -221,6 +217,7 @@ def report_topologies(rounds: list[Round], cores: int, ner_fast_ms: float | None
         "pipeline_efficiency_median_round": statistics.median(paired),
         "pipeline_efficiency_worst_round": min(paired),
         "pipeline_efficiency_across_rounds": new.articles_per_s / ideal,
+        "pipeline_efficiency_vs_every_core_pass": efficiency / scaling,
         "per_stage_pipeline_efficiency": max(r.efficiency("per_stage", cores) for r in rounds),
         "worker_pool_processes": new.pool_processes,
         "worker_rss_mb_per_process": new.rss_mb_per_pool_process,
@@ -281,6 +278,10 @@ def report_topologies(rounds: list[Round], cores: int, ner_fast_ms: float | None
         f"[bold]{new.plumbing_ms:.1f}[/bold]",
     )
     console.print(table)
+    console.print(
+        f"pipeline_efficiency [bold]{efficiency:.3f}[/bold]; against the stages on every core at "
+        f"once (stage_core_scaling {scaling:.3f}): {efficiency / scaling:.3f}"
+    )
     console.print(
         f"topology_speedup: [bold]{figures['topology_speedup']:.2f}x[/bold] "
         f"(NER stage alone, one process: {ner_alone:.2f} articles/s)"
@@ -415,6 +416,8 @@ def main() -> None:
         table.add_row(name, f"{seconds * 1000:.1f}", f"{seconds / total:.0%}")
     console.print(table)
     record({f"stage_ms_{name}": seconds * 1000 for name, seconds in per_article.items()})
+    # The same pass on every core at once, straight after: how far this machine's cores scale.
+    scaling = core_scaling(documents, cores, total)
 
     figures: dict[str, float] = {}
     if not args.skip_standins:
@@ -439,7 +442,7 @@ def main() -> None:
                 time_stages=lambda: timer.measure(documents)[0],
                 rounds=args.topology_rounds,
             )
-            report_topologies(rounds, cores, figures.get("ner_ms_fast_int8"))
+            report_topologies(rounds, cores, figures.get("ner_ms_fast_int8"), scaling)
             if args.skip_after_pipeline:
                 return
             bench_scaling(services, documents, pipeline_model, console)
