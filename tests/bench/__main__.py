@@ -194,9 +194,9 @@ def report_topologies(rounds: list[Round], cores: int, ner_fast_ms: float | None
     machine's cores give the stages all at once (``scaling``, part 1): the pipeline's own
     losses without the hardware's."""
     old, new = best(rounds, "per_stage"), best(rounds, "all_stages")
-    fastest = min((r.alone for r in rounds), key=lambda costs: sum(costs.values()))
-    ideal = cores / sum(fastest.values())
-    ner_alone = 1 / fastest["entities"]
+    fastest = max(rounds, key=lambda r: r.ideal(cores))
+    ideal = fastest.ideal(cores)
+    ner_alone = 1 / fastest.alone["entities"]
     totals = [sum(r.alone.values()) * 1000 for r in rounds]
     paired = [r.efficiency("all_stages", cores) for r in rounds]
     efficiency = max(paired)

@@ -13,6 +13,7 @@ tells the pipeline's own losses apart from the hardware's.
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import time
 from multiprocessing.synchronize import Barrier
 
@@ -70,11 +71,28 @@ def every_core_pass(documents: list[ArticleDocument], cores: int) -> list[float]
     ]
     for child in children:
         child.start()
+    seconds: list[float] = []
+    deadline = time.monotonic() + 3600
     try:
-        seconds = [results.get(timeout=3600) for _ in children]
+        while len(seconds) < len(children):
+            try:
+                seconds.append(results.get(timeout=5))
+            except queue.Empty:
+                # A process that failed (a model that would not load) never reports, and holds
+                # its siblings at the barrier: stop at once rather than wait out the hour.
+                failed = [child.exitcode for child in children if child.exitcode not in (None, 0)]
+                if failed:
+                    raise SystemExit(
+                        f"a stage-timing process failed (exit codes {failed}); its error is above"
+                    ) from None
+                if time.monotonic() > deadline:
+                    raise SystemExit("the stages on every core took over an hour") from None
     finally:
         for child in children:
-            child.join(timeout=60)
+            child.join(timeout=60 if len(seconds) == len(children) else 0)
+            if child.is_alive():  # held at the barrier by a sibling that failed
+                child.terminate()
+                child.join()
     failed = [child.exitcode for child in children if child.exitcode != 0]
     if failed:
         raise SystemExit(f"a stage-timing process failed (exit codes {failed})")
