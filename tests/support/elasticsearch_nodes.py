@@ -26,6 +26,8 @@ from shared.settings import Settings
 from tests.support.processes import ServiceProcess
 from tests.support.services import free_port
 
+NODE_READY_SECONDS = 600.0
+
 
 class ElasticsearchNodes:
     def __init__(
@@ -134,6 +136,9 @@ class ElasticsearchNodes:
 
     def _run(self, programs: list[Program]) -> None:
         self._prepare()  # everything the nodes use belongs to their user
+        # A safety net, not a bound under test: three JVMs electing a master on two vCPUs
+        # beside the suite's other tests took longer than the stack's 180 s in CI.
+        programs = [replace(p, ready_seconds=max(p.ready_seconds, NODE_READY_SECONDS)) for p in programs]
         if not self.supervisor.is_up():
             self.supervisor.launch()
         for program in programs:
