@@ -35,6 +35,11 @@ DEFAULT_IGNORE_PATTERNS = [
 ]
 
 
+# One JVM option of settings.es_java_options: -XX:Name, -XX:+Name, -XX:Name=value, -Dname=value.
+_JVM_OPTION = (
+    r"(-XX:[+-]?[A-Za-z][A-Za-z0-9]*(=[A-Za-z0-9._:/,-]+)?|-D[A-Za-z][A-Za-z0-9._-]*=[A-Za-z0-9._:/,-]*)"
+)
+
 # After the soft time limit stops a stage, the task still hands the article on: this long at
 # most, before the hard limit replaces the pool process.
 TASK_HAND_ON_SECONDS = 15
@@ -446,6 +451,17 @@ class Settings(BaseSettings):
         "512m",
         pattern=r"^[0-9]+[kmgKMG]$",
         description="Heap of the local Elasticsearch node (-Xms/-Xmx).",
+        json_schema_extra=used_by("stack"),
+    )
+    # Only -XX: and -D options, space-separated (_JVM_OPTION): the heap is es_heap's, and
+    # anything else (an agent, a class path) has no business in a setting a .env can carry.
+    es_java_options: str = Field(
+        "",
+        pattern=rf"^ *({_JVM_OPTION}( +{_JVM_OPTION})*)? *$",
+        description=(
+            "More JVM options of the local Elasticsearch node, space-separated -XX: or -D options "
+            "(e.g. -XX:TieredStopAtLevel=1 for a node that lives minutes, as the tests' nodes do)."
+        ),
         json_schema_extra=used_by("stack"),
     )
 

@@ -278,6 +278,7 @@ def elasticsearch_program(
     also_listen: Sequence[str] = (),
     conf_dir: Path | None = None,
     security: bool = False,
+    java_options: str = "",
 ) -> Program:
     """An Elasticsearch node on the port of ``url``, the options ``deploy/local/elasticsearch.sh``
     used: the local stack's single node, or with ``node`` one node of a cluster (program
@@ -287,7 +288,7 @@ def elasticsearch_program(
     config folder), still without TLS. ``also_listen``: more HTTP addresses (another host's
     route to this machine); transport stays on loopback, so the node keeps its development
     mode. The disk threshold is off so a nearly full developer disk does not turn the index
-    read-only."""
+    read-only. ``java_options``: more JVM options, after the heap (settings.es_java_options)."""
     bind = _bind_address(url)
     options = {
         "network.host": bind,
@@ -326,7 +327,8 @@ def elasticsearch_program(
         str(install.home / "bin" / "elasticsearch"),
         *(arg for key, value in options.items() for arg in ("-E", f"{key}={value}")),
     )
-    environment = {"ES_JAVA_HOME": str(install.java_home), "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}"}
+    java_opts = " ".join((f"-Xms{heap} -Xmx{heap}", *java_options.split()))
+    environment = {"ES_JAVA_HOME": str(install.java_home), "ES_JAVA_OPTS": java_opts}
     if conf_dir is not None:
         environment["ES_PATH_CONF"] = str(conf_dir)
     if install.user:
@@ -359,5 +361,12 @@ def backing_programs(
     if redis is not None and is_local(settings.redis_url):
         programs.append(redis_program(settings.redis_url, redis))
     if elasticsearch is not None and is_local(settings.elasticsearch_url):
-        programs.append(elasticsearch_program(settings.elasticsearch_url, settings.es_heap, elasticsearch))
+        programs.append(
+            elasticsearch_program(
+                settings.elasticsearch_url,
+                settings.es_heap,
+                elasticsearch,
+                java_options=settings.es_java_options,
+            )
+        )
     return programs

@@ -41,6 +41,7 @@ class ElasticsearchNodes:
         self.processes: dict[str, ServiceProcess] = {}
         self.urls: dict[str, str] = {}
         self.settings = Settings(_env_file=None)
+        self.java_options = self.settings.es_java_options  # the suite's (tests/conftest.py)
 
     # --- what runs -----------------------------------------------------------------------
     @property
@@ -63,7 +64,15 @@ class ElasticsearchNodes:
         self.urls["elasticsearch"] = url
         self.settings = Settings(_env_file=None, elasticsearch_url=url)
         self._run(
-            [elasticsearch_program(url, self.heap, self.install, conf_dir=self._config("elasticsearch"))]
+            [
+                elasticsearch_program(
+                    url,
+                    self.heap,
+                    self.install,
+                    conf_dir=self._config("elasticsearch"),
+                    java_options=self.java_options,
+                )
+            ]
         )
 
     def start_cluster(self, size: int, name: str = "dateline-test-cluster") -> None:
@@ -85,7 +94,12 @@ class ElasticsearchNodes:
             self.urls[node_name] = url
             programs.append(
                 elasticsearch_program(
-                    url, self.heap, self.install, node=node, conf_dir=self._config(node_name)
+                    url,
+                    self.heap,
+                    self.install,
+                    node=node,
+                    conf_dir=self._config(node_name),
+                    java_options=self.java_options,
                 )
             )
         self.settings = Settings(_env_file=None, elasticsearch_url=self.url)
@@ -129,7 +143,13 @@ class ElasticsearchNodes:
         self._run(
             [
                 elasticsearch_program(
-                    url, self.heap, self.install, also_listen=also_listen, conf_dir=conf, security=True
+                    url,
+                    self.heap,
+                    self.install,
+                    also_listen=also_listen,
+                    conf_dir=conf,
+                    security=True,
+                    java_options=self.java_options,
                 )
             ]
         )

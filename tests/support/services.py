@@ -45,7 +45,10 @@ class BackingServices:
             return redis_program(self.redis_url, install_redis(self.data_dir))
         if name == ELASTICSEARCH:
             return elasticsearch_program(
-                self.es_url, self.settings.es_heap, install_elasticsearch(self.data_dir)
+                self.es_url,
+                self.settings.es_heap,
+                install_elasticsearch(self.data_dir),
+                java_options=self.settings.es_java_options,
             )
         raise ValueError(f"no backing service {name!r}; choose {REDIS} or {ELASTICSEARCH}")
 

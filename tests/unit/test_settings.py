@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.settings import Settings
 
@@ -48,3 +50,48 @@ def test_the_source_folder_rule_is_an_ingest_setting(monkeypatch):
     assert Settings().source_from_folder is False
     assert "source_from_folder" in Settings.names_used_by("ingest")
     assert "source_from_folder" not in Settings.names_used_by("worker")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "",
+        "-XX:TieredStopAtLevel=1",
+        " -XX:+UseSerialGC  -Des.x=1 ",
+        "-XX:-AlwaysPreTouch -Dfile.encoding=UTF-8",
+    ],
+)
+def test_more_elasticsearch_jvm_options_are_xx_or_d_options(options):
+    assert Settings(_env_file=None, es_java_options=options).es_java_options == options
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "-Xmx4g",  # the heap is es_heap's
+        "-javaagent:/tmp/agent.jar",
+        "-XX:OnError=sh -c id",  # a command for the JVM to run
+        "-cp /tmp",
+        "-XX:TieredStopAtLevel=1;id",
+        "-Dx=$(id)",
+        "XX:TieredStopAtLevel=1",
+        "-XX:TieredStopAtLevel=1\n-Xmx1g",
+    ],
+)
+def test_other_elasticsearch_jvm_options_are_refused(options):
+    with pytest.raises(ValueError, match="es_java_options"):
+        Settings(_env_file=None, es_java_options=options)
+
+
+JVM_OPTIONS = Settings.model_fields["es_java_options"].metadata[0].pattern
+
+
+@given(st.one_of(st.text(max_size=40), st.from_regex(JVM_OPTIONS, fullmatch=True)))
+def test_accepted_jvm_options_split_into_xx_and_d_options_only(options):
+    try:
+        accepted = Settings(_env_file=None, es_java_options=options).es_java_options
+    except ValueError:
+        return
+    for token in accepted.split():
+        assert token.startswith(("-XX:", "-D")) and all(c.isprintable() for c in token)
+        assert not any(c in token for c in "$;`|&<>'\"\\ ")

@@ -65,7 +65,10 @@ def test_unknown_service_is_refused():
 
 def test_backing_ports_come_from_the_urls():
     settings = _settings(
-        redis_url="redis://127.0.0.1:7001/3", elasticsearch_url="http://localhost:7002", es_heap="1g"
+        redis_url="redis://127.0.0.1:7001/3",
+        elasticsearch_url="http://localhost:7002",
+        es_heap="1g",
+        es_java_options="",
     )
     redis, es = backing_programs(settings, REDIS, ES)
     assert redis.command == (
@@ -90,6 +93,9 @@ def test_backing_ports_come_from_the_urls():
     assert options["path.data"] == "/data/es/data"
     assert "-d" not in es.command  # in the foreground, watched by supervisord
     assert es.environment["ES_JAVA_OPTS"] == "-Xms1g -Xmx1g" and es.user == "dateline-es"
+    more = _settings(es_heap="1g", es_java_options=" -XX:TieredStopAtLevel=1  -Dx=y ")
+    (_, quick) = backing_programs(more, REDIS, ES)
+    assert quick.environment["ES_JAVA_OPTS"] == "-Xms1g -Xmx1g -XX:TieredStopAtLevel=1 -Dx=y"
 
 
 def test_default_ports_and_remote_services():
