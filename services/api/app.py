@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from services.api import auth, errors, web
 from services.api.deps import redis_for
 from services.api.routers import articles, export, health, search, watches
-from services.api.security import HeadAsGet, SecurityHeaders, TrustedHosts
+from services.api.security import BodyLimit, HeadAsGet, SecurityHeaders, TrustedHosts
 from shared.heartbeat import ApiDetails, HeartbeatWriter
 from shared.settings import Settings, get_settings
 
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     auth.install(app, current)  # innermost: the session is there for routes and error pages
     # Outermost last: every response (a refused host's 400 included) gets the headers.
+    app.add_middleware(BodyLimit, settings=current)
     app.add_middleware(HeadAsGet)
     app.add_middleware(TrustedHosts, settings=current)
     app.add_middleware(SecurityHeaders)

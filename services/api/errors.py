@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import redis
 from elasticsearch import ApiError, NotFoundError, TransportError
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -93,6 +93,29 @@ class Refused(PermissionError):
     def problem(self) -> Problem:
         url, label = self.action or ("", "")
         return Problem(self.status, self.detail, self.title, self.message, self.hint, url, label)
+
+
+class BodyTooLarge(HTTPException):
+    """A request body past the most any route takes (``security.BodyLimit``): 413. An
+    HTTPException, so FastAPI passes it on from a body it was parsing instead of making it a
+    400 "error parsing the body"."""
+
+    def __init__(self, limit: int) -> None:
+        detail = (
+            f"the request body is larger than {limit:,} bytes, the most any request here takes "
+            f"(a watchlist of DATELINE_WATCHLIST_MAX_LINES lines): send less, or split it"
+        )
+        super().__init__(413, detail)
+        self.limit = limit
+
+    def problem(self) -> Problem:
+        return Problem(
+            413,
+            self.detail,
+            "Too much sent",
+            f"The form sent more than {self.limit:,} bytes, the most this server takes.",
+            "Send less (a watchlist can be split into several files).",
+        )
 
 
 class FormInputError(SearchInputError):
@@ -216,6 +239,12 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return respond(request, exc.problem())
 
 
+async def body_too_large(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, BodyTooLarge):  # pragma: no cover - registered for BodyTooLarge only
+        raise exc
+    return respond(request, exc.problem())
+
+
 async def refused(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, Refused):  # pragma: no cover - registered for Refused only
         raise exc
@@ -256,3 +285,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(redis.RedisError, redis_unavailable)
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(BodyTooLarge, body_too_large)

@@ -6,7 +6,9 @@
 - a trusted-host check: a request naming a host not in ``api_allowed_hosts`` gets 400 before
   any route runs, so a web page cannot reach the API (and through it Elasticsearch) by DNS
   rebinding;
-- HEAD wherever GET works: monitors and link checkers ask with HEAD.
+- HEAD wherever GET works: monitors and link checkers ask with HEAD;
+- a bound on every request body, counted as it arrives (a chunked upload declares no
+  length), so no route parses, buffers or spools more than the largest it takes.
 
 Pure ASGI middlewares, so they wrap static files, error pages and the docs alike.
 """
@@ -15,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.errors import BodyTooLarge
+from shared.search.watchlist import BYTES_PER_LINE
 from shared.settings import Settings
 
 # No inline script or style anywhere (templates use classes; scripts are files in static/);
@@ -34,6 +39,10 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+# The largest body a route takes besides a watchlist upload (a watch, the login form).
+JSON_BODY_BYTES = 1024 * 1024
+# Room for the multipart framing around an uploaded file (boundaries, part headers).
+FORM_OVERHEAD = 16 * 1024
 # Names a server listening on every address answers to, not names a browser sends.
 _ANY_ADDRESS = {"0.0.0.0", "::", ""}
 
@@ -117,3 +126,45 @@ class TrustedHosts:
                 self.app, allowed_hosts=list(hosts), www_redirect=False
             )
         await check(scope, receive, send)
+
+
+def watchlist_upload_bytes(settings: Settings) -> int:
+    """The most a valid watchlist file can be (parse_watchlist refuses longer ones)."""
+    return settings.watchlist_max_lines * BYTES_PER_LINE
+
+
+def request_body_limit(settings: Settings) -> int:
+    """The most any route takes: a watchlist upload in its form, or a JSON body."""
+    return max(JSON_BODY_BYTES, watchlist_upload_bytes(settings) + FORM_OVERHEAD)
+
+
+class BodyLimit:
+    """Refuses a request body over ``request_body_limit`` (413 ``BodyTooLarge``) at the read
+    that passes it: a declared Content-Length at the first read, a chunked body (no length)
+    once its bytes add up past the limit. Starlette spools an uploaded file to disk however
+    large it is, and keeps form fields in memory: this is what bounds both."""
+
+    def __init__(self, app: ASGIApp, settings: Callable[[], Settings]) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = request_body_limit(self.settings())
+        declared = Headers(scope=scope).get("content-length", "")
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            if declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge(limit)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted, send)

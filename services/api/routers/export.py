@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from services.api.auth import Writer
 from services.api.deps import ElasticsearchDep, SettingsDep
+from services.api.security import FORM_OVERHEAD, watchlist_upload_bytes
 from shared.search.export import (
     MEDIA_TYPES,
     Export,
@@ -32,7 +33,6 @@ from shared.search.export import (
 )
 from shared.search.models import SearchParams
 from shared.search.watchlist import (
-    BYTES_PER_LINE,
     WatchlistError,
     WatchlistLine,
     WatchlistParams,
@@ -109,8 +109,6 @@ _UPLOAD_BODY = {
         }
     },
 }
-# Room for the multipart framing around the file (boundaries, part headers).
-FORM_OVERHEAD = 16 * 1024
 
 
 def _run(
@@ -151,7 +149,7 @@ async def watchlist(
     search queries. ``make_watches=true`` also makes each line a watch named ``watch_prefix``
     + the line (the counts then carry columns watch and watch_status: created, exists or
     refused)."""
-    limit = cfg.watchlist_max_lines * BYTES_PER_LINE
+    limit = watchlist_upload_bytes(cfg)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
         raise HTTPException(

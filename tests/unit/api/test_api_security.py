@@ -5,13 +5,16 @@ every response, HEAD wherever GET works, and /docs without inline script."""
 from __future__ import annotations
 
 import re
+import select
 import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -177,3 +180,134 @@ def test_head_answers_wherever_get_does_with_the_same_status_and_no_body(setting
     assert client.head("/").status_code == 503  # was 405; 503 as GET's: Elasticsearch is down here
     assert client.head("/docs").status_code == 200
     assert client.post("/").status_code == 405  # only HEAD is added
+
+
+TOKEN = "a-test-token-of-some-length"
+AUTH = f"Authorization: Bearer {TOKEN}\r\n"
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[tuple[int, list[int], Settings]]:
+    """The API under a real uvicorn on loopback, wrapped to count the body bytes the server
+    hands the app: (port, [bytes delivered], settings)."""
+    cfg = Settings(
+        _env_file=None,
+        elasticsearch_url=settings.elasticsearch_url,
+        redis_url=settings.redis_url,
+        api_token=TOKEN,
+    )
+    app = create_app(cfg)
+    delivered = [0]
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        async def counted() -> Any:
+            message = await receive()
+            if message["type"] == "http.request":
+                delivered[0] += len(message.get("body", b""))
+            return message
+
+        await app(scope, counted, send)
+
+    port = _closed_port()
+    server = uvicorn.Server(
+        uvicorn.Config(counting, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.05)
+    yield port, delivered, cfg
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def chunked_post(port: int, path: str, headers: str, total: int, head: bytes = b"") -> tuple[int, str]:
+    """POST ``head`` and then ``total`` bytes in chunked transfer (no Content-Length), as a
+    streaming client does, until the server answers: (status, the response's head)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    request = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n{headers}\r\n"
+    pending = request.encode() + b"%x\r\n%s\r\n" % (len(head), head) if head else request.encode()
+    left, piece, response = total, b"x" * 65536, b""
+    sock.setblocking(False)
+    try:
+        while b"\r\n\r\n" not in response:
+            if not pending and left:
+                data = piece[: min(len(piece), left)]
+                left -= len(data)
+                pending = b"%x\r\n%s\r\n" % (len(data), data) + (b"" if left else b"0\r\n\r\n")
+            readable, writable, _ = select.select([sock], [sock] if pending else [], [], 30)
+            assert readable or writable, "the server neither read nor answered for 30 s"
+            if readable:
+                try:
+                    data = sock.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not data:
+                    break
+                response += data
+            elif writable:
+                try:
+                    pending = pending[sock.send(pending) :]
+                except (BrokenPipeError, ConnectionResetError):
+                    pending, left = b"", 0
+    finally:
+        sock.close()
+    head_text = response.split(b"\r\n\r\n")[0].decode("latin-1")
+    return int(head_text.split(" ", 2)[1]), head_text
+
+
+def test_a_chunked_body_past_the_limit_is_refused_as_it_arrives(served):
+    """Without a Content-Length nothing tells the size up front: the server must stop at the
+    limit, not spool 50 times as much first (a watchlist upload, JSON, the login form that
+    anyone may post)."""
+    from services.api.security import request_body_limit
+
+    port, delivered, cfg = served
+    limit = request_body_limit(cfg)
+    # asyncio hands the app what one read gave (at most 256 KiB): the bound is one read more.
+    bound = limit + 256 * 1024
+    form = b"--xyz\r\nContent-Disposition: form-data; name=file; filename=a.txt\r\n\r\n"
+    for path, headers, head in (
+        ("/watchlists", f"{AUTH}Content-Type: multipart/form-data; boundary=xyz\r\n", form),
+        ("/watches", f"{AUTH}Content-Type: application/json\r\n", b""),
+        ("/login", "Content-Type: application/x-www-form-urlencoded\r\n", b"token="),
+    ):
+        delivered[0] = 0
+        status, response = chunked_post(port, path, headers, 50 * limit, head)
+        assert status == 413, (path, response)
+        assert delivered[0] <= bound, (path, delivered[0], limit)
+
+
+def test_a_declared_length_past_the_limit_is_refused_and_a_small_body_is_read(served):
+    from services.api.security import request_body_limit
+
+    port, delivered, cfg = served
+    client = TestClient(create_app(cfg), base_url=LOCAL)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    limit = request_body_limit(cfg)
+    declared = client.post("/watches", content=b"{" + b" " * limit + b"}", headers=auth)
+    assert declared.status_code == 413 and "DATELINE_WATCHLIST_MAX_LINES" in declared.json()["detail"]
+    # A page says it in HTML.
+    page = client.post(
+        "/login",
+        content=b"token=" + b"x" * limit,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+    assert "Too much sent" in page.text
+    # Within the limit nothing changes: the body is read and judged by the route.
+    small = client.post(
+        "/watches", content=b"{not json", headers={**auth, "content-type": "application/json"}
+    )
+    assert small.status_code == 422, small.text
+
+
+def test_the_limit_follows_the_watchlist_setting():
+    from services.api.security import FORM_OVERHEAD, JSON_BODY_BYTES, request_body_limit
+
+    assert request_body_limit(Settings(_env_file=None, watchlist_max_lines=1)) == JSON_BODY_BYTES
+    big = Settings(_env_file=None, watchlist_max_lines=100_000)
+    assert request_body_limit(big) > 100_000 * 1000 > JSON_BODY_BYTES
+    assert request_body_limit(big) - FORM_OVERHEAD == big.watchlist_max_lines * 1026
