@@ -154,11 +154,12 @@ class BodyLimit:
             return
         limit = request_body_limit(self.settings())
         declared = Headers(scope=scope).get("content-length", "")
+        declared_too_large = declared.isdigit() and int(declared) > limit
         received = 0
 
         async def counted() -> Message:
             nonlocal received
-            if declared.isdigit() and int(declared) > limit:
+            if declared_too_large:
                 raise BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":

@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -41,7 +42,6 @@ class ElasticsearchNodes:
         self.processes: dict[str, ServiceProcess] = {}
         self.urls: dict[str, str] = {}
         self.settings = Settings(_env_file=None)
-        self.java_options = self.settings.es_java_options  # the suite's (tests/conftest.py)
 
     # --- what runs -----------------------------------------------------------------------
     @property
@@ -63,17 +63,7 @@ class ElasticsearchNodes:
         url = f"http://127.0.0.1:{free_port()}"
         self.urls["elasticsearch"] = url
         self.settings = Settings(_env_file=None, elasticsearch_url=url)
-        self._run(
-            [
-                elasticsearch_program(
-                    url,
-                    self.heap,
-                    self.install,
-                    conf_dir=self._config("elasticsearch"),
-                    java_options=self.java_options,
-                )
-            ]
-        )
+        self._run([self._program(url, conf_dir=self._config("elasticsearch"))])
 
     def start_cluster(self, size: int, name: str = "dateline-test-cluster") -> None:
         """``size`` nodes that form one cluster on loopback (each master-eligible and data)."""
@@ -92,19 +82,16 @@ class ElasticsearchNodes:
             for path in (self.install.data / node_name, self.install.logs / node_name):
                 path.mkdir(parents=True, exist_ok=True)
             self.urls[node_name] = url
-            programs.append(
-                elasticsearch_program(
-                    url,
-                    self.heap,
-                    self.install,
-                    node=node,
-                    conf_dir=self._config(node_name),
-                    java_options=self.java_options,
-                )
-            )
+            programs.append(self._program(url, node=node, conf_dir=self._config(node_name)))
         self.settings = Settings(_env_file=None, elasticsearch_url=self.url)
         # All at once: no node is healthy before enough of them have met to elect a master.
         self._run(programs)
+
+    def _program(self, url: str, **options: Any) -> Program:
+        """A node of these on ``url`` (``options``: elasticsearch_program's), with the JVM
+        options of the suite (DATELINE_ES_JAVA_OPTIONS, tests/conftest.py)."""
+        java_options = self.settings.es_java_options  # every Settings here reads the environment
+        return elasticsearch_program(url, self.heap, self.install, java_options=java_options, **options)
 
     def _config(self, name: str) -> Path:
         """A config folder of the node's own: a node rewrites its keystore there at start, and
@@ -140,19 +127,7 @@ class ElasticsearchNodes:
             elasticsearch_username=user,
             elasticsearch_password=password,
         )
-        self._run(
-            [
-                elasticsearch_program(
-                    url,
-                    self.heap,
-                    self.install,
-                    also_listen=also_listen,
-                    conf_dir=conf,
-                    security=True,
-                    java_options=self.java_options,
-                )
-            ]
-        )
+        self._run([self._program(url, also_listen=also_listen, conf_dir=conf, security=True)])
 
     def _run(self, programs: list[Program]) -> None:
         self._prepare()  # everything the nodes use belongs to their user

@@ -8,15 +8,12 @@ needs inline script or style, /docs included)."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 
 from services.api.app import create_app
@@ -26,6 +23,7 @@ from shared.search.index import ensure_index
 from shared.settings import Settings
 from tests.support.indices import drop_dateline_index
 from tests.support.services import free_port
+from tests.support.uvicorn_thread import serving
 
 HOSTILE_TITLE = "<script>alert(1)</script><img src=x onerror=alert(2)> Zeppelin over the harbour"
 HOSTILE_URL = "javascript:alert(document.domain)"
@@ -76,18 +74,10 @@ def server(es_url: str, redis_url: str) -> Iterator[Server]:
         es.index(index=name, id=doc.id, document=doc.model_dump(mode="json"))
     es.indices.refresh(index=name)
     port = free_port()
-    api = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=api.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not api.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.1)
     try:
-        yield Server(f"http://127.0.0.1:{port}", docs[0].id, docs[1].id)
+        with serving(create_app(cfg), port):
+            yield Server(f"http://127.0.0.1:{port}", docs[0].id, docs[1].id)
     finally:
-        api.should_exit = True
-        thread.join(timeout=30)
         drop_dateline_index(es, name)
 
 

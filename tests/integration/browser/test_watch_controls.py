@@ -11,7 +11,6 @@ while the person is logged in.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import uvicorn
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
@@ -34,6 +32,7 @@ from shared.watches.models import Watch, WatchSpec
 from shared.watches.store import WatchStore
 from tests.support.indices import drop_dateline_index
 from tests.support.services import free_port
+from tests.support.uvicorn_thread import serving
 
 TOKEN = "browser-" + uuid.uuid4().hex
 
@@ -42,17 +41,6 @@ TOKEN = "browser-" + uuid.uuid4().hex
 class Server:
     url: str
     cfg: Settings
-
-
-def _serve(app: object, port: int, host: str = "127.0.0.1") -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.1)
-    return server, thread
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +74,10 @@ def server(es_url: str, redis_url: str) -> Iterator[Server]:
         )
         es.index(index=name, id=doc.id, document=doc.model_dump(mode="json"))
     es.indices.refresh(index=name)
-    api, thread = _serve(create_app(cfg), port)
     try:
-        yield Server(f"http://127.0.0.1:{port}", cfg)
+        with serving(create_app(cfg), port):
+            yield Server(f"http://127.0.0.1:{port}", cfg)
     finally:
-        api.should_exit = True
-        thread.join(timeout=30)
         drop_dateline_index(es, name)
 
 

@@ -8,19 +8,18 @@ import re
 import select
 import socket
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from services.api.app import create_app
 from services.api.security import allowed_hosts
 from shared.settings import Settings
+from tests.support.uvicorn_thread import serving
 
 LOCAL = "http://127.0.0.1"
 
@@ -209,18 +208,8 @@ def served(settings: Settings) -> Iterator[tuple[int, list[int], Settings]]:
         await app(scope, counted, send)
 
     port = _closed_port()
-    server = uvicorn.Server(
-        uvicorn.Config(counting, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    yield port, delivered, cfg
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(counting, port, lifespan="off"):
+        yield port, delivered, cfg
 
 
 def chunked_post(port: int, path: str, headers: str, total: int, head: bytes = b"") -> tuple[int, str]:
