@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -35,10 +36,12 @@ DEFAULT_IGNORE_PATTERNS = [
 ]
 
 
-# One JVM option of settings.es_java_options: -XX:Name, -XX:+Name, -XX:Name=value, -Dname=value.
+# One JVM option of settings.es_java_options: -XX:Name, -XX:+Name, -XX:Name=value, -Dname=value;
+# and the whole setting: such options separated by spaces.
 _JVM_OPTION = (
     r"(-XX:[+-]?[A-Za-z][A-Za-z0-9]*(=[A-Za-z0-9._:/,-]+)?|-D[A-Za-z][A-Za-z0-9._-]*=[A-Za-z0-9._:/,-]*)"
 )
+JVM_OPTIONS_PATTERN = rf"^ *({_JVM_OPTION}( +{_JVM_OPTION})*)? *$"
 
 # After the soft time limit stops a stage, the task still hands the article on: this long at
 # most, before the hard limit replaces the pool process.
@@ -453,11 +456,11 @@ class Settings(BaseSettings):
         description="Heap of the local Elasticsearch node (-Xms/-Xmx).",
         json_schema_extra=used_by("stack"),
     )
-    # Only -XX: and -D options, space-separated (_JVM_OPTION): the heap is es_heap's, and
-    # anything else (an agent, a class path) has no business in a setting a .env can carry.
+    # Only -XX: and -D options, space-separated (JVM_OPTIONS_PATTERN, checked by
+    # _jvm_options): the heap is es_heap's, and anything else (an agent, a class path) has
+    # no business in a setting a .env can carry.
     es_java_options: str = Field(
         "",
-        pattern=rf"^ *({_JVM_OPTION}( +{_JVM_OPTION})*)? *$",
         description=(
             "More JVM options of the local Elasticsearch node, space-separated -XX: or -D options "
             "(e.g. -XX:TieredStopAtLevel=1 for a node that lives minutes, as the tests' nodes do)."
@@ -561,6 +564,19 @@ class Settings(BaseSettings):
                     'DATELINE_NER_MODELS must be a JSON object, e.g. {"de": "flair/ner-german"}'
                 ) from exc
         return value
+
+    @field_validator("es_java_options")
+    @classmethod
+    def _jvm_options(cls, value: str) -> str:
+        """JVM_OPTIONS_PATTERN, refused with the option at fault rather than the pattern."""
+        if re.fullmatch(JVM_OPTIONS_PATTERN, value):
+            return value
+        wrong = [o for o in value.split() if not re.fullmatch(_JVM_OPTION, o)] or [value]
+        raise ValueError(
+            f"{wrong[0]!r} is not taken; give only -XX: and -D options "
+            "(letters, digits and ._:/,- in values), separated by spaces, e.g. "
+            "-XX:TieredStopAtLevel=1 (the heap is DATELINE_ES_HEAP)"
+        )
 
     @field_validator("api_allowed_hosts", mode="before")
     @classmethod

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.settings import Settings
+from shared.settings import JVM_OPTIONS_PATTERN, Settings
 
 
 def test_defaults_suit_one_machine(monkeypatch):
@@ -83,10 +83,7 @@ def test_other_elasticsearch_jvm_options_are_refused(options):
         Settings(_env_file=None, es_java_options=options)
 
 
-JVM_OPTIONS = Settings.model_fields["es_java_options"].metadata[0].pattern
-
-
-@given(st.one_of(st.text(max_size=40), st.from_regex(JVM_OPTIONS, fullmatch=True)))
+@given(st.one_of(st.text(max_size=40), st.from_regex(JVM_OPTIONS_PATTERN, fullmatch=True)))
 def test_accepted_jvm_options_split_into_xx_and_d_options_only(options):
     try:
         accepted = Settings(_env_file=None, es_java_options=options).es_java_options
@@ -95,3 +92,11 @@ def test_accepted_jvm_options_split_into_xx_and_d_options_only(options):
     for token in accepted.split():
         assert token.startswith(("-XX:", "-D")) and all(c.isprintable() for c in token)
         assert not any(c in token for c in "$;`|&<>'\"\\ ")
+
+
+def test_a_refused_jvm_option_is_named_with_what_is_taken():
+    with pytest.raises(ValueError) as refused:
+        Settings(_env_file=None, es_java_options="-XX:TieredStopAtLevel=1 -Xmx4g")
+    message = str(refused.value)
+    assert "'-Xmx4g' is not taken" in message and "-XX: and -D options" in message
+    assert "DATELINE_ES_HEAP" in message and "[A-Za-z]" not in message  # words, not the pattern
