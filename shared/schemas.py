@@ -115,6 +115,12 @@ class StageRecord(BaseModel):
         None, description="Why the stage failed or was skipped (None when ok): what status counts by."
     )
     error: str | None = Field(None, description="The same for people: what happened and how to fix it.")
+    covered_chars: int | None = Field(
+        None,
+        ge=0,
+        description="When the stage read only the body's first this many characters (the entity "
+        "stage's DATELINE_NER_MAX_CHARS); None: all of it.",
+    )
     at: datetime = Field(default_factory=utcnow)
 
 

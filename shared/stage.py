@@ -39,6 +39,7 @@ class StageResult(BaseModel):
     status: Literal["ok", "skipped"] = "ok"
     code: StageCode | None = None
     reason: str | None = None
+    covered_chars: int | None = None  # the body's first this many characters only
 
     @model_validator(mode="after")
     def _skip_has_code(self) -> StageResult:
@@ -95,6 +96,7 @@ class Stage(ABC):
                 status=result.status,
                 code=result.code,
                 error=result.reason,
+                covered_chars=result.covered_chars,
             )
         except SoftTimeLimitExceeded:
             # The task's time budget ran out in this stage: the article goes on without it.

@@ -456,6 +456,7 @@ class StageRow:
     seconds: str
     at: str
     error: str
+    note: str = ""  # how much of the body the stage read, when not all of it
 
 
 def stage_rows(document: ArticleDocument) -> list[StageRow]:
@@ -465,6 +466,13 @@ def stage_rows(document: ArticleDocument) -> list[StageRow]:
         if record is None:
             rows.append(StageRow(stage, "not run", "", "", "", "", ""))
             continue
+        note = ""
+        if record.covered_chars is not None:
+            note = (
+                f"Read the body's first {record.covered_chars:,} of {len(document.body):,} characters "
+                "(a longer body is tagged up to DATELINE_NER_MAX_CHARS; raise it and run `dateline "
+                f"reprocess --stage {stage} --partial-only` for the rest)."
+            )
         rows.append(
             StageRow(
                 stage=stage,
@@ -474,6 +482,7 @@ def stage_rows(document: ArticleDocument) -> list[StageRow]:
                 seconds=f"{record.seconds:.2f} s",
                 at=f"{record.at:%Y-%m-%d %H:%M:%S} UTC",
                 error=record.error or "",
+                note=note,
             )
         )
     return rows

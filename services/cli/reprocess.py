@@ -1,8 +1,9 @@
 """`dateline reprocess`: run one enrichment stage again on documents already indexed.
 
 The stored text is the input, so nothing is re-ingested: after a model is installed or
-changed, `--failed-only` fills in what a missing model left out. Work goes through the
-same queues, workers and indexer as new articles.
+changed, `--failed-only` fills in what a missing model left out, and after
+DATELINE_NER_MAX_CHARS is raised, `--partial-only` tags the rest of the long articles.
+Work goes through the same queues, workers and indexer as new articles.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from shared.search.client import make_client
 from shared.settings import get_settings
 
 
-def reprocess_query(stage: str, languages: list[str], failed_only: bool) -> dict[str, Any]:
+def reprocess_query(
+    stage: str, languages: list[str], failed_only: bool, partial_only: bool = False
+) -> dict[str, Any]:
     """Which documents to run ``stage`` on again."""
     filters: list[dict[str, Any]] = []
     if languages:
@@ -37,6 +40,9 @@ def reprocess_query(stage: str, languages: list[str], failed_only: bool) -> dict
                 }
             }
         )
+    if partial_only:
+        # The stage read only the start of the body (provenance's covered_chars).
+        filters.append({"exists": {"field": f"provenance.{stage}.covered_chars"}})
     return {"bool": {"filter": filters}} if filters else {"match_all": {}}
 
 
@@ -46,6 +52,11 @@ def reprocess_command(
         [], "--language", help="Only documents in this language (repeatable)."
     ),
     failed_only: bool = typer.Option(False, "--failed-only", help="Only documents where the stage failed."),
+    partial_only: bool = typer.Option(
+        False,
+        "--partial-only",
+        help="Only documents whose body the stage read in part (longer than DATELINE_NER_MAX_CHARS).",
+    ),
 ) -> None:
     """Re-run one stage for indexed documents, from their stored text, with a progress bar."""
     if stage not in STAGES:
@@ -53,7 +64,7 @@ def reprocess_command(
     settings = get_settings()
     celery_app = make_app(settings)
     es = make_client()
-    query = reprocess_query(stage, language, failed_only)
+    query = reprocess_query(stage, language, failed_only, partial_only)
     total = int(es.count(index=settings.index, query=query)["count"])
     if total == 0:
         typer.echo("Nothing to reprocess: no document matches.")

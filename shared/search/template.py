@@ -39,7 +39,8 @@ from shared.text.repair import TextRepair
 # Bump when the mapping or analysis changes; then run ``dateline index migrate``.
 # 2 and 3 (parallel work): story_id, story_joined, carried_from, vector; provenance.<stage>.code.
 # 5: sentences and summary_spans (offsets, split once at ingest) instead of summary_sentences.
-TEMPLATE_VERSION = 5
+# 6: provenance.<stage>.covered_chars (how far into a long body the entity stage tagged).
+TEMPLATE_VERSION = 6
 
 # Language code (as detected by the language stage) -> sub-field name.
 LANGUAGE_SUBFIELDS: dict[str, str] = {
@@ -131,6 +132,7 @@ def _stage_record() -> dict[str, Any]:
         "seconds": {"type": "float"},
         "code": _keyword(),
         "error": {"type": "text", "fields": {"keyword": _keyword(1024)}},
+        "covered_chars": {"type": "integer"},
         "at": {"type": "date"},
     }
     return {"properties": _complete(StageRecord, properties)}

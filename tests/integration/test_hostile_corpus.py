@@ -147,6 +147,36 @@ def test_search_answers_for_every_indexed_document(dropped) -> None:
     assert found["total"] >= 2 and any(h["source_path"] == "huge-1.3MB.txt" for h in found["hits"])
 
 
+def test_a_huge_article_gets_entities_from_its_start_and_says_how_far(dropped) -> None:
+    from services.cli.reprocess import reprocess_query
+    from shared.settings import Settings
+
+    stack, _corpus, url, *_ = dropped
+    by_path = {d["source_path"]: d for d in stack.documents()}
+    huge = by_path["huge-1.3MB.txt"]
+    record = huge["provenance"]["entities"]
+    limit = Settings(_env_file=None).ner_max_chars
+    # Tagged up to the limit (whole sentences), not given up on at the time limit.
+    assert record["status"] == "ok", record
+    assert 0.9 * limit < record["covered_chars"] <= limit < len(huge["body"])
+    assert huge["entities"]["organization"] and huge["mentions"]
+    assert max(m["end"] for m in huge["mentions"]) <= record["covered_chars"]
+    assert all(
+        d["provenance"]["entities"].get("covered_chars") is None
+        for p, d in by_path.items()
+        if p != "huge-1.3MB.txt"
+    )
+    # `dateline reprocess --partial-only` finds it (and only it) through the mapped field.
+    query = reprocess_query("entities", [], failed_only=False, partial_only=True)
+    hits = stack.es.search(index=stack.alias, query=query, size=10)["hits"]["hits"]
+    assert [h["_source"]["source_path"] for h in hits] == ["huge-1.3MB.txt"]
+    # The article page says how far tagging went and how to get the rest.
+    status, _headers, page = _get(f"{url}/article/{huge['_id']}")
+    assert status == 200
+    assert f"first {record['covered_chars']:,} of {len(huge['body']):,} characters" in page
+    assert "--partial-only" in page
+
+
 def test_documents_hold_only_repaired_text_and_web_links(dropped) -> None:
     stack, corpus, *_ = dropped
     for doc in stack.documents():

@@ -16,6 +16,10 @@ once across the archive.
 - Sentences come from the document (split once at ingest, with their offsets) and go to flair in one call:
   ``predict`` sorts them by length and tags them in batches of ``settings.ner_batch_size``,
   so each batch pads little.
+- A long body is tagged up to ``settings.ner_max_chars`` characters, whole sentences from
+  the start (``covered_sentences``), and provenance's ``covered_chars`` says where it
+  stopped: NER's time grows with the text, and an article that outran the task's time
+  limit would get no entities at all.
 - Names: ``canonicalise`` with the archive's alias table (``shared.names``).
 """
 
@@ -39,7 +43,7 @@ from shared.schemas import ArticleDocument
 from shared.search.outcomes import UNDETERMINED_LANGUAGE
 from shared.settings import Settings
 from shared.stage import ModelUnavailable, Stage, StageResult
-from shared.text.sentences import sentence_spans
+from shared.text.sentences import Span, sentence_spans
 
 # flair resolves hub names through huggingface_hub: fail at once instead of retrying.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -260,21 +264,23 @@ class EntityStage(Stage):
         if name is None:
             return StageResult(status="skipped", code="no_model_for_language", reason=reason)
         model = self._model(name)  # raises ModelUnavailable with the fix in its message
-        mentions = self.tag(model.tagger, document.body, document.sentences)
+        spans, covered = covered_sentences(
+            sentence_spans(document.body, document.sentences), self.settings.ner_max_chars
+        )
+        mentions = self.tag(model.tagger, document.body, spans)
         # Per article (cached while the file is unchanged): an edited alias file applies to
         # the next article, and `dateline reprocess --stage entities` to indexed ones.
         result = canonicalise(mentions, document.body, alias_table(self.settings.entity_aliases))
         document.entities = result.entities
         document.entity_list = result.entity_list
         document.mentions = result.mentions
-        return StageResult(model=name, version=self._version(name))
+        return StageResult(model=name, version=self._version(name), covered_chars=covered)
 
-    def tag(self, tagger: Any, body: str, known: Sequence[tuple[int, int]] = ()) -> list[RawMention]:
-        """Tagger spans as RawMentions with character offsets into ``body``, whose sentences
-        are ``known`` (the offsets split at ingest)."""
+    def tag(self, tagger: Any, body: str, spans: Sequence[Span]) -> list[RawMention]:
+        """Tagger spans as RawMentions with character offsets into ``body``, in its sentences
+        ``spans``."""
         from flair.data import Sentence
 
-        spans = sentence_spans(body, known)
         sentences = [Sentence(span.text) for span in spans]
         if not sentences:
             return []
@@ -290,6 +296,23 @@ class EntityStage(Stage):
                 found.append(RawMention(body[start:end], label.value, float(label.score), start, end))
             sentence.clear_embeddings()  # the article is done; free the vectors
         return merge_adjacent(found, body)
+
+
+def covered_sentences(spans: Sequence[Span], max_chars: int) -> tuple[list[Span], int | None]:
+    """What the entity stage tags of a body whose sentences are ``spans``: the sentences from
+    the start that end within ``max_chars`` characters, and where the last of them ends
+    (None when that is all of them). Whole sentences: a name cut in half would be tagged as
+    something else. A first sentence longer than ``max_chars`` (a text without sentence
+    ends) is the exception: it is cut at its last space before there (or there, if it has
+    none), so some of it is tagged."""
+    kept = [span for span in spans if span.end <= max_chars]
+    if len(kept) == len(spans):
+        return kept, None
+    if not kept and spans[0].start < max_chars:
+        first = spans[0]
+        text = first.text[: max_chars - first.start].rsplit(None, 1)[0]  # a span starts at a word
+        kept = [Span(first.start, first.start + len(text), text)]
+    return kept, kept[-1].end if kept else 0
 
 
 def merge_adjacent(mentions: list[RawMention], body: str) -> list[RawMention]:

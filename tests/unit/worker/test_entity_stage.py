@@ -4,10 +4,19 @@ import pickle
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.worker.nlp.mentions import RawMention
-from services.worker.stages.entities import EntityStage, check_model_file, merge_adjacent, model_roots
+from services.worker.stages.entities import (
+    EntityStage,
+    check_model_file,
+    covered_sentences,
+    merge_adjacent,
+    model_roots,
+)
 from shared.settings import get_settings
+from shared.text.sentences import split_sentences
 
 
 @pytest.fixture
@@ -47,6 +56,58 @@ def test_seed_003_acronym_joins_its_expansion(tiny_stage, document, seed) -> Non
     assert ttp, "the tiny model should find TTP in seed 003"
     assert {m.canonical for m in ttp} == {"Tehreek-e-Taliban Pakistan"}
     assert "TTP" not in doc.entities.organization
+
+
+def test_a_long_body_is_tagged_up_to_the_limit_and_provenance_says_how_far(
+    tiny_stage, document, seed, settings_env
+) -> None:
+    body = "\n\n".join(seed(prefix) for prefix in ("002", "003", "000"))
+    whole = document(body, language="en")
+    tiny_stage.run(whole)
+    assert whole.provenance.entities.covered_chars is None  # type: ignore[union-attr]
+
+    limit = len(seed("002")) + 10  # seed 002 and none of 003
+    settings_env.setenv("DATELINE_NER_MAX_CHARS", str(limit))
+    get_settings.cache_clear()
+    stage = EntityStage()
+    stage.warm_up()
+    cut = document(body, language="en")
+    stage.run(cut)
+    record = cut.provenance.entities
+    assert record is not None and record.status == "ok"
+    assert record.covered_chars is not None and limit - 200 < record.covered_chars <= limit
+    # The mentions of the covered part, as if it were the whole article.
+    alone = document(body[: record.covered_chars], language="en")
+    tiny_stage.run(alone)
+    assert alone.provenance.entities.covered_chars is None  # type: ignore[union-attr]
+    assert cut.mentions and cut.mentions == alone.mentions
+    assert "Zalmay Khalilzad" in cut.entities.person
+    assert "Tehreek-e-Taliban Pakistan" not in cut.entities.organization  # seed 003's
+
+
+@given(
+    st.lists(
+        st.text(st.sampled_from("ab .!\n"), min_size=0, max_size=40),
+        max_size=12,
+    ).map("".join),
+    st.integers(min_value=1, max_value=200),
+)
+def test_covered_sentences_are_a_prefix_of_the_body_within_the_limit(text: str, limit: int) -> None:
+    spans = split_sentences(text)
+    kept, covered = covered_sentences(spans, limit)
+    if covered is None:  # all of it
+        assert kept == spans and (not spans or spans[-1].end <= limit)
+        return
+    assert 0 <= covered <= limit and spans[-1].end > limit
+    for span in kept:
+        assert text[span.start : span.end] == span.text and span.text.strip() == span.text
+    whole = [s for s in spans if s.end <= covered]
+    assert kept[: len(whole)] == whole  # whole sentences from the start...
+    if kept != whole:  # ...or the first sentence cut, when even it is too long
+        (first,) = kept
+        assert first.start == spans[0].start and first.end <= limit < spans[0].end
+        assert spans[0].text.startswith(first.text) and first.text
+    assert covered == (kept[-1].end if kept else 0)
 
 
 def test_provenance_names_the_model_file_and_version(tiny_stage, ner_model_path, document) -> None:
