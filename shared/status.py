@@ -166,6 +166,14 @@ class Status(BaseModel):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def entities_in_part(self) -> int:
+        """Documents tagged for entities from the start of a long body only (from the index)."""
+        if self.index is None or self.index.outcomes is None:
+            return 0
+        return self.index.outcomes.entities_in_part
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def stories(self) -> StoryCounts | None:
         """Distinct stories and documents that joined one (from the index; None when not asked)."""
         return self.index.outcomes.stories if self.index is not None and self.index.outcomes else None

@@ -173,6 +173,13 @@ def _processes(status: Status, console: Console) -> None:
             "--stage entities --language CODE`.",
             highlight=False,
         )
+    if status.entities_in_part:
+        console.print(
+            f"[bold]Entities from the start of the body only[/bold]: {status.entities_in_part} "
+            "document(s) longer than DATELINE_NER_MAX_CHARS. Not failures: raise it, then `dateline "
+            "reprocess --stage entities --partial-only` tags the rest.",
+            highlight=False,
+        )
 
 
 def _failures(status: Status, console: Console) -> None:

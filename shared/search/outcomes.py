@@ -88,6 +88,11 @@ class StageOutcomes(BaseModel):
         description="Documents indexed without entities because no NER model covers their language, "
         "per language, most first (not failures: DATELINE_NER_MODELS fixes them).",
     )
+    entities_in_part: int = Field(
+        0,
+        description="Documents whose entities come from the start of the body only (a body longer "
+        "than DATELINE_NER_MAX_CHARS; provenance.entities.covered_chars): not failures.",
+    )
     stories: StoryCounts = Field(default_factory=StoryCounts)
 
     @classmethod
@@ -166,6 +171,7 @@ def build_outcomes_request(shown: int = FAILED_SHOWN, sample: StorySample | None
             }
         },
     }
+    aggs["entities_in_part"] = {"filter": {"exists": {"field": "provenance.entities.covered_chars"}}}
     aggs["story_joined"] = {"filter": {"term": {"story_joined": True}}}
     return OutcomesRequest(
         failed={
@@ -275,5 +281,6 @@ def to_outcomes(failed: Any, counts: Any, stories: Any, sample: StorySample | No
         failed=found,
         skipped=skipped,
         untagged_languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
+        entities_in_part=int(aggs.get("entities_in_part", {}).get("doc_count", 0)),
         stories=_stories(counts, stories, sample),
     )

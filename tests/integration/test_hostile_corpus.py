@@ -166,6 +166,8 @@ def test_a_huge_article_gets_entities_from_its_start_and_says_how_far(dropped) -
         for p, d in by_path.items()
         if p != "huge-1.3MB.txt"
     )
+    # Status counts it (not a failure), by the same field.
+    assert _cli_json(stack, "status", "--json")["entities_in_part"] == 1
     # `dateline reprocess --partial-only` finds it (and only it) through the mapped field.
     query = reprocess_query("entities", [], failed_only=False, partial_only=True)
     hits = stack.es.search(index=stack.alias, query=query, size=10)["hits"]["hits"]

@@ -281,7 +281,7 @@ def test_the_pipeline_page_shows_what_the_reconciler_did_and_crash_loops():
     assert "worker gone: the reconciler takes care of it" in html
 
 
-def test_the_pipeline_page_counts_untagged_languages():
+def test_the_pipeline_page_counts_untagged_languages_and_documents_tagged_in_part():
     from services.api.views import pipeline_view
     from services.api.web import templates
     from shared.schemas import utcnow
@@ -302,6 +302,7 @@ def test_the_pipeline_page_counts_untagged_languages():
             )
         ],
         untagged_languages={"de": 2, "ar": 1},
+        entities_in_part=3,
     )
     status = Status(
         files={},
@@ -324,3 +325,4 @@ def test_the_pipeline_page_counts_untagged_languages():
         status=status, down=None, view=pipeline_view(status), refresh=5, shown_problems=20
     )
     assert "<strong>de</strong> 2 · <strong>ar</strong> 1" in html and "DATELINE_NER_MODELS" in html
+    assert "start of the body only: <strong>3</strong>" in html and "--partial-only" in html

@@ -118,6 +118,13 @@ def test_documents_no_model_covers_are_counted_per_language_most_first():
         ("de", 1),
     ]
 
+    # Documents tagged from the start of a long body only: by the field provenance records.
+    in_part = build_outcomes_request().counts["aggs"]["entities_in_part"]
+    assert in_part == {"filter": {"exists": {"field": "provenance.entities.covered_chars"}}}
+    counts["aggregations"]["entities_in_part"] = {"doc_count": 2}
+    assert to_outcomes(NO_FAILED, counts, {}).entities_in_part == 2
+    assert to_outcomes(NO_FAILED, {"hits": {"total": {"value": 0}}}, {}).entities_in_part == 0
+
 
 def test_a_record_from_before_codes_is_upgraded_by_stage_and_status_only():
     source = {
