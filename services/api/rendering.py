@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from services.api import views
+from shared.search.outcomes import TAG_THE_REST
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -24,6 +25,7 @@ templates.env.globals.update(
     new_snippets=views.new_snippets,
     entity_labels=views.ENTITY_LABELS,
     safe_link=views.safe_link,
+    tag_the_rest=TAG_THE_REST,
 )
 
 

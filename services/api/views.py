@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from shared.heartbeat import Heartbeat
 from shared.schemas import STAGES, ArticleDocument, Mention
 from shared.search.models import SearchParams
+from shared.search.outcomes import TAG_THE_REST
 from shared.status import Status
 
 # Query parameters of the search page that may repeat (filters); the others are single.
@@ -469,9 +470,8 @@ def stage_rows(document: ArticleDocument) -> list[StageRow]:
         note = ""
         if record.covered_chars is not None:
             note = (
-                f"Read the body's first {record.covered_chars:,} of {len(document.body):,} characters "
-                "(a longer body is tagged up to DATELINE_NER_MAX_CHARS; raise it and run `dateline "
-                f"reprocess --stage {stage} --partial-only` for the rest)."
+                f"Read the body's first {record.covered_chars:,} of {len(document.body):,} characters: "
+                f"{TAG_THE_REST}."
             )
         rows.append(
             StageRow(

@@ -18,6 +18,7 @@ from shared.heartbeat import StageReadiness
 from shared.redis_client import connect
 from shared.registry import format_failure
 from shared.search.client import make_client
+from shared.search.outcomes import TAG_THE_REST
 from shared.settings import get_settings
 from shared.status import Status, collect_status, unreachable
 
@@ -176,8 +177,7 @@ def _processes(status: Status, console: Console) -> None:
     if status.entities_in_part:
         console.print(
             f"[bold]Entities from the start of the body only[/bold]: {status.entities_in_part} "
-            "document(s) longer than DATELINE_NER_MAX_CHARS. Not failures: raise it, then `dateline "
-            "reprocess --stage entities --partial-only` tags the rest.",
+            f"document(s) longer than DATELINE_NER_MAX_CHARS. Not failures: {TAG_THE_REST}.",
             highlight=False,
         )
 

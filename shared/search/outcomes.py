@@ -26,6 +26,11 @@ NO_REASON = "no reason recorded"
 # A record written before stage records had a code (index template 1) and not migrated.
 UNRECORDED_CODE: StageCode = "error"
 UNDETERMINED_LANGUAGE = "und"
+# What to do about documents tagged for entities from the start of a long body only: said
+# by `dateline status`, the pipeline page and the article page alike.
+TAG_THE_REST = (
+    "raise DATELINE_NER_MAX_CHARS, then `dateline reprocess --stage entities --partial-only` tags the rest"
+)
 STORIES_EXACT = 40_000  # the most a cardinality counts exactly (near-exactly) in Elasticsearch
 
 
